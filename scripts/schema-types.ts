@@ -1,0 +1,41 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { compile, type JSONSchema } from 'json-schema-to-typescript';
+
+const root = path.resolve(import.meta.dirname, '..');
+export const generatedTypesPath = path.join(root, 'src/model/schema-types.generated.ts');
+
+/** Renders the TypeScript types of schemas/*.schema.json; the schemas are the source of truth. */
+export async function generateSchemaTypes(): Promise<string> {
+  const parts: string[] = [];
+  for (const name of ['tenant', 'bundle']) {
+    const file = path.join(root, 'schemas', `${name}.schema.json`);
+    const schema = JSON.parse(await readFile(file, 'utf8')) as JSONSchema;
+    const ts = await compile(schema, `${name}File`, {
+      cwd: path.join(root, 'schemas'),
+      bannerComment: '',
+      additionalProperties: false,
+      declareExternallyReferenced: true,
+      style: { singleQuote: true, printWidth: 100, trailingComma: 'all' },
+    });
+    parts.push(ts);
+  }
+  // The two files share defs: keep the first declaration of each exported name.
+  const seen = new Set<string>();
+  const out: string[] = [];
+  for (const block of parts.join('\n').split(/\n(?=(?:\/\*\*[\s\S]*?\*\/\n)?export )/)) {
+    const m = /export (?:interface|type) (\w+)/.exec(block);
+    if (m?.[1] !== undefined) {
+      if (seen.has(m[1])) continue;
+      seen.add(m[1]);
+    }
+    if (/^\s*\/\*\*[\s\S]*\*\/\s*$/.test(block)) continue;
+    out.push(block.trim());
+  }
+  return (
+    '// Generated from schemas/*.schema.json by `npm run gen:types`. Do not edit.\n' +
+    '\n' +
+    out.filter((b) => b.length > 0).join('\n\n') +
+    '\n'
+  );
+}

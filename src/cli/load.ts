@@ -1,0 +1,61 @@
+import path from 'node:path';
+import { loadPolicies } from '../config/load-policies.js';
+import type { PolicySet, TenantConfig } from '../config/policy-set.js';
+import { createSchemaValidator, type SchemaValidator } from '../config/schema-validator.js';
+import { selectTenants } from '../config/select-tenants.js';
+import { readPolicySources } from '../sources/policy-files.js';
+import { readBundledSchemas } from '../sources/schemas.js';
+import { today, type CliContext } from './context.js';
+
+export interface SelectionOptions {
+  policies: string;
+  tenant: string[];
+}
+
+let validator: SchemaValidator | undefined;
+/** One compiled validator per process (compiling the schemas takes a few milliseconds). */
+export function schemaValidator(): SchemaValidator {
+  validator ??= createSchemaValidator(readBundledSchemas());
+  return validator;
+}
+
+export interface LoadedPolicies {
+  root: string;
+  set: PolicySet;
+  selected: TenantConfig[];
+  /** Diagnostics about the selected tenants' files and the bundles they include. */
+  diagnostics: PolicySet['diagnostics'];
+}
+
+/** Read the policy folder from the working tree and resolve the selected tenants. */
+export async function loadSelectedPolicies(
+  ctx: CliContext,
+  opts: SelectionOptions,
+): Promise<LoadedPolicies> {
+  const root = ctx.cwd;
+  const sources = await readPolicySources(
+    root,
+    path.relative(root, path.resolve(root, opts.policies)),
+  );
+  const set = loadPolicies(sources, { validator: schemaValidator(), today: today(ctx) });
+  const selected = selectTenants(set.tenants, opts.tenant);
+  let diagnostics = set.diagnostics;
+  if (opts.tenant.length > 0) {
+    const unselected = new Set(set.tenants.filter((t) => !selected.includes(t)).map((t) => t.file));
+    const wanted = new Set([
+      ...selected.map((t) => t.file),
+      ...selected.flatMap((t) =>
+        t.include.map((b) => set.bundles.find((x) => x.bundle === b)?.file),
+      ),
+    ]);
+    const bundleFiles = new Set(set.bundles.map((b) => b.file));
+    diagnostics = diagnostics.filter(
+      (d) => wanted.has(d.file) || (!unselected.has(d.file) && !bundleFiles.has(d.file)),
+    );
+  }
+  return { root, set, selected, diagnostics };
+}
+
+export function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}

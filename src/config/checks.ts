@@ -1,0 +1,133 @@
+import { parse as parseDomain } from 'tldts';
+import type { Diagnostic, Location } from './diagnostics.js';
+import type { DesiredEntry, TenantConfig } from './policy-set.js';
+
+/** Every suffix of a domain, itself first: `a.b.c` -> `a.b.c`, `b.c`, `c`. */
+export function domainSuffixes(domain: string): string[] {
+  const labels = domain.split('.');
+  return labels.map((_, i) => labels.slice(i).join('.'));
+}
+
+/** True when a domain pattern is a bare public suffix (`com`, `co.uk`, an unknown TLD). */
+export function isPublicSuffix(domain: string): boolean {
+  const parsed = parseDomain(domain, { allowPrivateDomains: false });
+  return parsed.domain === null || parsed.publicSuffix === domain;
+}
+
+function patternOf(
+  entry: DesiredEntry,
+): { side: 'sender' | 'recipient'; value: string } | undefined {
+  if (entry.kind === 'blockedSenders') return { side: 'sender', value: entry.value.sender };
+  if (entry.kind === 'exemptions') {
+    const v = entry.value;
+    return v.sender !== undefined
+      ? { side: 'sender', value: v.sender }
+      : { side: 'recipient', value: v.recipient ?? '' };
+  }
+  return undefined;
+}
+
+const isIpLike = (value: string): boolean => value.includes(':') || /^[0-9./]+$/.test(value);
+
+/**
+ * Semantic rules on a tenant's effective entries (its own and its bundles'): never block
+ * the tenant's own domains or a public suffix, no block/exemption conflict, routes only
+ * for own domains, expired entries flagged. Diagnostics point at the entry's own file.
+ */
+export function checkTenantEntries(
+  tenant: TenantConfig,
+  today: string,
+  locate: (file: string, pointer: string, field: string) => Location,
+): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  const own = new Set(tenant.domains);
+  // Own domains and every parent of one: blocking any of them would block the tenant itself.
+  const protectedDomains = new Map<string, string>();
+  for (const d of tenant.domains)
+    for (const s of domainSuffixes(d)) if (!protectedDomains.has(s)) protectedDomains.set(s, d);
+  const where = (e: DesiredEntry): string =>
+    e.source.bundle !== undefined
+      ? ` (bundle '${e.source.bundle}', included by tenant '${tenant.tenant}')`
+      : '';
+  const at = (
+    e: DesiredEntry,
+    field: string,
+    d: Pick<Diagnostic, 'code' | 'message' | 'severity'> & { related?: Location },
+  ): void => {
+    out.push({
+      ...locate(e.source.file, e.source.pointer, field),
+      pointer: `${e.source.pointer}/${field}`,
+      ...d,
+    });
+  };
+
+  for (const entry of [...tenant.entries.blockedSenders, ...tenant.entries.exemptions]) {
+    const pattern = patternOf(entry);
+    if (pattern === undefined || isIpLike(pattern.value)) continue;
+    const at_ = pattern.value.lastIndexOf('@');
+    const domain = at_ >= 0 ? pattern.value.slice(at_ + 1) : pattern.value;
+    if (at_ < 0 && isPublicSuffix(domain)) {
+      at(entry, pattern.side, {
+        code: 'PUBLIC_SUFFIX',
+        message: `'${domain}' is a public suffix: ${entry.kind === 'blockedSenders' ? 'blocking' : 'exempting'} it would cover every domain under it${where(entry)}`,
+        severity: 'error',
+      });
+      continue;
+    }
+    if (entry.kind !== 'blockedSenders') continue;
+    if (at_ >= 0) {
+      const ownHit = domainSuffixes(domain).find((s) => own.has(s));
+      if (ownHit !== undefined)
+        at(entry, 'sender', {
+          code: 'BLOCKS_OWN_DOMAIN',
+          message: `'${pattern.value}' is an address in the tenant's own domain '${ownHit}'${where(entry)}`,
+          severity: 'error',
+        });
+    } else {
+      const ownDomain = protectedDomains.get(domain);
+      if (ownDomain !== undefined)
+        at(entry, 'sender', {
+          code: 'BLOCKS_OWN_DOMAIN',
+          message:
+            ownDomain === domain
+              ? `'${domain}' is one of the tenant's own domains${where(entry)}`
+              : `'${domain}' is a parent of the tenant's own domain '${ownDomain}'${where(entry)}`,
+          severity: 'error',
+        });
+    }
+  }
+
+  const exemptSenders = new Map<string, DesiredEntry>();
+  for (const e of tenant.entries.exemptions)
+    if (e.value.sender !== undefined) exemptSenders.set(e.value.sender, e);
+  for (const b of tenant.entries.blockedSenders) {
+    const ex = exemptSenders.get(b.value.sender);
+    if (ex === undefined) continue;
+    at(b, 'sender', {
+      code: 'BLOCK_EXEMPT_CONFLICT',
+      message: `'${b.value.sender}' is both blocked and exempted (exemption at ${ex.source.file}:${ex.source.line})${where(b)}`,
+      severity: 'error',
+      related: { file: ex.source.file, line: ex.source.line, column: ex.source.column },
+    });
+  }
+
+  for (const r of tenant.entries.routes) {
+    if (!own.has(r.value.domain))
+      at(r, 'domain', {
+        code: 'ROUTE_UNKNOWN_DOMAIN',
+        message: `route for '${r.value.domain}', which is not one of the tenant's domains (${tenant.domains.join(', ') || 'none'})${where(r)}`,
+        severity: 'error',
+      });
+  }
+
+  for (const e of [...tenant.entries.blockedSenders, ...tenant.entries.exemptions]) {
+    const expires = e.value.expires;
+    if (expires !== undefined && expires < today)
+      at(e, 'expires', {
+        code: 'ENTRY_EXPIRED',
+        message: `${e.key} expired on ${expires}; plan will remove it${where(e)}`,
+        severity: 'warning',
+      });
+  }
+  return out;
+}

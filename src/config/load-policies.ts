@@ -1,0 +1,408 @@
+import { KINDS, isKind, type Kind, type ProviderBinding } from '../model/kinds.js';
+import { normalizeDomain } from '../model/normalize.js';
+import { normalizeEntry, type RawEntryOf } from '../model/entries.js';
+import { PROVIDER_KINDS } from '../model/provider-kinds.js';
+import { checkTenantEntries } from './checks.js';
+import {
+  compareDiagnostics,
+  hasErrors,
+  toPointer,
+  type Diagnostic,
+  type Location,
+} from './diagnostics.js';
+import {
+  emptyDesiredEntries,
+  type BundleConfig,
+  type DesiredEntries,
+  type DesiredEntry,
+  type PolicySet,
+  type PolicySource,
+  type ResolvedBinding,
+  type TenantConfig,
+} from './policy-set.js';
+import type { SchemaValidator } from './schema-validator.js';
+import { diagnosticAt, parseYamlFile, type YamlFile } from './yaml-document.js';
+
+export interface LoadOptions {
+  validator: SchemaValidator;
+  /** Today's date (YYYY-MM-DD), injected: entries that expired before it are warned about. */
+  today: string;
+}
+
+interface ParsedFile {
+  source: PolicySource;
+  yaml: YamlFile;
+  data: Record<string, unknown>;
+  /** JSON pointers with schema errors: entries under them are not interpreted further. */
+  broken: string[];
+  ok: boolean;
+}
+
+/**
+ * Turn policy files into the desired state of every tenant, collecting every problem
+ * (syntax, schema, semantics) with its file, line and column. Pure: no I/O, no clock.
+ */
+export function loadPolicies(sources: readonly PolicySource[], opts: LoadOptions): PolicySet {
+  const diagnostics: Diagnostic[] = [];
+  const parsed: ParsedFile[] = [];
+  for (const source of [...sources].sort((a, b) =>
+    a.path < b.path ? -1 : a.path > b.path ? 1 : 0,
+  )) {
+    const yaml = parseYamlFile(source.path, source.text);
+    diagnostics.push(...yaml.diagnostics);
+    if (yaml.data === undefined) continue;
+    if (yaml.data === null || typeof yaml.data !== 'object' || Array.isArray(yaml.data)) {
+      diagnostics.push(
+        diagnosticAt(yaml, [], {
+          code: 'SCHEMA_TYPE',
+          message: `a ${source.kind} file must be a mapping`,
+          severity: 'error',
+        }),
+      );
+      continue;
+    }
+    const schemaDiagnostics = opts.validator.validate(source.kind, yaml);
+    diagnostics.push(...schemaDiagnostics);
+    parsed.push({
+      source,
+      yaml,
+      data: yaml.data as Record<string, unknown>,
+      broken: schemaDiagnostics.map((d) => d.pointer),
+      ok: !hasErrors(yaml.diagnostics) && schemaDiagnostics.length === 0,
+    });
+  }
+
+  const files = new Map(parsed.map((f) => [f.source.path, f.yaml]));
+  const locate = (file: string, pointer: string, field: string): Location => {
+    const yaml = files.get(file);
+    const path = pointer
+      .split('/')
+      .slice(1)
+      .map((s) => (/^[0-9]+$/.test(s) ? Number(s) : s));
+    return yaml !== undefined ? yaml.locate([...path, field]) : { file, line: 1, column: 1 };
+  };
+  const bundleNames = new Set(sources.filter((s) => s.kind === 'bundle').map((s) => s.name));
+
+  const bundles = new Map<string, BundleConfig>();
+  for (const file of parsed.filter((f) => f.source.kind === 'bundle')) {
+    const bundle = loadBundle(file, diagnostics);
+    if (bundle === undefined) continue;
+    const previous = bundles.get(bundle.bundle);
+    if (previous !== undefined) {
+      diagnostics.push(
+        diagnosticAt(file.yaml, ['bundle'], {
+          code: 'BUNDLE_DUPLICATE',
+          message: `bundle '${bundle.bundle}' is also defined in ${previous.file}`,
+          severity: 'error',
+          related: { file: previous.file, line: 1, column: 1 },
+        }),
+      );
+      continue;
+    }
+    bundles.set(bundle.bundle, bundle);
+  }
+
+  const tenants = new Map<string, TenantConfig>();
+  for (const file of parsed.filter((f) => f.source.kind === 'tenant')) {
+    const before = diagnostics.length;
+    const tenant = loadTenant(file, { bundles, bundleNames, locate }, opts, diagnostics);
+    if (tenant === undefined) continue;
+    const previous = tenants.get(tenant.tenant);
+    if (previous !== undefined) {
+      diagnostics.push(
+        diagnosticAt(file.yaml, ['tenant'], {
+          code: 'TENANT_DUPLICATE',
+          message: `tenant '${tenant.tenant}' is also defined in ${previous.file}`,
+          severity: 'error',
+          related: { file: previous.file, line: 1, column: 1 },
+        }),
+      );
+      previous.valid = false;
+      continue;
+    }
+    tenant.valid =
+      file.ok &&
+      !hasErrors(diagnostics.slice(before)) &&
+      tenant.include.every((b) => bundles.get(b)?.valid === true);
+    tenants.set(tenant.tenant, tenant);
+  }
+
+  return {
+    tenants: [...tenants.values()].sort((a, b) => (a.tenant < b.tenant ? -1 : 1)),
+    bundles: [...bundles.values()].sort((a, b) => (a.bundle < b.bundle ? -1 : 1)),
+    diagnostics: dedupe(diagnostics).sort(compareDiagnostics),
+  };
+}
+
+function loadBundle(file: ParsedFile, diagnostics: Diagnostic[]): BundleConfig | undefined {
+  const name = typeof file.data['bundle'] === 'string' ? file.data['bundle'] : undefined;
+  if (name === undefined) return undefined;
+  if (name !== file.source.name) {
+    diagnostics.push(
+      diagnosticAt(file.yaml, ['bundle'], {
+        code: 'FILE_NAME_MISMATCH',
+        message: `bundle '${name}' must be in a file named ${name}.yaml (found ${file.source.name})`,
+        severity: 'error',
+      }),
+    );
+  }
+  const before = diagnostics.length;
+  const entries = readEntries(file, name, diagnostics);
+  const bundle: BundleConfig = { bundle: name, file: file.source.path, entries, valid: false };
+  if (typeof file.data['description'] === 'string') bundle.description = file.data['description'];
+  bundle.valid = file.ok && !hasErrors(diagnostics.slice(before));
+  return bundle;
+}
+
+interface TenantContext {
+  bundles: ReadonlyMap<string, BundleConfig>;
+  /** Names of every bundle file, including those that did not load. */
+  bundleNames: ReadonlySet<string>;
+  locate: (file: string, pointer: string, field: string) => Location;
+}
+
+function loadTenant(
+  file: ParsedFile,
+  ctx: TenantContext,
+  opts: LoadOptions,
+  diagnostics: Diagnostic[],
+): TenantConfig | undefined {
+  const { bundles } = ctx;
+  const { data, yaml } = file;
+  const id = typeof data['tenant'] === 'string' ? data['tenant'] : undefined;
+  if (id === undefined) return undefined;
+  const error = (
+    path: (string | number)[],
+    code: Diagnostic['code'],
+    message: string,
+    extra: Partial<Diagnostic> = {},
+  ): void => {
+    diagnostics.push({
+      ...diagnosticAt(yaml, path, { code, message, severity: 'error' }),
+      ...extra,
+    });
+  };
+  if (id !== file.source.name) {
+    error(
+      ['tenant'],
+      'FILE_NAME_MISMATCH',
+      `tenant '${id}' must be in a file named ${id}.yaml (found ${file.source.name})`,
+    );
+  }
+
+  const domains: string[] = [];
+  stringList(data['domains']).forEach((d, i) => {
+    const r = normalizeDomain(d);
+    if (r.ok) domains.push(r.value);
+    else error(['domains', i], 'INVALID_DOMAIN', r.reason);
+  });
+
+  const bindings = resolveBindings(data['providers'], (path, code, message) => {
+    error(path, code, message);
+  });
+
+  const include = stringList(data['include']);
+  include.forEach((name, i) => {
+    // A bundle file that exists but did not load reports its own errors.
+    if (!bundles.has(name) && !ctx.bundleNames.has(name)) {
+      const known = [...bundles.keys()];
+      error(
+        ['include', i],
+        'BUNDLE_UNKNOWN',
+        `unknown bundle '${name}'${known.length > 0 ? ` (known: ${known.join(', ')})` : ''}`,
+      );
+    }
+  });
+
+  const own = readEntries(file, undefined, diagnostics);
+  const entries = mergeBundles(own, include, bundles, diagnostics);
+  const tenant: TenantConfig = {
+    tenant: id,
+    file: file.source.path,
+    domains,
+    include,
+    ownership: data['ownership'] === 'authoritative' ? 'authoritative' : 'managed',
+    safety: isObject(data['safety']) ? data['safety'] : {},
+    bindings,
+    entries,
+    valid: false,
+  };
+  if (typeof data['displayName'] === 'string') tenant.displayName = data['displayName'];
+
+  for (const kind of KINDS) {
+    const first = entries[kind][0];
+    if (
+      first !== undefined &&
+      !bindings.some((b) => b.kinds.includes(kind)) &&
+      !file.broken.some((p) => p.startsWith('/providers'))
+    ) {
+      error(
+        ['providers'],
+        'KIND_UNSERVED',
+        `tenant has ${kind} but no provider binding serves ${kind}`,
+        {
+          ...(first.source.file !== file.source.path ? { related: first.source } : {}),
+        },
+      );
+    }
+  }
+  diagnostics.push(...checkTenantEntries(tenant, opts.today, ctx.locate));
+  return tenant;
+}
+
+function resolveBindings(
+  raw: unknown,
+  error: (path: (string | number)[], code: Diagnostic['code'], message: string) => void,
+): ResolvedBinding[] {
+  if (!isObject(raw)) return [];
+  const bindings: ResolvedBinding[] = [];
+  const servedBy = new Map<Kind, string>();
+  for (const [name, value] of Object.entries(raw)) {
+    if (!isObject(value) || typeof value['type'] !== 'string' || !(value['type'] in PROVIDER_KINDS))
+      continue;
+    const settings = value as unknown as ProviderBinding;
+    const supported = PROVIDER_KINDS[settings.type];
+    const declared = Array.isArray(settings.kinds) ? settings.kinds.filter(isKind) : undefined;
+    declared?.forEach((kind, i) => {
+      if (!supported.includes(kind))
+        error(
+          ['providers', name, 'kinds', i],
+          'PROVIDER_KIND_UNSUPPORTED',
+          `provider type '${settings.type}' cannot serve ${kind} (it serves ${supported.join(', ')})`,
+        );
+    });
+    const kinds = (declared ?? [...supported]).filter((k) => supported.includes(k));
+    for (const kind of kinds) {
+      const other = servedBy.get(kind);
+      if (other !== undefined) {
+        error(
+          ['providers', name],
+          'PROVIDER_KIND_OVERLAP',
+          `bindings '${other}' and '${name}' both serve ${kind}; set 'kinds' so each kind has one binding`,
+        );
+      } else servedBy.set(kind, name);
+    }
+    bindings.push({ name, type: settings.type, kinds, settings });
+  }
+  return bindings;
+}
+
+/** Normalize the entries of each kind in one file; report invalid ones and duplicates. */
+function readEntries(
+  file: ParsedFile,
+  bundle: string | undefined,
+  diagnostics: Diagnostic[],
+): DesiredEntries {
+  const entries = emptyDesiredEntries();
+  for (const kind of KINDS) {
+    const list = file.data[kind];
+    if (!Array.isArray(list)) continue;
+    const byKey = new Map<string, DesiredEntry>();
+    list.forEach((raw: unknown, index) => {
+      const pointer = toPointer([kind, index]);
+      if (file.broken.some((p) => p === pointer || p.startsWith(pointer + '/') || p === `/${kind}`))
+        return;
+      const result = normalizeEntry(kind, raw as RawEntryOf[typeof kind]);
+      if (!result.ok) {
+        for (const problem of result.problems)
+          diagnostics.push(
+            diagnosticAt(file.yaml, [kind, index, ...problem.path], {
+              code: problem.code,
+              message: problem.message,
+              severity: 'error',
+            }),
+          );
+        return;
+      }
+      const source = {
+        ...file.yaml.locate([kind, index]),
+        pointer,
+        ...(bundle !== undefined ? { bundle } : {}),
+      };
+      const entry = { ...result.entry, source };
+      const previous = byKey.get(entry.key);
+      if (previous !== undefined) {
+        diagnostics.push({
+          ...source,
+          code: 'ENTRY_DUPLICATE',
+          message: `duplicate ${kind} entry '${entry.key}' (first at line ${previous.source.line})`,
+          severity: 'error',
+          related: {
+            file: previous.source.file,
+            line: previous.source.line,
+            column: previous.source.column,
+          },
+        });
+        return;
+      }
+      byKey.set(entry.key, entry);
+      (entries[kind] as DesiredEntry[]).push(entry);
+    });
+  }
+  return entries;
+}
+
+function mergeBundles(
+  own: DesiredEntries,
+  include: readonly string[],
+  bundles: ReadonlyMap<string, BundleConfig>,
+  diagnostics: Diagnostic[],
+): DesiredEntries {
+  if (include.length === 0) return own;
+  const merged = emptyDesiredEntries();
+  for (const kind of KINDS) {
+    const byKey = new Map<string, DesiredEntry>();
+    const target = merged[kind] as DesiredEntry[];
+    for (const entry of own[kind]) {
+      byKey.set(entry.key, entry);
+      target.push(entry);
+    }
+    for (const name of include) {
+      for (const entry of bundles.get(name)?.entries[kind] ?? []) {
+        const previous = byKey.get(entry.key);
+        if (previous !== undefined) {
+          // Report at the tenant's own entry when there is one: that is the line to remove.
+          const [here, there] =
+            previous.source.bundle === undefined ? [previous, entry] : [entry, previous];
+          diagnostics.push({
+            ...here.source,
+            code: 'ENTRY_DUPLICATE',
+            message: `${kind} entry '${entry.key}' is also in ${describeSource(there)} (${there.source.file}:${there.source.line})`,
+            severity: 'error',
+            related: {
+              file: there.source.file,
+              line: there.source.line,
+              column: there.source.column,
+            },
+          });
+          continue;
+        }
+        byKey.set(entry.key, entry);
+        target.push(entry);
+      }
+    }
+  }
+  return merged;
+}
+
+function describeSource(entry: DesiredEntry): string {
+  return entry.source.bundle !== undefined ? `bundle '${entry.source.bundle}'` : 'the tenant file';
+}
+
+function stringList(value: unknown): string[] {
+  return Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : [];
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+function dedupe(diagnostics: Diagnostic[]): Diagnostic[] {
+  const seen = new Set<string>();
+  return diagnostics.filter((d) => {
+    const id = `${d.file}|${d.line}|${d.column}|${d.code}|${d.message}`;
+    if (seen.has(id)) return false;
+    seen.add(id);
+    return true;
+  });
+}

@@ -1,0 +1,64 @@
+import type { Kind, KeyedEntry, ProviderBinding, Safety } from '../model/kinds.js';
+import type { ProviderType } from '../model/provider-kinds.js';
+import type { Diagnostic, Location } from './diagnostics.js';
+
+/** One policy file as read from the working tree or from a git revision. */
+export interface PolicySource {
+  /** Path relative to the repository root, e.g. `policies/tenants/acme-emea.yaml`. */
+  path: string;
+  kind: 'tenant' | 'bundle';
+  /** File name without extension; must equal the `tenant:`/`bundle:` field. */
+  name: string;
+  text: string;
+}
+
+export interface SourceRef extends Location {
+  pointer: string;
+  /** Set when the entry came from a bundle the tenant includes. */
+  bundle?: string;
+}
+
+export type DesiredEntry<K extends Kind = Kind> = K extends Kind
+  ? KeyedEntry<K> & { source: SourceRef }
+  : never;
+export type DesiredEntries = { [K in Kind]: DesiredEntry<K>[] };
+
+export interface ResolvedBinding {
+  name: string;
+  type: ProviderType;
+  kinds: Kind[];
+  settings: ProviderBinding;
+}
+
+export interface TenantConfig {
+  tenant: string;
+  file: string;
+  displayName?: string;
+  domains: string[];
+  include: string[];
+  ownership: 'managed' | 'authoritative';
+  safety: Safety;
+  bindings: ResolvedBinding[];
+  /** Effective desired state: the tenant's own entries plus those of its bundles. */
+  entries: DesiredEntries;
+  /** False when any error was found in the tenant file or a bundle it includes. */
+  valid: boolean;
+}
+
+export interface BundleConfig {
+  bundle: string;
+  file: string;
+  description?: string;
+  entries: DesiredEntries;
+  valid: boolean;
+}
+
+export interface PolicySet {
+  tenants: TenantConfig[];
+  bundles: BundleConfig[];
+  diagnostics: Diagnostic[];
+}
+
+export function emptyDesiredEntries(): DesiredEntries {
+  return { blockedSenders: [], exemptions: [], holds: [], routes: [] };
+}

@@ -1,0 +1,181 @@
+import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
+import addFormatsModule from 'ajv-formats';
+import type { Diagnostic, DiagnosticCode } from './diagnostics.js';
+import { diagnosticAt, type PathSegment, type YamlFile } from './yaml-document.js';
+
+// ajv-formats is CommonJS (`module.exports = plugin`, plus `exports.default = plugin`); its
+// types describe the namespace, so take `.default`, which exists at run time either way.
+const addFormats = addFormatsModule.default;
+
+export interface PolicySchemas {
+  defs: object;
+  tenant: object;
+  bundle: object;
+}
+
+export type FileKind = 'tenant' | 'bundle';
+
+export interface SchemaValidator {
+  validate(kind: FileKind, yaml: YamlFile): Diagnostic[];
+}
+
+/** Compile the policy JSON Schemas once; validation then reports every problem it finds. */
+export function createSchemaValidator(schemas: PolicySchemas): SchemaValidator {
+  const ajv = new Ajv2020({ allErrors: true, strict: false, verbose: true });
+  addFormats(ajv, ['date', 'uri']);
+  ajv.addSchema(schemas.defs);
+  const compiled: Record<FileKind, ValidateFunction> = {
+    tenant: ajv.compile(schemas.tenant),
+    bundle: ajv.compile(schemas.bundle),
+  };
+  return {
+    validate(kind, yaml) {
+      const fn = compiled[kind];
+      if (fn(yaml.data)) return [];
+      return toDiagnostics(fn.errors ?? [], yaml);
+    },
+  };
+}
+
+function toDiagnostics(errors: readonly ErrorObject[], yaml: YamlFile): Diagnostic[] {
+  // Combinator keywords only summarize their branches' own errors: keep the branches.
+  const useful = errors.filter((e) => !['if', 'allOf', 'anyOf', 'oneOf'].includes(e.keyword));
+  const seen = new Set<string>();
+  const out: Diagnostic[] = [];
+  for (const e of useful.length > 0 ? useful : errors) {
+    const path = pointerToPath(e.instancePath);
+    const d = describe(e, path, yaml);
+    const id = `${d.pointer}|${d.code}|${d.message}`;
+    if (seen.has(id)) continue;
+    seen.add(id);
+    out.push(d);
+  }
+  return out;
+}
+
+function describe(e: ErrorObject, path: PathSegment[], yaml: YamlFile): Diagnostic {
+  const where = path.length === 0 ? 'the file' : `'${formatPath(path)}'`;
+  const at = (code: DiagnosticCode, message: string, p = path, key = false): Diagnostic =>
+    diagnosticAt(yaml, p, { code, message, severity: 'error' }, { key });
+  const params = e.params as Record<string, unknown>;
+  switch (e.keyword) {
+    case 'required':
+      return at(
+        'SCHEMA_REQUIRED',
+        `${where} is missing the required key '${String(params['missingProperty'])}'`,
+      );
+    case 'additionalProperties': {
+      const name = String(params['additionalProperty']);
+      const allowed = Object.keys(
+        (e.parentSchema as { properties?: object } | undefined)?.properties ?? {},
+      );
+      const hint = closest(name, allowed);
+      const suggestion =
+        hint !== undefined
+          ? ` (did you mean '${hint}'?)`
+          : allowed.length > 0
+            ? ` (allowed: ${allowed.join(', ')})`
+            : '';
+      return at(
+        'SCHEMA_UNKNOWN_KEY',
+        `unknown key '${name}' in ${where}${suggestion}`,
+        [...path, name],
+        true,
+      );
+    }
+    case 'type':
+      return at(
+        'SCHEMA_TYPE',
+        `${where} must be ${article(String(params['type']))}, got ${describeValue(e.data)}`,
+      );
+    case 'enum':
+    case 'const': {
+      const allowed = (params['allowedValues'] as unknown[] | undefined) ?? [
+        params['allowedValue'],
+      ];
+      return at(
+        'SCHEMA_ENUM',
+        `${where} must be one of ${allowed.map((v) => JSON.stringify(v)).join(', ')}, got ${describeValue(e.data)}`,
+      );
+    }
+    case 'pattern':
+      return at(
+        'SCHEMA_PATTERN',
+        `${where} ${describeValue(e.data)} does not match ${String(params['pattern'])}`,
+      );
+    case 'format':
+      return at(
+        'SCHEMA_FORMAT',
+        params['format'] === 'date'
+          ? `${where} ${describeValue(e.data)} is not a valid date (YYYY-MM-DD)`
+          : `${where} ${describeValue(e.data)} is not a valid ${String(params['format'])}`,
+      );
+    case 'minItems':
+      return at('SCHEMA_INVALID', `${where} needs at least ${String(params['limit'])} item(s)`);
+    case 'minLength':
+      return at('SCHEMA_INVALID', `${where} must not be empty`);
+    case 'not':
+      return at('SCHEMA_INVALID', `${where} must have exactly one of 'sender' or 'recipient'`);
+    default:
+      return at('SCHEMA_INVALID', `${where} ${e.message ?? 'is invalid'}`);
+  }
+}
+
+/** `blockedSenders[3].reason`, as a person would name the place. */
+export function formatPath(path: readonly PathSegment[]): string {
+  return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? p : `.${p}`)).join('');
+}
+
+function pointerToPath(pointer: string): PathSegment[] {
+  if (pointer === '') return [];
+  return pointer
+    .slice(1)
+    .split('/')
+    .map((s) => s.replaceAll('~1', '/').replaceAll('~0', '~'))
+    .map((s) => (/^(0|[1-9][0-9]*)$/.test(s) ? Number(s) : s));
+}
+
+function article(type: string): string {
+  return /^[aeiou]/.test(type) ? `an ${type}` : `a ${type}`;
+}
+
+function describeValue(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'a list';
+  if (typeof v === 'object') return 'a mapping';
+  return JSON.stringify(v);
+}
+
+/** The allowed name nearest to `name` by edit distance, when it is close enough to be a typo. */
+export function closest(name: string, candidates: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const c of candidates) {
+    const d = editDistance(name.toLowerCase(), c.toLowerCase());
+    if (d < bestDistance) {
+      best = c;
+      bestDistance = d;
+    }
+  }
+  return best !== undefined && bestDistance <= Math.max(2, Math.floor(best.length / 3))
+    ? best
+    : undefined;
+}
+
+function editDistance(a: string, b: string): number {
+  const prev = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let diag = prev[0] ?? 0;
+    prev[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const tmp = prev[j] ?? 0;
+      prev[j] = Math.min(
+        (prev[j] ?? 0) + 1,
+        (prev[j - 1] ?? 0) + 1,
+        diag + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
+      diag = tmp;
+    }
+  }
+  return prev[b.length] ?? 0;
+}

@@ -1,0 +1,151 @@
+import type {
+  BlockedSender,
+  Exemption,
+  Hold,
+  Kind,
+  KeyedEntry,
+  Route,
+  HoldEntry,
+  ExemptionEntry,
+  BlockedSenderEntry,
+  RouteEntry,
+} from './kinds.js';
+import {
+  normalizeEmail,
+  normalizeHost,
+  normalizeDomain,
+  normalizeRecipient,
+  normalizeSender,
+  type Pattern,
+} from './normalize.js';
+
+/** A problem found while normalizing one entry; `path` is relative to the entry. */
+export interface EntryProblem {
+  path: (string | number)[];
+  code: 'INVALID_PATTERN' | 'INVALID_ADDRESS' | 'INVALID_DOMAIN' | 'INVALID_HOST';
+  message: string;
+}
+
+export type NormalizedEntry<K extends Kind> =
+  { ok: true; entry: KeyedEntry<K>; pattern?: Pattern } | { ok: false; problems: EntryProblem[] };
+
+export interface RawEntryOf {
+  blockedSenders: BlockedSender;
+  exemptions: Exemption;
+  holds: Hold;
+  routes: Route;
+}
+
+/** The diff key of an exemption: which side it matches, then its normalized pattern. */
+export function exemptionKey(e: { sender?: string; recipient?: string }): string {
+  return e.sender !== undefined ? `sender:${e.sender}` : `recipient:${e.recipient ?? ''}`;
+}
+
+function withOptional<T extends object>(base: T, extra: Record<string, unknown>): T {
+  const out: Record<string, unknown> = { ...(base as Record<string, unknown>) };
+  for (const [k, v] of Object.entries(extra)) if (v !== undefined) out[k] = v;
+  return out as T;
+}
+
+function blocked(raw: BlockedSender): NormalizedEntry<'blockedSenders'> {
+  const p = normalizeSender(raw.sender);
+  if (!p.ok)
+    return {
+      ok: false,
+      problems: [{ path: ['sender'], code: 'INVALID_PATTERN', message: p.reason }],
+    };
+  const value = withOptional<BlockedSenderEntry>(
+    { sender: p.value.value, reason: raw.reason.trim() },
+    { expires: raw.expires, ticket: raw.ticket },
+  );
+  return {
+    ok: true,
+    entry: { kind: 'blockedSenders', key: value.sender, value },
+    pattern: p.value,
+  };
+}
+
+function exemption(raw: Exemption): NormalizedEntry<'exemptions'> {
+  const side = raw.sender !== undefined ? 'sender' : 'recipient';
+  const input = raw.sender ?? raw.recipient ?? '';
+  const p = side === 'sender' ? normalizeSender(input) : normalizeRecipient(input);
+  if (!p.ok)
+    return { ok: false, problems: [{ path: [side], code: 'INVALID_PATTERN', message: p.reason }] };
+  const value = withOptional<ExemptionEntry>(
+    {
+      [side]: p.value.value,
+      bypass: raw.bypass,
+      verifySender: raw.verifySender ?? true,
+      reason: raw.reason.trim(),
+    },
+    { expires: raw.expires },
+  );
+  return {
+    ok: true,
+    entry: { kind: 'exemptions', key: exemptionKey(value), value },
+    pattern: p.value,
+  };
+}
+
+function hold(raw: Hold): NormalizedEntry<'holds'> {
+  const problems: EntryProblem[] = [];
+  const custodians = new Set<string>();
+  raw.custodians.forEach((c, i) => {
+    const r = normalizeEmail(c);
+    if (r.ok) custodians.add(r.value);
+    else problems.push({ path: ['custodians', i], code: 'INVALID_ADDRESS', message: r.reason });
+  });
+  if (problems.length > 0) return { ok: false, problems };
+  const value = withOptional<HoldEntry>(
+    { id: raw.id.trim(), matter: raw.matter.trim(), custodians: [...custodians].sort() },
+    { since: raw.since, released: raw.released },
+  );
+  return { ok: true, entry: { kind: 'holds', key: value.id, value } };
+}
+
+function route(raw: Route): NormalizedEntry<'routes'> {
+  const problems: EntryProblem[] = [];
+  const domain = normalizeDomain(raw.domain);
+  if (!domain.ok)
+    problems.push({ path: ['domain'], code: 'INVALID_DOMAIN', message: domain.reason });
+  const host = normalizeHost(raw.deliverTo);
+  if (!host.ok) problems.push({ path: ['deliverTo'], code: 'INVALID_HOST', message: host.reason });
+  if (!domain.ok || !host.ok) return { ok: false, problems };
+  const value: RouteEntry = {
+    domain: domain.value,
+    deliverTo: host.value,
+    port: raw.port ?? 25,
+    requireTls: raw.requireTls ?? false,
+  };
+  return { ok: true, entry: { kind: 'routes', key: value.domain, value } };
+}
+
+const normalizers: { [K in Kind]: (raw: RawEntryOf[K]) => NormalizedEntry<K> } = {
+  blockedSenders: blocked,
+  exemptions: exemption,
+  holds: hold,
+  routes: route,
+};
+
+/** Normalize one schema-valid entry of a kind and compute its key. */
+export function normalizeEntry<K extends Kind>(kind: K, raw: RawEntryOf[K]): NormalizedEntry<K> {
+  return normalizers[kind](raw);
+}
+
+/** Canonical JSON: keys sorted, so equal values serialize equally. */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(sortKeys(value));
+}
+
+function sortKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(sortKeys);
+  if (value !== null && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const k of Object.keys(value).sort()) {
+      const v = (value as Record<string, unknown>)[k];
+      if (v !== undefined) out[k] = sortKeys(v);
+    }
+    return out;
+  }
+  return value;
+}

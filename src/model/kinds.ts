@@ -1,0 +1,83 @@
+import type {
+  BlockedSender,
+  Exemption,
+  Hold,
+  HoldRelease,
+  Kind,
+  ProviderBinding,
+  Route,
+  Safety,
+} from './schema-types.generated.js';
+
+export type { BlockedSender, Exemption, Hold, HoldRelease, Kind, ProviderBinding, Route, Safety };
+
+/** Every resource kind, in the order plans and reports list them. */
+export const KINDS = [
+  'blockedSenders',
+  'exemptions',
+  'holds',
+  'routes',
+] as const satisfies readonly Kind[];
+
+/** Human labels for reports. */
+export const KIND_LABELS: Record<Kind, string> = {
+  blockedSenders: 'blocked sender',
+  exemptions: 'exemption',
+  holds: 'hold',
+  routes: 'route',
+};
+
+/**
+ * Entries after normalization: canonical patterns and defaults filled in, so two entries
+ * that mean the same compare equal. This is the shape providers read and write.
+ */
+export interface BlockedSenderEntry {
+  sender: string;
+  reason: string;
+  expires?: string;
+  ticket?: string;
+}
+export interface ExemptionEntry {
+  sender?: string;
+  recipient?: string;
+  bypass: 'spam' | 'all';
+  verifySender: boolean;
+  reason: string;
+  expires?: string;
+}
+export interface HoldEntry {
+  id: string;
+  matter: string;
+  custodians: string[];
+  since?: string;
+  released?: HoldRelease;
+}
+export interface RouteEntry {
+  domain: string;
+  deliverTo: string;
+  port: number;
+  requireTls: boolean;
+}
+
+export interface EntryOf {
+  blockedSenders: BlockedSenderEntry;
+  exemptions: ExemptionEntry;
+  holds: HoldEntry;
+  routes: RouteEntry;
+}
+export type AnyEntry = EntryOf[Kind];
+
+/** One entry with the kind it belongs to and its diff key. */
+export type KeyedEntry<K extends Kind = Kind> = K extends Kind
+  ? { kind: K; key: string; value: EntryOf[K] }
+  : never;
+
+export type EntriesByKind = { [K in Kind]: KeyedEntry<K>[] };
+
+export function emptyEntries(): EntriesByKind {
+  return { blockedSenders: [], exemptions: [], holds: [], routes: [] };
+}
+
+export function isKind(value: string): value is Kind {
+  return (KINDS as readonly string[]).includes(value);
+}

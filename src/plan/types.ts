@@ -1,0 +1,94 @@
+import type { Operation } from 'fast-json-patch';
+import type { EntryOf, Kind } from '../model/kinds.js';
+
+export type ChangeAction = 'create' | 'update' | 'delete';
+/** Why a change is planned: the YAML asks for it, the entry expired, or authoritative pruning. */
+export type ChangeCause = 'desired' | 'expired' | 'prune';
+
+export type Change<K extends Kind = Kind> = K extends Kind
+  ? {
+      tenant: string;
+      kind: K;
+      key: string;
+      action: ChangeAction;
+      cause: ChangeCause;
+      before?: EntryOf[K];
+      after?: EntryOf[K];
+      /** RFC 6902 patch from `before` to `after` (empty for create/delete). */
+      patch: Operation[];
+      /** The live object's id, for updates and deletes, when the provider has ids. */
+      liveId?: string;
+      /** Where the desired entry is written (absent for deletes of entries no longer in YAML). */
+      source?: { file: string; line: number; bundle?: string };
+    }
+  : never;
+
+export type TenantStatus = 'ok' | 'error' | 'blocked';
+
+export interface PlanError {
+  code: string;
+  message: string;
+  file?: string;
+  line?: number;
+  column?: number;
+}
+
+export interface UnmanagedEntry {
+  kind: Kind;
+  key: string;
+}
+
+export interface TenantPlan {
+  tenant: string;
+  status: TenantStatus;
+  changes: Change[];
+  errors: PlanError[];
+  /** Live entries mxpolicy does not own (ownership: managed): listed, never touched. */
+  unmanaged: UnmanagedEntry[];
+}
+
+export interface PlanSummary {
+  create: number;
+  update: number;
+  delete: number;
+}
+
+/** The plan: a deterministic, serializable value (DESIGN §3). JSON of it is a public contract. */
+export interface Plan {
+  formatVersion: 1;
+  /** sha256 of the canonical JSON of `tenants` (see `planChecksum`). */
+  checksum: string;
+  tenants: TenantPlan[];
+  summary: PlanSummary;
+}
+
+export type ChangeStatus = 'applied' | 'failed' | 'skipped';
+
+export interface ChangeResult {
+  kind: Kind;
+  key: string;
+  action: ChangeAction;
+  status: ChangeStatus;
+  /** Why it failed or was skipped. */
+  reason?: string;
+}
+
+export type TenantApplyStatus = 'applied' | 'partial' | 'failed' | 'skipped' | 'unchanged';
+
+export interface TenantApplyResult {
+  tenant: string;
+  status: TenantApplyStatus;
+  results: ChangeResult[];
+  /** Why the whole tenant failed or was skipped (error/blocked plan, unreadable state, ...). */
+  reason?: string;
+}
+
+export interface ApplyReport {
+  formatVersion: 1;
+  /** Checksum of the plan that was applied. */
+  checksum: string;
+  startedAt: string;
+  finishedAt: string;
+  tenants: TenantApplyResult[];
+  summary: { applied: number; failed: number; skipped: number };
+}
