@@ -5,6 +5,7 @@ import { renderPlanJson } from '../plan/render-json.js';
 import { renderPlanMarkdown } from '../plan/render-markdown.js';
 import { renderPlanText } from '../plan/render-text.js';
 import type { Plan } from '../plan/types.js';
+import { changedSinceFilter } from './changed-since.js';
 import { EXIT, useColour, type CliContext, type ExitCode } from './context.js';
 import { runPlan, type PlanRunOptions } from './run-plan.js';
 
@@ -14,6 +15,8 @@ export interface PlanCommandOptions extends PlanRunOptions {
   format: PlanFormat;
   out?: string;
   detailedExitcode?: boolean;
+  /** Plan only tenants whose effective desired state differs from this git ref. */
+  changedSince?: string;
 }
 
 export function renderPlan(plan: Plan, format: PlanFormat, colour: boolean): string {
@@ -41,7 +44,15 @@ export async function emit(ctx: CliContext, text: string, out: string | undefine
 }
 
 export async function runPlanCommand(ctx: CliContext, opts: PlanCommandOptions): Promise<ExitCode> {
-  const { plan } = await runPlan(ctx, opts);
+  const filter =
+    opts.changedSince !== undefined
+      ? await changedSinceFilter(ctx, {
+          policies: opts.policies,
+          changedSince: opts.changedSince,
+          narrowed: opts.tenant.length > 0 || opts.shard !== undefined,
+        })
+      : undefined;
+  const { plan } = await runPlan(ctx, opts, filter);
   await emit(
     ctx,
     renderPlan(plan, opts.format, opts.out === undefined && useColour(ctx)),
