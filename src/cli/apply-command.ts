@@ -5,6 +5,7 @@ import { parsePlanJson } from '../plan/render-json.js';
 import { renderApplyReportText } from '../plan/render-apply.js';
 import type { ApplyReport, Plan } from '../plan/types.js';
 import { applyPlan } from '../reconcile/reconcile.js';
+import { recordApplyReceipt } from './apply-receipt.js';
 import { EXIT, useColour, type CliContext, type ExitCode } from './context.js';
 import { emit } from './plan-command.js';
 import { reconcileDeps, runPlan, type PlanRunOptions } from './run-plan.js';
@@ -14,6 +15,8 @@ export interface ApplyCommandOptions extends PlanRunOptions {
   plan?: string;
   format: 'text' | 'json';
   out?: string;
+  /** `--no-receipt` sets false; by default a receipt is noted on HEAD (see recordApplyReceipt). */
+  receipt?: boolean;
 }
 
 export function applyExitCode(plan: Plan, report: ApplyReport): ExitCode {
@@ -78,5 +81,7 @@ export async function runApplyCommand(
       ? JSON.stringify(outcome.report, null, 2) + '\n'
       : renderApplyReportText(outcome.report, { colour: opts.out === undefined && useColour(ctx) });
   await emit(ctx, text, opts.out);
+  if (opts.receipt !== false && (await recordApplyReceipt(ctx, outcome.report)) !== EXIT.ok)
+    return EXIT.error;
   return outcome.exitCode;
 }

@@ -22,7 +22,7 @@ export type EntryAction = 'added' | 'changed' | 'removed';
 export interface HistoryRecord {
   /** The tenant's id today (the last name of its file, renames followed). */
   tenant: string;
-  /** The tenant's id in this commit, when it differs from `tenant`. */
+  /** The tenant's id in this commit (differs from `tenant` when the file was renamed since). */
   tenantAtCommit: string;
   kind: Kind;
   key: string;

@@ -42,6 +42,7 @@ export interface AuditScenario {
 /** The repository every git-layer test works on; dates advance one hour per commit. */
 export function buildAuditScenario(): AuditScenario {
   const repo = createTempRepo();
+  repo.write('.gitignore', '.mxpolicy/\n');
   repo.write('policies/bundles/baseline.yaml', bundleYaml('baseline', [MAILINATOR]));
   repo.write(
     'policies/tenants/acme-emea.yaml',

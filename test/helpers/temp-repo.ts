@@ -13,11 +13,14 @@ export interface CommitOptions {
   author?: Identity;
   /** Defaults to the author. */
   committer?: Identity;
-  /** ISO date for both author and committer; defaults to a clock advancing one hour a commit. */
+  /** ISO date for both author and committer; defaults to the repository clock. */
   date?: string;
 }
 
-/** A real git repository in the OS temp folder, with a deterministic clock and identities. */
+/**
+ * A real git repository in the OS temp folder, with identities and a clock that advances one
+ * hour per commit or merge (the first commit is at 2026-01-05T10:00:00Z).
+ */
 export interface TempRepo {
   dir: string;
   git: SimpleGit;
@@ -39,7 +42,7 @@ export function createTempRepo(prefix = 'mxpolicy-git-'): TempRepo {
   const env = (opts: CommitOptions = {}): NodeJS.ProcessEnv => {
     const author = opts.author ?? ALICE;
     const committer = opts.committer ?? author;
-    const date = opts.date ?? new Date((clock += 3_600_000)).toISOString();
+    const date = opts.date ?? new Date(clock).toISOString();
     return {
       ...process.env,
       GIT_AUTHOR_NAME: author.name,
@@ -69,11 +72,13 @@ export function createTempRepo(prefix = 'mxpolicy-git-'): TempRepo {
     },
     run,
     commit(message, opts) {
+      clock += 3_600_000;
       run(['add', '-A']);
       run(['commit', '-q', '--allow-empty', '-m', message], opts);
       return run(['rev-parse', 'HEAD']);
     },
     merge(branch, message, opts) {
+      clock += 3_600_000;
       run(['merge', '-q', '--no-ff', '-m', message, branch], opts);
       return run(['rev-parse', 'HEAD']);
     },

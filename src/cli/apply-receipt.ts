@@ -1,0 +1,41 @@
+import { pushApplyReceipts, runnerFromEnv, writeApplyReceipt } from '../git/apply-receipts.js';
+import type { ApplyReport } from '../plan/types.js';
+import { EXIT, type CliContext, type ExitCode } from './context.js';
+import { findRepository } from './git-repo.js';
+
+/**
+ * Note what `apply` did on HEAD under refs/notes/mxpolicy, and push the notes in GitHub
+ * Actions. Outside a git repository there is no commit to note on, and nothing is written.
+ * A receipt that cannot be recorded fails the command: the audit trail would have a hole.
+ */
+export async function recordApplyReceipt(ctx: CliContext, report: ApplyReport): Promise<ExitCode> {
+  const repo = await findRepository(ctx);
+  if (repo === undefined) return EXIT.ok;
+  let head: string;
+  try {
+    head = (await repo.git.revparse(['--verify', 'HEAD'])).trim();
+  } catch {
+    return EXIT.ok;
+  }
+  const inActions = ctx.env['GITHUB_ACTIONS'] === 'true';
+  try {
+    await writeApplyReceipt(repo.git, head, report, runnerFromEnv(ctx.env));
+    ctx.stderr.write(`apply receipt noted on ${head.slice(0, 10)} (refs/notes/mxpolicy)\n`);
+    if (inActions) {
+      const remote = ctx.env['MXPOLICY_RECEIPTS_REMOTE'] ?? 'origin';
+      await pushApplyReceipts(repo.git, remote);
+      ctx.stderr.write(`apply receipts pushed to ${remote}\n`);
+    }
+    return EXIT.ok;
+  } catch (err) {
+    const message = `the changes were applied, but the apply receipt could not be recorded: ${
+      err instanceof Error ? err.message.trim() : String(err)
+    }${inActions ? ' (the apply job needs `permissions: contents: write` to push refs/notes/mxpolicy)' : ''}`;
+    ctx.stderr.write(`mxpolicy: ${message}\n`);
+    if (inActions)
+      ctx.stdout.write(
+        `::error title=apply receipt not recorded::${message.replace(/\r?\n/g, ' ')}\n`,
+      );
+    return EXIT.error;
+  }
+}
