@@ -65,16 +65,19 @@ interface LoadedTenant {
   kind: 'tenant';
   tenant: string;
   include: string[];
-  entries: DesiredEntries;
+  entries: EffectiveEntry[];
 }
 interface LoadedBundle {
   kind: 'bundle';
   bundle: string;
-  entries: DesiredEntries;
+  entries: EffectiveEntry[];
 }
 type LoadedFile = LoadedTenant | LoadedBundle;
 
+/** An entry as one file version defines it; computed once per blob and shared by every view. */
 interface EffectiveEntry {
+  /** kind + key: the identity the history follows. */
+  id: string;
   kind: Kind;
   key: string;
   value: AnyEntry;
@@ -111,10 +114,14 @@ export function createPolicyFileCache(validator: SchemaValidator): {
           kind: 'tenant',
           tenant: tenant.tenant,
           include: tenant.include,
-          entries: tenant.entries,
+          entries: effectiveEntries(tenant.entries, source.path),
         };
       else if (source.kind === 'bundle' && bundle !== undefined)
-        loaded = { kind: 'bundle', bundle: bundle.bundle, entries: bundle.entries };
+        loaded = {
+          kind: 'bundle',
+          bundle: bundle.bundle,
+          entries: effectiveEntries(bundle.entries, source.path, bundle.bundle),
+        };
       cache.set(id, loaded);
       return loaded;
     },
@@ -153,8 +160,6 @@ export function buildSemanticHistory(
     const dirty = new Set<string>();
     const renamedFrom = new Map<string, string>();
     const changedBundles = new Set<string>();
-    const previous = new Map(loaded);
-    const previousViews = new Map(views);
     const touch = (path: string, removed: boolean, blob?: string): void => {
       const c = classifyPolicyPath(path, dir);
       if (c === undefined) return;
@@ -185,7 +190,8 @@ export function buildSemanticHistory(
       } else touch(change.path, change.status === 'D', change.newBlob);
     }
     if (changedBundles.size > 0) {
-      for (const [path, file] of [...previous, ...loaded]) {
+      // A tenant whose include list changed is dirty already: its file changed.
+      for (const [path, file] of loaded) {
         if (file.kind === 'tenant' && file.include.some((b) => changedBundles.has(b)))
           dirty.add(path);
       }
@@ -193,9 +199,11 @@ export function buildSemanticHistory(
     const bundles = bundleMap();
     const renameSources = new Set(renamedFrom.values());
     const next = new Map<string, TenantView | undefined>();
+    const previousViews = new Map<string, TenantView | undefined>();
     for (const path of dirty) {
+      previousViews.set(path, views.get(renamedFrom.get(path) ?? path));
       const file = loaded.get(path);
-      next.set(path, file?.kind === 'tenant' ? effectiveView(path, file, bundles) : undefined);
+      next.set(path, file?.kind === 'tenant' ? effectiveView(file, bundles) : undefined);
     }
     for (const path of [...dirty].sort()) {
       if (renameSources.has(path) && !loaded.has(path)) {
@@ -203,7 +211,7 @@ export function buildSemanticHistory(
         continue;
       }
       const from = renamedFrom.get(path);
-      const before = previousViews.get(from ?? path);
+      const before = previousViews.get(path);
       const after = next.get(path);
       if (!lineage.has(path)) lineage.set(path, path);
       const id = lineage.get(path) ?? path;
@@ -249,33 +257,26 @@ export function buildSemanticHistory(
   }));
 }
 
-function effectiveView(
-  path: string,
-  file: LoadedTenant,
-  bundles: ReadonlyMap<string, LoadedBundle>,
-): TenantView {
+function effectiveEntries(all: DesiredEntries, file: string, bundle?: string): EffectiveEntry[] {
+  return KINDS.flatMap((kind) =>
+    all[kind].map((e) => ({
+      id: `${kind}\0${e.key}`,
+      kind,
+      key: e.key,
+      value: e.value,
+      json: canonicalJson(e.value),
+      file,
+      ...(bundle !== undefined ? { bundle } : {}),
+    })),
+  );
+}
+
+/** A tenant's own entries, then those of its bundles in include order (the first key wins). */
+function effectiveView(file: LoadedTenant, bundles: ReadonlyMap<string, LoadedBundle>): TenantView {
   const entries = new Map<string, EffectiveEntry>();
-  const add = (all: DesiredEntries, bundle?: string): void => {
-    for (const kind of KINDS) {
-      for (const e of all[kind]) {
-        const id = `${kind}\0${e.key}`;
-        if (entries.has(id)) continue;
-        entries.set(id, {
-          kind,
-          key: e.key,
-          value: e.value,
-          json: canonicalJson(e.value),
-          file: bundle !== undefined ? e.source.file : path,
-          ...(bundle !== undefined ? { bundle } : {}),
-        });
-      }
-    }
-  };
-  add(file.entries);
-  for (const name of file.include) {
-    const bundle = bundles.get(name);
-    if (bundle !== undefined) add(bundle.entries, name);
-  }
+  for (const e of file.entries) if (!entries.has(e.id)) entries.set(e.id, e);
+  for (const name of file.include)
+    for (const e of bundles.get(name)?.entries ?? []) if (!entries.has(e.id)) entries.set(e.id, e);
   return { tenant: file.tenant, entries };
 }
 
@@ -293,7 +294,7 @@ function diffViews(before: TenantView | undefined, after: TenantView | undefined
   for (const [id, was] of b) {
     const now = a.get(id);
     if (now === undefined) out.push({ action: 'removed', fields: [], before: was });
-    else if (now.json !== was.json)
+    else if (now !== was && now.json !== was.json)
       out.push({
         action: 'changed',
         fields: changedFields(was.value, now.value),
