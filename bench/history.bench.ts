@@ -1,0 +1,248 @@
+/**
+ * `mxpolicy history` over a policy repository of 2,000 commits x 125 tenants.
+ *
+ *   npm run bench:history [-- --commits 2000 --tenants 125 --runs 5]
+ *
+ * The repository is generated with `git fast-import` (seconds, not minutes): an initial
+ * commit with every tenant and a 60-entry baseline bundle, then pull requests: about half
+ * merged with `--no-ff` merge commits ("Merge pull request #n", a branch commit plus the
+ * merge), the rest squash-merged ("Title (#n)"); 5% touch the bundle (fanning out to every
+ * tenant), 1% rename a tenant file. Reported: median wall time of the whole CLI command
+ * (in-process, JSON to a sink) and of the history computation alone.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { simpleGit } from 'simple-git';
+import { main } from '../src/cli/main.js';
+import { createSchemaValidator } from '../src/config/schema-validator.js';
+import { readSemanticHistory } from '../src/git/semantic-history.js';
+import { readBundledSchemas } from '../src/sources/schemas.js';
+
+const args = process.argv.slice(2);
+const arg = (name: string, def: number): number => {
+  const i = args.indexOf(`--${name}`);
+  const v = i >= 0 ? Number(args[i + 1]) : def;
+  return Number.isFinite(v) && v > 0 ? v : def;
+};
+const COMMITS = arg('commits', 2000);
+const TENANTS = arg('tenants', 125);
+const RUNS = arg('runs', 5);
+const LIMIT_MS = 10_000;
+
+const domains = (createRequire(import.meta.url)('disposable-email-domains') as string[]).filter(
+  (d) => /^[a-z0-9.-]+\.[a-z]{2,}$/.test(d) && !d.startsWith('-'),
+);
+
+let seed = 42;
+function random(): number {
+  seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648;
+  return seed / 2_147_483_648;
+}
+const pick = <T>(list: readonly T[]): T => list[Math.floor(random() * list.length)] as T;
+let domainCursor = 0;
+const freshDomain = (): string => domains[domainCursor++ % domains.length] ?? 'x.example';
+
+const PEOPLE = ['Alice Admin', 'Bob Builder', 'Carol Lead', 'Dave Oncall', 'Erin Merger'];
+const person = (name: string): string =>
+  `${name} <${name.split(' ')[0]?.toLowerCase() ?? 'x'}@example.com>`;
+
+interface TenantState {
+  name: string;
+  hold: string;
+  blocked: { sender: string; reason: string }[];
+}
+
+function tenantText(t: TenantState): string {
+  return [
+    `tenant: ${t.name}`,
+    'providers:',
+    '  sandbox: { type: sandbox }',
+    `domains: [${t.name}.example]`,
+    'include: [baseline]',
+    'holds:',
+    `  - id: ${t.hold}`,
+    '    matter: standing hold',
+    `    custodians: [legal@${t.name}.example]`,
+    'blockedSenders:',
+    ...t.blocked.flatMap((b) => [`  - sender: ${b.sender}`, `    reason: ${b.reason}`]),
+  ].join('\n');
+}
+
+function bundleText(blocked: { sender: string; reason: string }[]): string {
+  return [
+    'bundle: baseline',
+    'blockedSenders:',
+    ...blocked.flatMap((b) => [`  - sender: ${b.sender}`, `    reason: ${b.reason}`]),
+  ].join('\n');
+}
+
+/** Generate the fast-import stream; returns it and the number of commits it makes. */
+function buildStream(): { stream: string; commits: number } {
+  const out: string[] = [];
+  let mark = 0;
+  let time = Date.parse('2025-01-01T00:00:00Z') / 1000;
+  let commits = 0;
+  const data = (text: string): string => `data ${Buffer.byteLength(text)}\n${text}\n`;
+  const blob = (text: string): number => {
+    out.push(`blob\nmark :${++mark}\n${data(text)}`);
+    return mark;
+  };
+  const commit = (
+    ref: string,
+    who: string,
+    committer: string,
+    message: string,
+    from: number | undefined,
+    files: string[],
+    merge?: number,
+  ): number => {
+    time += 600;
+    commits++;
+    out.push(
+      `commit ${ref}\nmark :${++mark}\nauthor ${who} ${time} +0000\ncommitter ${committer} ${time} +0000\n${data(message)}` +
+        (from !== undefined ? `from :${from}\n` : '') +
+        (merge !== undefined ? `merge :${merge}\n` : '') +
+        files.join('\n') +
+        '\n',
+    );
+    return mark;
+  };
+
+  const tenants: TenantState[] = Array.from({ length: TENANTS }, (_, i) => ({
+    name: `tenant-${String(i).padStart(3, '0')}`,
+    hold: `LH-${i}`,
+    blocked: Array.from({ length: 20 }, () => ({
+      sender: freshDomain(),
+      reason: 'seen in campaign INC-1',
+    })),
+  }));
+  const baseline = Array.from({ length: 60 }, () => ({
+    sender: freshDomain(),
+    reason: 'disposable mailbox provider',
+  }));
+  const initialFiles = [
+    `M 100644 :${blob(bundleText(baseline))} policies/bundles/baseline.yaml`,
+    ...tenants.map((t) => `M 100644 :${blob(tenantText(t))} policies/tenants/${t.name}.yaml`),
+  ];
+  let head = commit(
+    'refs/heads/main',
+    person('Alice Admin'),
+    person('Alice Admin'),
+    'Initial policies',
+    undefined,
+    initialFiles,
+  );
+
+  let pr = 1;
+  while (commits < COMMITS) {
+    const number = pr++;
+    const author = person(pick(PEOPLE));
+    const merger = person(pick(PEOPLE));
+    const roll = random();
+    let files: string[];
+    let title: string;
+    if (roll < 0.05) {
+      baseline.push({ sender: freshDomain(), reason: `group-wide block INC-${number}` });
+      files = [`M 100644 :${blob(bundleText(baseline))} policies/bundles/baseline.yaml`];
+      title = 'Extend the baseline block list';
+    } else if (roll < 0.06) {
+      const t = pick(tenants);
+      const old = t.name;
+      t.name = `${old}-r${number}`;
+      files = [
+        `D policies/tenants/${old}.yaml`,
+        `M 100644 :${blob(tenantText(t))} policies/tenants/${t.name}.yaml`,
+      ];
+      title = `Rename ${old} to ${t.name}`;
+    } else {
+      const t = pick(tenants);
+      const r = random();
+      if (r < 0.6 || t.blocked.length < 5)
+        t.blocked.push({ sender: freshDomain(), reason: `phishing INC-${number}` });
+      else if (r < 0.8) {
+        const entry = pick(t.blocked);
+        entry.reason = `updated by INC-${number}`;
+      } else t.blocked.splice(Math.floor(random() * t.blocked.length), 1);
+      files = [`M 100644 :${blob(tenantText(t))} policies/tenants/${t.name}.yaml`];
+      title = `Update ${t.name}`;
+    }
+    if (random() < 0.5 && commits + 2 <= COMMITS) {
+      const side = commit(`refs/heads/pr-${number}`, author, author, title, head, files);
+      head = commit(
+        'refs/heads/main',
+        merger,
+        merger,
+        `Merge pull request #${number} from acme/pr-${number}`,
+        head,
+        files,
+        side,
+      );
+    } else head = commit('refs/heads/main', author, merger, `${title} (#${number})`, head, files);
+  }
+  return { stream: out.join(''), commits };
+}
+
+function median(values: number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? (s[mid] ?? 0) : ((s[mid - 1] ?? 0) + (s[mid] ?? 0)) / 2;
+}
+
+const dir = mkdtempSync(path.join(tmpdir(), 'mxpolicy-bench-history-'));
+try {
+  const t0 = performance.now();
+  execFileSync('git', ['init', '-q', '-b', 'main', dir]);
+  const { stream, commits } = buildStream();
+  const imported = spawnSync('git', ['fast-import', '--quiet'], { cwd: dir, input: stream });
+  if (imported.status !== 0) throw new Error(imported.stderr.toString());
+  execFileSync('git', ['checkout', '-q', 'main'], { cwd: dir });
+  execFileSync('git', ['-c', 'gc.auto=0', 'repack', '-adq'], { cwd: dir });
+  const built = performance.now() - t0;
+  const count = execFileSync('git', ['rev-list', '--count', 'main'], { cwd: dir })
+    .toString()
+    .trim();
+  console.log(
+    `repository: ${count} commits (${commits} generated), ${TENANTS} tenants, built in ${(built / 1000).toFixed(1)} s`,
+  );
+
+  const validator = createSchemaValidator(readBundledSchemas());
+  const core: number[] = [];
+  const cli: number[] = [];
+  let records = 0;
+  let bytes = 0;
+  for (let run = 0; run < RUNS; run++) {
+    let start = performance.now();
+    records = (await readSemanticHistory(simpleGit(dir), { policiesDir: 'policies', validator }))
+      .length;
+    core.push(performance.now() - start);
+
+    start = performance.now();
+    let size = 0;
+    const code = await main(['node', 'mxpolicy', 'history', '--format', 'json'], {
+      cwd: dir,
+      env: {},
+      stdout: { write: (s: string) => (size += s.length) },
+      stderr: { write: (s: string) => process.stderr.write(s) },
+      now: () => new Date(),
+    });
+    cli.push(performance.now() - start);
+    bytes = size;
+    if (code !== 0) throw new Error(`history exited with ${code}`);
+  }
+  const fmt = (ms: number): string => `${(ms / 1000).toFixed(2)} s`;
+  console.log(`history records: ${records}, JSON output ${(bytes / 1e6).toFixed(1)} MB`);
+  console.log(
+    `readSemanticHistory: median ${fmt(median(core))} (runs: ${core.map(fmt).join(', ')})`,
+  );
+  console.log(
+    `mxpolicy history --format json: median ${fmt(median(cli))} (runs: ${cli.map(fmt).join(', ')})`,
+  );
+  const ok = median(cli) < LIMIT_MS;
+  console.log(ok ? `OK: under ${LIMIT_MS / 1000} s` : `TOO SLOW: limit ${LIMIT_MS / 1000} s`);
+  process.exitCode = ok ? 0 : 1;
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
