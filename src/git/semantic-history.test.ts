@@ -9,7 +9,7 @@ import {
   ERIN,
   type AuditScenario,
 } from '../../test/helpers/audit-scenario.js';
-import { ALICE } from '../../test/helpers/temp-repo.js';
+import { ALICE, bundleYaml, createTempRepo, tenantYaml } from '../../test/helpers/temp-repo.js';
 import { parsePullRequestNumber } from './commit-log.js';
 import { readSemanticHistory, type HistoryRecord } from './semantic-history.js';
 
@@ -132,5 +132,92 @@ describe('parsePullRequestNumber', () => {
     ['Merge branch main into x', undefined],
   ])('%s -> %s', (subject, pr) => {
     expect(parsePullRequestNumber(subject)).toBe(pr);
+  });
+});
+
+describe('readSemanticHistory, more shapes', () => {
+  it('attributes each entry of a multi-author branch to the author who touched its file', async () => {
+    const repo = createTempRepo();
+    try {
+      repo.write('policies/bundles/baseline.yaml', bundleYaml('baseline', []));
+      repo.write('policies/tenants/a.yaml', tenantYaml({ tenant: 'a' }));
+      repo.write('policies/tenants/b.yaml', tenantYaml({ tenant: 'b' }));
+      repo.commit('Initial');
+      repo.run(['checkout', '-q', '-b', 'both']);
+      repo.write(
+        'policies/tenants/a.yaml',
+        tenantYaml({ tenant: 'a', blockedSenders: [{ sender: 'x.example', reason: 'r' }] }),
+      );
+      const bob = repo.commit('a', { author: BOB });
+      repo.write(
+        'policies/tenants/b.yaml',
+        tenantYaml({ tenant: 'b', blockedSenders: [{ sender: 'y.example', reason: 'r' }] }),
+      );
+      const dave = repo.commit('b', { author: DAVE });
+      // the branch catches up with main in between: that merge is not the branch's own work
+      repo.run(['checkout', '-q', 'main']);
+      repo.write('README.md', 'x\n');
+      repo.commit('docs');
+      repo.run(['checkout', '-q', 'both']);
+      repo.run(['merge', '-q', '--no-edit', 'main']);
+      repo.run(['checkout', '-q', 'main']);
+      const merge = repo.merge('both', 'Merge pull request #7 from acme/both', { author: CAROL });
+      const history = await readSemanticHistory(repo.git, { policiesDir: 'policies', validator });
+      const merged = history.filter((r) => r.commit === merge);
+      expect(
+        merged.map((r) => [r.tenant, r.key, r.proposedBy, r.proposalCommit, r.mergedBy, r.pr]),
+      ).toEqual([
+        ['a', 'x.example', BOB, bob, CAROL, 7],
+        ['b', 'y.example', DAVE, dave, CAROL, 7],
+      ]);
+    } finally {
+      repo.cleanup();
+    }
+  });
+
+  it('keeps the last good reading of a file that does not parse, and follows include changes', async () => {
+    const repo = createTempRepo();
+    try {
+      repo.write(
+        'policies/bundles/baseline.yaml',
+        bundleYaml('baseline', [{ sender: 'spam.example', reason: 'spam' }]),
+      );
+      repo.write(
+        'policies/tenants/a.yaml',
+        tenantYaml({ tenant: 'a', blockedSenders: [{ sender: 'x.example', reason: 'r' }] }),
+      );
+      repo.commit('Initial');
+      repo.write('policies/tenants/a.yaml', 'tenant: a\nblockedSenders: [\n');
+      const broken = repo.commit('Broken YAML');
+      repo.write(
+        'policies/tenants/a.yaml',
+        tenantYaml({
+          tenant: 'a',
+          include: ['baseline'],
+          blockedSenders: [{ sender: 'x.example', reason: 'r' }],
+        }),
+      );
+      const include = repo.commit('Include the baseline (#3)');
+      const history = await readSemanticHistory(repo.git, { policiesDir: 'policies', validator });
+      expect(history.filter((r) => r.commit === broken)).toEqual([]);
+      expect(
+        history.filter((r) => r.commit === include).map((r) => [r.key, r.action, r.bundle]),
+      ).toEqual([['spam.example', 'added', 'baseline']]);
+    } finally {
+      repo.cleanup();
+    }
+  });
+
+  it('reads an empty history from a repository without policies', async () => {
+    const repo = createTempRepo();
+    try {
+      repo.write('README.md', 'nothing here\n');
+      repo.commit('docs');
+      expect(await readSemanticHistory(repo.git, { policiesDir: 'policies', validator })).toEqual(
+        [],
+      );
+    } finally {
+      repo.cleanup();
+    }
   });
 });

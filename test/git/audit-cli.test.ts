@@ -10,6 +10,7 @@ import {
   type AuditScenario,
 } from '../helpers/audit-scenario.js';
 import { runCli } from '../helpers/cli.js';
+import { createTempRepo, tenantYaml } from '../helpers/temp-repo.js';
 
 let s: AuditScenario;
 beforeAll(() => {
@@ -257,5 +258,30 @@ describe('mxpolicy plan --changed-since', () => {
     const run = await runCli(s.repo.dir, ['plan', '--changed-since', 'origin/nope']);
     expect(run.code).toBe(1);
     expect(run.stderr).toContain("'origin/nope' is not a commit here");
+  });
+});
+
+describe('apply in GitHub Actions', () => {
+  it('fails loudly when the receipt cannot be pushed, saying the changes were applied', async () => {
+    const repo = createTempRepo();
+    try {
+      repo.write('.gitignore', '.mxpolicy/\n');
+      repo.write(
+        'policies/tenants/acme.yaml',
+        tenantYaml({ tenant: 'acme', blockedSenders: [{ sender: 'x.example', reason: 'r' }] }),
+      );
+      repo.commit('Initial');
+      const run = await runCli(repo.dir, ['apply'], { GITHUB_ACTIONS: 'true', GITHUB_RUN_ID: '1' });
+      expect(run.code).toBe(1);
+      expect(run.stderr).toContain(
+        'the changes were applied, but the apply receipt could not be recorded',
+      );
+      expect(run.stderr).toContain('permissions: contents: write');
+      expect(run.stdout).toContain('::error title=apply receipt not recorded::');
+      // the receipt is still noted locally
+      expect(repo.run(['notes', '--ref', 'refs/notes/mxpolicy', 'list'])).not.toBe('');
+    } finally {
+      repo.cleanup();
+    }
   });
 });
