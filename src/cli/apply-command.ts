@@ -81,7 +81,10 @@ export async function runApplyCommand(
       ? JSON.stringify(outcome.report, null, 2) + '\n'
       : renderApplyReportText(outcome.report, { colour: opts.out === undefined && useColour(ctx) });
   await emit(ctx, text, opts.out);
-  if (opts.receipt !== false && (await recordApplyReceipt(ctx, outcome.report)) !== EXIT.ok)
+  if (
+    opts.receipt !== false &&
+    (await recordApplyReceipt(ctx, outcome.report, opts.policies)) !== EXIT.ok
+  )
     return EXIT.error;
   return outcome.exitCode;
 }

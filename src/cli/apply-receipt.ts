@@ -1,14 +1,18 @@
 import { pushApplyReceipts, runnerFromEnv, writeApplyReceipt } from '../git/apply-receipts.js';
 import type { ApplyReport } from '../plan/types.js';
 import { EXIT, type CliContext, type ExitCode } from './context.js';
-import { findRepository } from './git-repo.js';
+import { findRepository, policiesInRepository } from './git-repo.js';
 
 /**
  * Note what `apply` did on HEAD under refs/notes/mxpolicy, and push the notes in GitHub
  * Actions. Outside a git repository there is no commit to note on, and nothing is written.
  * A receipt that cannot be recorded fails the command: the audit trail would have a hole.
  */
-export async function recordApplyReceipt(ctx: CliContext, report: ApplyReport): Promise<ExitCode> {
+export async function recordApplyReceipt(
+  ctx: CliContext,
+  report: ApplyReport,
+  policies: string,
+): Promise<ExitCode> {
   const repo = await findRepository(ctx);
   if (repo === undefined) return EXIT.ok;
   let head: string;
@@ -17,9 +21,24 @@ export async function recordApplyReceipt(ctx: CliContext, report: ApplyReport): 
   } catch {
     return EXIT.ok;
   }
+  let dir: string;
+  try {
+    dir = await policiesInRepository(repo, ctx, policies);
+  } catch {
+    ctx.stderr.write(`no apply receipt: ${policies} is not inside the git repository\n`);
+    return EXIT.ok;
+  }
   const inActions = ctx.env['GITHUB_ACTIONS'] === 'true';
   try {
-    await writeApplyReceipt(repo.git, head, report, runnerFromEnv(ctx.env));
+    const status = await repo.git.raw(['status', '--porcelain', '--', dir]);
+    const uncommittedChanges = status.trim() !== '';
+    if (uncommittedChanges)
+      ctx.stderr.write(
+        `warning: ${dir} has uncommitted changes: the receipt on ${head.slice(0, 10)} says so\n`,
+      );
+    await writeApplyReceipt(repo.git, head, report, runnerFromEnv(ctx.env), {
+      uncommittedChanges,
+    });
     ctx.stderr.write(`apply receipt noted on ${head.slice(0, 10)} (refs/notes/mxpolicy)\n`);
     if (inActions) {
       const remote = ctx.env['MXPOLICY_RECEIPTS_REMOTE'] ?? 'origin';

@@ -31,6 +31,11 @@ export interface ApplyReceipt {
   startedAt: string;
   finishedAt: string;
   runner: RunnerInfo;
+  /**
+   * True when the applied policies were not exactly the commit's: uncommitted edits in
+   * the working tree (a local run). CI applies a clean checkout and never sets it.
+   */
+  uncommittedChanges?: true;
   tenants: TenantApplyResult[];
   summary: ApplyReport['summary'];
 }
@@ -62,6 +67,7 @@ export function buildApplyReceipt(
   commit: string,
   report: ApplyReport,
   runner: RunnerInfo,
+  opts: { uncommittedChanges?: boolean } = {},
 ): ApplyReceipt {
   return {
     formatVersion: 1,
@@ -70,6 +76,7 @@ export function buildApplyReceipt(
     startedAt: report.startedAt,
     finishedAt: report.finishedAt,
     runner,
+    ...(opts.uncommittedChanges === true ? { uncommittedChanges: true as const } : {}),
     tenants: report.tenants,
     summary: report.summary,
   };
@@ -137,9 +144,10 @@ export async function writeApplyReceipt(
   commit: string,
   report: ApplyReport,
   runner: RunnerInfo,
+  opts: { uncommittedChanges?: boolean } = {},
 ): Promise<ApplyReceipt> {
   const sha = (await git.revparse([`${commit}^{commit}`])).trim();
-  const receipt = buildApplyReceipt(sha, report, runner);
+  const receipt = buildApplyReceipt(sha, report, runner, opts);
   const dir = await mkdtemp(path.join(tmpdir(), 'mxpolicy-receipt-'));
   try {
     const file = path.join(dir, 'receipt.jsonl');

@@ -284,4 +284,28 @@ describe('apply in GitHub Actions', () => {
       repo.cleanup();
     }
   });
+
+  it('marks a receipt whose policies had uncommitted edits', async () => {
+    const repo = createTempRepo();
+    try {
+      repo.write('.gitignore', '.mxpolicy/\n');
+      repo.write('policies/tenants/acme.yaml', tenantYaml({ tenant: 'acme' }));
+      const sha = repo.commit('Initial');
+      repo.write(
+        'policies/tenants/acme.yaml',
+        tenantYaml({ tenant: 'acme', blockedSenders: [{ sender: 'x.example', reason: 'r' }] }),
+      );
+      const run = await runCli(repo.dir, ['apply']);
+      expect(run.code).toBe(0);
+      expect(run.stderr).toContain(
+        `policies has uncommitted changes: the receipt on ${sha.slice(0, 10)} says so`,
+      );
+      const note = JSON.parse(repo.run(['notes', '--ref', 'refs/notes/mxpolicy', 'show', sha])) as {
+        uncommittedChanges?: boolean;
+      };
+      expect(note.uncommittedChanges).toBe(true);
+    } finally {
+      repo.cleanup();
+    }
+  });
 });
