@@ -221,3 +221,39 @@ describe('readSemanticHistory, more shapes', () => {
     }
   });
 });
+
+describe('readSemanticHistory, tenant lineages', () => {
+  it('tells a renamed tenant from a new tenant later created under its old file name', async () => {
+    const repo = createTempRepo();
+    try {
+      const block = (sender: string) => [{ sender, reason: 'r' }];
+      repo.write(
+        'policies/tenants/a.yaml',
+        tenantYaml({ tenant: 'a', blockedSenders: block('old.example') }),
+      );
+      repo.commit('Initial');
+      repo.run(['mv', 'policies/tenants/a.yaml', 'policies/tenants/b.yaml']);
+      repo.write(
+        'policies/tenants/b.yaml',
+        tenantYaml({ tenant: 'b', blockedSenders: block('old.example') }),
+      );
+      repo.commit('Rename a to b');
+      repo.write(
+        'policies/tenants/a.yaml',
+        tenantYaml({ tenant: 'a', blockedSenders: block('new.example') }),
+      );
+      repo.commit('A new tenant a');
+      repo.remove('policies/tenants/b.yaml');
+      const offboard = repo.commit('Offboard b');
+      const history = await readSemanticHistory(repo.git, { policiesDir: 'policies', validator });
+      expect(history.map((r) => [r.tenant, r.tenantAtCommit, r.key, r.action])).toEqual([
+        ['b', 'a', 'old.example', 'added'],
+        ['a', 'a', 'new.example', 'added'],
+        ['b', 'b', 'old.example', 'removed'],
+      ]);
+      expect(history[2]?.commit).toBe(offboard);
+    } finally {
+      repo.cleanup();
+    }
+  });
+});

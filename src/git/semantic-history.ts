@@ -142,8 +142,9 @@ export function buildSemanticHistory(
   const files = createPolicyFileCache(validator);
   const loaded = new Map<string, LoadedFile>();
   const views = new Map<string, TenantView>();
-  /** Tenant file path -> lineage id (the path it was first seen at), following renames. */
+  /** Tenant file path -> lineage id (one per tenant file, kept through renames). */
   const lineage = new Map<string, string>();
+  let lineages = 0;
   const lastName = new Map<string, string>();
   const records: (Omit<HistoryRecord, 'tenant'> & { lineage: string })[] = [];
 
@@ -185,6 +186,8 @@ export function buildSemanticHistory(
         if (classifyPolicyPath(change.path, dir)?.kind === 'tenant') {
           renamedFrom.set(change.path, change.oldPath);
           const id = lineage.get(change.oldPath);
+          // The old path is free again: a new file there is another tenant.
+          lineage.delete(change.oldPath);
           if (id !== undefined) lineage.set(change.path, id);
         }
       } else touch(change.path, change.status === 'D', change.newBlob);
@@ -213,8 +216,11 @@ export function buildSemanticHistory(
       const from = renamedFrom.get(path);
       const before = previousViews.get(path);
       const after = next.get(path);
-      if (!lineage.has(path)) lineage.set(path, path);
-      const id = lineage.get(path) ?? path;
+      let id = lineage.get(path);
+      if (id === undefined) {
+        id = `${path}#${++lineages}`;
+        lineage.set(path, id);
+      }
       if (after !== undefined) lastName.set(id, after.tenant);
       else if (before !== undefined && !lastName.has(id)) lastName.set(id, before.tenant);
       for (const record of diffViews(before, after)) {
