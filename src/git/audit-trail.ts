@@ -1,6 +1,6 @@
 import { globToRegExp } from '../config/select-tenants.js';
 import type { Kind } from '../model/kinds.js';
-import type { ChangeAction, ChangeStatus } from '../plan/types.js';
+import type { ChangeAction, ChangeStatus, TenantApplyResult } from '../plan/types.js';
 import type { ApplyReceipt, RunnerInfo } from './apply-receipts.js';
 import type { Person } from './commit-log.js';
 import type { EntryAction, HistoryRecord } from './semantic-history.js';
@@ -55,7 +55,7 @@ export function isUnapplied(status: AppliedStatus): boolean {
  * Join the semantic history with apply receipts. Apply is level-triggered: a receipt on a
  * later main-line commit covers every earlier change it found still to do, so for each
  * change the receipts from its own commit up to the entry's next change are searched, in
- * the order the applies ran. Pure.
+ * main-line order (then start time). Pure.
  *
  * @param mainline every commit of the main line, oldest first (receipts elsewhere are ignored)
  */
@@ -65,9 +65,24 @@ export function buildAuditTrail(
   mainline: readonly string[],
 ): AuditRow[] {
   const position = new Map(mainline.map((sha, i) => [sha, i]));
-  const ordered = receipts
-    .filter((r) => position.has(r.commit))
-    .sort((a, b) => (a.startedAt < b.startedAt ? -1 : a.startedAt > b.startedAt ? 1 : 0));
+  // Apply always runs on the latest main, so main-line order is the order applies ran;
+  // several runs on one commit are ordered by start time.
+  const ordered: IndexedReceipt[] = receipts
+    .flatMap((receipt) => {
+      const at = position.get(receipt.commit);
+      return at === undefined
+        ? []
+        : [{ receipt, at, tenants: new Map(receipt.tenants.map((t) => [t.tenant, t])) }];
+    })
+    .sort(
+      (a, b) =>
+        a.at - b.at ||
+        (a.receipt.startedAt < b.receipt.startedAt
+          ? -1
+          : a.receipt.startedAt > b.receipt.startedAt
+            ? 1
+            : 0),
+    );
   const next = new Map<HistoryRecord, number>();
   const last = new Map<string, HistoryRecord>();
   for (const r of history) {
@@ -79,9 +94,28 @@ export function buildAuditTrail(
   return history.map((r) => auditOne(r, ordered, position, next.get(r) ?? Infinity));
 }
 
+interface IndexedReceipt {
+  receipt: ApplyReceipt;
+  /** Position of the receipt's commit on the main line. */
+  at: number;
+  tenants: ReadonlyMap<string, TenantApplyResult>;
+}
+
+/** Index of the first receipt at or after main-line position `from`. */
+function firstReceiptFrom(receipts: readonly IndexedReceipt[], from: number): number {
+  let lo = 0;
+  let hi = receipts.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if ((receipts[mid]?.at ?? Infinity) < from) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
 function auditOne(
   r: HistoryRecord,
-  receipts: readonly ApplyReceipt[],
+  receipts: readonly IndexedReceipt[],
   position: ReadonlyMap<string, number>,
   until: number,
 ): AuditRow {
@@ -102,12 +136,10 @@ function auditOne(
     status: until === Infinity ? 'not-applied' : 'superseded',
     attempts: 0,
   };
-  for (const receipt of receipts) {
-    const at = position.get(receipt.commit) ?? -1;
-    if (at < from || at >= until) continue;
-    const tenant = receipt.tenants.find(
-      (t) => t.tenant === r.tenant || t.tenant === r.tenantAtCommit,
-    );
+  for (let i = firstReceiptFrom(receipts, from); i < receipts.length; i++) {
+    const { receipt, at, tenants } = receipts[i] as IndexedReceipt;
+    if (at >= until) break;
+    const tenant = tenants.get(r.tenant) ?? tenants.get(r.tenantAtCommit);
     if (tenant === undefined) continue;
     row.attempts++;
     const apply = {
