@@ -131,11 +131,9 @@ export function normalizeEntry<K extends Kind>(kind: K, raw: RawEntryOf[K]): Nor
 
 /** Canonical JSON: keys sorted, undefined members left out, so equal values serialize equally. */
 export function canonicalJson(value: unknown): string {
-  if (value === null || typeof value !== 'object') {
-    // JSON.stringify returns undefined for undefined, functions and symbols.
-    const text: string | undefined = JSON.stringify(value);
-    return text ?? 'null';
-  }
+  if (value === undefined || typeof value === 'function' || typeof value === 'symbol')
+    return 'null';
+  if (value === null || typeof value !== 'object') return JSON.stringify(value);
   if (Array.isArray(value))
     return `[${value.map((v) => (v === undefined ? 'null' : canonicalJson(v))).join(',')}]`;
   const record = value as Record<string, unknown>;
