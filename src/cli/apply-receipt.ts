@@ -51,8 +51,9 @@ export async function recordApplyReceipt(
       err instanceof Error ? err.message.trim() : String(err)
     }${inActions ? ' (the apply job needs `permissions: contents: write` to push refs/notes/mxpolicy)' : ''}`;
     ctx.stderr.write(`mxpolicy: ${message}\n`);
+    // stderr: stdout may carry the JSON report; the runner reads workflow commands on both.
     if (inActions)
-      ctx.stdout.write(
+      ctx.stderr.write(
         `::error title=apply receipt not recorded::${message.replace(/\r?\n/g, ' ')}\n`,
       );
     return EXIT.error;

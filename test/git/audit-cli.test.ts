@@ -277,7 +277,7 @@ describe('apply in GitHub Actions', () => {
         'the changes were applied, but the apply receipt could not be recorded',
       );
       expect(run.stderr).toContain('permissions: contents: write');
-      expect(run.stdout).toContain('::error title=apply receipt not recorded::');
+      expect(run.stderr).toContain('::error title=apply receipt not recorded::');
       // the receipt is still noted locally
       expect(repo.run(['notes', '--ref', 'refs/notes/mxpolicy', 'list'])).not.toBe('');
     } finally {
