@@ -22,6 +22,8 @@ export interface AuditRow {
   kind: Kind;
   key: string;
   action: EntryAction;
+  /** Top-level fields that differ, for `changed`. */
+  fields: string[];
   reason?: string;
   commit: string;
   pr?: number;
@@ -125,6 +127,7 @@ function auditOne(
     kind: r.kind,
     key: r.key,
     action: r.action,
+    fields: r.fields,
     ...(r.reason !== undefined ? { reason: r.reason } : {}),
     commit: r.commit,
     ...(r.pr !== undefined ? { pr: r.pr } : {}),

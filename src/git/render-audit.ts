@@ -1,6 +1,6 @@
 import { KIND_LABELS } from '../model/kinds.js';
 import { isUnapplied, type AuditRow } from './audit-trail.js';
-import { formatInstant, formatPerson, renderCsv } from './render-history.js';
+import { describeChange, formatInstant, formatPerson, renderCsv } from './render-history.js';
 
 export function renderAuditJson(rows: readonly AuditRow[]): string {
   const unapplied = rows.filter((r) => isUnapplied(r.status)).length;
@@ -21,6 +21,7 @@ export function renderAuditCsv(rows: readonly AuditRow[]): string {
       'kind',
       'key',
       'action',
+      'fields',
       'reason',
       'pr',
       'commit',
@@ -44,6 +45,7 @@ export function renderAuditCsv(rows: readonly AuditRow[]): string {
       r.kind,
       r.key,
       r.action,
+      r.fields.join(' '),
       r.reason,
       r.pr,
       r.commit,
@@ -109,7 +111,7 @@ export function renderAuditMarkdown(rows: readonly AuditRow[], title = 'mxpolicy
       '|---|---|---|---|---|---|---|---|---|',
       ...unapplied.map(
         (r) =>
-          `| ${cell(formatInstant(r.mergedAt))} | ${cell(r.tenant)} | ${cell(KIND_LABELS[r.kind])} \`${cell(r.key)}\` | ${r.action} | ${pr(r)} | ${cell(formatPerson(r.proposedBy))} | ${cell(formatPerson(r.mergedBy))} | ${STATUS_LABEL[r.status]} | ${cell(r.apply?.reason)} |`,
+          `| ${cell(formatInstant(r.mergedAt))} | ${cell(r.tenant)} | ${cell(KIND_LABELS[r.kind])} \`${cell(r.key)}\` | ${cell(describeChange(r))} | ${pr(r)} | ${cell(formatPerson(r.proposedBy))} | ${cell(formatPerson(r.mergedBy))} | ${STATUS_LABEL[r.status]} | ${cell(r.apply?.reason)} |`,
       ),
       '',
     );
@@ -121,7 +123,7 @@ export function renderAuditMarkdown(rows: readonly AuditRow[], title = 'mxpolicy
     '|---|---|---|---|---|---|---|---|---|---|---|',
     ...rows.map(
       (r) =>
-        `| ${cell(formatInstant(r.mergedAt))} | ${cell(r.tenant)} | ${cell(KIND_LABELS[r.kind])} \`${cell(r.key)}\` | ${r.action} | ${cell(r.reason)} | ${pr(r)} | \`${r.commit.slice(0, 10)}\` | ${cell(formatPerson(r.proposedBy))} | ${cell(formatPerson(r.mergedBy))} | ${appliedCell(r)} | ${STATUS_LABEL[r.status]} |`,
+        `| ${cell(formatInstant(r.mergedAt))} | ${cell(r.tenant)} | ${cell(KIND_LABELS[r.kind])} \`${cell(r.key)}\` | ${cell(describeChange(r))} | ${cell(r.reason)} | ${pr(r)} | \`${r.commit.slice(0, 10)}\` | ${cell(formatPerson(r.proposedBy))} | ${cell(formatPerson(r.mergedBy))} | ${appliedCell(r)} | ${STATUS_LABEL[r.status]} |`,
     ),
   );
   return out.join('\n') + '\n';

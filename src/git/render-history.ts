@@ -55,7 +55,8 @@ export function formatInstant(iso: string): string {
   return Number.isNaN(t) ? iso : new Date(t).toISOString().slice(0, 16).replace('T', ' ') + ' UTC';
 }
 
-function describeChange(r: HistoryRecord): string {
+/** `added`, `removed`, `released` (a hold), or `changed <fields>`. */
+export function describeChange(r: Pick<HistoryRecord, 'action' | 'kind' | 'fields'>): string {
   if (r.action !== 'changed') return r.action;
   if (r.kind === 'holds' && r.fields.includes('released')) return 'released';
   return `changed ${r.fields.join(', ')}`;

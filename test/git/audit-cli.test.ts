@@ -131,7 +131,7 @@ describe('apply receipts and mxpolicy audit', () => {
     const [unapplied, all] = md.stdout.split('## All changes');
     expect(unapplied).toContain('## Merged but not applied');
     expect(unapplied).toContain(
-      '| acme-emea | hold `LH-2026-001` | changed | #45 | Bob Builder <bob@example.com> | Erin Merger <erin@example.com> | **NOT APPLIED** |',
+      '| acme-emea | hold `LH-2026-001` | released | #45 | Bob Builder <bob@example.com> | Erin Merger <erin@example.com> | **NOT APPLIED** |',
     );
     expect(unapplied).not.toContain('evil-lookalike');
     expect(all).toContain('ceo@evil-lookalike.example');
