@@ -4,6 +4,7 @@ import { simpleGit, type SimpleGit } from 'simple-git';
 import type { CliContext } from './context.js';
 
 export interface Repository {
+  /** Works in the top level: paths given to git are repository-relative. */
   git: SimpleGit;
   /** Absolute path of the work tree's top level. */
   root: string;
@@ -11,10 +12,11 @@ export interface Repository {
 
 /** The git repository around the working directory, or undefined outside of one. */
 export async function findRepository(ctx: CliContext): Promise<Repository | undefined> {
-  const git = simpleGit({ baseDir: ctx.cwd });
+  const here = simpleGit({ baseDir: ctx.cwd });
   try {
-    if (!(await git.checkIsRepo())) return undefined;
-    return { git, root: (await git.revparse(['--show-toplevel'])).trim() };
+    if (!(await here.checkIsRepo())) return undefined;
+    const root = (await here.revparse(['--show-toplevel'])).trim();
+    return { git: simpleGit({ baseDir: root }), root };
   } catch {
     return undefined;
   }

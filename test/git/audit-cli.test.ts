@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditRow } from '../../src/git/audit-trail.js';
 import type { HistoryRecord } from '../../src/git/semantic-history.js';
@@ -64,6 +67,32 @@ describe('mxpolicy history', () => {
     expect(lines[0]).toMatch(/^date,tenant,tenant_at_commit,kind,key,action,fields,reason,pr,/);
     expect(lines).toHaveLength(3);
     expect(lines[2]).toContain(',holds,LH-2026-001,changed,released,case settled,45,');
+  });
+
+  it('works from a subfolder with --policies relative to it', async () => {
+    const run = await runCli(path.join(s.repo.dir, 'policies'), [
+      'history',
+      '--policies',
+      '.',
+      '--kind',
+      'holds',
+      '--format',
+      'json',
+    ]);
+    expect(run.code).toBe(0);
+    const { changes } = JSON.parse(run.stdout) as { changes: HistoryRecord[] };
+    expect(changes.map((c) => c.action)).toEqual(['added', 'changed']);
+  });
+
+  it('explains that history needs a git repository', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'mxpolicy-nogit-'));
+    try {
+      const run = await runCli(dir, ['history']);
+      expect(run.code).toBe(1);
+      expect(run.stderr).toContain("history reads the policies' history from git");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('rejects an unknown kind', async () => {
