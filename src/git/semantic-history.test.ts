@@ -175,6 +175,36 @@ describe('readSemanticHistory, more shapes', () => {
     }
   });
 
+  it('credits each entry to the branch commit that made it, even in one shared file', async () => {
+    const repo = createTempRepo();
+    try {
+      const x = { sender: 'x.example', reason: 'r' };
+      const y = { sender: 'y.example', reason: 'r' };
+      repo.write('policies/tenants/a.yaml', tenantYaml({ tenant: 'a' }));
+      repo.commit('Initial');
+      repo.run(['checkout', '-q', '-b', 'pair']);
+      repo.write('policies/tenants/a.yaml', tenantYaml({ tenant: 'a', blockedSenders: [x] }));
+      const bob = repo.commit('block x', { author: BOB });
+      repo.write('policies/tenants/a.yaml', tenantYaml({ tenant: 'a', blockedSenders: [x, y] }));
+      const dave = repo.commit('block y too', { author: DAVE });
+      // a reviewer's fixup that only touches the file's layout is nobody's entry change
+      repo.write(
+        'policies/tenants/a.yaml',
+        '# reviewed\n' + tenantYaml({ tenant: 'a', blockedSenders: [x, y] }),
+      );
+      repo.commit('comment', { author: CAROL });
+      repo.run(['checkout', '-q', 'main']);
+      repo.merge('pair', 'Merge pull request #8 from acme/pair', { author: ERIN });
+      const history = await readSemanticHistory(repo.git, { policiesDir: 'policies', validator });
+      expect(history.map((r) => [r.key, r.proposedBy, r.proposalCommit, r.mergedBy])).toEqual([
+        ['x.example', BOB, bob, ERIN],
+        ['y.example', DAVE, dave, ERIN],
+      ]);
+    } finally {
+      repo.cleanup();
+    }
+  });
+
   it('keeps the last good reading of a file that does not parse, and follows include changes', async () => {
     const repo = createTempRepo();
     try {

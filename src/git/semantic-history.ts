@@ -56,7 +56,10 @@ export interface HistoryInput {
   mainline: readonly CommitInfo[];
   /** Blob id -> text of every tenant and bundle file version those commits introduce. */
   blobs: ReadonlyMap<string, string>;
-  /** For each main-line merge commit: the non-merge policy commits it brought in, newest first. */
+  /**
+   * For each main-line merge commit: the non-merge policy commits it brought in, newest
+   * first. Their file versions (before and after) belong in `blobs` too.
+   */
   sideCommits: ReadonlyMap<string, readonly CommitInfo[]>;
   policiesDir: string;
 }
@@ -157,6 +160,37 @@ export function buildSemanticHistory(
     return map;
   };
 
+  /** The entry with this id as one version of a file defines it (its own entries only). */
+  const byId = new WeakMap<LoadedFile, Map<string, EffectiveEntry>>();
+  const entryIn = (
+    path: string | undefined,
+    blob: string | undefined,
+    id: string,
+  ): EffectiveEntry | undefined => {
+    if (path === undefined || blob === undefined) return undefined;
+    const c = classifyPolicyPath(path, dir);
+    const text = input.blobs.get(blob);
+    if (c === undefined || text === undefined) return undefined;
+    const file = files.load({ ...c, text }, blob);
+    if (file === undefined) return undefined;
+    let index = byId.get(file);
+    if (index === undefined) {
+      index = new Map(file.entries.map((e) => [e.id, e]));
+      byId.set(file, index);
+    }
+    return index.get(id);
+  };
+  /** Did this (branch) commit's own diff make `action` to the entry, in its defining file? */
+  const changedEntryIn = (c: CommitInfo, entry: EffectiveEntry, action: EntryAction): boolean =>
+    c.changes.some((ch) => {
+      if (ch.path !== entry.file && ch.oldPath !== entry.file) return false;
+      const was = entryIn(ch.oldPath ?? ch.path, ch.oldBlob, entry.id);
+      const now = entryIn(ch.path, ch.newBlob, entry.id);
+      if (action === 'added') return was === undefined && now !== undefined;
+      if (action === 'removed') return was !== undefined && now === undefined;
+      return was !== undefined && now !== undefined && was.json !== now.json;
+    });
+
   for (const commit of input.mainline) {
     const dirty = new Set<string>();
     const renamedFrom = new Map<string, string>();
@@ -225,11 +259,12 @@ export function buildSemanticHistory(
       else if (before !== undefined && !lastName.has(id)) lastName.set(id, before.tenant);
       for (const record of diffViews(before, after)) {
         const definedIn = (record.after ?? record.before) as EffectiveEntry;
-        const proposal = proposalOf(commit, input.sideCommits.get(commit.sha), [
-          definedIn.file,
-          path,
-          ...(from !== undefined ? [from] : []),
-        ]);
+        const proposal = proposalOf(
+          commit,
+          input.sideCommits.get(commit.sha),
+          (c) => changedEntryIn(c, definedIn, record.action),
+          [definedIn.file, path, ...(from !== undefined ? [from] : [])],
+        );
         records.push({
           lineage: id,
           tenantAtCommit: (after ?? before)?.tenant ?? '',
@@ -367,16 +402,21 @@ export function mergerOf(commit: CommitInfo): Person {
 }
 
 /**
- * The commit that proposed a change: for a merge, the newest commit of the merged branch
- * that touched the entry's file (else the tenant's file, else any policy file); otherwise
- * the main-line commit itself.
+ * The commit that proposed a change. Outside a merge: the main-line commit itself. For a
+ * merge: the newest commit of the merged branch whose own diff made this change to the
+ * entry (added it, changed it, removed it) in the file that defines it; failing that (an
+ * include list edited, a conflict resolved in the merge), the newest branch commit that
+ * touched the entry's file, else the tenant's file, else any policy file.
  */
 function proposalOf(
   commit: CommitInfo,
   side: readonly CommitInfo[] | undefined,
+  madeChange: (c: CommitInfo) => boolean,
   paths: readonly string[],
 ): CommitInfo {
   if (side === undefined || side.length === 0) return commit;
+  const exact = side.find(madeChange);
+  if (exact !== undefined) return exact;
   for (const path of paths) {
     const hit = side.find((c) => c.changes.some((ch) => ch.path === path || ch.oldPath === path));
     if (hit !== undefined) return hit;
@@ -427,12 +467,17 @@ export async function readSemanticHistory(
   const rev = opts.rev ?? 'HEAD';
   const dir = normalizePoliciesDir(opts.policiesDir);
   const mainline = await readMainlinePolicyCommits(git, rev, dir);
-  const blobIds = mainline.flatMap((c) =>
-    c.changes
-      .filter((ch) => ch.newBlob !== undefined && classifyPolicyPath(ch.path, dir) !== undefined)
-      .map((ch) => ch.newBlob as string),
-  );
-  const blobs = await readBlobs(git, blobIds);
+  const blobIds = (commits: readonly CommitInfo[], old: boolean): string[] =>
+    commits.flatMap((c) =>
+      c.changes.flatMap((ch) => [
+        ...(ch.newBlob !== undefined && classifyPolicyPath(ch.path, dir) !== undefined
+          ? [ch.newBlob]
+          : []),
+        ...(old && ch.oldBlob !== undefined && classifyPolicyPath(ch.oldPath ?? ch.path, dir)
+          ? [ch.oldBlob]
+          : []),
+      ]),
+    );
   const sideCommits = new Map<string, CommitInfo[]>();
   if (mainline.some((c) => c.parents.length > 1)) {
     const [chain, graph, policyCommits] = await Promise.all([
@@ -450,5 +495,9 @@ export async function readSemanticHistory(
         );
     }
   }
+  const blobs = await readBlobs(git, [
+    ...blobIds(mainline, false),
+    ...blobIds([...sideCommits.values()].flat(), true),
+  ]);
   return buildSemanticHistory({ mainline, blobs, sideCommits, policiesDir: dir }, opts.validator);
 }
