@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { TenantApplyResult } from '../plan/types.js';
 import type { ApplyReceipt } from './apply-receipts.js';
 import { buildAuditTrail, filterAuditRows, isUnapplied } from './audit-trail.js';
+import { renderAuditMarkdown } from './render-audit.js';
 import type { HistoryRecord } from './semantic-history.js';
 
 const ALICE = { name: 'Alice', email: 'alice@example.com' };
@@ -148,6 +149,18 @@ describe('buildAuditTrail', () => {
       ['evil.example', 'changed', 'applied'],
       ['other.example', 'added', 'already-live'],
     ]);
+  });
+
+  it('carries the uncommitted-edits flag of a local apply', () => {
+    const [row] = buildAuditTrail(
+      [change('c1')],
+      [{ ...receipt('c1', 2, [created('applied')]), uncommittedChanges: true }],
+      MAINLINE,
+    );
+    expect(row?.apply?.uncommittedChanges).toBe(true);
+    expect(renderAuditMarkdown([row!])).toContain(
+      '2026-01-02 12:01 UTC (with uncommitted edits) | applied |',
+    );
   });
 
   it('matches a receipt written under the name a renamed tenant had then', () => {

@@ -40,6 +40,8 @@ export interface AuditRow {
     startedAt: string;
     finishedAt: string;
     runner: RunnerInfo;
+    /** The apply ran with uncommitted policy edits (see ApplyReceipt). */
+    uncommittedChanges?: true;
     action?: ChangeAction;
     result?: ChangeStatus;
     reason?: string;
@@ -151,6 +153,7 @@ function auditOne(
       startedAt: receipt.startedAt,
       finishedAt: receipt.finishedAt,
       runner: receipt.runner,
+      ...(receipt.uncommittedChanges === true ? { uncommittedChanges: true as const } : {}),
     };
     const result = tenant.results.find((x) => x.kind === r.kind && x.key === r.key);
     if (result !== undefined) {

@@ -91,7 +91,8 @@ function pr(r: AuditRow): string {
 function appliedCell(r: AuditRow): string {
   if (r.apply === undefined) return '';
   const when = formatInstant(r.apply.finishedAt);
-  return r.apply.runner.runUrl !== undefined ? `[${when}](${r.apply.runner.runUrl})` : when;
+  const link = r.apply.runner.runUrl !== undefined ? `[${when}](${r.apply.runner.runUrl})` : when;
+  return r.apply.uncommittedChanges === true ? `${link} (with uncommitted edits)` : link;
 }
 
 /** For the auditor: changes merged but never applied first, then every change. */
