@@ -64,7 +64,14 @@ export async function executeApply(
     return { exitCode: EXIT.error, plan, mismatch };
   }
   const report = await applyPlan(plan, sessions, reconcileDeps(ctx, opts));
-  return { exitCode: applyExitCode(plan, report), plan, report };
+  // Here rather than in runApplyCommand so every way of applying leaves a receipt.
+  const receipt =
+    opts.receipt === false ? EXIT.ok : await recordApplyReceipt(ctx, report, opts.policies);
+  return {
+    exitCode: receipt === EXIT.ok ? applyExitCode(plan, report) : EXIT.error,
+    plan,
+    report,
+  };
 }
 
 export async function runApplyCommand(
@@ -81,10 +88,5 @@ export async function runApplyCommand(
       ? JSON.stringify(outcome.report, null, 2) + '\n'
       : renderApplyReportText(outcome.report, { colour: opts.out === undefined && useColour(ctx) });
   await emit(ctx, text, opts.out);
-  if (
-    opts.receipt !== false &&
-    (await recordApplyReceipt(ctx, outcome.report, opts.policies)) !== EXIT.ok
-  )
-    return EXIT.error;
   return outcome.exitCode;
 }
