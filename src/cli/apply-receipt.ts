@@ -42,7 +42,13 @@ export async function recordApplyReceipt(
     ctx.stderr.write(`apply receipt noted on ${head.slice(0, 10)} (refs/notes/mxpolicy)\n`);
     if (inActions) {
       const remote = ctx.env['MXPOLICY_RECEIPTS_REMOTE'] ?? 'origin';
-      await pushApplyReceipts(repo.git, remote);
+      const token = ctx.env['GITHUB_TOKEN'];
+      const serverUrl = ctx.env['GITHUB_SERVER_URL'];
+      await pushApplyReceipts(repo.git, {
+        name: remote,
+        ...(token !== undefined && token !== '' ? { token } : {}),
+        ...(serverUrl !== undefined && serverUrl !== '' ? { serverUrl } : {}),
+      });
       ctx.stderr.write(`apply receipts pushed to ${remote}\n`);
     }
     return EXIT.ok;

@@ -12,6 +12,7 @@ import {
   pushApplyReceipts,
   readApplyReceipts,
   runnerFromEnv,
+  tokenAuthEnv,
   writeApplyReceipt,
 } from './apply-receipts.js';
 
@@ -140,7 +141,9 @@ describe('apply receipts', () => {
     expect((await second.getConfig('user.email')).value).toBeNull();
 
     await writeApplyReceipt(first.git, sha, report(), runnerFromEnv({}));
-    await pushApplyReceipts(first.git);
+    // with a token (as in Actions with persist-credentials: false) git runs with it in its
+    // environment; the file remote ignores the header
+    await pushApplyReceipts(first.git, { token: 'ghs_secret' });
     await writeApplyReceipt(
       second,
       sha,
@@ -159,6 +162,18 @@ describe('apply receipts', () => {
     const { receipts } = await readApplyReceipts(auditor);
     expect(receipts.map((r) => r.checksum)).toEqual(['sha256:abc', 'sha256:def']);
     expect(receipts.every((r) => r.commit === sha)).toBe(true);
+  });
+
+  it('gives git a token through its environment, after configuration already there', () => {
+    expect(tokenAuthEnv('t0k', 'https://ghe.example/', { GIT_CONFIG_COUNT: '2' })).toEqual({
+      GIT_CONFIG_COUNT: '3',
+      GIT_CONFIG_KEY_2: 'http.https://ghe.example/.extraheader',
+      GIT_CONFIG_VALUE_2: `AUTHORIZATION: basic ${Buffer.from('x-access-token:t0k').toString('base64')}`,
+      GIT_TERMINAL_PROMPT: '0',
+    });
+    expect(tokenAuthEnv('t', 'https://github.com', {})['GIT_CONFIG_KEY_0']).toBe(
+      'http.https://github.com/.extraheader',
+    );
   });
 
   it('reports note lines that are not receipts instead of failing', () => {

@@ -1,3 +1,4 @@
+import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -201,10 +202,81 @@ export async function readApplyReceipts(
   return { receipts, problems };
 }
 
-/** Fetch the remote's receipts and union them into ours (each note's lines, sorted, deduplicated). */
-export async function fetchApplyReceipts(git: SimpleGit, remote = 'origin'): Promise<boolean> {
+/** Where receipts are pushed to and fetched from. */
+export interface ReceiptRemote {
+  /** Remote name; default `origin`. */
+  name?: string;
+  /**
+   * A token for an https remote whose credentials the checkout did not keep
+   * (`actions/checkout` with `persist-credentials: false`): GitHub Actions' GITHUB_TOKEN.
+   * Given to git as actions/checkout does (an `http.<server>/.extraheader`), but through
+   * git's environment, never its arguments, and only when git has no extraheader already.
+   */
+  token?: string;
+  /** Where the token is valid; default https://github.com. */
+  serverUrl?: string;
+}
+
+/**
+ * Environment that makes git send `token` to `serverUrl` (GIT_CONFIG_COUNT/KEY/VALUE, git
+ * 2.31+), added after any configuration the environment already carries.
+ */
+export function tokenAuthEnv(
+  token: string,
+  serverUrl: string,
+  base: Readonly<Record<string, string | undefined>>,
+): Record<string, string> {
+  const n = Number(base['GIT_CONFIG_COUNT'] ?? 0) || 0;
+  const server = serverUrl.replace(/\/+$/, '');
+  return {
+    GIT_CONFIG_COUNT: String(n + 1),
+    [`GIT_CONFIG_KEY_${n}`]: `http.${server}/.extraheader`,
+    [`GIT_CONFIG_VALUE_${n}`]: `AUTHORIZATION: basic ${Buffer.from(`x-access-token:${token}`).toString('base64')}`,
+    GIT_TERMINAL_PROMPT: '0',
+  };
+}
+
+/** Runs git commands that talk to the remote, with the token when one is needed. */
+async function remoteRunner(
+  git: SimpleGit,
+  remote: ReceiptRemote,
+): Promise<(args: string[]) => Promise<string>> {
+  const plain = (args: string[]): Promise<string> => git.raw(args);
+  if (remote.token === undefined || remote.token === '') return plain;
+  let configured = '';
   try {
-    await git.raw(['fetch', '--quiet', remote, `+${RECEIPTS_REF}:${REMOTE_TRACKING_REF}`]);
+    configured = await git.raw(['config', '--get-regexp', '^http\\..*\\.extraheader$']);
+  } catch {
+    // exit status 1: nothing configured
+  }
+  if (configured.trim() !== '') return plain;
+  const cwd = (await git.revparse(['--show-toplevel'])).trim();
+  const env = {
+    ...process.env,
+    ...tokenAuthEnv(remote.token, remote.serverUrl ?? 'https://github.com', process.env),
+  };
+  return (args) =>
+    new Promise((resolve, reject) => {
+      execFile('git', args, { cwd, env, maxBuffer: 1 << 26 }, (err, stdout, stderr) => {
+        if (err === null) resolve(stdout);
+        else reject(new Error(`git ${args[0] ?? ''} failed: ${stderr.trim() || err.message}`));
+      });
+    });
+}
+
+/** Fetch the remote's receipts and union them into ours (each note's lines, sorted, deduplicated). */
+export async function fetchApplyReceipts(
+  git: SimpleGit,
+  remote: ReceiptRemote = {},
+): Promise<boolean> {
+  const run = await remoteRunner(git, remote);
+  try {
+    await run([
+      'fetch',
+      '--quiet',
+      remote.name ?? 'origin',
+      `+${RECEIPTS_REF}:${REMOTE_TRACKING_REF}`,
+    ]);
   } catch (err) {
     // No receipts pushed yet: nothing to merge.
     if (/couldn't find remote ref/i.test(err instanceof Error ? err.message : String(err)))
@@ -231,13 +303,14 @@ export async function fetchApplyReceipts(git: SimpleGit, remote = 'origin'): Pro
  */
 export async function pushApplyReceipts(
   git: SimpleGit,
-  remote = 'origin',
+  remote: ReceiptRemote = {},
   attempts = 3,
 ): Promise<void> {
+  const run = await remoteRunner(git, remote);
   for (let attempt = 1; ; attempt++) {
     await fetchApplyReceipts(git, remote);
     try {
-      await git.raw(['push', '--quiet', remote, `${RECEIPTS_REF}:${RECEIPTS_REF}`]);
+      await run(['push', '--quiet', remote.name ?? 'origin', `${RECEIPTS_REF}:${RECEIPTS_REF}`]);
       return;
     } catch (err) {
       if (attempt >= attempts) throw err;
