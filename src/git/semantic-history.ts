@@ -98,7 +98,7 @@ interface TenantView {
  * Load single policy files, cached by blob id (and the name the path gives them): across
  * thousands of revisions each file version is parsed and validated once.
  */
-export function createPolicyFileCache(validator: SchemaValidator): {
+function createPolicyFileCache(validator: SchemaValidator): {
   load(source: PolicySource, blob: string): LoadedFile | undefined;
   size(): number;
 } {
