@@ -1,0 +1,128 @@
+import { KIND_LABELS } from '../model/kinds.js';
+import type { Change, Plan } from '../plan/types.js';
+import { fitBody, MAX_BODY_CHARS, type FittedBody } from './fit-body.js';
+import { parseMarker, renderMarker } from './markers.js';
+
+export interface PlanCommentOptions {
+  /** Where the full plan is: the workflow run with the `mxpolicy-plan` artifact. */
+  artifactUrl?: string;
+  /** Name of the uploaded artifact (default `mxpolicy-plan`). */
+  artifactName?: string;
+  /** The commit the plan was computed on. */
+  sha?: string;
+  maxChars?: number;
+}
+
+function artifactRef(opts: PlanCommentOptions): string {
+  const name = `\`${opts.artifactName ?? 'mxpolicy-plan'}\``;
+  return opts.artifactUrl
+    ? `the ${name} artifact of [this run](${opts.artifactUrl})`
+    : `the ${name} artifact`;
+}
+
+/**
+ * The sticky PR comment: the plan markdown (from the plan renderers) with the hidden plan
+ * marker first, fitted under GitHub's limit. When it is too long, details go first, then it
+ * falls back to a compact summary that still names every delete.
+ */
+export function buildPlanCommentBody(
+  plan: Plan,
+  markdown: string,
+  opts: PlanCommentOptions = {},
+): FittedBody {
+  const marker = parseMarker(markdown);
+  const full =
+    marker?.kind === 'plan' && marker.attrs['checksum'] === plan.checksum
+      ? markdown
+      : `${planMarker(plan, opts.sha)}\n${markdown}`;
+  return fitBody(full, () => renderCompactPlanMarkdown(plan, opts), {
+    maxChars: opts.maxChars ?? MAX_BODY_CHARS,
+    omittedDetailsNote: (n) =>
+      `> [!NOTE]\n> Details of ${n} tenant(s) are left out to stay under GitHub's 65,536-character limit; the full plan is in ${artifactRef(opts)}.`,
+    cutNote: `> [!WARNING]\n> This comment was cut to stay under GitHub's 65,536-character limit; the full plan is in ${artifactRef(opts)}.`,
+  });
+}
+
+export function planMarker(plan: Plan, sha?: string): string {
+  return renderMarker('plan', sha ? { checksum: plan.checksum, sha } : { checksum: plan.checksum });
+}
+
+interface ChangeGroup {
+  action: Change['action'];
+  kind: Change['kind'];
+  key: string;
+  tenants: string[];
+}
+
+/** Identical changes (same action, kind and key) across tenants, in first-seen order. */
+export function groupChanges(changes: readonly Change[]): ChangeGroup[] {
+  const groups = new Map<string, ChangeGroup>();
+  for (const c of changes) {
+    const id = `${c.action}\u0000${c.kind}\u0000${c.key}`;
+    const g = groups.get(id);
+    if (g) g.tenants.push(c.tenant);
+    else groups.set(id, { action: c.action, kind: c.kind, key: c.key, tenants: [c.tenant] });
+  }
+  return [...groups.values()];
+}
+
+function groupLine(g: ChangeGroup, nameTenants: boolean): string {
+  const what = `${g.action} ${KIND_LABELS[g.kind]} \`${g.key}\``;
+  if (g.tenants.length === 1) return `- ${what} in \`${g.tenants[0] ?? ''}\``;
+  const where = `in ${g.tenants.length} tenants`;
+  return nameTenants ? `- ${what} ${where}: ${g.tenants.join(', ')}` : `- ${what} ${where}`;
+}
+
+/**
+ * A short rendering of the plan from the Plan value itself: totals, blocked and failed
+ * tenants, every delete (grouped), then — space permitting — other changes and per-tenant
+ * counts. Used when the full markdown does not fit in one comment.
+ */
+export function renderCompactPlanMarkdown(plan: Plan, opts: PlanCommentOptions = {}): string {
+  const max = opts.maxChars ?? MAX_BODY_CHARS;
+  const changes = plan.tenants.flatMap((t) => t.changes);
+  const changed = plan.tenants.filter((t) => t.changes.length > 0);
+  const { create, update, delete: del } = plan.summary;
+  const head = [
+    planMarker(plan, opts.sha),
+    `### mxpolicy plan: ${create} to create, ${update} to update, ${del} to delete in ${changed.length} of ${plan.tenants.length} tenant(s)`,
+    '',
+    `> [!NOTE]\n> The full plan is too long for one comment; this is its summary. Every change is in ${artifactRef(opts)}.`,
+  ];
+  const blocked = plan.tenants.filter((t) => t.status === 'blocked').map((t) => t.tenant);
+  const failed = plan.tenants.filter((t) => t.status === 'error').map((t) => t.tenant);
+  if (blocked.length > 0)
+    head.push('', `**Blocked by a safety gate (${blocked.length}):** ${blocked.join(', ')}`);
+  if (failed.length > 0) head.push('', `**Errors (${failed.length}):** ${failed.join(', ')}`);
+  const deletes = groupChanges(changes.filter((c) => c.action === 'delete'));
+  const others = groupChanges(changes.filter((c) => c.action !== 'delete'));
+  const deleteSection = (named: boolean): string =>
+    deletes.length === 0
+      ? ''
+      : [`#### Deletes (${del})`, ...deletes.map((g) => groupLine(g, named))].join('\n');
+  const required = (named: boolean): string =>
+    [head.join('\n'), deleteSection(named)].filter((s) => s !== '').join('\n\n') + '\n';
+  let body = required(true);
+  if (body.length > max) body = required(false);
+  const optional = [
+    others.length === 0
+      ? ''
+      : [`#### Creates and updates`, ...others.map((g) => groupLine(g, false))].join('\n'),
+    changed.length === 0
+      ? ''
+      : [
+          '#### Per tenant',
+          '| tenant | create | update | delete | status |',
+          '|---|--:|--:|--:|---|',
+          ...changed.map((t) => {
+            const n = (a: Change['action']): number =>
+              t.changes.filter((c) => c.action === a).length;
+            return `| ${t.tenant} | ${n('create')} | ${n('update')} | ${n('delete')} | ${t.status} |`;
+          }),
+        ].join('\n'),
+  ];
+  for (const section of optional) {
+    if (section !== '' && body.length + section.length + 2 <= max) body += `\n${section}\n`;
+  }
+  return body;
+}
