@@ -1,17 +1,31 @@
 import { Command, CommanderError, Option } from 'commander';
+import { shardOf } from '../config/select-tenants.js';
+import { runApplyCommand, type ApplyCommandOptions } from './apply-command.js';
 import { EXIT, processContext, type CliContext } from './context.js';
+import { runDriftCommand, type DriftCommandOptions } from './drift-command.js';
 import { collect } from './load.js';
-import { runValidate } from './validate-command.js';
+import { runPlanCommand, type PlanCommandOptions } from './plan-command.js';
+import { runValidate, type ValidateOptions } from './validate-command.js';
 
 const VERSION = '0.1.0';
 
 function selection(cmd: Command): Command {
   return cmd
     .option('--policies <dir>', 'policy folder (tenants/ and bundles/)', 'policies')
-    .option('--tenant <glob>', 'only tenants whose id matches (repeatable)', collect, []);
+    .option('--tenant <glob>', 'only tenants whose id matches the glob (repeatable)', collect, []);
 }
 
-/** Build the program; each action resolves to the process exit code. */
+function reconciling(cmd: Command): Command {
+  return selection(cmd)
+    .option('--concurrency <n>', 'tenants handled at once', '8')
+    .option('--shard <k/n>', 'only shard k of n (stable split of tenants for parallel runners)')
+    .option('--allow-large-changes', 'do not block tenants over the safety thresholds');
+}
+
+const format = (choices: string[], def: string): Option =>
+  new Option('--format <format>', 'output format').choices(choices).default(def);
+
+/** Build the program; each action reports the process exit code through `setExit`. */
 export function buildProgram(ctx: CliContext, setExit: (code: number) => void): Command {
   const program = new Command('mxpolicy')
     .description(
@@ -20,20 +34,67 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
     .version(VERSION)
     .showHelpAfterError()
     .exitOverride()
-    .configureOutput({
-      writeOut: (s) => ctx.stdout.write(s),
-      writeErr: (s) => ctx.stderr.write(s),
-    });
+    .configureOutput({ writeOut: (s) => ctx.stdout.write(s), writeErr: (s) => ctx.stderr.write(s) })
+    .addHelpText(
+      'after',
+      '\nExit codes: 0 ok or nothing to do; 1 error; 2 changes or drift present (plan with --detailed-exitcode, drift always); 3 blocked by a safety gate.',
+    );
 
   selection(program.command('validate'))
-    .description(
-      'check policy files against the schemas and the safety rules; nothing is read live',
-    )
-    .addOption(
-      new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'),
-    )
-    .action(async (opts: Parameters<typeof runValidate>[1]) => {
+    .description('check policy files against the schemas and the safety rules; reads nothing live')
+    .addOption(format(['text', 'json'], 'text'))
+    .action(async (opts: ValidateOptions) => {
       setExit(await runValidate(ctx, opts));
+    });
+
+  reconciling(program.command('plan'))
+    .description('show what apply would change in each tenant (reads live state, changes nothing)')
+    .addOption(format(['text', 'markdown', 'json'], 'text'))
+    .option('--out <file>', 'write the rendered plan to a file instead of stdout')
+    .option('--detailed-exitcode', 'exit 2 when there are changes')
+    .action(async (opts: PlanCommandOptions) => {
+      setExit(await runPlanCommand(ctx, opts));
+    });
+
+  reconciling(program.command('apply'))
+    .description('re-plan against live state and apply the changes, tenant by tenant')
+    .option(
+      '--checksum <sha>',
+      'refuse unless the fresh plan has this checksum (the reviewed plan)',
+    )
+    .option(
+      '--plan <file>',
+      'the reviewed plan (JSON): refuse unless the fresh plan matches it, and say what differs',
+    )
+    .addOption(format(['text', 'json'], 'text'))
+    .option('--out <file>', 'write the apply report to a file')
+    .action(async (opts: ApplyCommandOptions) => {
+      setExit(await runApplyCommand(ctx, opts));
+    });
+
+  reconciling(program.command('drift'))
+    .description('report live changes nobody committed (read-only; exit 2 when drift exists)')
+    .addOption(format(['text', 'markdown', 'json'], 'text'))
+    .option('--out <file>', 'write the drift report to a file')
+    .action(async (opts: DriftCommandOptions) => {
+      setExit(await runDriftCommand(ctx, opts));
+    });
+
+  program
+    .command('shards')
+    .description(
+      'print a GitHub Actions matrix that splits tenants over n runners (use with --shard)',
+    )
+    .argument('<n>', 'number of shards')
+    .action((n: string) => {
+      const count = Number(n);
+      if (!Number.isInteger(count) || count < 1)
+        throw new Error('shards takes a positive whole number');
+      ctx.stdout.write(
+        JSON.stringify({ shard: Array.from({ length: count }, (_, i) => `${i + 1}/${count}`) }) +
+          '\n',
+      );
+      setExit(EXIT.ok);
     });
 
   return program;
@@ -55,3 +116,5 @@ export async function main(
   }
   return code;
 }
+
+export { shardOf };

@@ -2,8 +2,12 @@ import type { Operation } from 'fast-json-patch';
 import type { EntryOf, Kind } from '../model/kinds.js';
 
 export type ChangeAction = 'create' | 'update' | 'delete';
-/** Why a change is planned: the YAML asks for it, the entry expired, or authoritative pruning. */
-export type ChangeCause = 'desired' | 'expired' | 'prune';
+/**
+ * Why a change is planned: the YAML asks for it; the entry expired; authoritative mode
+ * prunes an entry mxpolicy did not create; or an unmarked live entry the YAML declares is
+ * adopted (marked as managed).
+ */
+export type ChangeCause = 'desired' | 'expired' | 'prune' | 'adopt';
 
 export type Change<K extends Kind = Kind> = K extends Kind
   ? {

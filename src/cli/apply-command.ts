@@ -1,0 +1,82 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { explainPlanDifference } from '../plan/build-plan.js';
+import { parsePlanJson } from '../plan/render-json.js';
+import { renderApplyReportText } from '../plan/render-apply.js';
+import type { ApplyReport, Plan } from '../plan/types.js';
+import { applyPlan } from '../reconcile/reconcile.js';
+import { EXIT, useColour, type CliContext, type ExitCode } from './context.js';
+import { emit } from './plan-command.js';
+import { reconcileDeps, runPlan, type PlanRunOptions } from './run-plan.js';
+
+export interface ApplyCommandOptions extends PlanRunOptions {
+  checksum?: string;
+  plan?: string;
+  format: 'text' | 'json';
+  out?: string;
+}
+
+export function applyExitCode(plan: Plan, report: ApplyReport): ExitCode {
+  if (report.summary.failed > 0 || plan.tenants.some((t) => t.status === 'error'))
+    return EXIT.error;
+  if (plan.tenants.some((t) => t.status === 'blocked')) return EXIT.blocked;
+  return EXIT.ok;
+}
+
+export interface ApplyOutcome {
+  exitCode: ExitCode;
+  plan: Plan;
+  /** Undefined when nothing was applied because the plan did not match the reviewed one. */
+  report?: ApplyReport;
+  mismatch?: string[];
+}
+
+/** Re-plan, check the reviewed checksum, apply. Shared by `apply` and the GitHub merge flow. */
+export async function executeApply(
+  ctx: CliContext,
+  opts: ApplyCommandOptions,
+): Promise<ApplyOutcome> {
+  const reviewed =
+    opts.plan !== undefined
+      ? parsePlanJson(await readFile(path.resolve(ctx.cwd, opts.plan), 'utf8'))
+      : undefined;
+  const expected = opts.checksum ?? reviewed?.checksum;
+  const { plan, sessions } = await runPlan(ctx, opts);
+  if (expected !== undefined && expected !== plan.checksum) {
+    const mismatch = [
+      `The plan changed since it was reviewed: reviewed checksum ${expected}, fresh plan ${plan.checksum}. Nothing was applied.`,
+      ...(reviewed !== undefined
+        ? explainPlanDifference(reviewed, plan)
+        : [
+            'Live state or the policies changed after review (a hand edit on the gateway, another merge, an expiry date passing).',
+            `The fresh plan has ${plan.summary.create} create(s), ${plan.summary.update} update(s), ${plan.summary.delete} delete(s) in ${
+              plan.tenants
+                .filter((t) => t.changes.length > 0)
+                .map((t) => t.tenant)
+                .join(', ') || 'no tenant'
+            }.`,
+            'Re-run plan, review it, and apply with the new checksum.',
+          ]),
+    ];
+    return { exitCode: EXIT.error, plan, mismatch };
+  }
+  const report = await applyPlan(plan, sessions, reconcileDeps(ctx, opts));
+  return { exitCode: applyExitCode(plan, report), plan, report };
+}
+
+export async function runApplyCommand(
+  ctx: CliContext,
+  opts: ApplyCommandOptions,
+): Promise<ExitCode> {
+  const outcome = await executeApply(ctx, opts);
+  if (outcome.report === undefined) {
+    ctx.stderr.write((outcome.mismatch ?? []).join('\n') + '\n');
+    return outcome.exitCode;
+  }
+  const text =
+    opts.format === 'json'
+      ? JSON.stringify(outcome.report, null, 2) + '\n'
+      : renderApplyReportText(outcome.report, { colour: opts.out === undefined && useColour(ctx) });
+  await emit(ctx, text, opts.out);
+  return outcome.exitCode;
+}

@@ -1,0 +1,35 @@
+import { renderPlanJson } from '../plan/render-json.js';
+import { renderPlanMarkdown } from '../plan/render-markdown.js';
+import { renderPlanText } from '../plan/render-text.js';
+import { driftOf } from '../plan/drift.js';
+import { EXIT, useColour, type CliContext, type ExitCode } from './context.js';
+import { emit } from './plan-command.js';
+import { runPlan, type PlanRunOptions } from './run-plan.js';
+
+export interface DriftCommandOptions extends PlanRunOptions {
+  format: 'text' | 'markdown' | 'json';
+  out?: string;
+}
+
+/** Read-only: what differs live from the policies, less what the policies expect to change. */
+export async function runDriftCommand(
+  ctx: CliContext,
+  opts: DriftCommandOptions,
+): Promise<ExitCode> {
+  const { plan } = await runPlan(ctx, opts);
+  const drift = driftOf(plan);
+  const text =
+    opts.format === 'json'
+      ? renderPlanJson(drift)
+      : opts.format === 'markdown'
+        ? renderPlanMarkdown(drift)
+        : renderPlanText(drift, { colour: opts.out === undefined && useColour(ctx) }).replace(
+            /^No changes\./m,
+            'No drift.',
+          );
+  await emit(ctx, text, opts.out);
+  if (drift.tenants.some((t) => t.status === 'error')) return EXIT.error;
+  return drift.summary.create + drift.summary.update + drift.summary.delete > 0
+    ? EXIT.changes
+    : EXIT.ok;
+}

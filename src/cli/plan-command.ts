@@ -1,0 +1,57 @@
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { hasChanges } from '../plan/build-plan.js';
+import { renderPlanJson } from '../plan/render-json.js';
+import { renderPlanMarkdown } from '../plan/render-markdown.js';
+import { renderPlanText } from '../plan/render-text.js';
+import type { Plan } from '../plan/types.js';
+import { EXIT, useColour, type CliContext, type ExitCode } from './context.js';
+import { runPlan, type PlanRunOptions } from './run-plan.js';
+
+export type PlanFormat = 'text' | 'markdown' | 'json';
+
+export interface PlanCommandOptions extends PlanRunOptions {
+  format: PlanFormat;
+  out?: string;
+  detailedExitcode?: boolean;
+}
+
+export function renderPlan(plan: Plan, format: PlanFormat, colour: boolean): string {
+  if (format === 'json') return renderPlanJson(plan);
+  if (format === 'markdown') return renderPlanMarkdown(plan);
+  return renderPlanText(plan, { colour });
+}
+
+/** Exit code of a plan: errors beat safety blocks beat changes (DESIGN §8). */
+export function planExitCode(plan: Plan, detailed: boolean): ExitCode {
+  if (plan.tenants.some((t) => t.status === 'error')) return EXIT.error;
+  if (plan.tenants.some((t) => t.status === 'blocked')) return EXIT.blocked;
+  return detailed && hasChanges(plan) ? EXIT.changes : EXIT.ok;
+}
+
+/** Write rendered output to `--out FILE` (relative to cwd) or stdout. */
+export async function emit(ctx: CliContext, text: string, out: string | undefined): Promise<void> {
+  if (out === undefined) {
+    ctx.stdout.write(text);
+    return;
+  }
+  const file = path.resolve(ctx.cwd, out);
+  await writeFile(file, text);
+  ctx.stderr.write(`wrote ${path.relative(ctx.cwd, file) || file}\n`);
+}
+
+export async function runPlanCommand(ctx: CliContext, opts: PlanCommandOptions): Promise<ExitCode> {
+  const { plan } = await runPlan(ctx, opts);
+  await emit(
+    ctx,
+    renderPlan(plan, opts.format, opts.out === undefined && useColour(ctx)),
+    opts.out,
+  );
+  if (opts.out !== undefined) {
+    const { create, update, delete: del } = plan.summary;
+    ctx.stdout.write(
+      `Plan: ${create} to create, ${update} to update, ${del} to delete (checksum ${plan.checksum}).\n`,
+    );
+  }
+  return planExitCode(plan, opts.detailedExitcode === true);
+}

@@ -1,0 +1,105 @@
+import type { PolicySet, TenantConfig } from '../config/policy-set.js';
+import { shardOf } from '../config/select-tenants.js';
+import type { PlanError } from '../plan/types.js';
+import { builtinProviders, type ProviderRegistry } from '../providers/registry.js';
+import { planTenants, type PlanRun, type ReconcileDeps } from '../reconcile/reconcile.js';
+import { today, type CliContext } from './context.js';
+import { loadSelectedPolicies, type SelectionOptions } from './load.js';
+
+export interface PlanRunOptions extends SelectionOptions {
+  allowLargeChanges?: boolean;
+  concurrency?: string;
+  shard?: string;
+}
+
+/** Validation errors of each tenant's own file and of the bundles it includes. */
+export function validationErrorsByTenant(
+  set: PolicySet,
+  tenants: readonly TenantConfig[],
+): Map<string, PlanError[]> {
+  const out = new Map<string, PlanError[]>();
+  for (const t of tenants) {
+    const files = new Set([
+      t.file,
+      ...t.include.map((b) => set.bundles.find((x) => x.bundle === b)?.file ?? `bundles/${b}`),
+    ]);
+    const errors = set.diagnostics
+      .filter((d) => d.severity === 'error' && files.has(d.file))
+      .map((d): PlanError => ({
+        code: d.code,
+        message: d.message,
+        file: d.file,
+        line: d.line,
+        column: d.column,
+      }));
+    if (errors.length > 0) out.set(t.tenant, errors);
+  }
+  return out;
+}
+
+/** `k/n` -> the tenants of shard k of n (stable: by a hash of the tenant id). */
+export function parseShard(spec: string): { k: number; n: number } {
+  const m = /^(\d+)\/(\d+)$/.exec(spec);
+  const k = Number(m?.[1]);
+  const n = Number(m?.[2]);
+  if (m === null || n < 1 || k < 1 || k > n)
+    throw new Error(`--shard must look like k/n with 1 <= k <= n (got '${spec}')`);
+  return { k, n };
+}
+
+export function reconcileDeps(
+  ctx: CliContext,
+  opts: { concurrency?: string },
+  registry: ProviderRegistry = builtinProviders,
+): ReconcileDeps {
+  const concurrency = Number(opts.concurrency ?? 8);
+  if (!Number.isInteger(concurrency) || concurrency < 1)
+    throw new Error(`--concurrency must be a positive whole number`);
+  const progress = ctx.stderr.isTTY === true;
+  return {
+    registry,
+    rootDir: ctx.cwd,
+    env: ctx.env,
+    logger: {
+      debug: () => undefined,
+      info: () => undefined,
+      warn: (message) => ctx.stderr.write(`warning: ${message}\n`),
+    },
+    now: ctx.now,
+    concurrency,
+    ...(progress
+      ? {
+          onTenantDone: (_tenant: string, done: number, total: number) => {
+            if (total >= 10)
+              ctx.stderr.write(`\r${done}/${total} tenants${done === total ? '\n' : ''}`);
+          },
+        }
+      : {}),
+  };
+}
+
+export interface PlannedRun extends PlanRun {
+  set: PolicySet;
+  selected: TenantConfig[];
+}
+
+/** Load the selected tenants and plan them against live state. */
+export async function runPlan(
+  ctx: CliContext,
+  opts: PlanRunOptions,
+  filter?: (t: TenantConfig[]) => Promise<TenantConfig[]>,
+): Promise<PlannedRun> {
+  const loaded = await loadSelectedPolicies(ctx, opts);
+  let selected = loaded.selected;
+  if (opts.shard !== undefined) {
+    const { k, n } = parseShard(opts.shard);
+    selected = selected.filter((t) => shardOf(t.tenant, n) === k);
+  }
+  if (filter !== undefined) selected = await filter(selected);
+  const run = await planTenants(selected, reconcileDeps(ctx, opts), {
+    today: today(ctx),
+    allowLargeChanges: opts.allowLargeChanges === true,
+    validationErrors: validationErrorsByTenant(loaded.set, selected),
+  });
+  return { ...run, set: loaded.set, selected };
+}

@@ -1,0 +1,59 @@
+import { createHash } from 'node:crypto';
+import { canonicalJson } from '../model/entries.js';
+import type { Plan, PlanSummary, TenantPlan } from './types.js';
+
+/** sha256 over the canonical JSON of the tenant plans: equal plans, equal checksums. */
+export function planChecksum(tenants: readonly TenantPlan[]): string {
+  return createHash('sha256')
+    .update(canonicalJson({ formatVersion: 1, tenants }))
+    .digest('hex');
+}
+
+export function summarize(tenants: readonly TenantPlan[]): PlanSummary {
+  const summary: PlanSummary = { create: 0, update: 0, delete: 0 };
+  for (const t of tenants) for (const c of t.changes) summary[c.action]++;
+  return summary;
+}
+
+/** Assemble the plan value from per-tenant plans (sorted by tenant id). */
+export function buildPlan(tenantPlans: readonly TenantPlan[]): Plan {
+  const tenants = [...tenantPlans].sort((a, b) =>
+    a.tenant < b.tenant ? -1 : a.tenant > b.tenant ? 1 : 0,
+  );
+  return {
+    formatVersion: 1,
+    checksum: planChecksum(tenants),
+    tenants,
+    summary: summarize(tenants),
+  };
+}
+
+export function hasChanges(plan: Plan): boolean {
+  return plan.tenants.some((t) => t.changes.length > 0);
+}
+
+/** What differs between a reviewed plan and a fresh one, as lines a person can act on. */
+export function explainPlanDifference(reviewed: Plan, fresh: Plan): string[] {
+  const id = (t: string, c: TenantPlan['changes'][number]): string =>
+    `${t} ${c.action} ${c.kind} ${c.key}`;
+  const index = (plan: Plan): Map<string, string> => {
+    const m = new Map<string, string>();
+    for (const t of plan.tenants) {
+      m.set(`${t.tenant} status`, t.status);
+      for (const c of t.changes) m.set(id(t.tenant, c), canonicalJson(c));
+    }
+    return m;
+  };
+  const a = index(reviewed);
+  const b = index(fresh);
+  const lines: string[] = [];
+  for (const [k, v] of a) {
+    const w = b.get(k);
+    if (w === undefined)
+      lines.push(`- no longer planned: ${k}${k.endsWith(' status') ? ` (${v})` : ''}`);
+    else if (w !== v)
+      lines.push(`~ differs now: ${k}${k.endsWith(' status') ? ` (${v} -> ${w})` : ''}`);
+  }
+  for (const k of b.keys()) if (!a.has(k)) lines.push(`+ newly planned: ${k}`);
+  return lines;
+}

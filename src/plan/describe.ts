@@ -1,0 +1,80 @@
+import fastJsonPatch from 'fast-json-patch';
+import { KIND_LABELS, type Kind } from '../model/kinds.js';
+import type { Change, TenantPlan } from './types.js';
+
+/** The field of each kind that names the entry (shown as its key, not among its fields). */
+const KEY_FIELDS: Record<Kind, readonly string[]> = {
+  blockedSenders: ['sender'],
+  exemptions: ['sender', 'recipient'],
+  holds: ['id'],
+  routes: ['domain'],
+};
+
+export const ACTION_SYMBOL = { create: '+', update: '~', delete: '-' } as const;
+
+/** `block`, `exempt`, `hold`, `route`: a verb-ish label for grouped summaries. */
+export const KIND_VERB: Record<Kind, string> = {
+  blockedSenders: 'block',
+  exemptions: 'exempt',
+  holds: 'hold',
+  routes: 'route',
+};
+
+export function describeChangeHeadline(c: Change): string {
+  const note =
+    c.cause === 'expired'
+      ? ` (expired${expiresOf(c) !== undefined ? ` ${expiresOf(c) ?? ''}` : ''})`
+      : c.cause === 'prune'
+        ? ' (not in policy; authoritative)'
+        : c.cause === 'adopt'
+          ? ' (adopt: mark as managed by mxpolicy)'
+          : '';
+  const from = c.source?.bundle !== undefined ? ` [bundle ${c.source.bundle}]` : '';
+  return `${KIND_LABELS[c.kind]} ${c.key}${note}${from}`;
+}
+
+function expiresOf(c: Change): string | undefined {
+  const v = (c.before ?? c.after) as { expires?: string } | undefined;
+  return v?.expires;
+}
+
+const show = (v: unknown): string =>
+  typeof v === 'string' ? JSON.stringify(v) : JSON.stringify(v);
+
+/** Field lines: all fields for a create; `field: old -> new` for an update; none for a delete. */
+export function describeChangeFields(c: Change): string[] {
+  if (c.action === 'delete') return [];
+  const keyFields = KEY_FIELDS[c.kind];
+  if (c.action === 'create') {
+    return Object.entries(c.after ?? {})
+      .filter(([k]) => !keyFields.includes(k))
+      .map(([k, v]) => `${k}: ${show(v)}`);
+  }
+  const lines: string[] = [];
+  for (const op of c.patch) {
+    const field = op.path.slice(1).replaceAll('/', '.');
+    const before: unknown = c.before !== undefined ? get(c.before, op.path) : undefined;
+    if (op.op === 'add') lines.push(`${field}: + ${show(op.value)}`);
+    else if (op.op === 'remove') lines.push(`${field}: - ${show(before)}`);
+    else if (op.op === 'replace') lines.push(`${field}: ${show(before)} -> ${show(op.value)}`);
+  }
+  return lines;
+}
+
+function get(doc: object, pointer: string): unknown {
+  try {
+    return fastJsonPatch.getValueByPointer(doc, pointer) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+export function countActions(t: TenantPlan): { create: number; update: number; delete: number } {
+  const n = { create: 0, update: 0, delete: 0 };
+  for (const c of t.changes) n[c.action]++;
+  return n;
+}
+
+export function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
+}

@@ -1,0 +1,133 @@
+import { canonicalJson } from '../model/entries.js';
+import { KIND_LABELS } from '../model/kinds.js';
+import {
+  ACTION_SYMBOL,
+  KIND_VERB,
+  countActions,
+  describeChangeFields,
+  describeChangeHeadline,
+  plural,
+} from './describe.js';
+import type { Change, Plan } from './types.js';
+
+/** Hidden marker that identifies mxpolicy's plan comment and carries the reviewed checksum. */
+export function planMarker(checksum: string): string {
+  return `<!-- mxpolicy:plan checksum=${checksum} -->`;
+}
+
+/** Read the checksum back out of a comment body carrying `planMarker`. */
+export function readPlanMarker(body: string): string | undefined {
+  return /<!-- mxpolicy:plan checksum=([0-9a-f]{64}) -->/.exec(body)?.[1];
+}
+
+export interface PlanMarkdownSections {
+  marker: string;
+  /** Headline, per-tenant counts, blocked/error reasons. */
+  summary: string;
+  /** Every delete, one line each: never dropped when a comment must be shortened. */
+  deletes: string;
+  /** Identical changes across tenants grouped as one line ("+ block `x` in 3 tenants"). */
+  grouped: string;
+  /** One collapsible block per tenant with every change and its fields. */
+  details: { tenant: string; markdown: string }[];
+}
+
+const STATUS = { ok: '✅ ok', blocked: '⛔ blocked', error: '❌ error' } as const;
+const code = (s: string): string => '`' + s.replaceAll('`', "'") + '`';
+
+function groupKey(c: Change): string {
+  return canonicalJson([c.kind, c.key, c.action, c.cause, c.after ?? null, c.patch]);
+}
+
+/** The markdown plan in sections, so a caller fitting a size limit can drop details first. */
+export function planMarkdownSections(plan: Plan): PlanMarkdownSections {
+  const { create, update, delete: del } = plan.summary;
+  const touched = plan.tenants.filter((t) => t.changes.length > 0);
+  const lines: string[] = ['## mxpolicy plan', ''];
+  lines.push(
+    create + update + del === 0
+      ? `**No changes.** Live state matches the policies of ${plural(plan.tenants.length, 'tenant')}.`
+      : `**${create} to create, ${update} to update, ${del} to delete** in ${touched.length} of ${plural(plan.tenants.length, 'tenant')}.`,
+  );
+  lines.push(
+    '',
+    `Plan checksum ${code(plan.checksum.slice(0, 12))}: merging applies exactly this plan, or nothing.`,
+    '',
+  );
+  const listed = plan.tenants.filter((t) => t.changes.length > 0 || t.status !== 'ok');
+  if (listed.length > 0) {
+    lines.push('| Tenant | Status | Create | Update | Delete |', '|---|---|--:|--:|--:|');
+    for (const t of listed) {
+      const n = countActions(t);
+      lines.push(`| ${t.tenant} | ${STATUS[t.status]} | ${n.create} | ${n.update} | ${n.delete} |`);
+    }
+    lines.push('');
+  }
+  for (const t of plan.tenants.filter((x) => x.status !== 'ok')) {
+    for (const e of t.errors)
+      lines.push(`> ${STATUS[t.status]} **${t.tenant}** ${code(e.code)}: ${e.message}`, '>');
+  }
+  if (lines[lines.length - 1] === '>') lines.pop();
+
+  const deletes: string[] = [];
+  for (const t of plan.tenants)
+    for (const c of t.changes.filter((x) => x.action === 'delete'))
+      deletes.push(`- ➖ **${t.tenant}**: ${describeChangeHeadline(c)}`);
+
+  const groups = new Map<string, { change: Change; tenants: string[] }>();
+  for (const t of plan.tenants)
+    for (const c of t.changes) {
+      const k = groupKey(c);
+      const g = groups.get(k);
+      if (g !== undefined) g.tenants.push(t.tenant);
+      else groups.set(k, { change: c, tenants: [t.tenant] });
+    }
+  const grouped = [...groups.values()]
+    .sort((a, b) => b.tenants.length - a.tenants.length)
+    .map(({ change: c, tenants }) => {
+      const where =
+        tenants.length === 1 ? `in ${tenants[0] ?? ''}` : `in ${tenants.length} tenants`;
+      const verb =
+        c.action === 'create'
+          ? KIND_VERB[c.kind]
+          : c.action === 'delete'
+            ? `remove ${KIND_LABELS[c.kind]}`
+            : `update ${KIND_LABELS[c.kind]}`;
+      return `- ${ACTION_SYMBOL[c.action]} ${verb} ${code(c.key)} ${where}${c.cause === 'expired' ? ' (expired)' : ''}`;
+    });
+
+  const details = touched.map((t) => {
+    const n = countActions(t);
+    const body = t.changes.flatMap((c) => [
+      `${ACTION_SYMBOL[c.action]} ${describeChangeHeadline(c)}`,
+      ...describeChangeFields(c).map(
+        (l) => `${c.action === 'delete' ? '-' : c.action === 'create' ? '+' : '!'}     ${l}`,
+      ),
+    ]);
+    return {
+      tenant: t.tenant,
+      markdown: `<details><summary><b>${t.tenant}</b>: +${n.create} ~${n.update} -${n.delete}</summary>\n\n\`\`\`diff\n${body.join('\n')}\n\`\`\`\n</details>`,
+    };
+  });
+
+  return {
+    marker: planMarker(plan.checksum),
+    summary: lines.join('\n').trimEnd(),
+    deletes: deletes.length > 0 ? `### Deletes (${deletes.length})\n\n${deletes.join('\n')}` : '',
+    grouped: grouped.length > 0 ? `### Changes\n\n${grouped.join('\n')}` : '',
+    details,
+  };
+}
+
+/** The whole markdown plan for a PR comment or job summary. */
+export function renderPlanMarkdown(plan: Plan): string {
+  const s = planMarkdownSections(plan);
+  const parts = [
+    s.marker,
+    s.summary,
+    s.deletes,
+    s.grouped,
+    ...s.details.map((d) => d.markdown),
+  ].filter((p) => p !== '');
+  return parts.join('\n\n') + '\n';
+}

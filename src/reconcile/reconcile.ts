@@ -1,0 +1,263 @@
+import type { Dispatcher } from 'undici';
+import type { TenantConfig } from '../config/policy-set.js';
+import { KINDS, type Kind } from '../model/kinds.js';
+import { buildPlan } from '../plan/build-plan.js';
+import { diffTenant, type LiveState } from '../plan/diff-tenant.js';
+import type {
+  ApplyReport,
+  Change,
+  ChangeResult,
+  Plan,
+  PlanError,
+  TenantApplyResult,
+  TenantPlan,
+} from '../plan/types.js';
+import type { Logger, Provider } from '../providers/provider.js';
+import type { ProviderRegistry } from '../providers/registry.js';
+import { mapConcurrent } from './concurrency.js';
+
+export interface ReconcileDeps {
+  registry: ProviderRegistry;
+  rootDir: string;
+  env: Readonly<Record<string, string | undefined>>;
+  dispatcher?: Dispatcher;
+  logger: Logger;
+  now: () => Date;
+  /** Tenants handled at once. */
+  concurrency: number;
+  /** Called as each tenant finishes (progress for long runs). */
+  onTenantDone?: (tenant: string, done: number, total: number) => void;
+}
+
+export interface PlanOptions {
+  today: string;
+  allowLargeChanges: boolean;
+  /** Validation errors per tenant id: such a tenant is `error` and is not read live. */
+  validationErrors: ReadonlyMap<string, PlanError[]>;
+}
+
+/** A tenant's providers by kind, kept from planning so apply writes through the same ones. */
+export interface TenantSession {
+  tenant: string;
+  providers: Map<Kind, Provider>;
+}
+
+export interface PlanRun {
+  plan: Plan;
+  sessions: Map<string, TenantSession>;
+}
+
+function describeError(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** Read every selected tenant's live state and diff it against the desired state. */
+export async function planTenants(
+  tenants: readonly TenantConfig[],
+  deps: ReconcileDeps,
+  opts: PlanOptions,
+): Promise<PlanRun> {
+  const sessions = new Map<string, TenantSession>();
+  let done = 0;
+  const tenantPlans = await mapConcurrent(
+    tenants,
+    deps.concurrency,
+    async (tenant): Promise<TenantPlan> => {
+      const result = await planOneTenant(tenant, deps, opts, sessions);
+      deps.onTenantDone?.(tenant.tenant, ++done, tenants.length);
+      return result;
+    },
+  );
+  return { plan: buildPlan(tenantPlans), sessions };
+}
+
+async function planOneTenant(
+  tenant: TenantConfig,
+  deps: ReconcileDeps,
+  opts: PlanOptions,
+  sessions: Map<string, TenantSession>,
+): Promise<TenantPlan> {
+  const failed = (errors: PlanError[]): TenantPlan => ({
+    tenant: tenant.tenant,
+    status: 'error',
+    changes: [],
+    errors,
+    unmanaged: [],
+  });
+  const invalid = opts.validationErrors.get(tenant.tenant);
+  if (invalid !== undefined && invalid.length > 0) return failed(invalid);
+  if (!tenant.valid)
+    return failed([
+      {
+        code: 'INVALID_POLICY',
+        message: 'the tenant or a bundle it includes has validation errors (run mxpolicy validate)',
+        file: tenant.file,
+      },
+    ]);
+
+  const providers = new Map<Kind, Provider>();
+  const errors: PlanError[] = [];
+  for (const binding of tenant.bindings) {
+    const factory = deps.registry[binding.type];
+    if (factory === undefined) {
+      errors.push({
+        code: 'PROVIDER_UNAVAILABLE',
+        message: `provider type '${binding.type}' (binding '${binding.name}') is not available in this version`,
+        file: tenant.file,
+      });
+      continue;
+    }
+    try {
+      const provider = factory.create({
+        tenant: tenant.tenant,
+        binding,
+        rootDir: deps.rootDir,
+        env: deps.env,
+        logger: deps.logger,
+        now: deps.now,
+        ...(deps.dispatcher !== undefined ? { dispatcher: deps.dispatcher } : {}),
+      });
+      for (const kind of binding.kinds) providers.set(kind, provider);
+    } catch (err) {
+      errors.push({
+        code: 'PROVIDER_CONFIG',
+        message: `binding '${binding.name}': ${describeError(err)}`,
+        file: tenant.file,
+      });
+    }
+  }
+  if (errors.length > 0) return failed(errors);
+
+  // Fail closed: if any kind cannot be read completely, plan nothing for the tenant.
+  const live: LiveState = {};
+  const reads = await Promise.allSettled(
+    KINDS.filter((k) => providers.has(k)).map(async (kind) => {
+      live[kind] = await (providers.get(kind) as Provider).read(kind);
+    }),
+  );
+  for (const [i, r] of reads.entries())
+    if (r.status === 'rejected')
+      errors.push({
+        code: 'LIVE_READ_FAILED',
+        message: `reading ${KINDS.filter((k) => providers.has(k))[i] ?? ''} failed: ${describeError(r.reason)}; nothing is planned for this tenant`,
+      });
+  if (errors.length > 0) return failed(errors);
+
+  sessions.set(tenant.tenant, { tenant: tenant.tenant, providers });
+  return diffTenant(tenant, live, { today: opts.today, allowLargeChanges: opts.allowLargeChanges });
+}
+
+/**
+ * Apply a plan tenant by tenant: never a tenant in `error` or `blocked`; one tenant's
+ * failure never stops the others; every change ends applied, failed (with reason) or skipped.
+ */
+export async function applyPlan(
+  plan: Plan,
+  sessions: ReadonlyMap<string, TenantSession>,
+  deps: ReconcileDeps,
+): Promise<ApplyReport> {
+  const startedAt = deps.now().toISOString();
+  let done = 0;
+  const tenants = await mapConcurrent(
+    plan.tenants,
+    deps.concurrency,
+    async (t): Promise<TenantApplyResult> => {
+      const result = await applyTenant(t, sessions.get(t.tenant));
+      deps.onTenantDone?.(t.tenant, ++done, plan.tenants.length);
+      return result;
+    },
+  );
+  const summary = { applied: 0, failed: 0, skipped: 0 };
+  for (const t of tenants) for (const r of t.results) summary[r.status]++;
+  return {
+    formatVersion: 1,
+    checksum: plan.checksum,
+    startedAt,
+    finishedAt: deps.now().toISOString(),
+    tenants,
+    summary,
+  };
+}
+
+const skippedAll = (changes: readonly Change[], reason: string): ChangeResult[] =>
+  changes.map((c) => ({ kind: c.kind, key: c.key, action: c.action, status: 'skipped', reason }));
+
+async function applyTenant(
+  t: TenantPlan,
+  session: TenantSession | undefined,
+): Promise<TenantApplyResult> {
+  if (t.status !== 'ok') {
+    const reason = `tenant ${t.status}: ${t.errors.map((e) => e.message).join('; ')}`;
+    return { tenant: t.tenant, status: 'skipped', results: skippedAll(t.changes, reason), reason };
+  }
+  if (t.changes.length === 0) return { tenant: t.tenant, status: 'unchanged', results: [] };
+  if (session === undefined) {
+    const reason = 'no live session for this tenant (it was not planned in this run)';
+    return {
+      tenant: t.tenant,
+      status: 'failed',
+      results: t.changes.map((c) => ({
+        kind: c.kind,
+        key: c.key,
+        action: c.action,
+        status: 'failed',
+        reason,
+      })),
+      reason,
+    };
+  }
+  const results: ChangeResult[] = [];
+  for (const kind of KINDS) {
+    const changes = t.changes.filter((c) => c.kind === kind);
+    if (changes.length === 0) continue;
+    const provider = session.providers.get(kind);
+    if (provider === undefined) {
+      results.push(
+        ...changes.map((c): ChangeResult => ({
+          kind,
+          key: c.key,
+          action: c.action,
+          status: 'failed',
+          reason: `no provider serves ${kind}`,
+        })),
+      );
+      continue;
+    }
+    try {
+      const got = await provider.apply(kind, changes);
+      results.push(...reconcileResults(changes, got));
+    } catch (err) {
+      const reason = describeError(err);
+      results.push(
+        ...changes.map((c): ChangeResult => ({
+          kind,
+          key: c.key,
+          action: c.action,
+          status: 'failed',
+          reason,
+        })),
+      );
+    }
+  }
+  const applied = results.filter((r) => r.status === 'applied').length;
+  const status = applied === results.length ? 'applied' : applied === 0 ? 'failed' : 'partial';
+  return { tenant: t.tenant, status, results };
+}
+
+/** A provider must return one result per change; anything it left out is reported, not lost. */
+function reconcileResults(
+  changes: readonly Change[],
+  got: readonly ChangeResult[],
+): ChangeResult[] {
+  const byId = new Map(got.map((r) => [`${r.action} ${r.key}`, r]));
+  return changes.map(
+    (c) =>
+      byId.get(`${c.action} ${c.key}`) ?? {
+        kind: c.kind,
+        key: c.key,
+        action: c.action,
+        status: 'failed',
+        reason: 'the provider reported no result for this change',
+      },
+  );
+}
