@@ -91,7 +91,11 @@ export type RefusalReason =
   | { kind: 'no-pull-request' };
 
 /** The comment (or job summary) when apply refuses to run: nothing was applied, and why. */
-export function renderApplyRefusal(reason: RefusalReason, link: CommitLink): string {
+export function renderApplyRefusal(
+  reason: RefusalReason,
+  link: CommitLink,
+  details: readonly string[] = [],
+): string {
   const lines = [
     renderMarker('apply', { sha: link.sha }),
     `### ⛔ mxpolicy apply of ${commitRef(link)}: nothing applied`,
@@ -118,5 +122,21 @@ export function renderApplyRefusal(reason: RefusalReason, link: CommitLink): str
       );
       break;
   }
-  return lines.join('\n') + '\n';
+  if (details.length > 0) {
+    lines.push(
+      '',
+      '<details><summary>What differs</summary>',
+      '',
+      '```',
+      ...details,
+      '```',
+      '</details>',
+    );
+  }
+  return fitBody(lines.join('\n') + '\n', undefined, {
+    maxChars: MAX_BODY_CHARS,
+    omittedDetailsNote: () =>
+      `The list of differences is too long for a comment; see the workflow run${runRef(link)}.`,
+    cutNote: `Cut to stay under GitHub's 65,536-character limit; see the workflow run${runRef(link)}.`,
+  }).body;
 }

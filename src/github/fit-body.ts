@@ -11,7 +11,7 @@ export const GITHUB_BODY_LIMIT = 65_536;
 /** What we aim for: strictly below the limit (JS length counts UTF-16 units, never fewer). */
 export const MAX_BODY_CHARS = GITHUB_BODY_LIMIT - 1;
 
-export type FitLevel = 'full' | 'details-dropped' | 'compact' | 'cut';
+export type FitLevel = 'full' | 'details-dropped' | 'summary' | 'compact' | 'cut';
 
 export interface FittedBody {
   body: string;

@@ -1,81 +1,73 @@
 import { describe, expect, it } from 'vitest';
 import { blockChange, makePlan, tenantPlan } from '../../test/github/plan-fixtures.js';
+import { planMarkdownSections, renderPlanMarkdown } from '../plan/render-markdown.js';
+import type { Plan } from '../plan/types.js';
 import { findDetailsBlocks } from './fit-body.js';
 import { parsePlanChecksum } from './markers.js';
 import { buildPlanCommentBody, groupChanges, renderCompactPlanMarkdown } from './plan-comment.js';
 
-/** 300 tenants: one sender blocked everywhere, one distinct delete each, fat details. */
-function bigPlan() {
-  const tenants = Array.from({ length: 300 }, (_, i) => {
-    const t = `tenant-${String(i).padStart(3, '0')}`;
-    return tenantPlan(t, [
-      blockChange(t, 'ceo@lookalike.example', 'create'),
-      blockChange(t, `old-${i}@spam.example`, 'delete'),
-      ...Array.from({ length: 20 }, (_, j) => blockChange(t, `s${j}-${i}@bulk.example`, 'create')),
-    ]);
-  });
-  return makePlan(tenants, 'ab'.repeat(32));
+/** `tenants` tenants: one sender blocked everywhere, one distinct delete each, `extra` creates. */
+function bigPlan(tenants: number, extra: number, shared = true): Plan {
+  return makePlan(
+    Array.from({ length: tenants }, (_, i) => {
+      const t = `tenant-${String(i).padStart(3, '0')}`;
+      return tenantPlan(t, [
+        blockChange(t, 'ceo@lookalike.example', 'create'),
+        blockChange(t, `old-${i}@spam.example`, 'delete'),
+        ...Array.from({ length: extra }, (_, j) =>
+          blockChange(t, shared ? `s${j}@bulk.example` : `s${j}-${i}@bulk.example`, 'create'),
+        ),
+      ]);
+    }),
+    'ab'.repeat(32),
+  );
 }
 
-/** What a full renderer produces: summary, delete list, a big <details> per tenant. */
-function fullMarkdown(plan: ReturnType<typeof bigPlan>): string {
-  const deletes = plan.tenants.flatMap((t) =>
-    t.changes
-      .filter((c) => c.action === 'delete')
-      .map((c) => `- delete \`${c.key}\` in ${t.tenant}`),
-  );
-  const details = plan.tenants.map(
-    (t) =>
-      `<details><summary>${t.tenant}</summary>\n\n${t.changes.map((c) => `- ${c.action} ${c.key} ${'·'.repeat(80)}`).join('\n')}\n\n</details>`,
-  );
-  return [
-    `<!-- mxpolicy:plan checksum=${plan.checksum} -->`,
-    '## Plan',
-    ...deletes,
-    ...details,
-  ].join('\n\n');
-}
+const fit = (plan: Plan, opts = {}) => buildPlanCommentBody(plan, planMarkdownSections(plan), opts);
 
 describe('buildPlanCommentBody', () => {
-  it('keeps a small plan as it is', () => {
+  it('is the plan markdown itself when it fits', () => {
     const plan = makePlan([tenantPlan('acme', [blockChange('acme', 'x@y.example', 'create')])]);
-    const md = `<!-- mxpolicy:plan checksum=${plan.checksum} -->\n## Plan\n- create x@y.example`;
-    expect(buildPlanCommentBody(plan, md)).toEqual({ body: md, level: 'full', droppedDetails: 0 });
+    expect(fit(plan)).toEqual({ body: renderPlanMarkdown(plan), level: 'full', droppedDetails: 0 });
   });
 
-  it('adds the marker when the markdown lacks it (or carries another checksum)', () => {
+  it('carries the commit in the marker when given', () => {
     const plan = makePlan([], 'cd'.repeat(32));
-    const out = buildPlanCommentBody(
-      plan,
-      '<!-- mxpolicy:plan checksum=' + 'ef'.repeat(32) + ' -->\nx',
-      {
-        sha: 'abc1234',
-      },
-    );
+    const out = fit(plan, { sha: 'abc1234' });
     expect(parsePlanChecksum(out.body)).toBe(plan.checksum);
     expect(out.body).toContain('sha=abc1234');
   });
 
-  it('fits a 300-tenant plan under the limit with the summary and every delete', () => {
-    const plan = bigPlan();
-    const md = fullMarkdown(plan);
-    expect(md.length).toBeGreaterThan(65_536);
-    const out = buildPlanCommentBody(plan, md, { artifactUrl: 'https://github.invalid/run/1' });
-    expect(out.body.length).toBeLessThan(65_536);
+  it('drops trailing details first, keeping the summary and every delete', () => {
+    const plan = bigPlan(300, 20);
+    expect(renderPlanMarkdown(plan).length).toBeGreaterThan(65_536);
+    const out = fit(plan, { artifactUrl: 'https://github.invalid/run/1' });
     expect(out.level).toBe('details-dropped');
+    expect(out.body.length).toBeLessThan(65_536);
     expect(parsePlanChecksum(out.body)).toBe(plan.checksum);
     for (let i = 0; i < 300; i++) expect(out.body).toContain(`old-${i}@spam.example`);
+    expect(out.body).toContain('in 300 tenants');
     expect(out.body).toContain('https://github.invalid/run/1');
+    expect(out.droppedDetails).toBeGreaterThan(0);
     expect(findDetailsBlocks(out.body).length).toBe(300 - out.droppedDetails);
+    expect(out.body).toContain(`Details of ${out.droppedDetails} tenant(s) are left out`);
   });
 
-  it('falls back to the compact rendering when the delete list alone is too long', () => {
-    const plan = bigPlan();
-    const padded = fullMarkdown(plan).replace('## Plan', `## Plan\n${'p'.repeat(70_000)}`);
-    const out = buildPlanCommentBody(plan, padded);
-    expect(out.level).toBe('compact');
+  it('drops the grouped list when distinct changes crowd it out', () => {
+    const plan = bigPlan(300, 15, false);
+    const out = fit(plan);
+    expect(out.level).toBe('summary');
     expect(out.body.length).toBeLessThan(65_536);
     for (let i = 0; i < 300; i++) expect(out.body).toContain(`old-${i}@spam.example`);
+    expect(out.body).toContain('The grouped change list and the details are left out');
+  });
+
+  it('falls back to the compact rendering, then cuts, and never exceeds the limit', () => {
+    const many = bigPlan(2000, 0);
+    const out = fit(many);
+    expect(['compact', 'cut']).toContain(out.level);
+    expect(out.body.length).toBeLessThan(65_536);
+    expect(parsePlanChecksum(out.body)).toBe(many.checksum);
   });
 });
 
@@ -90,6 +82,7 @@ describe('renderCompactPlanMarkdown', () => {
       tenantPlan('c', [], 'error'),
     ]);
     const md = renderCompactPlanMarkdown(plan);
+    expect(parsePlanChecksum(md)).toBe(plan.checksum);
     expect(md).toContain('1 to create, 0 to update, 2 to delete in 2 of 3 tenant(s)');
     expect(md).toContain('- delete blocked sender `x@y.example` in 2 tenants: a, b');
     expect(md).toContain('- create blocked sender `n@y.example` in `a`');
@@ -98,7 +91,7 @@ describe('renderCompactPlanMarkdown', () => {
     expect(md).toContain('| a | 1 | 0 | 1 | ok |');
   });
 
-  it('stops naming tenants of a delete when that would not fit, but still names the delete', () => {
+  it('stops naming the tenants of a delete when that would not fit, but still names the delete', () => {
     const tenants = Array.from({ length: 3000 }, (_, i) =>
       tenantPlan(`tenant-with-a-long-name-${i}`, [
         blockChange(`tenant-with-a-long-name-${i}`, 'x@y.example', 'delete'),

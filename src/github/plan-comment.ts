@@ -1,7 +1,8 @@
 import { KIND_LABELS } from '../model/kinds.js';
+import type { PlanMarkdownSections } from '../plan/render-markdown.js';
 import type { Change, Plan } from '../plan/types.js';
 import { fitBody, MAX_BODY_CHARS, type FittedBody } from './fit-body.js';
-import { parseMarker, renderMarker } from './markers.js';
+import { renderMarker } from './markers.js';
 
 export interface PlanCommentOptions {
   /** Where the full plan is: the workflow run with the `mxpolicy-plan` artifact. */
@@ -21,28 +22,62 @@ function artifactRef(opts: PlanCommentOptions): string {
 }
 
 /**
- * The sticky PR comment: the plan markdown (from the plan renderers) with the hidden plan
- * marker first, fitted under GitHub's limit. When it is too long, details go first, then it
- * falls back to a compact summary that still names every delete.
+ * The sticky PR comment from the plan's markdown sections, fitted under GitHub's limit. It
+ * always keeps the marker (with the reviewed checksum), the summary and every delete; when
+ * space runs out it drops per-tenant details from the end first, then the grouped change
+ * list, then falls back to a compact rendering that still names every delete, and only then
+ * cuts. Whatever is left out is in the plan artifact, and the comment says so.
  */
 export function buildPlanCommentBody(
   plan: Plan,
-  markdown: string,
+  sections: PlanMarkdownSections,
   opts: PlanCommentOptions = {},
 ): FittedBody {
-  const marker = parseMarker(markdown);
-  const full =
-    marker?.kind === 'plan' && marker.attrs['checksum'] === plan.checksum
-      ? markdown
-      : `${planMarker(plan, opts.sha)}\n${markdown}`;
-  return fitBody(full, () => renderCompactPlanMarkdown(plan, opts), {
-    maxChars: opts.maxChars ?? MAX_BODY_CHARS,
-    omittedDetailsNote: (n) =>
-      `> [!NOTE]\n> Details of ${n} tenant(s) are left out to stay under GitHub's 65,536-character limit; the full plan is in ${artifactRef(opts)}.`,
+  const max = opts.maxChars ?? MAX_BODY_CHARS;
+  const omitted = (n: number, grouped: boolean): string =>
+    `> [!NOTE]\n> ${grouped ? 'The grouped change list and the details' : `Details of ${n} tenant(s)`} are left out to stay under GitHub's 65,536-character limit; the full plan is in ${artifactRef(opts)}.`;
+  const head = [planMarker(plan, opts.sha), sections.summary, sections.deletes].filter(
+    (p) => p !== '',
+  );
+  const details = sections.details.map((d) => d.markdown);
+  const assemble = (parts: readonly string[]): string =>
+    parts.filter((p) => p !== '').join('\n\n') + '\n';
+  const full = assemble([...head, sections.grouped, ...details]);
+  if (full.length <= max) return { body: full, level: 'full', droppedDetails: 0 };
+  // Keep the first k details: the length grows by each block plus its separator.
+  const base = assemble([...head, sections.grouped]).length;
+  let length = base;
+  let keep = 0;
+  const noteRoom = omitted(details.length, false).length + 2;
+  while (keep < details.length && length + 2 + (details[keep]?.length ?? 0) + noteRoom <= max) {
+    length += 2 + (details[keep]?.length ?? 0);
+    keep++;
+  }
+  if (base + noteRoom <= max) {
+    const dropped = details.length - keep;
+    return {
+      body: assemble([
+        ...head,
+        sections.grouped,
+        ...details.slice(0, keep),
+        omitted(dropped, false),
+      ]),
+      level: 'details-dropped',
+      droppedDetails: dropped,
+    };
+  }
+  const summaryOnly = assemble([...head, omitted(details.length, true)]);
+  if (summaryOnly.length <= max) {
+    return { body: summaryOnly, level: 'summary', droppedDetails: details.length };
+  }
+  return fitBody(summaryOnly, () => renderCompactPlanMarkdown(plan, opts), {
+    maxChars: max,
+    omittedDetailsNote: (n) => omitted(n, false),
     cutNote: `> [!WARNING]\n> This comment was cut to stay under GitHub's 65,536-character limit; the full plan is in ${artifactRef(opts)}.`,
   });
 }
 
+/** The hidden marker: the checksum the merge workflow will hold apply to. */
 export function planMarker(plan: Plan, sha?: string): string {
   return renderMarker('plan', sha ? { checksum: plan.checksum, sha } : { checksum: plan.checksum });
 }
