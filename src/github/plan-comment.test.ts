@@ -59,7 +59,10 @@ describe('buildPlanCommentBody', () => {
     expect(out.level).toBe('summary');
     expect(out.body.length).toBeLessThan(65_536);
     for (let i = 0; i < 300; i++) expect(out.body).toContain(`old-${i}@spam.example`);
-    expect(out.body).toContain('The grouped change list and the details are left out');
+    expect(out.body).toContain('Part of the change list and the details are left out');
+    expect(out.body).toContain('in 300 tenants');
+    expect(out.body).toMatch(/- … and \d+ more/);
+    expect(out.body.length).toBeGreaterThan(60_000);
   });
 
   it('falls back to the compact rendering, then cuts, and never exceeds the limit', () => {

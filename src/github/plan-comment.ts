@@ -35,7 +35,7 @@ export function buildPlanCommentBody(
 ): FittedBody {
   const max = opts.maxChars ?? MAX_BODY_CHARS;
   const omitted = (n: number, grouped: boolean): string =>
-    `> [!NOTE]\n> ${grouped ? 'The grouped change list and the details' : `Details of ${n} tenant(s)`} are left out to stay under GitHub's 65,536-character limit; the full plan is in ${artifactRef(opts)}.`;
+    `> [!NOTE]\n> ${grouped ? 'Part of the change list and the details' : `Details of ${n} tenant(s)`} are left out to stay under GitHub's 65,536-character limit; the full plan is in ${artifactRef(opts)}.`;
   const head = [planMarker(plan, opts.sha), sections.summary, sections.deletes].filter(
     (p) => p !== '',
   );
@@ -68,7 +68,25 @@ export function buildPlanCommentBody(
   }
   const summaryOnly = assemble([...head, omitted(details.length, true)]);
   if (summaryOnly.length <= max) {
-    return { body: summaryOnly, level: 'summary', droppedDetails: details.length };
+    // The grouped list is sorted most-shared first: keep as many of its lines as fit.
+    const [title = '', ...lines] = sections.grouped.split('\n').filter((l) => l !== '');
+    let room = max - summaryOnly.length - title.length - 64;
+    const kept: string[] = [];
+    for (const line of lines) {
+      if (line.length + 1 > room) break;
+      kept.push(line);
+      room -= line.length + 1;
+    }
+    const more = lines.length - kept.length;
+    const grouped =
+      kept.length === 0
+        ? ''
+        : `${title}\n\n${kept.join('\n')}${more > 0 ? `\n- … and ${more} more` : ''}`;
+    return {
+      body: assemble([...head, grouped, omitted(details.length, true)]),
+      level: 'summary',
+      droppedDetails: details.length,
+    };
   }
   return fitBody(summaryOnly, () => renderCompactPlanMarkdown(plan, opts), {
     maxChars: max,

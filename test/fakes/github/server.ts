@@ -83,7 +83,14 @@ export interface FakeGithub {
   requests: RecordedRequest[];
   violations: string[];
   /** Add a pull request (an issue with a pull part); returns its number. */
-  addPull(pull: { title: string; headSha: string; headRef?: string; baseRef?: string }): number;
+  addPull(pull: {
+    title: string;
+    headSha: string;
+    headRef?: string;
+    baseRef?: string;
+    /** Use this number (e.g. the one in an event payload); default: the next free one. */
+    number?: number;
+  }): number;
   /** Mark a pull request merged as `mergeCommitSha`, linking the commit to it. */
   mergePull(number: number, mergeCommitSha: string): void;
   /** Make the next `times` calls of an operation fail with this response. */
@@ -151,6 +158,7 @@ export async function startFakeGithub(opts: FakeGithubOptions = {}): Promise<Fak
   let clock = Date.parse('2026-01-01T00:00:00Z');
   const now = (): string => new Date((clock += 1000)).toISOString();
   let base = '';
+  const nextNumber = (): number => Math.max(0, ...issues.map((i) => i.number)) + 1;
   const api = (p: string): string => `${base}/repos/${owner}/${repo}${p}`;
   const html = (p: string): string => `https://github.invalid/${owner}/${repo}${p}`;
 
@@ -400,7 +408,7 @@ export async function startFakeGithub(opts: FakeGithubOptions = {}): Promise<Fak
       const b = asRecord(body);
       checkBodyLength(body, 'Issue');
       const at = now();
-      const number = issues.length + 1;
+      const number = nextNumber();
       const issue: FakeIssue = {
         number,
         title: String(b['title']),
@@ -614,7 +622,8 @@ export async function startFakeGithub(opts: FakeGithubOptions = {}): Promise<Fak
     violations,
     addPull(pull) {
       const at = now();
-      const number = issues.length + 1;
+      const number = pull.number ?? nextNumber();
+      if (issues.some((i) => i.number === number)) throw new Error(`#${number} exists`);
       issues.push({
         number,
         title: pull.title,
