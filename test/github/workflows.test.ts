@@ -173,3 +173,21 @@ describe('reusable action', () => {
       expect(run).toContain(sub);
   });
 });
+
+describe('README example', () => {
+  it('the copy-paste workflow under "## GitHub Actions" parses and uses the action', async () => {
+    const readme = readFileSync(path.join(REPO_ROOT, 'README.md'), 'utf8');
+    const section = readme.slice(readme.indexOf('## GitHub Actions'));
+    const example = /```yaml\n([\s\S]*?)```/.exec(section)?.[1] ?? '';
+    expect(example).toContain('command: plan');
+    const content = example.replaceAll(
+      '<owner>/mxpolicy@<commit-sha>',
+      `acme/mxpolicy@${'0'.repeat(40)}`,
+    );
+    const { errors, template } = await parseWithGithub('readme-example.yml', content);
+    expect(errors).toEqual([]);
+    expect(template?.jobs.map((j) => j.id.value)).toEqual(['plan', 'apply', 'drift']);
+    const wf = parse(content) as Workflow;
+    for (const step of stepsOf(wf)) if (step.uses) expect(step.uses).toMatch(PINNED);
+  });
+});
