@@ -50,7 +50,10 @@ describe('isemail vectors', () => {
   });
 
   const accepted = vectors.filter(
-    (v) => (['ISEMAIL_VALID_CATEGORY', 'ISEMAIL_DNSWARN'].includes(v.category) && !SINGLE_LABEL_DOMAIN.test(v.address)) || TRIMMED.has(v.id),
+    (v) =>
+      (['ISEMAIL_VALID_CATEGORY', 'ISEMAIL_DNSWARN'].includes(v.category) &&
+        !SINGLE_LABEL_DOMAIN.test(v.address)) ||
+      TRIMMED.has(v.id),
   );
   const refused = vectors.filter((v) => !accepted.includes(v));
 
@@ -63,7 +66,10 @@ describe('isemail vectors', () => {
     expect(r.ok ? r.value : r.reason).toBe(address.trim().toLowerCase());
   });
 
-  it.each(refused.map((v) => [v.id, v.category, v.address]))('refuses #%s (%s) %j', (_id, _category, address) => {
-    expect(normalizeEmail(address).ok).toBe(false);
-  });
+  it.each(refused.map((v) => [v.id, v.category, v.address]))(
+    'refuses #%s (%s) %j',
+    (_id, _category, address) => {
+      expect(normalizeEmail(address).ok).toBe(false);
+    },
+  );
 });

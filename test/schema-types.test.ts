@@ -9,7 +9,9 @@ describe('schemas are the single source of truth', () => {
 
   it('the example files point editors at the schemas', () => {
     for (const file of ['policies/tenants/acme-emea.yaml', 'policies/bundles/baseline.yaml']) {
-      expect(readFileSync(file, 'utf8').split('\n')[0]).toMatch(/^# yaml-language-server: \$schema=\.\.\/\.\.\/schemas\/(tenant|bundle)\.schema\.json$/);
+      expect(readFileSync(file, 'utf8').split('\n')[0]).toMatch(
+        /^# yaml-language-server: \$schema=\.\.\/\.\.\/schemas\/(tenant|bundle)\.schema\.json$/,
+      );
     }
   });
 });

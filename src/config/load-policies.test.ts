@@ -4,13 +4,19 @@ import { loadFromTexts, tenantYaml } from '../../test/support/policies.js';
 describe('loadPolicies', () => {
   it('resolves bundles into every including tenant, keeping the source of each entry', () => {
     const set = loadFromTexts({
-      'tenants/a.yaml': tenantYaml('a', 'include: [baseline]\nblockedSenders:\n  - sender: own.example\n    reason: own\n'),
+      'tenants/a.yaml': tenantYaml(
+        'a',
+        'include: [baseline]\nblockedSenders:\n  - sender: own.example\n    reason: own\n',
+      ),
       'tenants/b.yaml': tenantYaml('b', 'include: [baseline]\n'),
-      'bundles/baseline.yaml': 'bundle: baseline\nblockedSenders:\n  - sender: Evil.Example\n    reason: shared\n',
+      'bundles/baseline.yaml':
+        'bundle: baseline\nblockedSenders:\n  - sender: Evil.Example\n    reason: shared\n',
     });
     expect(set.diagnostics).toEqual([]);
     const [a, b] = set.tenants;
-    expect(a?.entries.blockedSenders.map((e) => [e.key, e.source.file, e.source.line, e.source.bundle])).toEqual([
+    expect(
+      a?.entries.blockedSenders.map((e) => [e.key, e.source.file, e.source.line, e.source.bundle]),
+    ).toEqual([
       ['own.example', 'policies/tenants/a.yaml', 7, undefined],
       ['evil.example', 'policies/bundles/baseline.yaml', 3, 'baseline'],
     ]);
@@ -28,10 +34,25 @@ describe('loadPolicies', () => {
     const t = set.tenants[0];
     expect(t?.ownership).toBe('managed');
     expect(t?.bindings).toEqual([
-      { name: 'sandbox', type: 'sandbox', kinds: ['blockedSenders', 'exemptions', 'holds', 'routes'], settings: { type: 'sandbox' } },
+      {
+        name: 'sandbox',
+        type: 'sandbox',
+        kinds: ['blockedSenders', 'exemptions', 'holds', 'routes'],
+        settings: { type: 'sandbox' },
+      },
     ]);
-    expect(t?.entries.exemptions[0]?.value).toEqual({ sender: 'x@y.example', bypass: 'spam', verifySender: true, reason: 'r' });
-    expect(t?.entries.routes[0]?.value).toEqual({ domain: 'acme.eu', deliverTo: 'mx.acme.eu', port: 25, requireTls: false });
+    expect(t?.entries.exemptions[0]?.value).toEqual({
+      sender: 'x@y.example',
+      bypass: 'spam',
+      verifySender: true,
+      reason: 'r',
+    });
+    expect(t?.entries.routes[0]?.value).toEqual({
+      domain: 'acme.eu',
+      deliverTo: 'mx.acme.eu',
+      port: 25,
+      requireTls: false,
+    });
   });
 
   it('marks a tenant invalid when a bundle it includes has errors, and reports the bundle file', () => {
@@ -40,19 +61,31 @@ describe('loadPolicies', () => {
       'bundles/baseline.yaml': 'bundle: baseline\nblockedSenders:\n  - sender: evil.example\n',
     });
     expect(set.tenants[0]?.valid).toBe(false);
-    expect(set.diagnostics.map((d) => `${d.file}:${d.line}:${d.column} ${d.code}`)).toEqual(['policies/bundles/baseline.yaml:3:5 SCHEMA_REQUIRED']);
+    expect(set.diagnostics.map((d) => `${d.file}:${d.line}:${d.column} ${d.code}`)).toEqual([
+      'policies/bundles/baseline.yaml:3:5 SCHEMA_REQUIRED',
+    ]);
   });
 
   it('refuses a kind the provider type cannot serve', () => {
     const set = loadFromTexts({
-      'tenants/a.yaml': tenantYaml('a', '', 'providers:\n  graph: { type: msgraph, tenantId: t, clientId: c, secretEnv: S, case: k, kinds: [blockedSenders] }\ndomains: [acme.eu]\n'),
+      'tenants/a.yaml': tenantYaml(
+        'a',
+        '',
+        'providers:\n  graph: { type: msgraph, tenantId: t, clientId: c, secretEnv: S, case: k, kinds: [blockedSenders] }\ndomains: [acme.eu]\n',
+      ),
     });
-    expect(set.diagnostics.map((d) => `${d.line}:${d.column} ${d.code}`)).toEqual(['3:84 PROVIDER_KIND_UNSUPPORTED']);
+    expect(set.diagnostics.map((d) => `${d.line}:${d.column} ${d.code}`)).toEqual([
+      '3:84 PROVIDER_KIND_UNSUPPORTED',
+    ]);
   });
 
   it('requires the type-specific settings of a binding', () => {
     const set = loadFromTexts({
-      'tenants/a.yaml': tenantYaml('a', '', 'providers:\n  gw: { type: cloudflare, account: 023e105f4ecef8ad9ca31a8372d0c353 }\ndomains: [acme.eu]\n'),
+      'tenants/a.yaml': tenantYaml(
+        'a',
+        '',
+        'providers:\n  gw: { type: cloudflare, account: 023e105f4ecef8ad9ca31a8372d0c353 }\ndomains: [acme.eu]\n',
+      ),
     });
     expect(set.diagnostics.map((d) => `${d.code} ${d.message}`)).toEqual([
       "SCHEMA_REQUIRED 'providers.gw' is missing the required key 'tokenEnv'",

@@ -25,12 +25,19 @@ describe('normalizeDomain', () => {
     expect(value(normalizeDomain(input))).toBe(expected);
   });
 
-  it.each(['', 'localhost', 'a..b', '-a.com', 'a-.com', 'ex_ample.com', 'example.123', 'a@b.com', `${'a'.repeat(64)}.com`])(
-    'refuses %j',
-    (input) => {
-      expect(normalizeDomain(input).ok).toBe(false);
-    },
-  );
+  it.each([
+    '',
+    'localhost',
+    'a..b',
+    '-a.com',
+    'a-.com',
+    'ex_ample.com',
+    'example.123',
+    'a@b.com',
+    `${'a'.repeat(64)}.com`,
+  ])('refuses %j', (input) => {
+    expect(normalizeDomain(input).ok).toBe(false);
+  });
 
   it('keeps a single label only when asked (public suffix patterns)', () => {
     expect(normalizeDomain('com').ok).toBe(false);
@@ -47,12 +54,19 @@ describe('normalizeEmail', () => {
     expect(value(normalizeEmail(input))).toBe(expected);
   });
 
-  it.each(['plain', '@example.com', 'a@', 'a..b@example.com', '.a@example.com', 'a.@example.com', '"quoted"@example.com', 'a b@example.com', 'a@example'])(
-    'refuses %j',
-    (input) => {
-      expect(normalizeEmail(input).ok).toBe(false);
-    },
-  );
+  it.each([
+    'plain',
+    '@example.com',
+    'a@',
+    'a..b@example.com',
+    '.a@example.com',
+    'a.@example.com',
+    '"quoted"@example.com',
+    'a b@example.com',
+    'a@example',
+  ])('refuses %j', (input) => {
+    expect(normalizeEmail(input).ok).toBe(false);
+  });
 });
 
 describe('normalizeIp and normalizeCidr', () => {
@@ -65,12 +79,19 @@ describe('normalizeIp and normalizeCidr', () => {
     expect(value(normalizeIp(input))).toBe(expected);
   });
 
-  it.each(['192.168.007.1', '010.1.1.1', '0x7f.0.0.1', '1.2.3', '3232235777', '256.1.1.1', '1.2.3.4.5', '2001:db8::g', '2001:db8:::1'])(
-    'ip refuses non-strict form %j',
-    (input) => {
-      expect(normalizeIp(input).ok).toBe(false);
-    },
-  );
+  it.each([
+    '192.168.007.1',
+    '010.1.1.1',
+    '0x7f.0.0.1',
+    '1.2.3',
+    '3232235777',
+    '256.1.1.1',
+    '1.2.3.4.5',
+    '2001:db8::g',
+    '2001:db8:::1',
+  ])('ip refuses non-strict form %j', (input) => {
+    expect(normalizeIp(input).ok).toBe(false);
+  });
 
   it.each([
     ['10.1.2.3/8', '10.0.0.0/8'],
@@ -82,24 +103,45 @@ describe('normalizeIp and normalizeCidr', () => {
     expect(value(normalizeCidr(input))).toBe(expected);
   });
 
-  it.each(['10.0.0.0/33', '2001:db8::/129', '10.0.0.0/', '10.0.0.0/a', '10.0.0/8', '10.0.0.0/-1'])('cidr refuses %j', (input) => {
-    expect(normalizeCidr(input).ok).toBe(false);
-  });
+  it.each(['10.0.0.0/33', '2001:db8::/129', '10.0.0.0/', '10.0.0.0/a', '10.0.0/8', '10.0.0.0/-1'])(
+    'cidr refuses %j',
+    (input) => {
+      expect(normalizeCidr(input).ok).toBe(false);
+    },
+  );
 });
 
 describe('normalizeSender / normalizeRecipient / normalizeHost', () => {
   it('classifies patterns', () => {
-    expect(normalizeSender('Bob@Evil.Example')).toEqual({ ok: true, value: { type: 'email', value: 'bob@evil.example' } });
-    expect(normalizeSender('Evil.Example.')).toEqual({ ok: true, value: { type: 'domain', value: 'evil.example' } });
-    expect(normalizeSender('198.51.100.23')).toEqual({ ok: true, value: { type: 'ip', value: '198.51.100.23' } });
-    expect(normalizeSender('2001:db8::1')).toEqual({ ok: true, value: { type: 'ip', value: '2001:db8::1' } });
-    expect(normalizeSender('203.0.113.9/24')).toEqual({ ok: true, value: { type: 'cidr', value: '203.0.113.0/24' } });
+    expect(normalizeSender('Bob@Evil.Example')).toEqual({
+      ok: true,
+      value: { type: 'email', value: 'bob@evil.example' },
+    });
+    expect(normalizeSender('Evil.Example.')).toEqual({
+      ok: true,
+      value: { type: 'domain', value: 'evil.example' },
+    });
+    expect(normalizeSender('198.51.100.23')).toEqual({
+      ok: true,
+      value: { type: 'ip', value: '198.51.100.23' },
+    });
+    expect(normalizeSender('2001:db8::1')).toEqual({
+      ok: true,
+      value: { type: 'ip', value: '2001:db8::1' },
+    });
+    expect(normalizeSender('203.0.113.9/24')).toEqual({
+      ok: true,
+      value: { type: 'cidr', value: '203.0.113.0/24' },
+    });
   });
 
   it('refuses IPs as recipients', () => {
     expect(normalizeRecipient('10.0.0.1').ok).toBe(false);
     expect(normalizeRecipient('10.0.0.0/8').ok).toBe(false);
-    expect(value(normalizeRecipient('Sales@Acme.EU'))).toEqual({ type: 'email', value: 'sales@acme.eu' });
+    expect(value(normalizeRecipient('Sales@Acme.EU'))).toEqual({
+      type: 'email',
+      value: 'sales@acme.eu',
+    });
   });
 
   it('accepts host names and IPs as next hops', () => {
@@ -111,7 +153,11 @@ describe('normalizeSender / normalizeRecipient / normalizeHost', () => {
 
 describe('normalization is idempotent', () => {
   const label = fc.stringMatching(/^[a-zA-Z0-9]([a-zA-Z0-9-]{0,10}[a-zA-Z0-9])?$/);
-  const domain = fc.tuple(fc.array(label, { minLength: 1, maxLength: 3 }), fc.constantFrom('com', 'eu', 'de', 'CO.UK', 'example', 'bücher', 'xn--p1ai'))
+  const domain = fc
+    .tuple(
+      fc.array(label, { minLength: 1, maxLength: 3 }),
+      fc.constantFrom('com', 'eu', 'de', 'CO.UK', 'example', 'bücher', 'xn--p1ai'),
+    )
     .map(([labels, tld]) => `${labels.join('.')}.${tld}`);
   const local = fc.stringMatching(/^[a-zA-Z0-9!#$%&'*+/=?^_`{|}~-]{1,12}(\.[a-zA-Z0-9_-]{1,8})?$/);
   const v4 = fc.tuple(fc.nat(255), fc.nat(255), fc.nat(255), fc.nat(255)).map((p) => p.join('.'));
@@ -140,9 +186,17 @@ describe('normalization is idempotent', () => {
 
   it('accepts every generated well-formed address, domain, IP and CIDR', () => {
     fc.assert(
-      fc.property(fc.oneof(domain, v4, fc.ipV6(), fc.tuple(local, domain).map(([l, d]) => `${l}@${d}`)), (input) => {
-        expect(normalizeSender(input).ok).toBe(true);
-      }),
+      fc.property(
+        fc.oneof(
+          domain,
+          v4,
+          fc.ipV6(),
+          fc.tuple(local, domain).map(([l, d]) => `${l}@${d}`),
+        ),
+        (input) => {
+          expect(normalizeSender(input).ok).toBe(true);
+        },
+      ),
       { numRuns: 1000 },
     );
   });

@@ -24,7 +24,10 @@ export function normalizeDomain(
   input: string,
   opts: { allowSingleLabel?: boolean } = {},
 ): Normalized<string> {
-  if (CONTROL.test(input)) return fail(`'${JSON.stringify(input).slice(1, -1)}' contains control characters or line breaks`);
+  if (CONTROL.test(input))
+    return fail(
+      `'${JSON.stringify(input).slice(1, -1)}' contains control characters or line breaks`,
+    );
   let s = input.trim().toLowerCase();
   if (s.endsWith('.')) s = s.slice(0, -1);
   if (s === '') return fail('empty domain');
@@ -44,10 +47,14 @@ export function normalizeDomain(
   return ok(ascii);
 }
 
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
 const CONTROL = /[\x00-\x1f\x7f]/;
 
 export function normalizeEmail(input: string): Normalized<string> {
-  if (CONTROL.test(input)) return fail(`'${JSON.stringify(input).slice(1, -1)}' contains control characters or line breaks`);
+  if (CONTROL.test(input))
+    return fail(
+      `'${JSON.stringify(input).slice(1, -1)}' contains control characters or line breaks`,
+    );
   const s = input.trim().toLowerCase();
   if (s.endsWith('.')) return fail(`'${input}' ends with a dot`);
   const at = s.lastIndexOf('@');

@@ -20,6 +20,10 @@ export function loadFromTexts(files: Record<string, string>, today = '2026-11-23
 }
 
 /** A minimal valid tenant file with extra YAML appended. */
-export function tenantYaml(tenant: string, extra = '', head = 'providers:\n  sandbox: { type: sandbox }\ndomains: [acme.eu]\n'): string {
+export function tenantYaml(
+  tenant: string,
+  extra = '',
+  head = 'providers:\n  sandbox: { type: sandbox }\ndomains: [acme.eu]\n',
+): string {
   return `tenant: ${tenant}\n${head}${extra}`;
 }
