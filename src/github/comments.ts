@@ -29,7 +29,12 @@ function assertBodyFits(body: string): void {
   }
 }
 
-/** Every comment of the issue/PR whose body matches, oldest first (all pages). */
+/**
+ * Every comment of the issue/PR written by a bot (GitHub Actions or an app: mxpolicy's own
+ * identity) whose body matches, oldest first (all pages). Comments by people are never
+ * taken for mxpolicy's, even when they carry its marker: the reviewed checksum must come
+ * from the plan workflow, not from whoever can comment on the PR.
+ */
 export async function findComments(
   client: GithubClient,
   target: IssueTarget,
@@ -42,7 +47,7 @@ export async function findComments(
     per_page: 100,
   });
   return all
-    .filter((c) => matches(c.body ?? ''))
+    .filter((c) => c.user?.type === 'Bot' && matches(c.body ?? ''))
     .map((c) => ({ id: c.id, body: c.body ?? '', url: c.html_url }));
 }
 

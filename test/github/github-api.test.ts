@@ -172,6 +172,24 @@ describe('merged pull request and reviewed plan', () => {
     expect(reviewed?.checksum).toBe(sum('e'));
   });
 
+  it('never takes a marker in a comment written by a person for the plan comment', async () => {
+    const gh = await fakeGithub();
+    const n = gh.addPull({ title: 'p', headSha: 'a'.repeat(40) });
+    const forged = gh.seedComment(n, planBody(sum('f'), 'trust me'), {
+      login: 'mallory',
+      type: 'User',
+    });
+    const client = clientFor(gh);
+    const target = { owner: gh.owner, repo: gh.repo, issueNumber: n };
+    expect(await readReviewedPlan(client, target)).toBeUndefined();
+    const out = await upsertPlanComment(client, target, planBody(sum('a'), 'real'));
+    expect(out.action).toBe('created');
+    expect(gh.commentsOn(n).find((c) => c.id === forged.id)?.body).toBe(
+      planBody(sum('f'), 'trust me'),
+    );
+    expect((await readReviewedPlan(client, target))?.checksum).toBe(sum('a'));
+  });
+
   it('returns nothing for a direct push and for a PR without a plan comment', async () => {
     const gh = await fakeGithub();
     const client = clientFor(gh);

@@ -65,6 +65,33 @@ describe('plan on the pull request', () => {
     expect(gh.requests.map((r) => r.operationId)).toContain('issues/update-comment');
   });
 
+  it('fails loudly, without printing the token, when GitHub refuses the comment', async () => {
+    const gh = await fakeGithub();
+    gh.addPull({ number: 2, title: 'From a fork', headSha: HEAD_1 });
+    gh.failNext({
+      operationId: 'issues/create-comment',
+      status: 403,
+      body: {
+        message: 'Resource not accessible by integration',
+        documentation_url: 'https://docs.github.com/rest/issues/comments#create-an-issue-comment',
+      },
+      times: 1,
+    });
+    const repo = await policyRepo({ acme: tenantYaml('acme', ['ceo@lookalike.example']) });
+    const run = await actionsRun(gh, {
+      name: 'pull_request',
+      payload: examplePayload('pull_request', 'opened'),
+      sha: HEAD_1,
+    });
+
+    const res = await runCli(PLAN_ARGS, { cwd: repo, env: run.env });
+
+    expect(res.code).toBe(1);
+    expect(res.stderr).toContain('Resource not accessible by integration');
+    expect(res.stdout + res.stderr).not.toContain(gh.token);
+    expect((await readPlan(repo)).summary.create).toBe(1);
+  });
+
   it('keeps a 300-tenant plan in one comment under the limit, listing every delete', async () => {
     const gh = await fakeGithub();
     const pr = gh.addPull({ number: 2, title: 'Baseline refresh', headSha: HEAD_1 });

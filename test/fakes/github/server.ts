@@ -11,10 +11,17 @@ import { sampleFromSchema, schemaAt } from './sample.js';
  * the request fail. It closes itself after `idleMs` without requests.
  */
 
+export interface FakeAuthor {
+  login: string;
+  type: 'Bot' | 'User';
+}
+
 export interface FakeComment {
   id: number;
   issueNumber: number;
   body: string;
+  /** Who wrote it: the token's bot unless seeded otherwise. */
+  author?: FakeAuthor;
   createdAt: string;
   updatedAt: string;
 }
@@ -97,7 +104,7 @@ export interface FakeGithub {
   failNext(fault: InjectedFault): void;
   commentsOn(issueNumber: number): FakeComment[];
   /** Store a comment directly (as if someone had written it), without a request. */
-  seedComment(issueNumber: number, body: string): FakeComment;
+  seedComment(issueNumber: number, body: string, author?: FakeAuthor): FakeComment;
   close(): Promise<void>;
 }
 
@@ -169,17 +176,22 @@ export async function startFakeGithub(opts: FakeGithubOptions = {}): Promise<Fak
     return { ...asRecord(sample), ...fields };
   }
 
-  function user(op: ContractOperation, status: number, at: string[]): Record<string, unknown> {
+  function user(
+    op: ContractOperation,
+    status: number,
+    at: string[],
+    author: FakeAuthor = { login: BOT_LOGIN, type: 'Bot' },
+  ): Record<string, unknown> {
     // Fill a Simple User from the schema of wherever it sits in the response.
     let schema: Record<string, unknown> | undefined = contract.responseSchema(op, status);
     if (schema?.['type'] === 'array') schema = asRecord(schema['items']);
     schema = schemaAt(schema, at);
     return {
       ...asRecord(sampleFromSchema(schema ?? {})),
-      login: BOT_LOGIN,
-      id: 41898282,
-      type: 'Bot',
-      html_url: 'https://github.invalid/apps/github-actions',
+      login: author.login,
+      id: author.type === 'Bot' ? 41898282 : 583231,
+      type: author.type,
+      html_url: `https://github.invalid/${encodeURIComponent(author.login)}`,
     };
   }
 
@@ -203,7 +215,7 @@ export async function startFakeGithub(opts: FakeGithubOptions = {}): Promise<Fak
       html_url: html(`/issues/${c.issueNumber}#issuecomment-${c.id}`),
       issue_url: api(`/issues/${c.issueNumber}`),
       body: c.body,
-      user: user(op, status, ['user']),
+      user: user(op, status, ['user'], c.author),
       created_at: c.createdAt,
       updated_at: c.updatedAt,
       author_association: 'NONE',
@@ -658,9 +670,16 @@ export async function startFakeGithub(opts: FakeGithubOptions = {}): Promise<Fak
     failNext(fault) {
       faults.push({ ...fault });
     },
-    seedComment(issueNumber, body) {
+    seedComment(issueNumber, body, author) {
       const at = now();
-      const c: FakeComment = { id: nextId++, issueNumber, body, createdAt: at, updatedAt: at };
+      const c: FakeComment = {
+        id: nextId++,
+        issueNumber,
+        body,
+        createdAt: at,
+        updatedAt: at,
+        ...(author ? { author } : {}),
+      };
       comments.push(c);
       return c;
     },
