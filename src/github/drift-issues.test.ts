@@ -83,7 +83,9 @@ describe('renderDriftIssueBody', () => {
     expect(body).toContain(
       '| blocked sender `live@x.example` | live only (not in YAML) | delete it |',
     );
-    expect(body).toContain('/reason → `"edited live"`');
+    expect(body).toContain(
+      'changed live (live -> YAML): `reason: "campaign against u@x.example" -> "edited live"`',
+    );
     expect(body).toContain('missing live (in YAML)');
     expect(body).toContain('https://github.invalid/run/7');
   });

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { KIND_LABELS } from '../model/kinds.js';
+import { describeChangeFields } from '../plan/describe.js';
 import type { Change, Plan, TenantPlan } from '../plan/types.js';
 import { fitBody, MAX_BODY_CHARS } from './fit-body.js';
 import { parseMarker, renderMarker } from './markers.js';
@@ -95,9 +96,8 @@ export function driftOfPlan(plan: Plan): TenantDrift[] {
   });
 }
 
-function code(value: unknown): string {
-  const text = value === undefined ? '' : JSON.stringify(value);
-  return `\`${text.replaceAll('`', "'").replaceAll('|', '\\|')}\``;
+function cell(text: string): string {
+  return text.replaceAll('|', '\\|').replaceAll('`', "'");
 }
 
 /** The drift of one tenant as markdown: what differs live from the YAML, and what apply would do. */
@@ -110,10 +110,8 @@ export function renderTenantDriftMarkdown(tenant: string, changes: readonly Chan
       case 'delete':
         return `| ${what} | live only (not in YAML) | delete it |`;
       case 'update': {
-        const fields = c.patch.map(
-          (op) => `${op.path} → ${'value' in op ? code(op.value) : op.op}`,
-        );
-        return `| ${what} | changed live: ${fields.join(', ') || 'fields differ'} | restore the YAML values |`;
+        const fields = describeChangeFields(c).map((f) => `\`${cell(f)}\``);
+        return `| ${what} | changed live (live -> YAML): ${fields.join(', ') || 'fields differ'} | restore the YAML values |`;
       }
     }
   });
