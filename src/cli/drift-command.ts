@@ -30,7 +30,10 @@ export async function runDriftCommand(
             'No drift.',
           );
   await emit(ctx, text, opts.out);
-  if (opts.githubIssues === true) await publishDriftIssues(ctx, drift);
+  if (opts.githubIssues === true)
+    await publishDriftIssues(ctx, drift, {
+      complete: opts.tenant.length === 0 && opts.shard === undefined,
+    });
   if (drift.tenants.some((t) => t.status === 'error')) return EXIT.error;
   return drift.summary.create + drift.summary.update + drift.summary.delete > 0
     ? EXIT.changes

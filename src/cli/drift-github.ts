@@ -8,9 +8,15 @@ import { openGithubSession } from './github-session.js';
 /**
  * `drift --github-issues`: one labelled issue per drifted tenant, updated while the drift
  * changes, closed when it is gone, reopened when it returns; tenants whose live state could
- * not be read keep their issue as it is. The drift markdown goes to the job summary.
+ * not be read keep their issue as it is; when every tenant was checked (no --tenant, no
+ * --shard), issues of tenants gone from the policies are closed. The drift markdown goes to
+ * the job summary.
  */
-export async function publishDriftIssues(ctx: CliContext, drift: Plan): Promise<void> {
+export async function publishDriftIssues(
+  ctx: CliContext,
+  drift: Plan,
+  opts: { complete: boolean },
+): Promise<void> {
   const gh = await openGithubSession(ctx);
   const results = await syncDriftIssues(
     gh.client,
@@ -21,6 +27,7 @@ export async function publishDriftIssues(ctx: CliContext, drift: Plan): Promise<
       ...(gh.actions.sha ? { sha: gh.actions.sha } : {}),
       ...(gh.actions.runUrl ? { runUrl: gh.actions.runUrl } : {}),
     },
+    opts,
   );
   const lines = results.map((r) => `- ${r.action} [#${r.number}](${r.url}) for \`${r.tenant}\``);
   await gh.summary(

@@ -193,6 +193,22 @@ describe('planDriftIssueActions', () => {
     ]);
   });
 
+  it('closes issues of tenants gone from the policies only when every tenant was checked', () => {
+    const gone = drift('initech', ['x@y']);
+    const existing = [issue(5, gone), issue(6, drift('acme', ['x@y']), 'closed')];
+    const checked: TenantDrift[] = [{ tenant: 'acme', state: 'clean' }];
+    expect(planDriftIssueActions(existing, checked, run)).toEqual([]);
+    expect(planDriftIssueActions(existing, checked, run, { complete: true })).toEqual([
+      expect.objectContaining({
+        type: 'close',
+        number: 5,
+        tenant: 'initech',
+        reason: 'not_planned',
+        comment: expect.stringContaining('no longer in the policies') as string,
+      }),
+    ]);
+  });
+
   it('ignores clean tenants without issues and issues it cannot attribute', () => {
     const stray = { number: 9, title: 'not ours', body: 'hello', state: 'open' as const };
     expect(planDriftIssueActions([stray], [{ tenant: 'acme', state: 'clean' }], run)).toEqual([]);

@@ -146,13 +146,16 @@ export function renderDriftIssueBody(
 
 /**
  * What to do with the drift issues, given the issues that exist (any state, with the drift
- * label) and the drift of the tenants just checked. Tenants not checked, and tenants whose
- * state is unknown, keep their issues as they are.
+ * label) and the drift of the tenants just checked. Tenants whose state is unknown keep
+ * their issues as they are. Tenants not checked keep theirs too, unless `complete` says
+ * every tenant of the policies was checked: then an open issue of a tenant that is no
+ * longer in the policies is closed.
  */
 export function planDriftIssueActions(
   existing: readonly ExistingDriftIssue[],
   tenants: readonly TenantDrift[],
   run: DriftRunInfo,
+  opts: { complete?: boolean } = {},
 ): DriftIssueAction[] {
   const byTenant = new Map<string, ExistingDriftIssue[]>();
   for (const issue of existing) {
@@ -215,6 +218,21 @@ export function planDriftIssueActions(
       });
     } else {
       actions.push({ type: 'create', tenant: t.tenant, title, body });
+    }
+  }
+  if (opts.complete === true) {
+    const checked = new Set(tenants.map((t) => t.tenant));
+    for (const [tenant, issues] of byTenant) {
+      if (checked.has(tenant)) continue;
+      for (const issue of issues.filter((i) => i.state === 'open')) {
+        actions.push({
+          type: 'close',
+          tenant,
+          number: issue.number,
+          reason: 'not_planned',
+          comment: `Tenant \`${tenant}\` is no longer in the policies, so mxpolicy no longer checks it for drift. Closing.`,
+        });
+      }
     }
   }
   return actions;

@@ -67,10 +67,11 @@ export async function syncDriftIssues(
   repo: RepoRef,
   tenants: readonly TenantDrift[],
   run: DriftRunInfo,
+  opts: { complete?: boolean } = {},
 ): Promise<DriftSyncResult[]> {
   await ensureDriftLabel(client, repo);
   const existing = await listDriftIssues(client, repo);
-  const actions = planDriftIssueActions(existing, tenants, run);
+  const actions = planDriftIssueActions(existing, tenants, run, opts);
   const ref = { owner: repo.owner, repo: repo.repo };
   const results: DriftSyncResult[] = [];
   for (const a of actions) {

@@ -1,4 +1,5 @@
-import { writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DRIFT_LABEL } from '../../src/github/drift-issues.js';
 import { parseMarker } from '../../src/github/markers.js';
@@ -79,6 +80,12 @@ describe('drift on a schedule', () => {
     expect(acmeIssues()[0]).toMatchObject({ number: issue.number, state: 'open' });
     expect(acmeIssues()[0]!.body).toContain('ceo@lookalike.example');
     expect(gh.commentsOn(issue.number).at(-1)?.body).toContain('The drift is back');
+
+    // The tenant leaves the policies: its issue is closed, not left open forever.
+    await rm(path.join(repo, 'policies', 'tenants', 'acme.yaml'));
+    expect((await drift()).code).toBe(0);
+    expect(acmeIssues()[0]).toMatchObject({ state: 'closed', stateReason: 'not_planned' });
+    expect(gh.commentsOn(issue.number).at(-1)?.body).toContain('no longer in the policies');
   });
 
   it('leaves the issue of a tenant it cannot read as it is', async () => {

@@ -65,6 +65,27 @@ describe('plan on the pull request', () => {
     expect(gh.requests.map((r) => r.operationId)).toContain('issues/update-comment');
   });
 
+  it('still comments when a tenant file is invalid, naming the broken tenant', async () => {
+    const gh = await fakeGithub();
+    const pr = gh.addPull({ number: 2, title: 'Typo', headSha: HEAD_1 });
+    const repo = await policyRepo({
+      acme: tenantYaml('acme', ['ceo@lookalike.example']),
+      globex: tenantYaml('globex', []) + 'blockedSenders:\n  - sender: no-reason@x.example\n',
+    });
+    const run = await actionsRun(gh, {
+      name: 'pull_request',
+      payload: examplePayload('pull_request', 'opened'),
+      sha: HEAD_1,
+    });
+
+    const res = await runCli(PLAN_ARGS, { cwd: repo, env: run.env });
+
+    expect(res.code).toBe(1);
+    const [comment] = gh.commentsOn(pr);
+    expect(comment!.body).toMatch(/\| globex \| ❌ error \|/);
+    expect(comment!.body).toContain('ceo@lookalike.example');
+  });
+
   it('fails loudly, without printing the token, when GitHub refuses the comment', async () => {
     const gh = await fakeGithub();
     gh.addPull({ number: 2, title: 'From a fork', headSha: HEAD_1 });

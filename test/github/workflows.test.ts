@@ -105,6 +105,7 @@ describe('GitHub workflows', () => {
     expect(steps.some((s) => s.run === 'npx mxpolicy validate')).toBe(true);
     const plan = steps.find((s) => s.run?.includes('mxpolicy plan'));
     expect(plan?.run).toContain('--github-comment');
+    expect(plan?.if).toBe('${{ !cancelled() }}');
     expect(plan?.run).toContain('--format json --out plan.json');
     expect(plan?.env?.['GITHUB_TOKEN']).toBe('${{ secrets.GITHUB_TOKEN }}');
     const upload = steps.find((s) => s.uses?.startsWith('actions/upload-artifact@'));
