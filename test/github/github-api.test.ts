@@ -131,6 +131,53 @@ describe('upsertPlanComment', () => {
     expect(JSON.stringify(gh.requests)).not.toContain(gh.token);
   });
 
+  it('waits out an exhausted primary rate limit until its reset', async () => {
+    const gh = await fakeGithub();
+    const issueNumber = gh.addPull({ title: 'p', headSha: 'a'.repeat(40) });
+    gh.failNext({
+      operationId: 'issues/create-comment',
+      status: 403,
+      headers: {
+        'x-ratelimit-remaining': '0',
+        'x-ratelimit-reset': String(Math.floor(Date.now() / 1000)),
+      },
+      body: { message: 'API rate limit exceeded for installation ID 1.' },
+      times: 1,
+    });
+    const out = await upsertPlanComment(
+      clientFor(gh),
+      { owner: gh.owner, repo: gh.repo, issueNumber },
+      planBody(sum('a'), 'x'),
+    );
+    expect(out.action).toBe('created');
+    const statuses = gh.requests
+      .filter((r) => r.operationId === 'issues/create-comment')
+      .map((r) => r.status);
+    expect(statuses).toEqual([403, 201]);
+  });
+
+  it('gives up after a bounded number of secondary rate limits', async () => {
+    const gh = await fakeGithub();
+    const issueNumber = gh.addPull({ title: 'p', headSha: 'a'.repeat(40) });
+    gh.failNext({
+      operationId: 'issues/create-comment',
+      status: 403,
+      headers: { 'retry-after': '1' },
+      body: { message: 'You have exceeded a secondary rate limit.' },
+      times: 10,
+    });
+    await expect(
+      upsertPlanComment(
+        clientFor(gh),
+        { owner: gh.owner, repo: gh.repo, issueNumber },
+        planBody(sum('a'), 'x'),
+      ),
+    ).rejects.toThrow(/secondary rate limit/);
+    // The first try and three retries (maxRateLimitRetries defaults to 3).
+    expect(gh.requests.filter((r) => r.operationId === 'issues/create-comment')).toHaveLength(4);
+    expect(gh.comments).toEqual([]);
+  });
+
   it('refuses a body without the marker or over the limit before calling GitHub', async () => {
     const gh = await fakeGithub();
     const client = clientFor(gh);
