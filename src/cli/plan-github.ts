@@ -18,8 +18,11 @@ export async function publishPlanOnPullRequest(ctx: CliContext, plan: Plan): Pro
     );
   }
   const markdown = renderPlanMarkdown(plan);
+  const head = headShaOf(gh.actions.event);
   const fitted = buildPlanCommentBody(plan, planMarkdownSections(plan), {
     ...(gh.actions.runUrl ? { artifactUrl: gh.actions.runUrl } : {}),
+    // Which commit of the PR this plan is for (an audit aid; the checksum is what counts).
+    ...(head ? { sha: head } : {}),
   });
   const result = await upsertPlanComment(
     gh.client,
@@ -31,4 +34,15 @@ export async function publishPlanOnPullRequest(ctx: CliContext, plan: Plan): Pro
   ctx.stderr.write(
     `plan comment ${result.action} on #${issueNumber}${shortened}: ${result.comment.url}\n`,
   );
+}
+
+function headShaOf(event: Record<string, unknown>): string | undefined {
+  const pr = event['pull_request'];
+  if (pr === null || typeof pr !== 'object') return undefined;
+  const head = (pr as Record<string, unknown>)['head'];
+  const sha =
+    head !== null && typeof head === 'object'
+      ? (head as Record<string, unknown>)['sha']
+      : undefined;
+  return typeof sha === 'string' && /^[0-9a-f]{40}$/.test(sha) ? sha : undefined;
 }

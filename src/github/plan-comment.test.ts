@@ -1,6 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { blockChange, makePlan, tenantPlan } from '../../test/github/plan-fixtures.js';
-import { planMarkdownSections, renderPlanMarkdown } from '../plan/render-markdown.js';
+import {
+  planMarkdownSections,
+  readPlanMarker,
+  renderPlanMarkdown,
+} from '../plan/render-markdown.js';
 import type { Plan } from '../plan/types.js';
 import { findDetailsBlocks } from './fit-body.js';
 import { parsePlanChecksum } from './markers.js';
@@ -31,11 +35,12 @@ describe('buildPlanCommentBody', () => {
     expect(fit(plan)).toEqual({ body: renderPlanMarkdown(plan), level: 'full', droppedDetails: 0 });
   });
 
-  it('carries the commit in the marker when given', () => {
+  it('names the commit when given, keeping the marker the renderers read', () => {
     const plan = makePlan([], 'cd'.repeat(32));
-    const out = fit(plan, { sha: 'abc1234' });
+    const out = fit(plan, { sha: 'abc1234'.padEnd(40, '0') });
     expect(parsePlanChecksum(out.body)).toBe(plan.checksum);
-    expect(out.body).toContain('sha=abc1234');
+    expect(readPlanMarker(out.body)).toBe(plan.checksum);
+    expect(out.body).toContain('Planned for commit `abc1234`');
   });
 
   it('drops trailing details first, keeping the summary and every delete', () => {

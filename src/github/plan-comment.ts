@@ -36,7 +36,7 @@ export function buildPlanCommentBody(
   const max = opts.maxChars ?? MAX_BODY_CHARS;
   const omitted = (n: number, grouped: boolean): string =>
     `> [!NOTE]\n> ${grouped ? 'Part of the change list and the details' : `Details of ${n} tenant(s)`} are left out to stay under GitHub's 65,536-character limit; the full plan is in ${artifactRef(opts)}.`;
-  const head = [planMarker(plan, opts.sha), sections.summary, sections.deletes].filter(
+  const head = [planMarker(plan), sections.summary, commitLine(opts), sections.deletes].filter(
     (p) => p !== '',
   );
   const details = sections.details.map((d) => d.markdown);
@@ -96,8 +96,14 @@ export function buildPlanCommentBody(
 }
 
 /** The hidden marker: the checksum the merge workflow will hold apply to. */
-export function planMarker(plan: Plan, sha?: string): string {
-  return renderMarker('plan', sha ? { checksum: plan.checksum, sha } : { checksum: plan.checksum });
+export function planMarker(plan: Plan): string {
+  // Exactly the renderers' marker (`planMarker` in plan/render-markdown.ts) so either side
+  // can read what the other wrote.
+  return renderMarker('plan', { checksum: plan.checksum });
+}
+
+function commitLine(opts: PlanCommentOptions): string {
+  return opts.sha ? `<sub>Planned for commit \`${opts.sha.slice(0, 7)}\`.</sub>` : '';
 }
 
 interface ChangeGroup {
@@ -137,8 +143,9 @@ export function renderCompactPlanMarkdown(plan: Plan, opts: PlanCommentOptions =
   const changed = plan.tenants.filter((t) => t.changes.length > 0);
   const { create, update, delete: del } = plan.summary;
   const head = [
-    planMarker(plan, opts.sha),
+    planMarker(plan),
     `### mxpolicy plan: ${create} to create, ${update} to update, ${del} to delete in ${changed.length} of ${plan.tenants.length} tenant(s)`,
+    ...(opts.sha ? ['', commitLine(opts)] : []),
     '',
     `> [!NOTE]\n> The full plan is too long for one comment; this is its summary. Every change is in ${artifactRef(opts)}.`,
   ];

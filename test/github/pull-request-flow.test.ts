@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseMarker, parsePlanChecksum } from '../../src/github/markers.js';
+import { readPlanMarker } from '../../src/plan/render-markdown.js';
 import type { Plan } from '../../src/plan/types.js';
 import { runCli } from '../support/cli.js';
 import { actionsRun, examplePayload } from './actions-env.js';
@@ -43,6 +44,10 @@ describe('plan on the pull request', () => {
     const comments1 = gh.commentsOn(pr);
     expect(comments1).toHaveLength(1);
     expect(parsePlanChecksum(comments1[0]!.body)).toBe(plan1.checksum);
+    const head = ((opened['pull_request'] as Record<string, unknown>)['head'] as { sha: string })
+      .sha;
+    expect(comments1[0]!.body).toContain(`Planned for commit \`${head.slice(0, 7)}\``);
+    expect(readPlanMarker(comments1[0]!.body)).toBe(plan1.checksum);
     expect(comments1[0]!.body).toContain('ceo@lookalike.example');
     expect(await run1.summary()).toContain('## mxpolicy plan');
 
