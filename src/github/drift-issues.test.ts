@@ -147,6 +147,15 @@ describe('planDriftIssueActions', () => {
     ]);
   });
 
+  it('restores a renamed title without a "drift changed" comment', () => {
+    const d = drift('acme', ['x@y']);
+    const renamed = { ...issue(1, d), title: 'someone renamed this' };
+    const actions = planDriftIssueActions([renamed], [d], run);
+    expect(actions).toHaveLength(1);
+    expect(actions[0]).toMatchObject({ type: 'update', number: 1, title: 'mxpolicy drift: acme' });
+    expect(actions[0]).not.toHaveProperty('comment');
+  });
+
   it('closes the issue with a comment when the drift is gone', () => {
     const actions = planDriftIssueActions(
       [issue(1, drift('acme', ['x@y']))],

@@ -28,7 +28,15 @@ export interface ExistingDriftIssue {
 
 export type DriftIssueAction =
   | { type: 'create'; tenant: string; title: string; body: string }
-  | { type: 'update'; tenant: string; number: number; title: string; body: string; comment: string }
+  | {
+      type: 'update';
+      tenant: string;
+      number: number;
+      title: string;
+      body: string;
+      /** Absent when only the title was restored: nothing to notify about. */
+      comment?: string;
+    }
   | { type: 'reopen'; tenant: string; number: number; title: string; body: string; comment: string }
   | {
       type: 'close';
@@ -185,14 +193,19 @@ export function planDriftIssueActions(
     const count = `${t.changes.length} difference(s)`;
     const [keep, ...duplicates] = open;
     if (keep) {
-      if (fingerprintOfIssue(keep) !== t.fingerprint || keep.title !== title) {
+      const changed = fingerprintOfIssue(keep) !== t.fingerprint;
+      if (changed || keep.title !== title) {
         actions.push({
           type: 'update',
           tenant: t.tenant,
           number: keep.number,
           title,
           body,
-          comment: `The drift changed: now ${count}. The description shows the current state.`,
+          ...(changed
+            ? {
+                comment: `The drift changed: now ${count}. The description shows the current state.`,
+              }
+            : {}),
         });
       }
       for (const d of duplicates) {

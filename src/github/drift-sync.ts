@@ -93,7 +93,13 @@ export async function syncDriftIssues(
           title: a.title,
           body: a.body,
         });
-        await client.rest.issues.createComment({ ...ref, issue_number: a.number, body: a.comment });
+        if (a.comment !== undefined) {
+          await client.rest.issues.createComment({
+            ...ref,
+            issue_number: a.number,
+            body: a.comment,
+          });
+        }
         results.push({ action: a.type, tenant: a.tenant, number: a.number, url: data.html_url });
         break;
       }
