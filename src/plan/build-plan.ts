@@ -1,12 +1,12 @@
 import { createHash } from 'node:crypto';
-import { canonicalJson } from '../model/entries.js';
+import { canonicalJson, entryFingerprint } from '../model/entries.js';
 import type { Plan, PlanSummary, TenantPlan } from './types.js';
 
 /**
  * sha256 over a canonical serialization of the tenant plans: equal plans, equal checksums.
- * Entry values (before/after/patch), whose key order comes from YAML or a vendor, are
- * serialized with sorted keys; the rest is built by the planner in a fixed order and is
- * serialized natively (canonical JSON of a 250,000-change plan costs seconds otherwise).
+ * Entry values (before/after), whose key order comes from YAML or a vendor, are serialized
+ * field by field (`entryFingerprint`); the patch is a function of them; the rest is built
+ * by the planner in a fixed order. (Canonical JSON of a 250,000-change plan costs seconds.)
  */
 export function planChecksum(tenants: readonly TenantPlan[]): string {
   const hash = createHash('sha256').update('mxpolicy-plan/1\n');
@@ -31,9 +31,8 @@ export function planChecksum(tenants: readonly TenantPlan[]): string {
           c.source?.line ?? null,
           c.source?.bundle ?? null,
         ]) +
-          canonicalJson(c.before ?? null) +
-          canonicalJson(c.after ?? null) +
-          canonicalJson(c.patch) +
+          (c.before !== undefined ? entryFingerprint(c.kind, c.before) : 'null') +
+          (c.after !== undefined ? entryFingerprint(c.kind, c.after) : 'null') +
           '\n',
       );
     }
