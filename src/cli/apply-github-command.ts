@@ -46,7 +46,20 @@ export async function runApplyFromGithub(
     `applying the plan reviewed on #${pull.number} (checksum ${reviewed.checksum})\n`,
   );
 
-  const outcome = await executeApply(ctx, { ...opts, checksum: reviewed.checksum });
+  let outcome: Awaited<ReturnType<typeof executeApply>>;
+  try {
+    outcome = await executeApply(ctx, { ...opts, checksum: reviewed.checksum });
+  } catch (err) {
+    // Say so on the PR before failing the run: a silent PR reads as "applied".
+    const message = err instanceof Error ? err.message : String(err);
+    await upsertApplyComment(
+      gh.client,
+      target,
+      renderApplyRefusal({ kind: 'error', message }, link),
+      sha,
+    );
+    throw err;
+  }
   if (outcome.report === undefined) {
     const reason: RefusalReason = {
       kind: 'checksum-mismatch',

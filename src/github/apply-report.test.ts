@@ -98,6 +98,13 @@ describe('renderApplyRefusal', () => {
     expect(body).toContain('Nothing was changed');
   });
 
+  it('reports an apply that stopped with an error without claiming nothing was applied', () => {
+    const body = renderApplyRefusal({ kind: 'error', message: 'disk `full`' }, link);
+    expect(body).toContain('stopped with an error');
+    expect(body).toContain("`disk 'full'`");
+    expect(body).not.toContain('nothing applied');
+  });
+
   it('explains a missing plan comment and a missing pull request', () => {
     expect(renderApplyRefusal({ kind: 'no-reviewed-plan' }, link)).toContain(
       'no mxpolicy plan comment',

@@ -88,7 +88,9 @@ export function renderApplyReportComment(report: ApplyReport, link: CommitLink):
 export type RefusalReason =
   | { kind: 'checksum-mismatch'; reviewed: string; fresh: string; freshSummary: PlanSummary }
   | { kind: 'no-reviewed-plan' }
-  | { kind: 'no-pull-request' };
+  | { kind: 'no-pull-request' }
+  /** apply stopped with an error before it could report per tenant. */
+  | { kind: 'error'; message: string };
 
 /** The comment (or job summary) when apply refuses to run: nothing was applied, and why. */
 export function renderApplyRefusal(
@@ -98,7 +100,9 @@ export function renderApplyRefusal(
 ): string {
   const lines = [
     renderMarker('apply', { sha: link.sha }),
-    `### ⛔ mxpolicy apply of ${commitRef(link)}: nothing applied`,
+    reason.kind === 'error'
+      ? `### ❌ mxpolicy apply of ${commitRef(link)}: stopped with an error`
+      : `### ⛔ mxpolicy apply of ${commitRef(link)}: nothing applied`,
     '',
   ];
   switch (reason.kind) {
@@ -114,6 +118,11 @@ export function renderApplyRefusal(
     case 'no-reviewed-plan':
       lines.push(
         `This pull request has no mxpolicy plan comment with a checksum, so there is no reviewed plan to hold apply to. **Nothing was changed${runRef(link)}.** Let the plan workflow comment on a pull request before merging, or run apply by hand after reviewing the plan.`,
+      );
+      break;
+    case 'error':
+      lines.push(
+        `mxpolicy stopped with an error before it could report per tenant: \`${oneLine(reason.message).replaceAll('`', "'")}\`. Changes made before the error stay made${runRef(link)}; re-running the apply workflow converges on the state of \`main\`.`,
       );
       break;
     case 'no-pull-request':

@@ -227,6 +227,21 @@ describe('apply on merge', () => {
     expect(gh.commentsOn(pr).filter((c) => parsePlanChecksum(c.body))).toHaveLength(1);
   });
 
+  it('says on the PR when apply stops with an error', async () => {
+    const { gh, pr, repo, merge } = await reviewedPullRequest();
+
+    const res = await runCli(['apply', '--github', '--concurrency', '0'], {
+      cwd: repo,
+      env: merge.env,
+    });
+
+    expect(res.code).toBe(1);
+    expect(res.stderr).toContain('--concurrency must be a positive whole number');
+    const report = gh.commentsOn(pr).find((c) => parseMarker(c.body)?.kind === 'apply');
+    expect(report!.body).toContain('stopped with an error');
+    expect(report!.body).toContain('--concurrency must be a positive whole number');
+  });
+
   it('refuses when the merged PR has no plan comment, or no PR contains the commit', async () => {
     const gh = await fakeGithub();
     const repo = await policyRepo({ acme: tenantYaml('acme', ['ceo@lookalike.example']) });
