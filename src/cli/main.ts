@@ -3,6 +3,7 @@ import { shardOf } from '../config/select-tenants.js';
 import { runApplyCommand, type ApplyCommandOptions } from './apply-command.js';
 import { runAuditCommand, type AuditCommandOptions } from './audit-command.js';
 import { runHistoryCommand, type HistoryCommandOptions } from './history-command.js';
+import { runApplyFromGithub } from './apply-github-command.js';
 import { EXIT, processContext, type CliContext } from './context.js';
 import { runDriftCommand, type DriftCommandOptions } from './drift-command.js';
 import { collect } from './load.js';
@@ -58,6 +59,7 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
       '--changed-since <ref>',
       'plan only tenants whose effective desired state differs from merge-base(REF, HEAD); a bundle change selects every tenant including it',
     )
+    .option('--github-comment', 'in GitHub Actions: upsert the plan comment on the pull request')
     .action(async (opts: PlanCommandOptions) => {
       setExit(await runPlanCommand(ctx, opts));
     });
@@ -78,14 +80,23 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
       '--no-receipt',
       'do not record an apply receipt (by default, inside a git repository, the result is noted on HEAD under refs/notes/mxpolicy and pushed when GITHUB_ACTIONS=true)',
     )
-    .action(async (opts: ApplyCommandOptions) => {
-      setExit(await runApplyCommand(ctx, opts));
+    .option(
+      '--github',
+      'in GitHub Actions (push to main): apply the plan reviewed on the merged pull request, then comment the result',
+    )
+    .action(async (opts: ApplyCommandOptions & { github?: boolean }) => {
+      setExit(
+        opts.github === true
+          ? await runApplyFromGithub(ctx, opts)
+          : await runApplyCommand(ctx, opts),
+      );
     });
 
   reconciling(program.command('drift'))
     .description('report live changes nobody committed (read-only; exit 2 when drift exists)')
     .addOption(format(['text', 'markdown', 'json'], 'text'))
     .option('--out <file>', 'write the drift report to a file')
+    .option('--github-issues', 'in GitHub Actions: open/update/close one issue per drifted tenant')
     .action(async (opts: DriftCommandOptions) => {
       setExit(await runDriftCommand(ctx, opts));
     });

@@ -7,6 +7,7 @@ import { renderPlanText } from '../plan/render-text.js';
 import type { Plan } from '../plan/types.js';
 import { changedSinceFilter } from './changed-since.js';
 import { EXIT, useColour, type CliContext, type ExitCode } from './context.js';
+import { publishPlanOnPullRequest } from './plan-github.js';
 import { runPlan, type PlanRunOptions } from './run-plan.js';
 
 export type PlanFormat = 'text' | 'markdown' | 'json';
@@ -17,6 +18,7 @@ export interface PlanCommandOptions extends PlanRunOptions {
   detailedExitcode?: boolean;
   /** Plan only tenants whose effective desired state differs from this git ref. */
   changedSince?: string;
+  githubComment?: boolean;
 }
 
 export function renderPlan(plan: Plan, format: PlanFormat, colour: boolean): string {
@@ -64,5 +66,6 @@ export async function runPlanCommand(ctx: CliContext, opts: PlanCommandOptions):
       `Plan: ${create} to create, ${update} to update, ${del} to delete (checksum ${plan.checksum}).\n`,
     );
   }
+  if (opts.githubComment === true) await publishPlanOnPullRequest(ctx, plan);
   return planExitCode(plan, opts.detailedExitcode === true);
 }
