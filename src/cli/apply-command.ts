@@ -6,6 +6,7 @@ import { renderApplyReportText } from '../plan/render-apply.js';
 import type { ApplyReport, Plan } from '../plan/types.js';
 import { applyPlan } from '../reconcile/reconcile.js';
 import { recordApplyReceipt } from './apply-receipt.js';
+import { changedSinceOption } from './changed-since.js';
 import { EXIT, useColour, type CliContext, type ExitCode } from './context.js';
 import { emit } from './plan-command.js';
 import { reconcileDeps, runPlan, type PlanRunOptions } from './run-plan.js';
@@ -17,6 +18,8 @@ export interface ApplyCommandOptions extends PlanRunOptions {
   out?: string;
   /** `--no-receipt` sets false; by default a receipt is noted on HEAD (see recordApplyReceipt). */
   receipt?: boolean;
+  /** Apply only tenants whose effective desired state differs from this git ref (as plan). */
+  changedSince?: string;
 }
 
 export function applyExitCode(plan: Plan, report: ApplyReport): ExitCode {
@@ -44,7 +47,7 @@ export async function executeApply(
       ? parsePlanJson(await readFile(path.resolve(ctx.cwd, opts.plan), 'utf8'))
       : undefined;
   const expected = opts.checksum ?? reviewed?.checksum;
-  const { plan, sessions } = await runPlan(ctx, opts);
+  const { plan, sessions } = await runPlan(ctx, opts, await changedSinceOption(ctx, opts));
   if (expected !== undefined && expected !== plan.checksum) {
     const mismatch = [
       `The plan changed since it was reviewed: reviewed checksum ${expected}, fresh plan ${plan.checksum}. Nothing was applied.`,

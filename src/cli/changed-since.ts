@@ -36,3 +36,16 @@ export async function changedSinceFilter(
     return affected;
   };
 }
+
+/** The `--changed-since` filter for `runPlan`, or undefined when the option is not given. */
+export async function changedSinceOption(
+  ctx: CliContext,
+  opts: { policies: string; tenant: string[]; shard?: string; changedSince?: string },
+): Promise<((selected: TenantConfig[]) => Promise<TenantConfig[]>) | undefined> {
+  if (opts.changedSince === undefined) return undefined;
+  return changedSinceFilter(ctx, {
+    policies: opts.policies,
+    changedSince: opts.changedSince,
+    narrowed: opts.tenant.length > 0 || opts.shard !== undefined,
+  });
+}

@@ -77,6 +77,10 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
     .addOption(format(['text', 'json'], 'text'))
     .option('--out <file>', 'write the apply report to a file')
     .option(
+      '--changed-since <ref>',
+      'apply only tenants whose effective desired state differs from merge-base(REF, HEAD); use the same selection as the reviewed plan, whose checksum covers exactly its tenants',
+    )
+    .option(
       '--no-receipt',
       'do not record an apply receipt (by default, inside a git repository, the result is noted on HEAD under refs/notes/mxpolicy and pushed when GITHUB_ACTIONS=true)',
     )

@@ -5,7 +5,7 @@ import { renderPlanJson } from '../plan/render-json.js';
 import { renderPlanMarkdown } from '../plan/render-markdown.js';
 import { renderPlanText } from '../plan/render-text.js';
 import type { Plan } from '../plan/types.js';
-import { changedSinceFilter } from './changed-since.js';
+import { changedSinceOption } from './changed-since.js';
 import { EXIT, useColour, type CliContext, type ExitCode } from './context.js';
 import { publishPlanOnPullRequest } from './plan-github.js';
 import { runPlan, type PlanRunOptions } from './run-plan.js';
@@ -46,15 +46,7 @@ export async function emit(ctx: CliContext, text: string, out: string | undefine
 }
 
 export async function runPlanCommand(ctx: CliContext, opts: PlanCommandOptions): Promise<ExitCode> {
-  const filter =
-    opts.changedSince !== undefined
-      ? await changedSinceFilter(ctx, {
-          policies: opts.policies,
-          changedSince: opts.changedSince,
-          narrowed: opts.tenant.length > 0 || opts.shard !== undefined,
-        })
-      : undefined;
-  const { plan } = await runPlan(ctx, opts, filter);
+  const { plan } = await runPlan(ctx, opts, await changedSinceOption(ctx, opts));
   await emit(
     ctx,
     renderPlan(plan, opts.format, opts.out === undefined && useColour(ctx)),

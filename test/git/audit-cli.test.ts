@@ -283,6 +283,61 @@ describe('mxpolicy plan --changed-since', () => {
     repo.run(['checkout', '-q', 'main']);
   });
 
+  it('lets apply take the same selection, so the reviewed checksum matches', async () => {
+    const repo = createTempRepo();
+    try {
+      repo.write('.gitignore', '.mxpolicy/\n');
+      repo.write('policies/tenants/a.yaml', tenantYaml({ tenant: 'a' }));
+      repo.write('policies/tenants/b.yaml', tenantYaml({ tenant: 'b' }));
+      const base = repo.commit('Initial');
+      expect((await runCli(repo.dir, ['apply', '--no-receipt'])).code).toBe(0);
+      repo.write(
+        'policies/tenants/a.yaml',
+        tenantYaml({ tenant: 'a', blockedSenders: [{ sender: 'x.example', reason: 'r' }] }),
+      );
+      repo.write(
+        'policies/tenants/b.yaml',
+        tenantYaml({ tenant: 'b', blockedSenders: [{ sender: 'y.example', reason: 'r' }] }),
+      );
+      repo.commit('Block x in a, y in b');
+      // b also changed, but outside this selection its plan is not the reviewed one
+      repo.write('policies/tenants/b.yaml', tenantYaml({ tenant: 'b' }));
+      repo.commit('Undo b');
+
+      const reviewed = await runCli(repo.dir, [
+        'plan',
+        '--changed-since',
+        base,
+        '--format',
+        'json',
+      ]);
+      const plan = JSON.parse(reviewed.stdout) as {
+        checksum: string;
+        tenants: { tenant: string }[];
+      };
+      expect(plan.tenants.map((t) => t.tenant)).toEqual(['a']);
+
+      const full = await runCli(repo.dir, ['apply', '--checksum', plan.checksum]);
+      expect(full.code).toBe(1);
+      expect(full.stderr).toContain('Nothing was applied');
+
+      const same = await runCli(repo.dir, [
+        'apply',
+        '--changed-since',
+        base,
+        '--checksum',
+        plan.checksum,
+        '--format',
+        'json',
+      ]);
+      expect(same.code).toBe(0);
+      const report = JSON.parse(same.stdout) as { tenants: { tenant: string; status: string }[] };
+      expect(report.tenants).toEqual([expect.objectContaining({ tenant: 'a', status: 'applied' })]);
+    } finally {
+      repo.cleanup();
+    }
+  });
+
   it('explains an unknown ref', async () => {
     const run = await runCli(s.repo.dir, ['plan', '--changed-since', 'origin/nope']);
     expect(run.code).toBe(1);
