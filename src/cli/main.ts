@@ -78,7 +78,7 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
     .option('--out <file>', 'write the apply report to a file')
     .option(
       '--changed-since <ref>',
-      'apply only tenants whose effective desired state differs from merge-base(REF, HEAD); use the same selection as the reviewed plan, whose checksum covers exactly its tenants',
+      'apply only tenants whose effective desired state differs from merge-base(REF, HEAD); select as the reviewed plan did, or changes pending elsewhere make the checksum differ',
     )
     .option(
       '--no-receipt',
