@@ -201,3 +201,12 @@ describe('normalization is idempotent', () => {
     );
   });
 });
+
+describe('normalizeDomain label limits', () => {
+  it('refuses a top-level label over 63 characters and accepts one of 63', () => {
+    expect(normalizeDomain(`example.${'a'.repeat(64)}`).ok).toBe(false);
+    expect(normalizeDomain(`example.${'a'.repeat(63)}`).ok).toBe(true);
+    expect(normalizeDomain('example.x-1').ok).toBe(true);
+    expect(normalizeDomain('example.-x').ok).toBe(false);
+  });
+});

@@ -12,6 +12,8 @@ const ok = <T>(value: T): Normalized<T> => ({ ok: true, value });
 const fail = <T>(reason: string): Normalized<T> => ({ ok: false, reason });
 
 const LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
+const VALID_HOST =
+  /^(?:(?!-)[a-z0-9-]{1,63}(?<!-)\.)+(?=[a-z0-9-]{1,63}$)(?!-)[a-z0-9-]*[a-z-][a-z0-9-]*(?<!-)$/;
 // RFC 5322 atext: the local part is a dot-atom. Quoted strings and comments are refused:
 // gateways match plain addresses, and a quoted local part in a block list is a mistake.
 const ATEXT = /^[a-z0-9!#$%&'*+/=?^_`{|}~-]+$/;
@@ -35,6 +37,9 @@ export function normalizeDomain(
   const ascii = /^[\x21-\x7e]*$/.test(s) ? s : domainToASCII(s);
   if (ascii === '') return fail(`'${input}' is not a valid internationalized domain name`);
   if (ascii.length > 253) return fail(`domain is longer than 253 characters`);
+  // Fast path for the common case (every label LDH, two or more labels, alphabetic TLD);
+  // anything else takes the label-by-label walk that says what is wrong.
+  if (VALID_HOST.test(ascii)) return ok(ascii);
   const labels = ascii.split('.');
   if (labels.length < 2 && opts.allowSingleLabel !== true)
     return fail(`'${input}' has a single label; a domain needs at least two`);
