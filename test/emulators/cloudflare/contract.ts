@@ -69,7 +69,14 @@ export function loadContract(path = CLOUDFLARE_OPENAPI_PATH): Contract {
   addFormats(ajv);
   const id = 'cloudflare-openapi.json';
   ajv.addSchema({ ...doc, $id: id });
+  // OpenAPI: a property that is both readOnly and required is required in responses only
+  // (AllowPolicy requires `id`, `created_at`, `last_modified`, and CreateAllowPolicy is
+  // built on it). Request bodies are checked against a copy without those requirements.
+  const requestId = 'cloudflare-openapi.request.json';
+  ajv.addSchema({ ...(dropReadOnlyRequired(doc) as Json), $id: requestId });
   const ref = (pointer: string): ValidateFunction => ajv.compile({ $ref: `${id}#${pointer}` });
+  const requestRef = (pointer: string): ValidateFunction =>
+    ajv.compile({ $ref: `${requestId}#${pointer}` });
   const esc = (s: string): string => s.replace(/~/g, '~0').replace(/\//g, '~1');
 
   const deref = (value: unknown): Json => {
@@ -143,7 +150,7 @@ export function loadContract(path = CLOUDFLARE_OPENAPI_PATH): Contract {
         responses,
       };
       if (requestBody !== undefined)
-        op.body = ref(`${opPointer}/requestBody/content/application~1json/schema`);
+        op.body = requestRef(`${opPointer}/requestBody/content/application~1json/schema`);
       operations.push(op);
     }
   }
@@ -206,6 +213,20 @@ export function loadContract(path = CLOUDFLARE_OPENAPI_PATH): Contract {
       return validate(body) ? [] : describe(validate.errors).map((m) => `response ${status} ${m}`);
     },
   };
+}
+
+function dropReadOnlyRequired(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(dropReadOnlyRequired);
+  if (!isObject(value)) return value;
+  const out: Json = {};
+  for (const [k, v] of Object.entries(value)) out[k] = dropReadOnlyRequired(v);
+  const props = value['properties'];
+  if (Array.isArray(value['required']) && isObject(props))
+    out['required'] = value['required'].filter(
+      (name) =>
+        !(typeof name === 'string' && isObject(props[name]) && props[name]['readOnly'] === true),
+    );
+  return out;
 }
 
 /** Query strings are text: turn them into what the parameter's schema types say. */
