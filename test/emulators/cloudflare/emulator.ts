@@ -94,6 +94,8 @@ export interface CloudflareEmulator {
   account(id: string): AccountState;
   inject(rule: FaultRule): void;
   setFaults(faults: RandomFaults): void;
+  /** Drop every injected rule and random fault. */
+  clearFaults(): void;
   setLatency(ms: number): void;
   resetStats(): void;
   close(): Promise<void>;
@@ -710,6 +712,10 @@ export async function startCloudflareEmulator(
     },
     setFaults(f) {
       faults = f;
+    },
+    clearFaults() {
+      faults = {};
+      rules.length = 0;
     },
     setLatency(ms) {
       latencyMs = ms;
