@@ -8,9 +8,13 @@ export function domainSuffixes(domain: string): string[] {
   return labels.map((_, i) => labels.slice(i).join('.'));
 }
 
-/** True when a domain pattern is a bare public suffix (`com`, `co.uk`, an unknown TLD). */
-export function isPublicSuffix(domain: string): boolean {
-  const parsed = parseDomain(domain, { allowPrivateDomains: false });
+/**
+ * True when a domain pattern is a bare public suffix (`com`, `co.uk`, an unknown TLD).
+ * With `includePrivate`, suffixes run by private parties (`github.io`) count too: exempting
+ * one would let every customer of that host through, while blocking one can be intended.
+ */
+export function isPublicSuffix(domain: string, includePrivate = false): boolean {
+  const parsed = parseDomain(domain, { allowPrivateDomains: includePrivate });
   return parsed.domain === null || parsed.publicSuffix === domain;
 }
 
@@ -66,7 +70,7 @@ export function checkTenantEntries(
     if (pattern === undefined || isIpLike(pattern.value)) continue;
     const at_ = pattern.value.lastIndexOf('@');
     const domain = at_ >= 0 ? pattern.value.slice(at_ + 1) : pattern.value;
-    if (at_ < 0 && isPublicSuffix(domain)) {
+    if (at_ < 0 && isPublicSuffix(domain, entry.kind === 'exemptions')) {
       at(entry, pattern.side, {
         code: 'PUBLIC_SUFFIX',
         message: `'${domain}' is a public suffix: ${entry.kind === 'blockedSenders' ? 'blocking' : 'exempting'} it would cover every domain under it${where(entry)}`,

@@ -20,7 +20,7 @@ import {
   type ResolvedBinding,
   type TenantConfig,
 } from './policy-set.js';
-import type { SchemaValidator } from './schema-validator.js';
+import { closest, type SchemaValidator } from './schema-validator.js';
 import { diagnosticAt, parseYamlFile, type YamlFile } from './yaml-document.js';
 
 export interface LoadOptions {
@@ -205,12 +205,15 @@ function loadTenant(
   include.forEach((name, i) => {
     // A bundle file that exists but did not load reports its own errors.
     if (!bundles.has(name) && !ctx.bundleNames.has(name)) {
-      const known = [...bundles.keys()];
-      error(
-        ['include', i],
-        'BUNDLE_UNKNOWN',
-        `unknown bundle '${name}'${known.length > 0 ? ` (known: ${known.join(', ')})` : ''}`,
-      );
+      const known = [...ctx.bundleNames].sort();
+      const hint = closest(name, known);
+      const help =
+        hint !== undefined
+          ? ` (did you mean '${hint}'?)`
+          : known.length > 0
+            ? ` (known: ${known.join(', ')})`
+            : ' (there are no bundles)';
+      error(['include', i], 'BUNDLE_UNKNOWN', `unknown bundle '${name}'${help}`);
     }
   });
 

@@ -60,6 +60,8 @@ function describe(e: ErrorObject, path: PathSegment[], yaml: YamlFile): Diagnost
   const params = e.params as Record<string, unknown>;
   switch (e.keyword) {
     case 'required':
+      if (e.schemaPath.includes('/else/'))
+        return at('SCHEMA_REQUIRED', `${where} needs either 'sender' or 'recipient'`);
       return at(
         'SCHEMA_REQUIRED',
         `${where} is missing the required key '${String(params['missingProperty'])}'`,

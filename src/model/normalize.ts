@@ -24,6 +24,10 @@ export function normalizeDomain(
   input: string,
   opts: { allowSingleLabel?: boolean } = {},
 ): Normalized<string> {
+  if (CONTROL.test(input))
+    return fail(
+      `'${JSON.stringify(input).slice(1, -1)}' contains control characters or line breaks`,
+    );
   let s = input.trim().toLowerCase();
   if (s.endsWith('.')) s = s.slice(0, -1);
   if (s === '') return fail('empty domain');
@@ -43,8 +47,16 @@ export function normalizeDomain(
   return ok(ascii);
 }
 
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const CONTROL = /[\x00-\x1f\x7f]/;
+
 export function normalizeEmail(input: string): Normalized<string> {
+  if (CONTROL.test(input))
+    return fail(
+      `'${JSON.stringify(input).slice(1, -1)}' contains control characters or line breaks`,
+    );
   const s = input.trim().toLowerCase();
+  if (s.endsWith('.')) return fail(`'${input}' ends with a dot`);
   const at = s.lastIndexOf('@');
   if (at <= 0) return fail(`'${input}' is not an email address`);
   const local = s.slice(0, at);
@@ -99,8 +111,8 @@ export function normalizeSender(input: string): Normalized<Pattern> {
   const s = input.trim();
   const as = (type: PatternType, r: Normalized<string>): Normalized<Pattern> =>
     r.ok ? ok({ type, value: r.value }) : r;
-  if (s.includes('/')) return as('cidr', normalizeCidr(s));
   if (s.includes('@')) return as('email', normalizeEmail(s));
+  if (s.includes('/')) return as('cidr', normalizeCidr(s));
   if (s.includes(':') || /^[0-9.]+$/.test(s)) return as('ip', normalizeIp(s));
   // A single label is kept as a domain pattern so that validation can name it for what it
   // is: a (public) top-level suffix that must never be blocked or exempted wholesale.

@@ -72,10 +72,13 @@ export function planMarkdownSections(plan: Plan): PlanMarkdownSections {
   const deletes: string[] = [];
   for (const t of plan.tenants)
     for (const c of t.changes.filter((x) => x.action === 'delete'))
-      deletes.push(`- ➖ **${t.tenant}**: ${describeChangeHeadline(c)}`);
+      deletes.push(
+        `- ➖ **${t.tenant}**: ${describeChangeHeadline(c)}${t.status !== 'ok' ? ` (tenant ${t.status}: not applied)` : ''}`,
+      );
 
   const groups = new Map<string, { change: Change; tenants: string[] }>();
-  for (const t of plan.tenants)
+  // Only what will be applied is grouped; blocked and failed tenants are named above.
+  for (const t of plan.tenants.filter((x) => x.status === 'ok'))
     for (const c of t.changes) {
       const k = groupKey(c);
       const g = groups.get(k);

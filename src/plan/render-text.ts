@@ -28,7 +28,7 @@ export function renderPlanText(plan: Plan, opts: TextOptions): string {
   const out: string[] = [];
   for (const t of plan.tenants) {
     const n = countActions(t);
-    if (t.status === 'ok' && t.changes.length === 0 && t.unmanaged.length === 0) continue;
+    if (t.status === 'ok' && t.changes.length === 0) continue;
     const head =
       t.status === 'ok'
         ? `${n.create} to create, ${n.update} to update, ${n.delete} to delete`
@@ -53,13 +53,14 @@ export function renderPlanText(plan: Plan, opts: TextOptions): string {
       out.push(
         paint(
           'dim',
-          `  ${plural(t.unmanaged.length, 'live entry')} not managed by mxpolicy, left alone`,
-        ).replace('entrys', 'entries'),
+          `  ${t.unmanaged.length} live ${t.unmanaged.length === 1 ? 'entry' : 'entries'} not managed by mxpolicy, left alone`,
+        ),
       );
   }
   const blocked = plan.tenants.filter((t) => t.status === 'blocked').length;
   const errors = plan.tenants.filter((t) => t.status === 'error').length;
   const { create, update, delete: del } = plan.summary;
+  const unmanaged = plan.tenants.reduce((n, t) => n + t.unmanaged.length, 0);
   const trouble = [
     blocked > 0 ? `${blocked} blocked` : '',
     errors > 0 ? `${errors} with errors` : '',
@@ -70,6 +71,13 @@ export function renderPlanText(plan: Plan, opts: TextOptions): string {
     out.push(
       `No changes. Live state matches the policies of ${plural(plan.tenants.length, 'tenant')}.${trouble !== '' ? ` (${trouble})` : ''}`,
     );
+    if (unmanaged > 0)
+      out.push(
+        paint(
+          'dim',
+          `${unmanaged} live ${unmanaged === 1 ? 'entry is' : 'entries are'} not managed by mxpolicy and left alone.`,
+        ),
+      );
   } else {
     const touched = plan.tenants.filter((t) => t.changes.length > 0).length;
     out.push('');

@@ -1,0 +1,114 @@
+import { describe, expect, it } from 'vitest';
+import { loadFromTexts, tenantYaml } from '../../test/support/policies.js';
+
+describe('loadPolicies', () => {
+  it('resolves bundles into every including tenant, keeping the source of each entry', () => {
+    const set = loadFromTexts({
+      'tenants/a.yaml': tenantYaml(
+        'a',
+        'include: [baseline]\nblockedSenders:\n  - sender: own.example\n    reason: own\n',
+      ),
+      'tenants/b.yaml': tenantYaml('b', 'include: [baseline]\n'),
+      'bundles/baseline.yaml':
+        'bundle: baseline\nblockedSenders:\n  - sender: Evil.Example\n    reason: shared\n',
+    });
+    expect(set.diagnostics).toEqual([]);
+    const [a, b] = set.tenants;
+    expect(
+      a?.entries.blockedSenders.map((e) => [e.key, e.source.file, e.source.line, e.source.bundle]),
+    ).toEqual([
+      ['own.example', 'policies/tenants/a.yaml', 7, undefined],
+      ['evil.example', 'policies/bundles/baseline.yaml', 3, 'baseline'],
+    ]);
+    expect(b?.entries.blockedSenders.map((e) => e.key)).toEqual(['evil.example']);
+    expect(a?.valid && b?.valid).toBe(true);
+  });
+
+  it('fills defaults: managed ownership, verifySender true, port 25, every kind of the provider', () => {
+    const set = loadFromTexts({
+      'tenants/a.yaml': tenantYaml(
+        'a',
+        'exemptions:\n  - sender: x@y.example\n    bypass: spam\n    reason: r\nroutes:\n  - domain: acme.eu\n    deliverTo: mx.acme.eu\n',
+      ),
+    });
+    const t = set.tenants[0];
+    expect(t?.ownership).toBe('managed');
+    expect(t?.bindings).toEqual([
+      {
+        name: 'sandbox',
+        type: 'sandbox',
+        kinds: ['blockedSenders', 'exemptions', 'holds', 'routes'],
+        settings: { type: 'sandbox' },
+      },
+    ]);
+    expect(t?.entries.exemptions[0]?.value).toEqual({
+      sender: 'x@y.example',
+      bypass: 'spam',
+      verifySender: true,
+      reason: 'r',
+    });
+    expect(t?.entries.routes[0]?.value).toEqual({
+      domain: 'acme.eu',
+      deliverTo: 'mx.acme.eu',
+      port: 25,
+      requireTls: false,
+    });
+  });
+
+  it('marks a tenant invalid when a bundle it includes has errors, and reports the bundle file', () => {
+    const set = loadFromTexts({
+      'tenants/a.yaml': tenantYaml('a', 'include: [baseline]\n'),
+      'bundles/baseline.yaml': 'bundle: baseline\nblockedSenders:\n  - sender: evil.example\n',
+    });
+    expect(set.tenants[0]?.valid).toBe(false);
+    expect(set.diagnostics.map((d) => `${d.file}:${d.line}:${d.column} ${d.code}`)).toEqual([
+      'policies/bundles/baseline.yaml:3:5 SCHEMA_REQUIRED',
+    ]);
+  });
+
+  it('refuses a kind the provider type cannot serve', () => {
+    const set = loadFromTexts({
+      'tenants/a.yaml': tenantYaml(
+        'a',
+        '',
+        'providers:\n  graph: { type: msgraph, tenantId: t, clientId: c, secretEnv: S, case: k, kinds: [blockedSenders] }\ndomains: [acme.eu]\n',
+      ),
+    });
+    expect(set.diagnostics.map((d) => `${d.line}:${d.column} ${d.code}`)).toEqual([
+      '3:84 PROVIDER_KIND_UNSUPPORTED',
+    ]);
+  });
+
+  it('requires the type-specific settings of a binding', () => {
+    const set = loadFromTexts({
+      'tenants/a.yaml': tenantYaml(
+        'a',
+        '',
+        'providers:\n  gw: { type: cloudflare, account: 023e105f4ecef8ad9ca31a8372d0c353 }\ndomains: [acme.eu]\n',
+      ),
+    });
+    expect(set.diagnostics.map((d) => `${d.code} ${d.message}`)).toEqual([
+      "SCHEMA_REQUIRED 'providers.gw' is missing the required key 'tokenEnv'",
+    ]);
+  });
+
+  it('collects problems from every file instead of stopping at the first', () => {
+    const set = loadFromTexts({
+      'tenants/a.yaml': 'tenant: a\nproviders: {}\n',
+      'tenants/b.yaml': tenantYaml('b', 'blockedSenders:\n  - sender: com\n    reason: r\n'),
+      'tenants/c.yaml': 'tenant: c\n  bad: indentation\n',
+    });
+    expect(new Set(set.diagnostics.map((d) => d.file))).toEqual(
+      new Set(['policies/tenants/a.yaml', 'policies/tenants/b.yaml', 'policies/tenants/c.yaml']),
+    );
+  });
+
+  it('is deterministic whatever order the files come in', () => {
+    const files = {
+      'tenants/b.yaml': tenantYaml('b', 'blockedSenders:\n  - sender: com\n    reason: r\n'),
+      'tenants/a.yaml': tenantYaml('a', 'include: [x]\n'),
+    };
+    const reversed = Object.fromEntries(Object.entries(files).reverse());
+    expect(loadFromTexts(files)).toEqual(loadFromTexts(reversed));
+  });
+});
