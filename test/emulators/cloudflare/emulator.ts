@@ -97,6 +97,8 @@ export interface CloudflareEmulator {
   /** Drop every injected rule and random fault. */
   clearFaults(): void;
   setLatency(ms: number): void;
+  /** Turn response validation off for timed benchmark runs (requests are always checked). */
+  setValidateResponses(on: boolean): void;
   resetStats(): void;
   close(): Promise<void>;
 }
@@ -193,7 +195,7 @@ export async function startCloudflareEmulator(
   const contract = opts.contract ?? loadContract();
   const now = opts.now ?? (() => Date.now());
   const random = mulberry32(opts.seed ?? 42);
-  const validateResponses = opts.validateResponses ?? true;
+  let validateResponses = opts.validateResponses ?? true;
   let latencyMs = opts.latencyMs ?? 0;
   let faults: RandomFaults = opts.faults ?? {};
   const rules: (FaultRule & { seen: number; used: number })[] = [];
@@ -405,13 +407,15 @@ export async function startCloudflareEmulator(
       );
     const order = typeof q['order'] === 'string' ? q['order'] : 'created_at';
     const dir = q['direction'] === 'desc' ? -1 : 1;
-    // Insertion order breaks ties, so pages are stable.
+    // Objects are kept in creation order, which is the default order: sort only when asked
+    // for another. Insertion order breaks ties, so pages are stable.
     const indexed = items.map((o, i) => ({ o, i }));
-    indexed.sort((a, b) => {
-      const x = sortText(a.o[order]);
-      const y = sortText(b.o[order]);
-      return (x < y ? -1 : x > y ? 1 : a.i - b.i) * dir;
-    });
+    if (order !== 'created_at' || dir !== 1)
+      indexed.sort((a, b) => {
+        const x = sortText(a.o[order]);
+        const y = sortText(b.o[order]);
+        return (x < y ? -1 : x > y ? 1 : a.i - b.i) * dir;
+      });
     const page = typeof q['page'] === 'number' ? q['page'] : 1;
     const perPage = typeof q['per_page'] === 'number' ? q['per_page'] : 20;
     const result = indexed.slice((page - 1) * perPage, page * perPage).map((x) => x.o);
@@ -719,6 +723,9 @@ export async function startCloudflareEmulator(
     },
     setLatency(ms) {
       latencyMs = ms;
+    },
+    setValidateResponses(on) {
+      validateResponses = on;
     },
     resetStats() {
       stats.requests = 0;
