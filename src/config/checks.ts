@@ -1,8 +1,19 @@
-import { parse as parseDomain } from 'tldts';
+import { getPublicSuffix } from 'tldts';
 import type { Diagnostic, Location } from './diagnostics.js';
 import type { DesiredEntry, TenantConfig } from './policy-set.js';
 
 /** Every suffix of a domain, itself first: `a.b.c` -> `a.b.c`, `b.c`, `c`. */
+/** The longest suffix of `domain` (itself included) that is in `set`, without allocating arrays. */
+function firstSuffixIn(domain: string, set: ReadonlySet<string>): string | undefined {
+  let i = -1;
+  for (;;) {
+    const suffix = i < 0 ? domain : domain.slice(i + 1);
+    if (set.has(suffix)) return suffix;
+    i = domain.indexOf('.', i + 1);
+    if (i < 0) return undefined;
+  }
+}
+
 export function domainSuffixes(domain: string): string[] {
   const labels = domain.split('.');
   return labels.map((_, i) => labels.slice(i).join('.'));
@@ -14,8 +25,13 @@ export function domainSuffixes(domain: string): string[] {
  * one would let every customer of that host through, while blocking one can be intended.
  */
 export function isPublicSuffix(domain: string, includePrivate = false): boolean {
-  const parsed = parseDomain(domain, { allowPrivateDomains: includePrivate });
-  return parsed.domain === null || parsed.publicSuffix === domain;
+  // The input is already a normalized host name: skip tldts' own extraction and checks.
+  const suffix = getPublicSuffix(domain, {
+    allowPrivateDomains: includePrivate,
+    extractHostname: false,
+    validateHostname: false,
+  });
+  return suffix === domain;
 }
 
 function patternOf(
@@ -80,7 +96,7 @@ export function checkTenantEntries(
     }
     if (entry.kind !== 'blockedSenders') continue;
     if (at_ >= 0) {
-      const ownHit = domainSuffixes(domain).find((s) => own.has(s));
+      const ownHit = firstSuffixIn(domain, own);
       if (ownHit !== undefined)
         at(entry, 'sender', {
           code: 'BLOCKS_OWN_DOMAIN',

@@ -3,13 +3,7 @@ import { normalizeDomain } from '../model/normalize.js';
 import { normalizeEntry, type RawEntryOf } from '../model/entries.js';
 import { PROVIDER_KINDS } from '../model/provider-kinds.js';
 import { checkTenantEntries } from './checks.js';
-import {
-  compareDiagnostics,
-  hasErrors,
-  toPointer,
-  type Diagnostic,
-  type Location,
-} from './diagnostics.js';
+import { compareDiagnostics, hasErrors, type Diagnostic, type Location } from './diagnostics.js';
 import {
   emptyDesiredEntries,
   type BundleConfig,
@@ -18,6 +12,7 @@ import {
   type PolicySet,
   type PolicySource,
   type ResolvedBinding,
+  type SourceRef,
   type TenantConfig,
 } from './policy-set.js';
 import { closest, type SchemaValidator } from './schema-validator.js';
@@ -44,13 +39,11 @@ interface ParsedFile {
  */
 export function loadPolicies(sources: readonly PolicySource[], opts: LoadOptions): PolicySet {
   const diagnostics: Diagnostic[] = [];
-  const parsed: ParsedFile[] = [];
-  for (const source of [...sources].sort((a, b) =>
-    a.path < b.path ? -1 : a.path > b.path ? 1 : 0,
-  )) {
+  const sorted = [...sources].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  const parse = (source: PolicySource): ParsedFile | undefined => {
     const yaml = parseYamlFile(source.path, source.text);
     diagnostics.push(...yaml.diagnostics);
-    if (yaml.data === undefined) continue;
+    if (yaml.data === undefined) return undefined;
     if (yaml.data === null || typeof yaml.data !== 'object' || Array.isArray(yaml.data)) {
       diagnostics.push(
         diagnosticAt(yaml, [], {
@@ -59,20 +52,26 @@ export function loadPolicies(sources: readonly PolicySource[], opts: LoadOptions
           severity: 'error',
         }),
       );
-      continue;
+      return undefined;
     }
     const schemaDiagnostics = opts.validator.validate(source.kind, yaml);
     diagnostics.push(...schemaDiagnostics);
-    parsed.push({
+    return {
       source,
       yaml,
       data: yaml.data as Record<string, unknown>,
       broken: schemaDiagnostics.map((d) => d.pointer),
       ok: !hasErrors(yaml.diagnostics) && schemaDiagnostics.length === 0,
-    });
-  }
+    };
+  };
 
-  const files = new Map(parsed.map((f) => [f.source.path, f.yaml]));
+  // Bundle files stay parsed (tenants' diagnostics may point into them); each tenant file
+  // is parsed, resolved and dropped in turn, so memory holds one tenant's YAML at a time.
+  const bundleFiles = sorted
+    .filter((s) => s.kind === 'bundle')
+    .map(parse)
+    .filter((f): f is ParsedFile => f !== undefined);
+  const files = new Map(bundleFiles.map((f) => [f.source.path, f.yaml]));
   const locate = (file: string, pointer: string, field: string): Location => {
     const yaml = files.get(file);
     const path = pointer
@@ -84,7 +83,7 @@ export function loadPolicies(sources: readonly PolicySource[], opts: LoadOptions
   const bundleNames = new Set(sources.filter((s) => s.kind === 'bundle').map((s) => s.name));
 
   const bundles = new Map<string, BundleConfig>();
-  for (const file of parsed.filter((f) => f.source.kind === 'bundle')) {
+  for (const file of bundleFiles) {
     const bundle = loadBundle(file, diagnostics);
     if (bundle === undefined) continue;
     const previous = bundles.get(bundle.bundle);
@@ -103,8 +102,11 @@ export function loadPolicies(sources: readonly PolicySource[], opts: LoadOptions
   }
 
   const tenants = new Map<string, TenantConfig>();
-  for (const file of parsed.filter((f) => f.source.kind === 'tenant')) {
+  for (const source of sorted.filter((s) => s.kind === 'tenant')) {
     const before = diagnostics.length;
+    const file = parse(source);
+    if (file === undefined) continue;
+    files.set(file.source.path, file.yaml);
     const tenant = loadTenant(file, { bundles, bundleNames, locate }, opts, diagnostics);
     if (tenant === undefined) continue;
     const previous = tenants.get(tenant.tenant);
@@ -118,8 +120,10 @@ export function loadPolicies(sources: readonly PolicySource[], opts: LoadOptions
         }),
       );
       previous.valid = false;
+      files.delete(file.source.path);
       continue;
     }
+    files.delete(file.source.path);
     tenant.valid =
       file.ok &&
       !hasErrors(diagnostics.slice(before)) &&
@@ -302,8 +306,11 @@ function readEntries(
     if (!Array.isArray(list)) continue;
     const byKey = new Map<string, DesiredEntry>();
     list.forEach((raw: unknown, index) => {
-      const pointer = toPointer([kind, index]);
-      if (file.broken.some((p) => p === pointer || p.startsWith(pointer + '/') || p === `/${kind}`))
+      const pointer = `/${kind}/${index}`;
+      if (
+        file.broken.length > 0 &&
+        file.broken.some((p) => p === pointer || p.startsWith(pointer + '/') || p === `/${kind}`)
+      )
         return;
       const result = normalizeEntry(kind, raw as RawEntryOf[typeof kind]);
       if (!result.ok) {
@@ -317,12 +324,12 @@ function readEntries(
           );
         return;
       }
-      const source = {
-        ...file.yaml.locate([kind, index]),
-        pointer,
-        ...(bundle !== undefined ? { bundle } : {}),
-      };
-      const entry = { ...result.entry, source };
+      // Built in place: this runs once per entry (hundreds of thousands in a large estate).
+      const source: SourceRef = file.yaml.locateItem(kind, index) as SourceRef;
+      source.pointer = pointer;
+      if (bundle !== undefined) source.bundle = bundle;
+      const entry = result.entry as DesiredEntry;
+      entry.source = source;
       const previous = byKey.get(entry.key);
       if (previous !== undefined) {
         diagnostics.push({

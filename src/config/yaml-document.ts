@@ -1,4 +1,14 @@
-import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Node } from 'yaml';
+import jsyaml from 'js-yaml';
+import {
+  isMap,
+  isPair,
+  isScalar,
+  isSeq,
+  LineCounter,
+  parseDocument,
+  type Document,
+  type Node,
+} from 'yaml';
 import type { Diagnostic, Location } from './diagnostics.js';
 import { toPointer } from './diagnostics.js';
 
@@ -12,48 +22,69 @@ export interface YamlFile {
   diagnostics: Diagnostic[];
   /** Position of the value at `path`; with `key: true`, of the map key naming it. */
   locate(path: readonly PathSegment[], opts?: { key?: boolean }): Location;
+  /** Position of item `index` of the top-level list `key` (cheap: recorded while parsing). */
+  locateItem(key: string, index: number): Location;
 }
 
+/**
+ * Parse a policy file. Two parsers, for speed with exact positions:
+ * - the fast path reads the data with js-yaml (about 20x faster than composing a `yaml`
+ *   Document on large files) and records where each item of a top-level list starts;
+ * - the `yaml` library's Document, built only when a precise position is asked for (a
+ *   problem to report) or when js-yaml refuses the file, gives every error with its line
+ *   and column, including all duplicate keys, not only the first.
+ */
 export function parseYamlFile(file: string, text: string): YamlFile {
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, {
-    lineCounter,
-    uniqueKeys: true,
-    prettyErrors: false,
-    keepSourceTokens: false,
-  });
+  const lines = lineStarts(text);
   const at = (offset: number): Location => {
-    const { line, col } = lineCounter.linePos(offset);
-    return { file, line, column: col };
+    let lo = 0;
+    let hi = lines.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if ((lines[mid] ?? 0) <= offset) lo = mid;
+      else hi = mid - 1;
+    }
+    return { file, line: lo + 1, column: offset - (lines[lo] ?? 0) + 1 };
   };
-  const diagnostics: Diagnostic[] = [];
-  for (const err of doc.errors) {
-    const duplicate = err.code === 'DUPLICATE_KEY';
-    diagnostics.push({
-      ...at(err.pos[0]),
-      pointer: '',
-      code: duplicate ? 'YAML_DUPLICATE_KEY' : 'YAML_SYNTAX',
-      message: duplicate
-        ? 'duplicate key in a mapping (YAML keys must be unique)'
-        : firstLine(err.message),
-      severity: 'error',
+
+  let precise: { doc: Document; diagnostics: Diagnostic[] } | undefined;
+  const preciseDocument = (): { doc: Document; diagnostics: Diagnostic[] } => {
+    precise ??= parsePrecisely(text, at);
+    return precise;
+  };
+
+  const items = new Map<string, number[]>();
+  let data: unknown;
+  let diagnostics: Diagnostic[] = [];
+  try {
+    data = jsyaml.load(text, {
+      schema: jsyaml.CORE_SCHEMA,
+      filename: file,
+      listener: recordItems(items, text),
     });
+  } catch (err) {
+    const { doc, diagnostics: found } = preciseDocument();
+    diagnostics = found;
+    if (found.every((d) => d.severity !== 'error')) {
+      // The two parsers disagree: report js-yaml's own reason at its own mark.
+      const mark = (err as { mark?: { position?: number } }).mark;
+      diagnostics.push({
+        ...at(mark?.position ?? 0),
+        pointer: '',
+        code: 'YAML_SYNTAX',
+        message: firstLine((err as { reason?: string }).reason ?? String(err)),
+        severity: 'error',
+      });
+    }
+    // Duplicate keys are reported, but the rest of the file is still worth checking.
+    data = diagnostics.every((d) => d.severity !== 'error' || d.code === 'YAML_DUPLICATE_KEY')
+      ? doc.toJS({ maxAliasCount: 100 })
+      : undefined;
+    items.clear();
   }
-  for (const warn of doc.warnings) {
-    diagnostics.push({
-      ...at(warn.pos[0]),
-      pointer: '',
-      code: 'YAML_SYNTAX',
-      message: firstLine(warn.message),
-      severity: 'warning',
-    });
-  }
-  // Duplicate keys are reported, but the rest of the file is still worth checking.
-  const ok = doc.errors.every((e) => e.code === 'DUPLICATE_KEY');
-  const data: unknown = ok ? doc.toJS({ maxAliasCount: 100 }) : undefined;
 
   const locate = (path: readonly PathSegment[], opts: { key?: boolean } = {}): Location => {
-    let node: unknown = doc.contents;
+    let node: unknown = preciseDocument().doc.contents;
     let keyNode: unknown;
     for (const seg of path) {
       if (isMap(node)) {
@@ -71,10 +102,82 @@ export function parseYamlFile(file: string, text: string): YamlFile {
       } else break;
     }
     const target = (opts.key === true ? keyNode : node) ?? node;
-    const range = (target as Node | null)?.range;
-    return at(range?.[0] ?? 0);
+    return at((target as Node | null)?.range?.[0] ?? 0);
   };
-  return { file, data, diagnostics, locate };
+
+  const locateItem = (key: string, index: number): Location => {
+    const offset = items.get(key)?.[index];
+    return offset !== undefined ? at(offset) : locate([key, index]);
+  };
+
+  return { file, data, diagnostics, locate, locateItem };
+}
+
+/** js-yaml listener: the start offset of each item of each top-level list. */
+function recordItems(
+  items: Map<string, number[]>,
+  text: string,
+): (event: jsyaml.EventType, state: jsyaml.State) => void {
+  // Depth 1 is the document's root mapping, depth 2 its keys and values (alternating),
+  // depth 3 the items of a value that is a list.
+  let closedAtDepth2 = 0;
+  let openIndex = -1;
+  let lastKey: string | undefined;
+  return (event, state) => {
+    const depth = (state as jsyaml.State & { depth: number }).depth;
+    if (event === 'open') {
+      if (depth === 2) openIndex = closedAtDepth2;
+      else if (depth === 3 && openIndex % 2 === 1 && lastKey !== undefined) {
+        let p = state.position;
+        while (p < text.length && /\s/.test(text[p] ?? '')) p++;
+        let list = items.get(lastKey);
+        if (list === undefined) items.set(lastKey, (list = []));
+        list.push(p);
+      }
+    } else if (depth === 2) {
+      if (closedAtDepth2 % 2 === 0) lastKey = String(state.result);
+      closedAtDepth2++;
+    }
+  };
+}
+
+function parsePrecisely(
+  text: string,
+  at: (offset: number) => Location,
+): { doc: Document; diagnostics: Diagnostic[] } {
+  const doc = parseDocument(text, {
+    lineCounter: new LineCounter(),
+    uniqueKeys: true,
+    prettyErrors: false,
+  });
+  const diagnostics: Diagnostic[] = [];
+  for (const err of doc.errors) {
+    const duplicate = err.code === 'DUPLICATE_KEY';
+    diagnostics.push({
+      ...at(err.pos[0]),
+      pointer: '',
+      code: duplicate ? 'YAML_DUPLICATE_KEY' : 'YAML_SYNTAX',
+      message: duplicate
+        ? 'duplicate key in a mapping (YAML keys must be unique)'
+        : firstLine(err.message),
+      severity: 'error',
+    });
+  }
+  for (const warn of doc.warnings)
+    diagnostics.push({
+      ...at(warn.pos[0]),
+      pointer: '',
+      code: 'YAML_SYNTAX',
+      message: firstLine(warn.message),
+      severity: 'warning',
+    });
+  return { doc, diagnostics };
+}
+
+function lineStarts(text: string): number[] {
+  const starts = [0];
+  for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) starts.push(i + 1);
+  return starts;
 }
 
 /** A diagnostic at a path of a parsed file. */

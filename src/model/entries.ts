@@ -54,10 +54,9 @@ function blocked(raw: BlockedSender): NormalizedEntry<'blockedSenders'> {
       ok: false,
       problems: [{ path: ['sender'], code: 'INVALID_PATTERN', message: p.reason }],
     };
-  const value = withOptional<BlockedSenderEntry>(
-    { sender: p.value.value, reason: raw.reason.trim() },
-    { expires: raw.expires, ticket: raw.ticket },
-  );
+  const value: BlockedSenderEntry = { sender: p.value.value, reason: raw.reason.trim() };
+  if (raw.expires !== undefined) value.expires = raw.expires;
+  if (raw.ticket !== undefined) value.ticket = raw.ticket;
   return {
     ok: true,
     entry: { kind: 'blockedSenders', key: value.sender, value },
@@ -71,15 +70,13 @@ function exemption(raw: Exemption): NormalizedEntry<'exemptions'> {
   const p = side === 'sender' ? normalizeSender(input) : normalizeRecipient(input);
   if (!p.ok)
     return { ok: false, problems: [{ path: [side], code: 'INVALID_PATTERN', message: p.reason }] };
-  const value = withOptional<ExemptionEntry>(
-    {
-      [side]: p.value.value,
-      bypass: raw.bypass,
-      verifySender: raw.verifySender ?? true,
-      reason: raw.reason.trim(),
-    },
-    { expires: raw.expires },
-  );
+  const value = {
+    [side]: p.value.value,
+    bypass: raw.bypass,
+    verifySender: raw.verifySender ?? true,
+    reason: raw.reason.trim(),
+  } as ExemptionEntry;
+  if (raw.expires !== undefined) value.expires = raw.expires;
   return {
     ok: true,
     entry: { kind: 'exemptions', key: exemptionKey(value), value },
@@ -132,20 +129,39 @@ export function normalizeEntry<K extends Kind>(kind: K, raw: RawEntryOf[K]): Nor
   return normalizers[kind](raw);
 }
 
-/** Canonical JSON: keys sorted, so equal values serialize equally. */
+/** Canonical JSON: keys sorted, undefined members left out, so equal values serialize equally. */
 export function canonicalJson(value: unknown): string {
-  return JSON.stringify(sortKeys(value));
+  if (value === undefined || typeof value === 'function' || typeof value === 'symbol')
+    return 'null';
+  if (value === null || typeof value !== 'object') return JSON.stringify(value);
+  if (Array.isArray(value))
+    return `[${value.map((v) => (v === undefined ? 'null' : canonicalJson(v))).join(',')}]`;
+  const record = value as Record<string, unknown>;
+  const parts: string[] = [];
+  for (const k of Object.keys(record).sort()) {
+    const v = record[k];
+    if (v !== undefined) parts.push(`${JSON.stringify(k)}:${canonicalJson(v)}`);
+  }
+  return `{${parts.join(',')}}`;
 }
 
-function sortKeys(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(sortKeys);
-  if (value !== null && typeof value === 'object') {
-    const out: Record<string, unknown> = {};
-    for (const k of Object.keys(value).sort()) {
-      const v = (value as Record<string, unknown>)[k];
-      if (v !== undefined) out[k] = sortKeys(v);
-    }
-    return out;
+/** Structural equality of JSON-like values (undefined members count as absent). */
+export function sameJson(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (a === null || b === null || typeof a !== 'object' || typeof b !== 'object') return false;
+  if (Array.isArray(a)) {
+    if (!Array.isArray(b) || a.length !== b.length) return false;
+    return a.every((v, i) => sameJson(v, b[i]));
   }
-  return value;
+  if (Array.isArray(b)) return false;
+  const ra = a as Record<string, unknown>;
+  const rb = b as Record<string, unknown>;
+  let count = 0;
+  for (const k in ra) {
+    if (ra[k] === undefined) continue;
+    count++;
+    if (!sameJson(ra[k], rb[k])) return false;
+  }
+  for (const k in rb) if (rb[k] !== undefined) count--;
+  return count === 0;
 }

@@ -1,6 +1,6 @@
 import fastJsonPatch from 'fast-json-patch';
 import type { DesiredEntry, TenantConfig } from '../config/policy-set.js';
-import { canonicalJson } from '../model/entries.js';
+import { sameJson } from '../model/entries.js';
 import { KINDS, type HoldEntry, type Kind } from '../model/kinds.js';
 import type { LiveEntry } from '../providers/provider.js';
 import { checkChangeThresholds, checkHoldKept } from './safety.js';
@@ -121,9 +121,7 @@ export function diffTenant(tenant: TenantConfig, live: LiveState, opts: DiffOpti
   };
 }
 
-function sameValue(a: unknown, b: unknown): boolean {
-  return canonicalJson(a) === canonicalJson(b);
-}
+const sameValue = sameJson;
 
 function makeChange(
   tenant: string,

@@ -108,7 +108,13 @@ class SandboxProvider implements Provider {
   }
 
   async apply(kind: Kind, changes: readonly Change[]): Promise<ChangeResult[]> {
-    const file = await this.load();
+    let file: SandboxFile;
+    try {
+      file = await this.load();
+    } catch (err) {
+      const reason = `could not read ${this.file}: ${(err as Error).message}`;
+      return changes.map((c) => ({ kind, key: c.key, action: c.action, status: 'failed', reason }));
+    }
     const list: unknown[] = [...(file[kind] ?? [])];
     const index = new Map<string, number>();
     list.forEach((raw, i) => {

@@ -1,0 +1,16 @@
+// Runs the built CLI in this process and reports its wall time and peak RSS on stderr as
+// JSON (the bench parent spawns one child per run so each run has its own peak).
+import { main } from '../dist/cli/main.js';
+
+const started = performance.now();
+const code = await main(['node', 'mxpolicy', ...process.argv.slice(2)], {
+  cwd: process.cwd(),
+  env: process.env,
+  stdout: { write: () => true },
+  stderr: { write: () => true },
+  now: () => new Date(),
+});
+const ms = performance.now() - started;
+process.stderr.write(
+  JSON.stringify({ code, ms, maxRssMB: process.resourceUsage().maxRSS / 1024 }) + '\n',
+);

@@ -1,0 +1,64 @@
+import { describe, expect, it } from 'vitest';
+import { canonicalJson, sameJson } from '../model/entries.js';
+import { buildPlan, explainPlanDifference, planChecksum } from './build-plan.js';
+import type { TenantPlan } from './types.js';
+
+const tenant = (name: string, reason = 'r'): TenantPlan => ({
+  tenant: name,
+  status: 'ok',
+  changes: [
+    {
+      tenant: name,
+      kind: 'blockedSenders',
+      key: 'x.example',
+      action: 'create',
+      cause: 'desired',
+      patch: [],
+      after: { sender: 'x.example', reason },
+    },
+  ],
+  errors: [],
+  unmanaged: [],
+});
+
+describe('canonical JSON and equality', () => {
+  it('sorts keys at every level and drops undefined members', () => {
+    expect(canonicalJson({ b: 1, a: { d: [2, { z: 1, y: undefined }], c: 'x' } })).toBe(
+      '{"a":{"c":"x","d":[2,{"z":1}]},"b":1}',
+    );
+  });
+
+  it('sameJson ignores key order and undefined members, not values', () => {
+    expect(sameJson({ a: 1, b: [1, { c: 2 }] }, { b: [1, { c: 2 }], a: 1, d: undefined })).toBe(
+      true,
+    );
+    expect(sameJson({ a: 1 }, { a: 1, b: 2 })).toBe(false);
+    expect(sameJson({ a: [1, 2] }, { a: [2, 1] })).toBe(false);
+    expect(sameJson({ a: null }, { a: {} })).toBe(false);
+    expect(sameJson([1], { 0: 1 })).toBe(false);
+  });
+});
+
+describe('buildPlan', () => {
+  it('sorts tenants, sums the summary and hashes the canonical JSON of the tenants', () => {
+    const plan = buildPlan([tenant('b'), tenant('a')]);
+    expect(plan.tenants.map((t) => t.tenant)).toEqual(['a', 'b']);
+    expect(plan.summary).toEqual({ create: 2, update: 0, delete: 0 });
+    expect(plan.checksum).toBe(planChecksum(plan.tenants));
+    expect(plan.checksum).toMatch(/^[0-9a-f]{64}$/);
+    expect(buildPlan([tenant('a'), tenant('b')]).checksum).toBe(plan.checksum);
+    expect(buildPlan([tenant('a'), tenant('b', 'other')]).checksum).not.toBe(plan.checksum);
+  });
+
+  it('explains what differs between a reviewed and a fresh plan', () => {
+    const reviewed = buildPlan([tenant('a'), tenant('b')]);
+    const fresh = buildPlan([tenant('a', 'changed'), { ...tenant('c'), status: 'blocked' }]);
+    expect(explainPlanDifference(reviewed, fresh)).toEqual([
+      '~ differs now: a create blockedSenders x.example',
+      '- no longer planned: b status (ok)',
+      '- no longer planned: b create blockedSenders x.example',
+      '+ newly planned: c status',
+      '+ newly planned: c create blockedSenders x.example',
+    ]);
+  });
+});
