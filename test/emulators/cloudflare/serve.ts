@@ -20,7 +20,9 @@ const emu = await startCloudflareEmulator({
   latencyMs: num('CF_EMULATOR_LATENCY_MS') ?? 0,
   faults: { errorRate: num('CF_EMULATOR_ERROR_RATE') ?? 0 },
   ...(rate !== undefined ? { rateLimit: { requests: rate, windowMs: 300_000 } } : {}),
-  onViolation: (m) => { console.error(`CONTRACT VIOLATION: ${m}`); },
+  onViolation: (m) => {
+    console.error(`CONTRACT VIOLATION: ${m}`);
+  },
 });
 const acct = emu.addAccount(account, token);
 const domains = (env['CF_EMULATOR_DOMAINS'] ?? 'acme.eu,acme.de')
