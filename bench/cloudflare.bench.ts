@@ -3,14 +3,15 @@ import { loadavg } from 'node:os';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
-import { loadPolicies } from '../src/config/load-policies.js';
 import type { PolicySource } from '../src/config/policy-set.js';
-import { createSchemaValidator } from '../src/config/schema-validator.js';
-import { createCloudflareProviderFactory } from '../src/providers/cloudflare/cloudflare-provider.js';
-import { createHttpDispatcher } from '../src/providers/http/client.js';
-import { silentLogger } from '../src/providers/provider.js';
-import { applyPlan, planTenants, type ReconcileDeps } from '../src/reconcile/reconcile.js';
-import { readBundledSchemas } from '../src/sources/schemas.js';
+import type * as LoadPoliciesModule from '../src/config/load-policies.js';
+import type * as SchemaValidatorModule from '../src/config/schema-validator.js';
+import type * as CloudflareProviderModule from '../src/providers/cloudflare/cloudflare-provider.js';
+import type * as HttpClientModule from '../src/providers/http/client.js';
+import type * as ProviderModule from '../src/providers/provider.js';
+import type * as ReconcileModule from '../src/reconcile/reconcile.js';
+import type * as SchemasModule from '../src/sources/schemas.js';
+import type { ReconcileDeps } from '../src/reconcile/reconcile.js';
 import type { EmulatorStats } from '../test/emulators/cloudflare/emulator.js';
 import {
   accountOf,
@@ -34,6 +35,21 @@ import type { Command } from './cloudflare-emulator-process.js';
  * per user budget is per tenant token and does not bind here). The shared dispatcher opens
  * that many connections to the origin, so no more are ever in flight.
  */
+
+// The product runs from dist/ (tsc output), as the CLI does: tsx's transform adds per-call
+// overhead (keepNames) that the built CLI does not have. `npm run bench:cloudflare` builds.
+const dist = async <T>(path: string): Promise<T> => (await import(`../dist/${path}`)) as T;
+const { loadPolicies } = await dist<typeof LoadPoliciesModule>('config/load-policies.js');
+const { createSchemaValidator } = await dist<typeof SchemaValidatorModule>(
+  'config/schema-validator.js',
+);
+const { createCloudflareProviderFactory } = await dist<typeof CloudflareProviderModule>(
+  'providers/cloudflare/cloudflare-provider.js',
+);
+const { createHttpDispatcher } = await dist<typeof HttpClientModule>('providers/http/client.js');
+const { silentLogger } = await dist<typeof ProviderModule>('providers/provider.js');
+const { applyPlan, planTenants } = await dist<typeof ReconcileModule>('reconcile/reconcile.js');
+const { readBundledSchemas } = await dist<typeof SchemasModule>('sources/schemas.js');
 
 const env = process.env;
 const num = (name: string, dflt: number): number => {

@@ -36,7 +36,9 @@ import {
   exemptionToVendor,
   routeFromVendor,
   routeToVendor,
+  createPatternCache,
   type Mapped,
+  type PatternCache,
 } from './map.js';
 import { parseAllowPolicy, parseBlockedSender, parseDomain } from './wire.js';
 
@@ -79,7 +81,7 @@ interface Prepared {
 
 interface KindSpec {
   resource: SettingsResource;
-  fromVendor(raw: unknown, path: string): LiveEntry;
+  fromVendor(raw: unknown, path: string, cache: PatternCache): LiveEntry;
   toVendor(change: Change): Mapped<object>;
   /** How an update is sent: a full replacement, or a patch of the fields we manage. */
   update: 'put' | 'patch';
@@ -90,7 +92,7 @@ interface KindSpec {
 const SPECS: Partial<Record<Kind, KindSpec>> = {
   blockedSenders: {
     resource: 'block_senders',
-    fromVendor: (raw, path) => blockedSenderFromVendor(parseBlockedSender(raw, path)),
+    fromVendor: (raw, path, cache) => blockedSenderFromVendor(parseBlockedSender(raw, path), cache),
     toVendor: (c) =>
       c.kind === 'blockedSenders' && c.after !== undefined
         ? blockedSenderToVendor(c.after)
@@ -100,7 +102,7 @@ const SPECS: Partial<Record<Kind, KindSpec>> = {
   },
   exemptions: {
     resource: 'allow_policies',
-    fromVendor: (raw, path) => exemptionFromVendor(parseAllowPolicy(raw, path)),
+    fromVendor: (raw, path, cache) => exemptionFromVendor(parseAllowPolicy(raw, path), cache),
     toVendor: (c) =>
       c.kind === 'exemptions' && c.after !== undefined
         ? exemptionToVendor(c.after)
@@ -136,6 +138,7 @@ export function createCloudflareProviderFactory(
 ): ProviderFactory {
   const clock = opts.clock ?? createSystemClock();
   const limiters = new Map<string, RateLimiter>();
+  const patterns = createPatternCache();
   const limiterFor = (token: string): RateLimiter => {
     const id = createHash('sha256').update(token).digest('hex');
     let limiter = limiters.get(id);
@@ -201,7 +204,9 @@ export function createCloudflareProviderFactory(
         const { api } = connect();
         const path = `/accounts/${account}/email-security/settings/${s.resource}`;
         const items = await api.listAll(s.resource, signal);
-        return items.map((raw) => s.fromVendor(raw, path));
+        const out: LiveEntry[] = new Array<LiveEntry>(items.length);
+        for (let i = 0; i < items.length; i++) out[i] = s.fromVendor(items[i], path, patterns);
+        return out;
       };
 
       const apply = async (

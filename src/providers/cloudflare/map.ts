@@ -8,6 +8,7 @@ import {
   type Pattern,
 } from '../../model/normalize.js';
 import type { LiveEntry } from '../provider.js';
+import type { Normalized } from '../../model/normalize.js';
 import type { CfAllowPolicy, CfBlockedSender, CfDomain, PatternType } from './wire.js';
 
 /**
@@ -59,6 +60,39 @@ export function parseComment(comments: string | null): ParsedComment {
   }
   return { managed: true, reason: (m[2] ?? '').trim(), attrs };
 }
+
+/**
+ * Normalizing live patterns is most of the CPU of a read. Bundles put the same patterns in
+ * every tenant, so a factory keeps one cache for all its tenants (bounded: cleared when full).
+ */
+export interface PatternCache {
+  sender(pattern: string): Normalized<Pattern>;
+  recipient(pattern: string): Normalized<Pattern>;
+}
+
+export function createPatternCache(max = 250_000): PatternCache {
+  const senders = new Map<string, Normalized<Pattern>>();
+  const recipients = new Map<string, Normalized<Pattern>>();
+  const lookup = (
+    cache: Map<string, Normalized<Pattern>>,
+    normalize: (p: string) => Normalized<Pattern>,
+    pattern: string,
+  ): Normalized<Pattern> => {
+    let hit = cache.get(pattern);
+    if (hit === undefined) {
+      if (cache.size >= max) cache.clear();
+      hit = normalize(pattern);
+      cache.set(pattern, hit);
+    }
+    return hit;
+  };
+  return {
+    sender: (p) => lookup(senders, normalizeSender, p),
+    recipient: (p) => lookup(recipients, normalizeRecipient, p),
+  };
+}
+
+const uncached: PatternCache = { sender: normalizeSender, recipient: normalizeRecipient };
 
 const PATTERN_TYPES: Record<Pattern['type'], Exclude<PatternType, 'UNKNOWN'>> = {
   email: 'EMAIL',
@@ -117,9 +151,12 @@ function patternKey(
   return p.ok ? p.value.value : o.pattern.trim().toLowerCase();
 }
 
-export function blockedSenderFromVendor(o: CfBlockedSender): LiveEntry<'blockedSenders'> {
+export function blockedSenderFromVendor(
+  o: CfBlockedSender,
+  cache: PatternCache = uncached,
+): LiveEntry<'blockedSenders'> {
   const c = parseComment(o.comments);
-  const p = normalizeSender(o.pattern);
+  const p = cache.sender(o.pattern);
   const key = patternKey(o, p);
   const value: BlockedSenderEntry = { sender: key, reason: c.reason };
   if (c.managed && c.attrs['expires'] !== undefined) value.expires = c.attrs['expires'];
@@ -151,22 +188,23 @@ export function exemptionToVendor(e: ExemptionEntry): Mapped<AllowPolicyBody> {
   });
 }
 
-export function exemptionFromVendor(o: CfAllowPolicy): LiveEntry<'exemptions'> {
+export function exemptionFromVendor(
+  o: CfAllowPolicy,
+  cache: PatternCache = uncached,
+): LiveEntry<'exemptions'> {
   const c = parseComment(o.comments);
   const recipient = o.is_exempt_recipient;
-  const p = recipient ? normalizeRecipient(o.pattern) : normalizeSender(o.pattern);
+  const p = recipient ? cache.recipient(o.pattern) : cache.sender(o.pattern);
   const pattern = o.is_regex
     ? `regex:${o.pattern}`
     : p.ok
       ? p.value.value
       : o.pattern.trim().toLowerCase();
-  const value: ExemptionEntry = {
-    ...(recipient ? { recipient: pattern } : { sender: pattern }),
-    // Trusted (all detections) wins over acceptable (spam/spoof/bulk) when both are set.
-    bypass: recipient || o.is_trusted_sender ? 'all' : 'spam',
-    verifySender: o.verify_sender,
-    reason: c.reason,
-  };
+  // Trusted (all detections) wins over acceptable (spam/spoof/bulk) when both are set.
+  const bypass = recipient || o.is_trusted_sender ? 'all' : 'spam';
+  const value: ExemptionEntry = recipient
+    ? { recipient: pattern, bypass, verifySender: o.verify_sender, reason: c.reason }
+    : { sender: pattern, bypass, verifySender: o.verify_sender, reason: c.reason };
   if (c.managed && c.attrs['expires'] !== undefined) value.expires = c.attrs['expires'];
   const managed = c.managed && !o.is_regex && p.ok;
   return { kind: 'exemptions', key: exemptionKey(value), value, managed, id: o.id };

@@ -74,24 +74,28 @@ export function parseEnvelope(body: unknown, path: string): { result: unknown; i
   return { result: body['result'], info: out };
 }
 
-const str = (o: Json, k: string): string | undefined =>
-  typeof o[k] === 'string' ? o[k] : undefined;
-const bool = (o: Json, k: string): boolean | undefined =>
-  typeof o[k] === 'boolean' ? o[k] : undefined;
+function str(o: Json, k: string): string | undefined {
+  const v = o[k];
+  return typeof v === 'string' ? v : undefined;
+}
+function bool(o: Json, k: string): boolean | undefined {
+  const v = o[k];
+  return typeof v === 'boolean' ? v : undefined;
+}
 
-function patternFields(o: Json, path: string): Omit<CfBlockedSender, never> {
+function patternFields(o: Json, path: string): CfBlockedSender {
   const id = o['id'];
   // Ids are opaque: uuid strings today, integers until 2026-05 (vendor-apis README §1.12).
   if (typeof id !== 'string' && typeof id !== 'number') throw invalid(path, 'an entry has no id');
-  const pattern = str(o, 'pattern');
-  if (pattern === undefined) throw invalid(path, `entry ${id} has no pattern`);
-  const type = str(o, 'pattern_type') ?? 'UNKNOWN';
+  const pattern = o['pattern'];
+  if (typeof pattern !== 'string') throw invalid(path, `entry ${id} has no pattern`);
+  const type = o['pattern_type'];
   const comments = o['comments'];
   return {
-    id: String(id),
+    id: typeof id === 'string' ? id : String(id),
     pattern,
-    pattern_type: (['EMAIL', 'DOMAIN', 'IP'].includes(type) ? type : 'UNKNOWN') as PatternType,
-    is_regex: bool(o, 'is_regex') ?? false,
+    pattern_type: type === 'EMAIL' || type === 'DOMAIN' || type === 'IP' ? type : 'UNKNOWN',
+    is_regex: o['is_regex'] === true,
     comments: typeof comments === 'string' ? comments : null,
   };
 }
@@ -103,14 +107,13 @@ export function parseBlockedSender(v: unknown, path: string): CfBlockedSender {
 
 export function parseAllowPolicy(v: unknown, path: string): CfAllowPolicy {
   if (!isObject(v)) throw invalid(path, 'an entry is not an object');
+  const p = patternFields(v, path) as CfAllowPolicy;
   // The deprecated flags (EOL 2026-07-01) still appear on old entries: fall back to them.
-  return {
-    ...patternFields(v, path),
-    is_exempt_recipient: bool(v, 'is_exempt_recipient') ?? bool(v, 'is_recipient') ?? false,
-    is_trusted_sender: bool(v, 'is_trusted_sender') ?? bool(v, 'is_sender') ?? false,
-    is_acceptable_sender: bool(v, 'is_acceptable_sender') ?? bool(v, 'is_spoof') ?? false,
-    verify_sender: bool(v, 'verify_sender') ?? false,
-  };
+  p.is_exempt_recipient = bool(v, 'is_exempt_recipient') ?? bool(v, 'is_recipient') ?? false;
+  p.is_trusted_sender = bool(v, 'is_trusted_sender') ?? bool(v, 'is_sender') ?? false;
+  p.is_acceptable_sender = bool(v, 'is_acceptable_sender') ?? bool(v, 'is_spoof') ?? false;
+  p.verify_sender = bool(v, 'verify_sender') ?? false;
+  return p;
 }
 
 export function parseDomain(v: unknown, path: string): CfDomain {
