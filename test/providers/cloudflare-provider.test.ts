@@ -320,3 +320,30 @@ describe('cloudflare provider', () => {
     ).toThrow(/32-hex-digit/);
   });
 });
+
+describe('cloudflare provider paging and cancelling', () => {
+  it('pages one by one until an empty page when the API gives no total_count', async () => {
+    cf = await setupCloudflare({ emulator: { omitTotalCount: true }, provider: { pageSize: 4 } });
+    cf.account.seed(
+      'block_senders',
+      Array.from({ length: 10 }, (_, i) => ({
+        pattern: `s${i}.example`,
+        pattern_type: 'DOMAIN',
+        is_regex: false,
+      })),
+    );
+    expect(await cf.provider().read('blockedSenders')).toHaveLength(10);
+    // Pages 1-3 hold entries, page 4 is the empty one that ends the listing.
+    expect(cf.emu.stats.byOperation['email_security_list_blocked_senders']).toBe(4);
+  });
+
+  it('stops a read when its signal aborts', async () => {
+    cf = await setupCloudflare({ emulator: { latencyMs: 200 } });
+    const ctl = new AbortController();
+    const pending = cf.provider().read('blockedSenders', { signal: ctl.signal });
+    setTimeout(() => {
+      ctl.abort();
+    }, 20);
+    await expect(pending).rejects.toMatchObject({ code: 'ABORTED' });
+  });
+});

@@ -64,6 +64,8 @@ export interface EmulatorOptions {
   now?: () => number;
   seed?: number;
   contract?: Contract;
+  /** Leave `total_count` out of `result_info` (clients must then page until an empty page). */
+  omitTotalCount?: boolean;
   /** Skip validating responses (benchmarks only: the check costs CPU the client needs). */
   validateResponses?: boolean;
   onViolation?: (message: string) => void;
@@ -419,9 +421,11 @@ export async function startCloudflareEmulator(
     const page = typeof q['page'] === 'number' ? q['page'] : 1;
     const perPage = typeof q['per_page'] === 'number' ? q['per_page'] : 20;
     const result = indexed.slice((page - 1) * perPage, page * perPage).map((x) => x.o);
+    const info: Obj = { count: result.length, page, per_page: perPage };
+    if (opts.omitTotalCount !== true) info['total_count'] = items.length;
     return {
       result,
-      info: { count: result.length, page, per_page: perPage, total_count: items.length },
+      info,
     };
   };
 
