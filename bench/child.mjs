@@ -11,6 +11,7 @@ const code = await main(['node', 'mxpolicy', ...process.argv.slice(2)], {
   now: () => new Date(),
 });
 const ms = performance.now() - started;
-process.stderr.write(
-  JSON.stringify({ code, ms, maxRssMB: process.resourceUsage().maxRSS / 1024 }) + '\n',
-);
+const cpu = process.cpuUsage();
+const cpuMs = (cpu.user + cpu.system) / 1000;
+const maxRssMB = process.resourceUsage().maxRSS / 1024;
+process.stderr.write(JSON.stringify({ code, ms, cpuMs, maxRssMB }) + '\n');

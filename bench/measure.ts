@@ -5,6 +5,8 @@ import path from 'node:path';
 export interface Run {
   code: number;
   ms: number;
+  /** CPU time (user + system) of the run: close to the wall time on an idle machine. */
+  cpuMs: number;
   maxRssMB: number;
 }
 

@@ -3,12 +3,14 @@ import { renderPlanMarkdown } from '../plan/render-markdown.js';
 import { renderPlanText } from '../plan/render-text.js';
 import { driftOf } from '../plan/drift.js';
 import { EXIT, useColour, type CliContext, type ExitCode } from './context.js';
+import { publishDriftIssues } from './drift-github.js';
 import { emit } from './plan-command.js';
 import { runPlan, type PlanRunOptions } from './run-plan.js';
 
 export interface DriftCommandOptions extends PlanRunOptions {
   format: 'text' | 'markdown' | 'json';
   out?: string;
+  githubIssues?: boolean;
 }
 
 /** Read-only: what differs live from the policies, less what the policies expect to change. */
@@ -28,6 +30,10 @@ export async function runDriftCommand(
             'No drift.',
           );
   await emit(ctx, text, opts.out);
+  if (opts.githubIssues === true)
+    await publishDriftIssues(ctx, drift, {
+      complete: opts.tenant.length === 0 && opts.shard === undefined,
+    });
   if (drift.tenants.some((t) => t.status === 'error')) return EXIT.error;
   return drift.summary.create + drift.summary.update + drift.summary.delete > 0
     ? EXIT.changes

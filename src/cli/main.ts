@@ -1,6 +1,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { shardOf } from '../config/select-tenants.js';
 import { runApplyCommand, type ApplyCommandOptions } from './apply-command.js';
+import { runApplyFromGithub } from './apply-github-command.js';
 import { EXIT, processContext, type CliContext } from './context.js';
 import { runDriftCommand, type DriftCommandOptions } from './drift-command.js';
 import { collect } from './load.js';
@@ -52,6 +53,7 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
     .addOption(format(['text', 'markdown', 'json'], 'text'))
     .option('--out <file>', 'write the rendered plan to a file instead of stdout')
     .option('--detailed-exitcode', 'exit 2 when there are changes')
+    .option('--github-comment', 'in GitHub Actions: upsert the plan comment on the pull request')
     .action(async (opts: PlanCommandOptions) => {
       setExit(await runPlanCommand(ctx, opts));
     });
@@ -68,14 +70,23 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
     )
     .addOption(format(['text', 'json'], 'text'))
     .option('--out <file>', 'write the apply report to a file')
-    .action(async (opts: ApplyCommandOptions) => {
-      setExit(await runApplyCommand(ctx, opts));
+    .option(
+      '--github',
+      'in GitHub Actions (push to main): apply the plan reviewed on the merged pull request, then comment the result',
+    )
+    .action(async (opts: ApplyCommandOptions & { github?: boolean }) => {
+      setExit(
+        opts.github === true
+          ? await runApplyFromGithub(ctx, opts)
+          : await runApplyCommand(ctx, opts),
+      );
     });
 
   reconciling(program.command('drift'))
     .description('report live changes nobody committed (read-only; exit 2 when drift exists)')
     .addOption(format(['text', 'markdown', 'json'], 'text'))
     .option('--out <file>', 'write the drift report to a file')
+    .option('--github-issues', 'in GitHub Actions: open/update/close one issue per drifted tenant')
     .action(async (opts: DriftCommandOptions) => {
       setExit(await runDriftCommand(ctx, opts));
     });

@@ -6,6 +6,7 @@ import { renderPlanMarkdown } from '../plan/render-markdown.js';
 import { renderPlanText } from '../plan/render-text.js';
 import type { Plan } from '../plan/types.js';
 import { EXIT, useColour, type CliContext, type ExitCode } from './context.js';
+import { publishPlanOnPullRequest } from './plan-github.js';
 import { runPlan, type PlanRunOptions } from './run-plan.js';
 
 export type PlanFormat = 'text' | 'markdown' | 'json';
@@ -14,6 +15,7 @@ export interface PlanCommandOptions extends PlanRunOptions {
   format: PlanFormat;
   out?: string;
   detailedExitcode?: boolean;
+  githubComment?: boolean;
 }
 
 export function renderPlan(plan: Plan, format: PlanFormat, colour: boolean): string {
@@ -53,5 +55,6 @@ export async function runPlanCommand(ctx: CliContext, opts: PlanCommandOptions):
       `Plan: ${create} to create, ${update} to update, ${del} to delete (checksum ${plan.checksum}).\n`,
     );
   }
+  if (opts.githubComment === true) await publishPlanOnPullRequest(ctx, plan);
   return planExitCode(plan, opts.detailedExitcode === true);
 }

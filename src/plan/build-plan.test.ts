@@ -40,7 +40,7 @@ describe('canonical JSON and equality', () => {
 });
 
 describe('buildPlan', () => {
-  it('sorts tenants, sums the summary and hashes the canonical JSON of the tenants', () => {
+  it('sorts tenants, sums the summary and checksums the tenant plans', () => {
     const plan = buildPlan([tenant('b'), tenant('a')]);
     expect(plan.tenants.map((t) => t.tenant)).toEqual(['a', 'b']);
     expect(plan.summary).toEqual({ create: 2, update: 0, delete: 0 });
@@ -48,6 +48,17 @@ describe('buildPlan', () => {
     expect(plan.checksum).toMatch(/^[0-9a-f]{64}$/);
     expect(buildPlan([tenant('a'), tenant('b')]).checksum).toBe(plan.checksum);
     expect(buildPlan([tenant('a'), tenant('b', 'other')]).checksum).not.toBe(plan.checksum);
+  });
+
+  it('ignores the key order of entry values, which comes from YAML or a vendor', () => {
+    const a = tenant('a');
+    const b = structuredClone(a);
+    const change = b.changes[0];
+    if (change?.after === undefined) throw new Error('no after');
+    change.after = { reason: 'r', sender: 'x.example' };
+    expect(planChecksum([b])).toBe(planChecksum([a]));
+    change.after = { reason: 'r2', sender: 'x.example' };
+    expect(planChecksum([b])).not.toBe(planChecksum([a]));
   });
 
   it('explains what differs between a reviewed and a fresh plan', () => {

@@ -1,12 +1,43 @@
 import { createHash } from 'node:crypto';
-import { canonicalJson } from '../model/entries.js';
+import { canonicalJson, entryFingerprint } from '../model/entries.js';
 import type { Plan, PlanSummary, TenantPlan } from './types.js';
 
-/** sha256 over the canonical JSON of the tenant plans: equal plans, equal checksums. */
+/**
+ * sha256 over a canonical serialization of the tenant plans: equal plans, equal checksums.
+ * Entry values (before/after), whose key order comes from YAML or a vendor, are serialized
+ * field by field (`entryFingerprint`); the patch is a function of them; the rest is built
+ * by the planner in a fixed order. (Canonical JSON of a 250,000-change plan costs seconds.)
+ */
 export function planChecksum(tenants: readonly TenantPlan[]): string {
-  return createHash('sha256')
-    .update(canonicalJson({ formatVersion: 1, tenants }))
-    .digest('hex');
+  const hash = createHash('sha256').update('mxpolicy-plan/1\n');
+  for (const t of tenants) {
+    hash.update(
+      JSON.stringify([
+        t.tenant,
+        t.status,
+        t.errors.map((e) => [e.code, e.message, e.file ?? null, e.line ?? null, e.column ?? null]),
+        t.unmanaged.map((u) => [u.kind, u.key]),
+      ]) + '\n',
+    );
+    for (const c of t.changes) {
+      hash.update(
+        JSON.stringify([
+          c.kind,
+          c.key,
+          c.action,
+          c.cause,
+          c.liveId ?? null,
+          c.source?.file ?? null,
+          c.source?.line ?? null,
+          c.source?.bundle ?? null,
+        ]) +
+          (c.before !== undefined ? entryFingerprint(c.kind, c.before) : 'null') +
+          (c.after !== undefined ? entryFingerprint(c.kind, c.after) : 'null') +
+          '\n',
+      );
+    }
+  }
+  return hash.digest('hex');
 }
 
 export function summarize(tenants: readonly TenantPlan[]): PlanSummary {

@@ -179,8 +179,13 @@ export async function applyPlan(
   };
 }
 
-const skippedAll = (changes: readonly Change[], reason: string): ChangeResult[] =>
-  changes.map((c) => ({ kind: c.kind, key: c.key, action: c.action, status: 'skipped', reason }));
+/** The same outcome for every change of a group (a skipped tenant, a provider that threw). */
+const allResults = (
+  changes: readonly Change[],
+  status: ChangeResult['status'],
+  reason: string,
+): ChangeResult[] =>
+  changes.map((c) => ({ kind: c.kind, key: c.key, action: c.action, status, reason }));
 
 async function applyTenant(
   t: TenantPlan,
@@ -188,7 +193,12 @@ async function applyTenant(
 ): Promise<TenantApplyResult> {
   if (t.status !== 'ok') {
     const reason = `tenant ${t.status}: ${t.errors.map((e) => e.message).join('; ')}`;
-    return { tenant: t.tenant, status: 'skipped', results: skippedAll(t.changes, reason), reason };
+    return {
+      tenant: t.tenant,
+      status: 'skipped',
+      results: allResults(t.changes, 'skipped', reason),
+      reason,
+    };
   }
   if (t.changes.length === 0) return { tenant: t.tenant, status: 'unchanged', results: [] };
   if (session === undefined) {
@@ -196,13 +206,7 @@ async function applyTenant(
     return {
       tenant: t.tenant,
       status: 'failed',
-      results: t.changes.map((c) => ({
-        kind: c.kind,
-        key: c.key,
-        action: c.action,
-        status: 'failed',
-        reason,
-      })),
+      results: allResults(t.changes, 'failed', reason),
       reason,
     };
   }
@@ -212,31 +216,14 @@ async function applyTenant(
     if (changes.length === 0) continue;
     const provider = session.providers.get(kind);
     if (provider === undefined) {
-      results.push(
-        ...changes.map((c): ChangeResult => ({
-          kind,
-          key: c.key,
-          action: c.action,
-          status: 'failed',
-          reason: `no provider serves ${kind}`,
-        })),
-      );
+      results.push(...allResults(changes, 'failed', `no provider serves ${kind}`));
       continue;
     }
     try {
       const got = await provider.apply(kind, changes);
       results.push(...reconcileResults(changes, got));
     } catch (err) {
-      const reason = describeError(err);
-      results.push(
-        ...changes.map((c): ChangeResult => ({
-          kind,
-          key: c.key,
-          action: c.action,
-          status: 'failed',
-          reason,
-        })),
-      );
+      results.push(...allResults(changes, 'failed', describeError(err)));
     }
   }
   const applied = results.filter((r) => r.status === 'applied').length;
@@ -250,14 +237,8 @@ function reconcileResults(
   got: readonly ChangeResult[],
 ): ChangeResult[] {
   const byId = new Map(got.map((r) => [`${r.action} ${r.key}`, r]));
-  return changes.map(
-    (c) =>
-      byId.get(`${c.action} ${c.key}`) ?? {
-        kind: c.kind,
-        key: c.key,
-        action: c.action,
-        status: 'failed',
-        reason: 'the provider reported no result for this change',
-      },
-  );
+  const missing = changes.filter((c) => !byId.has(`${c.action} ${c.key}`));
+  for (const r of allResults(missing, 'failed', 'the provider reported no result for this change'))
+    byId.set(`${r.action} ${r.key}`, r);
+  return changes.map((c) => byId.get(`${c.action} ${c.key}`) as ChangeResult);
 }

