@@ -10,6 +10,7 @@ import { createSystemClock, type Clock } from '../http/clock.js';
 import type { HttpError } from '../http/errors.js';
 import { isHttpError } from '../http/errors.js';
 import {
+  CLOUDFLARE_IP_RATE_LIMIT,
   CLOUDFLARE_RATE_LIMIT,
   createTokenBucket,
   type RateLimiter,
@@ -56,6 +57,11 @@ export interface CloudflareProviderOptions {
   random?: () => number;
   /** Client-side budget per API token (Cloudflare: 1,200 requests per 5 minutes per user). */
   rateLimit?: TokenBucketOptions;
+  /**
+   * Client-side budget per origin, shared by every tenant of the factory (Cloudflare: 200
+   * requests per second per IP); `false` turns it off.
+   */
+  originRateLimit?: TokenBucketOptions | false;
   retry?: Partial<RetryPolicy>;
   /** `per_page` for listings (≤ 1000). */
   pageSize?: number;
@@ -139,6 +145,20 @@ export function createCloudflareProviderFactory(
   const clock = opts.clock ?? createSystemClock();
   const limiters = new Map<string, RateLimiter>();
   const patterns = createPatternCache();
+  const originLimiters = new Map<string, RateLimiter>();
+  const originLimiterFor = (baseUrl: string): RateLimiter | undefined => {
+    if (opts.originRateLimit === false) return undefined;
+    const origin = new URL(baseUrl).origin;
+    let limiter = originLimiters.get(origin);
+    if (limiter === undefined) {
+      limiter = createTokenBucket(opts.originRateLimit ?? CLOUDFLARE_IP_RATE_LIMIT, clock);
+      originLimiters.set(origin, limiter);
+    }
+    return limiter;
+  };
+  // Without an injected dispatcher, the factory's tenants share one keep-alive pool per
+  // origin (idle sockets are unref'ed, so it never keeps a CLI run alive).
+  let sharedAgent: Agent | undefined;
   const limiterFor = (token: string): RateLimiter => {
     const id = createHash('sha256').update(token).digest('hex');
     let limiter = limiters.get(id);
@@ -158,7 +178,6 @@ export function createCloudflareProviderFactory(
         throw new Error('cloudflare binding needs `account`: the 32-hex-digit account id');
       if (tokenEnv === undefined)
         throw new Error('cloudflare binding needs `tokenEnv`: the variable holding the API token');
-      let ownAgent: Agent | undefined;
       let session: { http: HttpClient; api: CloudflareApi } | undefined;
 
       const connect = (): { http: HttpClient; api: CloudflareApi } => {
@@ -166,13 +185,11 @@ export function createCloudflareProviderFactory(
         const token = ctx.env[tokenEnv];
         if (token === undefined || token.trim() === '')
           throw new Error(`environment variable ${tokenEnv} (the Cloudflare API token) is not set`);
-        let dispatcher: Dispatcher | undefined = ctx.dispatcher;
-        if (dispatcher === undefined) {
-          ownAgent = createHttpDispatcher();
-          dispatcher = ownAgent;
-        }
+        const dispatcher: Dispatcher = ctx.dispatcher ?? (sharedAgent ??= createHttpDispatcher());
+        const originLimiter = originLimiterFor(baseUrl ?? CLOUDFLARE_BASE_URL);
         const http = createHttpClient({
           baseUrl: baseUrl ?? CLOUDFLARE_BASE_URL,
+          ...(originLimiter !== undefined ? { originRateLimiter: originLimiter } : {}),
           dispatcher,
           clock,
           logger: ctx.logger,
@@ -358,21 +375,26 @@ export function createCloudflareProviderFactory(
             return;
           }
           const byId = new Map(live.map((l) => [l.id, l]));
+          const byKey = new Map<string, LiveEntry[]>();
+          for (const l of live) {
+            const list = byKey.get(l.key);
+            if (list === undefined) byKey.set(l.key, [l]);
+            else list.push(l);
+          }
           const rest = batch.filter((p) => {
-            const inEffect =
-              p.op === 'delete'
-                ? !byId.has(p.id)
-                : p.op === 'post'
-                  ? live.some(
-                      (l) =>
-                        l.key === p.change.key &&
-                        (l.managed || !s.createDelete) &&
-                        sameValue(l.value, p.change.after),
-                    )
-                  : (() => {
-                      const l = byId.get(p.id);
-                      return l !== undefined && l.managed && sameValue(l.value, p.change.after);
-                    })();
+            let inEffect: boolean;
+            if (p.op === 'delete') inEffect = !byId.has(p.id);
+            else if (p.op === 'post')
+              inEffect = (byKey.get(p.change.key) ?? []).some(
+                (l) => (l.managed || !s.createDelete) && sameValue(l.value, p.change.after),
+              );
+            else {
+              const l = byId.get(p.id);
+              inEffect =
+                l !== undefined &&
+                (l.managed || !s.createDelete) &&
+                sameValue(l.value, p.change.after);
+            }
             if (inEffect) done(p, 'applied');
             return !inEffect;
           });
@@ -397,9 +419,6 @@ export function createCloudflareProviderFactory(
         capabilities: CLOUDFLARE_CAPABILITIES,
         read: (kind, o) => read(kind, o?.signal),
         apply: (kind, changes, o) => apply(kind, changes, o?.signal),
-        async close() {
-          await ownAgent?.close();
-        },
       };
     },
   };

@@ -7,7 +7,7 @@ import { backoffDelay, DEFAULT_RETRY_POLICY, parseRetryAfter } from './backoff.j
 import { createHttpClient, createHttpDispatcher, type HttpClientOptions } from './client.js';
 import { createSystemClock, createVirtualClock } from './clock.js';
 import { HttpError } from './errors.js';
-import { createTokenBucket } from './rate-limiter.js';
+import { createTokenBucket, type RateLimiter } from './rate-limiter.js';
 import { createRedactor } from './redact.js';
 
 type Handler = (req: IncomingMessage, res: ServerResponse, body: string) => void;
@@ -143,6 +143,33 @@ describe('http client retries', () => {
     expect(clock.sleeps).toEqual([3000]);
     expect(pauses).toEqual([start + 3000]);
     expect(http.stats.rateLimited).toBe(1);
+  });
+
+  it('takes every attempt from both the account and the shared per-origin budget', async () => {
+    const server = await serve([json(503, {}), json(200, {})]);
+    const clock = createVirtualClock();
+    const origin = createTokenBucket({ requests: 200, windowMs: 1000, burst: 1 }, clock);
+    const taken: string[] = [];
+    const count = (name: string, l: RateLimiter): RateLimiter => ({
+      acquire: (signal?: AbortSignal) => {
+        taken.push(name);
+        return l.acquire(signal);
+      },
+      pauseUntil: (t: number) => {
+        l.pauseUntil(t);
+      },
+    });
+    const account = createTokenBucket({ requests: 1200, windowMs: 300_000 }, clock);
+    const { http } = client(server, {
+      clock,
+      rateLimiter: count('account', account),
+      originRateLimiter: count('origin', origin),
+    });
+    const start = clock.now();
+    await http.request({ method: 'GET', path: '/x' });
+    expect(taken).toEqual(['account', 'origin', 'account', 'origin']);
+    // The second attempt waited for the origin bucket (burst 1, 200/s) as well as backoff.
+    expect(clock.now() - start).toBeGreaterThanOrEqual(188);
   });
 
   it('fails as RATE_LIMITED when Retry-After is longer than it is willing to wait', async () => {

@@ -80,7 +80,13 @@ export interface HttpClientOptions {
   headers?: Record<string, string>;
   /** More strings never to print. */
   secrets?: readonly string[];
+  /** The account's budget (per API user/token); paused by a 429. */
   rateLimiter?: RateLimiter;
+  /**
+   * A budget shared by every client talking to the same origin from this process (vendors
+   * also limit per IP: Cloudflare allows 200 requests per second).
+   */
+  originRateLimiter?: RateLimiter;
   retry?: Partial<RetryPolicy>;
   /** Per-request timeouts (the dispatcher's connect timeout covers connecting). */
   headersTimeoutMs?: number;
@@ -140,6 +146,7 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
   const origin = base.origin;
   const policy: RetryPolicy = { ...DEFAULT_RETRY_POLICY, ...opts.retry };
   const limiter = opts.rateLimiter ?? unlimited();
+  const originLimiter = opts.originRateLimiter ?? unlimited();
   const random = opts.random ?? Math.random;
   const headerSecrets = Object.values(opts.headers ?? {}).flatMap((v) => {
     const m = /^\s*(?:Bearer|Basic)\s+(.+)$/i.exec(v);
@@ -205,6 +212,7 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
     for (let tries = 1; ; tries++) {
       const canRetry = tries <= policy.maxRetries;
       await limiter.acquire(req.signal);
+      await originLimiter.acquire(req.signal);
       let res: HttpResponse;
       try {
         res = await limit(() => attempt(req, path));

@@ -21,6 +21,16 @@ export interface TokenBucketOptions {
 export const CLOUDFLARE_RATE_LIMIT: TokenBucketOptions = { requests: 1200, windowMs: 300_000 };
 
 /**
+ * Cloudflare: 200 requests per second per IP. A small burst keeps the rate honest over any
+ * second instead of letting a full second's budget out at once.
+ */
+export const CLOUDFLARE_IP_RATE_LIMIT: TokenBucketOptions = {
+  requests: 200,
+  windowMs: 1000,
+  burst: 10,
+};
+
+/**
  * A token bucket that refills continuously at `requests / windowMs`. Waiters are served in
  * arrival order (a promise chain), so a storm of concurrent callers cannot starve one.
  */
