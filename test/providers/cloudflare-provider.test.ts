@@ -306,6 +306,23 @@ describe('cloudflare provider', () => {
     expect(String(err)).not.toContain('not-the-token-123');
   });
 
+  it('refuses to send the token over plain http beyond this machine', async () => {
+    cf = await setupCloudflare();
+    const make = (baseUrl: string): unknown =>
+      cf.factory.create({
+        tenant: 'acme',
+        binding: { ...cf.binding, settings: { ...cf.binding.settings, baseUrl } },
+        rootDir: '.',
+        env: cf.env,
+        logger: cf.logger,
+        now: () => new Date(),
+      });
+    expect(() => make('http://api.example.com/client/v4')).toThrow(/must be https/);
+    expect(() => make('not a url')).toThrow(/not a URL/);
+    expect(make('https://api.cloudflare.com/client/v4')).toBeDefined();
+    expect(make('http://localhost:8787/client/v4')).toBeDefined();
+  });
+
   it('refuses a binding without a valid account id', async () => {
     cf = await setupCloudflare();
     expect(() =>

@@ -178,6 +178,20 @@ export function createCloudflareProviderFactory(
         throw new Error('cloudflare binding needs `account`: the 32-hex-digit account id');
       if (tokenEnv === undefined)
         throw new Error('cloudflare binding needs `tokenEnv`: the variable holding the API token');
+      if (baseUrl !== undefined) {
+        let url: URL;
+        try {
+          url = new URL(baseUrl);
+        } catch {
+          throw new Error(`cloudflare binding: baseUrl '${baseUrl}' is not a URL`);
+        }
+        // The token goes in a header: never in clear text beyond this machine.
+        const loopback = ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname);
+        if (url.protocol !== 'https:' && !(url.protocol === 'http:' && loopback))
+          throw new Error(
+            `cloudflare binding: baseUrl must be https (plain http only to 127.0.0.1/localhost)`,
+          );
+      }
       let session: { http: HttpClient; api: CloudflareApi } | undefined;
 
       const connect = (): { http: HttpClient; api: CloudflareApi } => {
