@@ -5,6 +5,8 @@ import { parsePlanJson } from '../plan/render-json.js';
 import { renderApplyReportText } from '../plan/render-apply.js';
 import type { ApplyReport, Plan } from '../plan/types.js';
 import { applyPlan } from '../reconcile/reconcile.js';
+import { recordApplyReceipt } from './apply-receipt.js';
+import { changedSinceOption } from './changed-since.js';
 import { EXIT, useColour, type CliContext, type ExitCode } from './context.js';
 import { emit } from './plan-command.js';
 import { reconcileDeps, runPlan, type PlanRunOptions } from './run-plan.js';
@@ -14,6 +16,10 @@ export interface ApplyCommandOptions extends PlanRunOptions {
   plan?: string;
   format: 'text' | 'json';
   out?: string;
+  /** `--no-receipt` sets false; by default a receipt is noted on HEAD (see recordApplyReceipt). */
+  receipt?: boolean;
+  /** Apply only tenants whose effective desired state differs from this git ref (as plan). */
+  changedSince?: string;
 }
 
 export function applyExitCode(plan: Plan, report: ApplyReport): ExitCode {
@@ -41,7 +47,7 @@ export async function executeApply(
       ? parsePlanJson(await readFile(path.resolve(ctx.cwd, opts.plan), 'utf8'))
       : undefined;
   const expected = opts.checksum ?? reviewed?.checksum;
-  const { plan, sessions } = await runPlan(ctx, opts);
+  const { plan, sessions } = await runPlan(ctx, opts, await changedSinceOption(ctx, opts));
   if (expected !== undefined && expected !== plan.checksum) {
     const mismatch = [
       `The plan changed since it was reviewed: reviewed checksum ${expected}, fresh plan ${plan.checksum}. Nothing was applied.`,
@@ -61,7 +67,14 @@ export async function executeApply(
     return { exitCode: EXIT.error, plan, mismatch };
   }
   const report = await applyPlan(plan, sessions, reconcileDeps(ctx, opts));
-  return { exitCode: applyExitCode(plan, report), plan, report };
+  // Here rather than in runApplyCommand so every way of applying leaves a receipt.
+  const receipt =
+    opts.receipt === false ? EXIT.ok : await recordApplyReceipt(ctx, report, opts.policies);
+  return {
+    exitCode: receipt === EXIT.ok ? applyExitCode(plan, report) : EXIT.error,
+    plan,
+    report,
+  };
 }
 
 export async function runApplyCommand(

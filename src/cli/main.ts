@@ -1,6 +1,8 @@
 import { Command, CommanderError, Option } from 'commander';
 import { shardOf } from '../config/select-tenants.js';
 import { runApplyCommand, type ApplyCommandOptions } from './apply-command.js';
+import { runAuditCommand, type AuditCommandOptions } from './audit-command.js';
+import { runHistoryCommand, type HistoryCommandOptions } from './history-command.js';
 import { runApplyFromGithub } from './apply-github-command.js';
 import { EXIT, processContext, type CliContext } from './context.js';
 import { runDriftCommand, type DriftCommandOptions } from './drift-command.js';
@@ -53,6 +55,10 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
     .addOption(format(['text', 'markdown', 'json'], 'text'))
     .option('--out <file>', 'write the rendered plan to a file instead of stdout')
     .option('--detailed-exitcode', 'exit 2 when there are changes')
+    .option(
+      '--changed-since <ref>',
+      'plan only tenants whose effective desired state differs from merge-base(REF, HEAD); a bundle change selects every tenant including it',
+    )
     .option('--github-comment', 'in GitHub Actions: upsert the plan comment on the pull request')
     .action(async (opts: PlanCommandOptions) => {
       setExit(await runPlanCommand(ctx, opts));
@@ -70,6 +76,14 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
     )
     .addOption(format(['text', 'json'], 'text'))
     .option('--out <file>', 'write the apply report to a file')
+    .option(
+      '--changed-since <ref>',
+      'apply only tenants whose effective desired state differs from merge-base(REF, HEAD); select as the reviewed plan did, or changes pending elsewhere make the checksum differ',
+    )
+    .option(
+      '--no-receipt',
+      'do not record an apply receipt (by default, inside a git repository, the result is noted on HEAD under refs/notes/mxpolicy and pushed when GITHUB_ACTIONS=true)',
+    )
     .option(
       '--github',
       'in GitHub Actions (push to main): apply the plan reviewed on the merged pull request, then comment the result',
@@ -89,6 +103,46 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
     .option('--github-issues', 'in GitHub Actions: open/update/close one issue per drifted tenant')
     .action(async (opts: DriftCommandOptions) => {
       setExit(await runDriftCommand(ctx, opts));
+    });
+
+  program
+    .command('history')
+    .description(
+      'every commit that added, changed or removed each entry: author, merger, date, PR, reason (from git alone)',
+    )
+    .option('--policies <dir>', 'policy folder (tenants/ and bundles/)', 'policies')
+    .option(
+      '--tenant <glob>',
+      'only tenants whose id (now or then) matches (repeatable)',
+      collect,
+      [],
+    )
+    .option(
+      '--kind <kind>',
+      'only entries of this kind (blockedSenders, exemptions, holds, routes)',
+    )
+    .option('--key <pattern>', 'only entries whose key matches this glob (e.g. "*@evil.example")')
+    .option('--since <date>', 'only changes that landed on or after this date (YYYY-MM-DD or ISO)')
+    .option('--rev <rev>', 'whose main line (first-parent history) to read', 'HEAD')
+    .addOption(format(['text', 'json', 'csv'], 'text'))
+    .option('--out <file>', 'write the history to a file')
+    .action(async (opts: HistoryCommandOptions) => {
+      setExit(await runHistoryCommand(ctx, opts));
+    });
+
+  program
+    .command('audit')
+    .description(
+      'each merged change with who proposed it, who merged it, when it was applied and the result; unapplied changes first',
+    )
+    .option('--policies <dir>', 'policy folder (tenants/ and bundles/)', 'policies')
+    .option('--tenant <glob>', 'only tenants whose id matches (repeatable)', collect, [])
+    .option('--since <date>', 'only changes merged on or after this date (YYYY-MM-DD or ISO)')
+    .option('--rev <rev>', 'whose main line (first-parent history) to read', 'HEAD')
+    .addOption(format(['markdown', 'json', 'csv'], 'markdown'))
+    .option('--out <file>', 'write the audit to a file')
+    .action(async (opts: AuditCommandOptions) => {
+      setExit(await runAuditCommand(ctx, opts));
     });
 
   program

@@ -5,6 +5,7 @@ import { renderPlanJson } from '../plan/render-json.js';
 import { renderPlanMarkdown } from '../plan/render-markdown.js';
 import { renderPlanText } from '../plan/render-text.js';
 import type { Plan } from '../plan/types.js';
+import { changedSinceOption } from './changed-since.js';
 import { EXIT, useColour, type CliContext, type ExitCode } from './context.js';
 import { publishPlanOnPullRequest } from './plan-github.js';
 import { runPlan, type PlanRunOptions } from './run-plan.js';
@@ -15,6 +16,8 @@ export interface PlanCommandOptions extends PlanRunOptions {
   format: PlanFormat;
   out?: string;
   detailedExitcode?: boolean;
+  /** Plan only tenants whose effective desired state differs from this git ref. */
+  changedSince?: string;
   githubComment?: boolean;
 }
 
@@ -43,7 +46,7 @@ export async function emit(ctx: CliContext, text: string, out: string | undefine
 }
 
 export async function runPlanCommand(ctx: CliContext, opts: PlanCommandOptions): Promise<ExitCode> {
-  const { plan } = await runPlan(ctx, opts);
+  const { plan } = await runPlan(ctx, opts, await changedSinceOption(ctx, opts));
   await emit(
     ctx,
     renderPlan(plan, opts.format, opts.out === undefined && useColour(ctx)),

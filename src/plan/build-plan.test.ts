@@ -61,6 +61,19 @@ describe('buildPlan', () => {
     expect(planChecksum([b])).not.toBe(planChecksum([a]));
   });
 
+  it('does not change when only unmanaged entries or tenants without changes differ', () => {
+    const base = [tenant('a')];
+    const quiet = { tenant: 'b', status: 'ok' as const, changes: [], errors: [], unmanaged: [] };
+    expect(planChecksum([...base, quiet])).toBe(planChecksum(base));
+    const withUnmanaged = [
+      { ...tenant('a'), unmanaged: [{ kind: 'blockedSenders' as const, key: 'console.example' }] },
+    ];
+    expect(planChecksum(withUnmanaged)).toBe(planChecksum(base));
+    expect(planChecksum([...base, { ...quiet, status: 'blocked' as const }])).not.toBe(
+      planChecksum(base),
+    );
+  });
+
   it('explains what differs between a reviewed and a fresh plan', () => {
     const reviewed = buildPlan([tenant('a'), tenant('b')]);
     const fresh = buildPlan([tenant('a', 'changed'), { ...tenant('c'), status: 'blocked' }]);

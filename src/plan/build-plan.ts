@@ -3,7 +3,7 @@ import { canonicalJson, entryFingerprint } from '../model/entries.js';
 import type { Plan, PlanSummary, TenantPlan } from './types.js';
 
 /**
- * sha256 over a canonical serialization of the tenant plans: equal plans, equal checksums.
+ * sha256 over what apply would do: equal effects, equal checksums.
  * Entry values (before/after), whose key order comes from YAML or a vendor, are serialized
  * field by field (`entryFingerprint`); the patch is a function of them; the rest is built
  * by the planner in a fixed order. (Canonical JSON of a 250,000-change plan costs seconds.)
@@ -11,26 +11,16 @@ import type { Plan, PlanSummary, TenantPlan } from './types.js';
 export function planChecksum(tenants: readonly TenantPlan[]): string {
   const hash = createHash('sha256').update('mxpolicy-plan/1\n');
   for (const t of tenants) {
+    // Only what apply would do, or refuse to do, counts. A tenant with nothing to change,
+    // the informational list of unmanaged entries and where in the YAML an entry is written
+    // can all change after review without making the reviewed plan wrong.
+    if (t.status === 'ok' && t.changes.length === 0) continue;
     hash.update(
-      JSON.stringify([
-        t.tenant,
-        t.status,
-        t.errors.map((e) => [e.code, e.message, e.file ?? null, e.line ?? null, e.column ?? null]),
-        t.unmanaged.map((u) => [u.kind, u.key]),
-      ]) + '\n',
+      JSON.stringify([t.tenant, t.status, t.errors.map((e) => [e.code, e.message])]) + '\n',
     );
     for (const c of t.changes) {
       hash.update(
-        JSON.stringify([
-          c.kind,
-          c.key,
-          c.action,
-          c.cause,
-          c.liveId ?? null,
-          c.source?.file ?? null,
-          c.source?.line ?? null,
-          c.source?.bundle ?? null,
-        ]) +
+        JSON.stringify([c.kind, c.key, c.action, c.cause, c.liveId ?? null]) +
           (c.before !== undefined ? entryFingerprint(c.kind, c.before) : 'null') +
           (c.after !== undefined ? entryFingerprint(c.kind, c.after) : 'null') +
           '\n',

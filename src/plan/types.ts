@@ -60,7 +60,7 @@ export interface PlanSummary {
 /** The plan: a deterministic, serializable value (DESIGN §3). JSON of it is a public contract. */
 export interface Plan {
   formatVersion: 1;
-  /** sha256 of the canonical JSON of `tenants` (see `planChecksum`). */
+  /** sha256 of what apply would do (see `planChecksum`): changes, statuses and errors. */
   checksum: string;
   tenants: TenantPlan[];
   summary: PlanSummary;

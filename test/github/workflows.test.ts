@@ -151,6 +151,8 @@ describe('GitHub workflows', () => {
     expect(apply?.run).toContain('--github');
     expect(apply?.if).toBe("steps.latest.outputs.latest == 'true'");
     expect(steps[0]?.run).toContain('commits/main');
+    // A later commit that did not touch policies/ triggers no run: this one must not skip.
+    expect(steps[0]?.run).toContain('select(startswith("policies/"))');
   });
 
   it('drift runs on a schedule and by hand, and does not fail the run for drift itself', () => {

@@ -1,0 +1,51 @@
+import type { TenantConfig } from '../config/policy-set.js';
+import { affectedTenantsSince, resolveChangedSinceBase } from '../git/changed-since.js';
+import { today, type CliContext } from './context.js';
+import { openRepository, policiesInRepository } from './git-repo.js';
+import { schemaValidator } from './load.js';
+
+/**
+ * `plan --changed-since REF`: keep the selected tenants whose effective desired state differs
+ * between merge-base(REF, HEAD) and the policies being planned (the working tree; on a
+ * clean checkout, as in CI, that is HEAD). A bundle change selects every tenant including it.
+ */
+export async function changedSinceFilter(
+  ctx: CliContext,
+  opts: { policies: string; changedSince: string; narrowed: boolean },
+): Promise<(selected: TenantConfig[]) => Promise<TenantConfig[]>> {
+  const repo = await openRepository(ctx, '--changed-since');
+  const base = await resolveChangedSinceBase(repo.git, opts.changedSince);
+  const dir = await policiesInRepository(repo, ctx, opts.policies);
+  return async (selected) => {
+    const { changed, removed } = await affectedTenantsSince(repo.git, base, dir, selected, {
+      validator: schemaValidator(),
+      today: today(ctx),
+    });
+    const keep = new Set(changed);
+    const affected = selected.filter((t) => keep.has(t.tenant));
+    ctx.stderr.write(
+      `--changed-since ${opts.changedSince} (merge base ${base.slice(0, 10)}): ${affected.length} of ${selected.length} tenant(s) changed${
+        affected.length > 0 ? `: ${affected.map((t) => t.tenant).join(', ')}` : ''
+      }\n`,
+    );
+    // With --tenant or --shard the others are merely unselected, not removed.
+    if (!opts.narrowed && removed.length > 0)
+      ctx.stderr.write(
+        `tenant file(s) removed since ${opts.changedSince}: ${removed.join(', ')} (mxpolicy does not touch their live entries)\n`,
+      );
+    return affected;
+  };
+}
+
+/** The `--changed-since` filter for `runPlan`, or undefined when the option is not given. */
+export async function changedSinceOption(
+  ctx: CliContext,
+  opts: { policies: string; tenant: string[]; shard?: string; changedSince?: string },
+): Promise<((selected: TenantConfig[]) => Promise<TenantConfig[]>) | undefined> {
+  if (opts.changedSince === undefined) return undefined;
+  return changedSinceFilter(ctx, {
+    policies: opts.policies,
+    changedSince: opts.changedSince,
+    narrowed: opts.tenant.length > 0 || opts.shard !== undefined,
+  });
+}
