@@ -91,14 +91,15 @@ describe('GitHub workflows', () => {
     for (const step of stepsOf(wf)) if (step.uses) expect(step.uses).toMatch(PINNED);
     expect(wf.permissions).toBeTypeOf('object');
     const perms = wf.permissions as Record<string, string>;
-    expect(perms['contents']).toBe('read');
+    // apply pushes its receipt (a git note), so it alone may write contents.
+    expect(perms['contents']).toBe(file === 'apply.yml' ? 'write' : 'read');
     const writes = Object.entries(perms)
       .filter(([, v]) => v === 'write')
       .map(([k]) => k);
     const allowed: Record<string, string[]> = {
       'ci.yml': [],
       'plan.yml': ['pull-requests'],
-      'apply.yml': ['pull-requests'],
+      'apply.yml': ['contents', 'pull-requests'],
       'drift.yml': ['issues'],
     };
     expect(writes).toEqual(allowed[file]);
@@ -142,17 +143,32 @@ describe('GitHub workflows', () => {
     expect(template?.events['pull_request']?.paths).toEqual(['policies/**']);
   });
 
-  it('apply runs on pushes to main, one at a time, never cancelled, and only for the latest main', () => {
+  it('apply runs on pushes to main, one at a time, never cancelled, on the tenants the push changed', () => {
     const wf = yamlOf('apply.yml');
-    expect(wf.on).toEqual({ push: { branches: ['main'], paths: ['policies/**'] } });
+    expect(wf.on).toEqual({
+      push: { branches: ['main'], paths: ['policies/**'] },
+      workflow_dispatch: null,
+    });
     expect(wf.concurrency).toEqual({ group: 'mxpolicy-apply', 'cancel-in-progress': false });
     const steps = stepsOf(wf);
-    const apply = steps.find((s) => s.run?.includes('mxpolicy apply'));
-    expect(apply?.run).toContain('--github');
-    expect(apply?.if).toBe("steps.latest.outputs.latest == 'true'");
-    expect(steps[0]?.run).toContain('commits/main');
-    // A later commit that did not touch policies/ triggers no run: this one must not skip.
-    expect(steps[0]?.run).toContain('select(startswith("policies/"))');
+    const apply = steps.find((s) => s.run?.includes('mxpolicy apply --github'));
+    expect(apply?.run).toContain('--changed-since "$BEFORE"');
+    expect(apply?.if).toBe("github.event_name == 'push'");
+    // --changed-since needs the commit before the push: a full clone.
+    expect(steps.find((s) => s.uses?.startsWith('actions/checkout@'))?.with?.['fetch-depth']).toBe(
+      0,
+    );
+    const repair = steps.find((s) => s.if === "github.event_name == 'workflow_dispatch'");
+    expect(repair?.run).toBe('npx mxpolicy apply --format json --out apply-report.json');
+  });
+
+  it('plan comments on the tenants the PR changes, compared with its base branch', () => {
+    const steps = stepsOf(yamlOf('plan.yml'));
+    const plan = steps.find((s) => s.run?.includes('mxpolicy plan'));
+    expect(plan?.run).toContain('--changed-since "origin/$BASE_REF"');
+    expect(steps.find((s) => s.uses?.startsWith('actions/checkout@'))?.with?.['fetch-depth']).toBe(
+      0,
+    );
   });
 
   it('drift runs on a schedule and by hand, and does not fail the run for drift itself', () => {
