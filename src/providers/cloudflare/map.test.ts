@@ -1,0 +1,136 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { exemptionKey } from '../../model/entries.js';
+import type { BlockedSenderEntry, ExemptionEntry } from '../../model/kinds.js';
+import {
+  blockedSenderFromVendor,
+  blockedSenderToVendor,
+  createPatternCache,
+  exemptionFromVendor,
+  exemptionToVendor,
+  formatComment,
+  parseComment,
+  routeFromVendor,
+  routeToVendor,
+} from './map.js';
+
+const label = fc.stringMatching(/^[a-z][a-z0-9]{0,10}$/);
+const domain = fc
+  .tuple(label, fc.constantFrom('example', 'com', 'eu', 'org'))
+  .map(([a, b]) => `${a}.${b}`);
+const sender = fc.oneof(
+  domain,
+  fc.tuple(label, domain).map(([l, d]) => `${l}@${d}`),
+  fc
+    .tuple(
+      fc.integer({ min: 1, max: 223 }),
+      fc.integer({ min: 0, max: 255 }),
+      fc.integer({ min: 0, max: 255 }),
+      fc.integer({ min: 1, max: 254 }),
+    )
+    .map((p) => p.join('.')),
+);
+// Reasons are free text: brackets, '=', unicode, the marker itself.
+const reason = fc
+  .string({ minLength: 1, maxLength: 80, unit: 'grapheme' })
+  .map((s) => s.trim())
+  .filter((s) => s !== '');
+const date = fc.constantFrom(undefined, '2026-12-01', '2027-01-31');
+const ticket = fc.constantFrom(undefined, 'INC-4411', 'CHG 12 ] x=y', '[mxpolicy]');
+
+describe('cloudflare mapping', () => {
+  it('reads back every blocked sender it writes, unchanged and managed', () => {
+    fc.assert(
+      fc.property(sender, reason, date, ticket, (s, r, expires, t) => {
+        const entry: BlockedSenderEntry = { sender: s, reason: r };
+        if (expires !== undefined) entry.expires = expires;
+        if (t !== undefined) entry.ticket = t;
+        const vendor = blockedSenderToVendor(entry);
+        if (!vendor.ok) return;
+        const live = blockedSenderFromVendor({ id: 'x', ...vendor.body }, createPatternCache());
+        expect(live.managed).toBe(true);
+        expect(live.key).toBe(s);
+        expect(live.value).toEqual(entry);
+      }),
+    );
+  });
+
+  it('reads back every exemption it writes', () => {
+    const exemption = fc.oneof(
+      fc.record({
+        sender,
+        bypass: fc.constantFrom('spam' as const, 'all' as const),
+        verifySender: fc.boolean(),
+        reason,
+        expires: date,
+      }),
+      fc.record({
+        recipient: fc.oneof(
+          domain,
+          fc.tuple(label, domain).map(([l, d]) => `${l}@${d}`),
+        ),
+        bypass: fc.constant('all' as const),
+        verifySender: fc.boolean(),
+        reason,
+        expires: date,
+      }),
+    );
+    fc.assert(
+      fc.property(exemption, (raw) => {
+        const entry = Object.fromEntries(
+          Object.entries(raw).filter(([, v]) => v !== undefined),
+        ) as unknown as ExemptionEntry;
+        const vendor = exemptionToVendor(entry);
+        if (!vendor.ok) return;
+        const live = exemptionFromVendor({ id: 'x', ...vendor.body });
+        expect(live.value).toEqual(entry);
+        expect(live.key).toBe(exemptionKey(entry));
+        expect(live.managed).toBe(true);
+      }),
+    );
+  });
+
+  it('treats an entry without the marker as unmanaged, keeping its comment as the reason', () => {
+    const live = blockedSenderFromVendor({
+      id: '1',
+      pattern: 'Phish.Example',
+      pattern_type: 'DOMAIN',
+      is_regex: false,
+      comments: 'from the dashboard',
+    });
+    expect(live).toEqual({
+      kind: 'blockedSenders',
+      key: 'phish.example',
+      value: { sender: 'phish.example', reason: 'from the dashboard' },
+      managed: false,
+      id: '1',
+    });
+    expect(parseComment('[mxpolicyx] nope').managed).toBe(false);
+    expect(parseComment(null)).toEqual({ managed: false, reason: '', attrs: {} });
+    expect(formatComment('r', { expires: '2027-01-31', ticket: undefined })).toBe(
+      '[mxpolicy expires=2027-01-31] r',
+    );
+  });
+
+  it('maps routes both ways and reads mixed TLS settings as not required', () => {
+    expect(
+      routeToVendor({ domain: 'acme.eu', deliverTo: 'mx.acme.eu', port: 25, requireTls: true }),
+    ).toEqual({
+      ok: true,
+      body: { transport: 'mx.acme.eu', require_tls_inbound: true, require_tls_outbound: true },
+    });
+    const live = routeFromVendor({
+      id: 'd',
+      domain: 'ACME.eu',
+      transport: 'MX.acme.eu',
+      require_tls_inbound: true,
+      require_tls_outbound: null,
+    });
+    expect(live.value).toEqual({
+      domain: 'acme.eu',
+      deliverTo: 'mx.acme.eu',
+      port: 25,
+      requireTls: false,
+    });
+  });
+});

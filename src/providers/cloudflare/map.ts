@@ -1,0 +1,247 @@
+import type { BlockedSenderEntry, ExemptionEntry, RouteEntry } from '../../model/kinds.js';
+import { exemptionKey } from '../../model/entries.js';
+import {
+  normalizeDomain,
+  normalizeHost,
+  normalizeRecipient,
+  normalizeSender,
+  type Pattern,
+} from '../../model/normalize.js';
+import type { LiveEntry } from '../provider.js';
+import type { Normalized } from '../../model/normalize.js';
+import type { CfAllowPolicy, CfBlockedSender, CfDomain, PatternType } from './wire.js';
+
+/**
+ * Vendor objects <-> model entries. Both directions are exact inverses for everything
+ * mxpolicy writes, so an unchanged entry reads back equal and diffs to nothing.
+ *
+ * Ownership marker: mxpolicy writes `comments` as
+ *
+ *     [mxpolicy] <reason>
+ *     [mxpolicy expires=2027-01-31 ticket=INC-4411] <reason>
+ *
+ * The bracketed tag marks the entry as managed; its attributes (URI-encoded values) carry
+ * the model fields Cloudflare has no field for; the rest is the human-readable reason, as
+ * an admin sees it in the dashboard. An entry without the tag is unmanaged.
+ */
+
+export const MARKER = 'mxpolicy';
+/** Cloudflare's limit on `comments`. */
+export const MAX_COMMENTS = 1024;
+
+const MARKER_RE = /^\[mxpolicy((?: [a-z]+=[^\s\]]*)*)\](?: (.*))?$/s;
+
+export interface ParsedComment {
+  managed: boolean;
+  reason: string;
+  attrs: Record<string, string>;
+}
+
+export function formatComment(reason: string, attrs: Record<string, string | undefined>): string {
+  const parts = Object.entries(attrs)
+    .filter((e): e is [string, string] => e[1] !== undefined)
+    .map(([k, v]) => ` ${k}=${encodeURIComponent(v)}`);
+  return `[${MARKER}${parts.join('')}] ${reason}`;
+}
+
+export function parseComment(comments: string | null): ParsedComment {
+  const text = comments ?? '';
+  const m = MARKER_RE.exec(text);
+  if (m === null) return { managed: false, reason: text.trim(), attrs: {} };
+  const attrs: Record<string, string> = {};
+  for (const pair of (m[1] ?? '').trim().split(' ')) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) continue;
+    try {
+      attrs[pair.slice(0, eq)] = decodeURIComponent(pair.slice(eq + 1));
+    } catch {
+      attrs[pair.slice(0, eq)] = pair.slice(eq + 1);
+    }
+  }
+  return { managed: true, reason: (m[2] ?? '').trim(), attrs };
+}
+
+/**
+ * Normalizing live patterns is most of the CPU of a read. Bundles put the same patterns in
+ * every tenant, so a factory keeps one cache for all its tenants (bounded: cleared when full).
+ */
+export interface PatternCache {
+  sender(pattern: string): Normalized<Pattern>;
+  recipient(pattern: string): Normalized<Pattern>;
+}
+
+export function createPatternCache(max = 250_000): PatternCache {
+  const senders = new Map<string, Normalized<Pattern>>();
+  const recipients = new Map<string, Normalized<Pattern>>();
+  const lookup = (
+    cache: Map<string, Normalized<Pattern>>,
+    normalize: (p: string) => Normalized<Pattern>,
+    pattern: string,
+  ): Normalized<Pattern> => {
+    let hit = cache.get(pattern);
+    if (hit === undefined) {
+      if (cache.size >= max) cache.clear();
+      hit = normalize(pattern);
+      cache.set(pattern, hit);
+    }
+    return hit;
+  };
+  return {
+    sender: (p) => lookup(senders, normalizeSender, p),
+    recipient: (p) => lookup(recipients, normalizeRecipient, p),
+  };
+}
+
+const uncached: PatternCache = { sender: normalizeSender, recipient: normalizeRecipient };
+
+const PATTERN_TYPES: Record<Pattern['type'], Exclude<PatternType, 'UNKNOWN'>> = {
+  email: 'EMAIL',
+  domain: 'DOMAIN',
+  ip: 'IP',
+  cidr: 'IP',
+};
+
+/** The writable fields of a pattern object (block_senders / allow_policies). */
+export interface PatternBody {
+  pattern: string;
+  pattern_type: Exclude<PatternType, 'UNKNOWN'>;
+  is_regex: false;
+  comments: string;
+}
+export type AllowPolicyBody = PatternBody & {
+  is_exempt_recipient: boolean;
+  is_trusted_sender: boolean;
+  is_acceptable_sender: boolean;
+  verify_sender: boolean;
+};
+export interface DomainPatch {
+  transport: string;
+  require_tls_inbound: boolean;
+  require_tls_outbound: boolean;
+}
+
+export type Mapped<T> = { ok: true; body: T } | { ok: false; reason: string };
+
+function withComment<T extends { comments: string }>(body: T): Mapped<T> {
+  return body.comments.length > MAX_COMMENTS
+    ? {
+        ok: false,
+        reason: `reason and metadata take ${body.comments.length} characters; Cloudflare comments allow ${MAX_COMMENTS}`,
+      }
+    : { ok: true, body };
+}
+
+export function blockedSenderToVendor(e: BlockedSenderEntry): Mapped<PatternBody> {
+  const p = normalizeSender(e.sender);
+  if (!p.ok) return { ok: false, reason: p.reason };
+  return withComment({
+    pattern: p.value.value,
+    pattern_type: PATTERN_TYPES[p.value.type],
+    is_regex: false,
+    comments: formatComment(e.reason, { expires: e.expires, ticket: e.ticket }),
+  });
+}
+
+/** A regex or unparsable pattern keeps its raw text under a prefix no literal key can have. */
+function patternKey(
+  o: { pattern: string; is_regex: boolean },
+  p: ReturnType<typeof normalizeSender>,
+): string {
+  if (o.is_regex) return `regex:${o.pattern}`;
+  return p.ok ? p.value.value : o.pattern.trim().toLowerCase();
+}
+
+export function blockedSenderFromVendor(
+  o: CfBlockedSender,
+  cache: PatternCache = uncached,
+): LiveEntry<'blockedSenders'> {
+  const c = parseComment(o.comments);
+  const p = cache.sender(o.pattern);
+  const key = patternKey(o, p);
+  const value: BlockedSenderEntry = { sender: key, reason: c.reason };
+  if (c.managed && c.attrs['expires'] !== undefined) value.expires = c.attrs['expires'];
+  if (c.managed && c.attrs['ticket'] !== undefined) value.ticket = c.attrs['ticket'];
+  // A regex is never ours, even when someone copied our tag into its comment.
+  const managed = c.managed && !o.is_regex && p.ok;
+  return { kind: 'blockedSenders', key, value, managed, id: o.id };
+}
+
+export function exemptionToVendor(e: ExemptionEntry): Mapped<AllowPolicyBody> {
+  const recipient = e.recipient !== undefined;
+  const p = recipient ? normalizeRecipient(e.recipient ?? '') : normalizeSender(e.sender ?? '');
+  if (!p.ok) return { ok: false, reason: p.reason };
+  if (recipient && e.bypass !== 'all')
+    return {
+      ok: false,
+      reason:
+        'Cloudflare exempt recipients bypass every detection; write the exemption with bypass: all',
+    };
+  return withComment({
+    pattern: p.value.value,
+    pattern_type: PATTERN_TYPES[p.value.type],
+    is_regex: false,
+    comments: formatComment(e.reason, { expires: e.expires }),
+    is_exempt_recipient: recipient,
+    is_trusted_sender: !recipient && e.bypass === 'all',
+    is_acceptable_sender: !recipient && e.bypass === 'spam',
+    verify_sender: e.verifySender,
+  });
+}
+
+export function exemptionFromVendor(
+  o: CfAllowPolicy,
+  cache: PatternCache = uncached,
+): LiveEntry<'exemptions'> {
+  const c = parseComment(o.comments);
+  const recipient = o.is_exempt_recipient;
+  const p = recipient ? cache.recipient(o.pattern) : cache.sender(o.pattern);
+  const pattern = o.is_regex
+    ? `regex:${o.pattern}`
+    : p.ok
+      ? p.value.value
+      : o.pattern.trim().toLowerCase();
+  // Trusted (all detections) wins over acceptable (spam/spoof/bulk) when both are set.
+  const bypass = recipient || o.is_trusted_sender ? 'all' : 'spam';
+  const value: ExemptionEntry = recipient
+    ? { recipient: pattern, bypass, verifySender: o.verify_sender, reason: c.reason }
+    : { sender: pattern, bypass, verifySender: o.verify_sender, reason: c.reason };
+  if (c.managed && c.attrs['expires'] !== undefined) value.expires = c.attrs['expires'];
+  const managed = c.managed && !o.is_regex && p.ok;
+  return { kind: 'exemptions', key: exemptionKey(value), value, managed, id: o.id };
+}
+
+/**
+ * Routes: `deliverTo` <-> `transport`; `requireTls` <-> both `require_tls_inbound` and
+ * `require_tls_outbound` (read as true only when both are). Cloudflare's transport is a host
+ * name, so a port other than 25 cannot be expressed and is refused.
+ */
+export function routeToVendor(e: RouteEntry): Mapped<DomainPatch> {
+  if (e.port !== 25)
+    return {
+      ok: false,
+      reason: `Cloudflare delivers to port 25 of the transport host; port ${e.port} cannot be set`,
+    };
+  return {
+    ok: true,
+    body: {
+      transport: e.deliverTo,
+      require_tls_inbound: e.requireTls,
+      require_tls_outbound: e.requireTls,
+    },
+  };
+}
+
+export function routeFromVendor(o: CfDomain): LiveEntry<'routes'> {
+  const d = normalizeDomain(o.domain);
+  const domain = d.ok ? d.value : o.domain.trim().toLowerCase();
+  const host = o.transport === null ? undefined : normalizeHost(o.transport);
+  const value: RouteEntry = {
+    domain,
+    deliverTo: host === undefined ? '' : host.ok ? host.value : (o.transport ?? ''),
+    port: 25,
+    requireTls: o.require_tls_inbound === true && o.require_tls_outbound === true,
+  };
+  // Domains carry no marker: declaring a route for one of the tenant's domains is what makes
+  // it managed (DESIGN §4), and the capabilities say routes are update-only.
+  return { kind: 'routes', key: domain, value, managed: true, id: o.id };
+}

@@ -1,0 +1,142 @@
+import { HttpError } from '../http/errors.js';
+
+/**
+ * Cloudflare's wire shapes, parsed at the boundary: everything past this file works on
+ * these types, never on raw JSON. Read-only and deprecated fields are kept out on purpose.
+ */
+
+export type PatternType = 'EMAIL' | 'DOMAIN' | 'IP' | 'UNKNOWN';
+
+export interface CfBlockedSender {
+  id: string;
+  pattern: string;
+  pattern_type: PatternType;
+  is_regex: boolean;
+  comments: string | null;
+}
+
+export interface CfAllowPolicy {
+  id: string;
+  pattern: string;
+  pattern_type: PatternType;
+  is_regex: boolean;
+  comments: string | null;
+  is_exempt_recipient: boolean;
+  is_trusted_sender: boolean;
+  is_acceptable_sender: boolean;
+  verify_sender: boolean;
+}
+
+export interface CfDomain {
+  id: string;
+  domain: string;
+  transport: string | null;
+  require_tls_inbound: boolean | null;
+  require_tls_outbound: boolean | null;
+}
+
+export interface ResultInfo {
+  count?: number;
+  page?: number;
+  per_page?: number;
+  total_count?: number;
+}
+
+type Json = Record<string, unknown>;
+
+function isObject(v: unknown): v is Json {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+function invalid(path: string, detail: string): HttpError {
+  return new HttpError(`GET ${path}: unexpected response from Cloudflare: ${detail}`, {
+    code: 'INVALID_RESPONSE',
+    method: 'GET',
+    path,
+    retryable: false,
+    mayHaveReachedServer: false,
+    attempts: 1,
+  });
+}
+
+/** The `{success, errors, messages, result, result_info?}` envelope. */
+export function parseEnvelope(body: unknown, path: string): { result: unknown; info?: ResultInfo } {
+  if (!isObject(body) || body['success'] !== true || !('result' in body))
+    throw invalid(path, 'not a successful v4 envelope');
+  const info = body['result_info'];
+  if (info === undefined || info === null) return { result: body['result'] };
+  if (!isObject(info)) throw invalid(path, 'result_info is not an object');
+  const out: ResultInfo = {};
+  for (const k of ['count', 'page', 'per_page', 'total_count'] as const) {
+    const v = info[k];
+    if (typeof v === 'number' && Number.isFinite(v)) out[k] = v;
+  }
+  return { result: body['result'], info: out };
+}
+
+function str(o: Json, k: string): string | undefined {
+  const v = o[k];
+  return typeof v === 'string' ? v : undefined;
+}
+function bool(o: Json, k: string): boolean | undefined {
+  const v = o[k];
+  return typeof v === 'boolean' ? v : undefined;
+}
+
+function patternFields(o: Json, path: string): CfBlockedSender {
+  const id = o['id'];
+  // Ids are opaque: uuid strings today, integers until 2026-05 (vendor-apis README §1.12).
+  if (typeof id !== 'string' && typeof id !== 'number') throw invalid(path, 'an entry has no id');
+  const pattern = o['pattern'];
+  if (typeof pattern !== 'string') throw invalid(path, `entry ${id} has no pattern`);
+  const type = o['pattern_type'];
+  const comments = o['comments'];
+  return {
+    id: typeof id === 'string' ? id : String(id),
+    pattern,
+    pattern_type: type === 'EMAIL' || type === 'DOMAIN' || type === 'IP' ? type : 'UNKNOWN',
+    is_regex: o['is_regex'] === true,
+    comments: typeof comments === 'string' ? comments : null,
+  };
+}
+
+export function parseBlockedSender(v: unknown, path: string): CfBlockedSender {
+  if (!isObject(v)) throw invalid(path, 'an entry is not an object');
+  return patternFields(v, path);
+}
+
+export function parseAllowPolicy(v: unknown, path: string): CfAllowPolicy {
+  if (!isObject(v)) throw invalid(path, 'an entry is not an object');
+  const p = patternFields(v, path) as CfAllowPolicy;
+  // The deprecated flags (EOL 2026-07-01) still appear on old entries: fall back to them.
+  p.is_exempt_recipient = bool(v, 'is_exempt_recipient') ?? bool(v, 'is_recipient') ?? false;
+  p.is_trusted_sender = bool(v, 'is_trusted_sender') ?? bool(v, 'is_sender') ?? false;
+  p.is_acceptable_sender = bool(v, 'is_acceptable_sender') ?? bool(v, 'is_spoof') ?? false;
+  p.verify_sender = bool(v, 'verify_sender') ?? false;
+  return p;
+}
+
+export function parseDomain(v: unknown, path: string): CfDomain {
+  if (!isObject(v)) throw invalid(path, 'a domain is not an object');
+  const id = v['id'];
+  const domain = str(v, 'domain');
+  if ((typeof id !== 'string' && typeof id !== 'number') || domain === undefined)
+    throw invalid(path, 'a domain has no id or name');
+  const tls = (k: string): boolean | null => bool(v, k) ?? null;
+  return {
+    id: String(id),
+    domain,
+    transport: str(v, 'transport') ?? null,
+    require_tls_inbound: tls('require_tls_inbound'),
+    require_tls_outbound: tls('require_tls_outbound'),
+  };
+}
+
+export function parseList<T>(
+  result: unknown,
+  path: string,
+  parse: (v: unknown, path: string) => T,
+): T[] {
+  if (!Array.isArray(result)) throw invalid(path, 'result is not a list');
+  return result.map((v) => parse(v, path));
+}

@@ -1,0 +1,86 @@
+import type { Clock } from './clock.js';
+
+/** A client-side budget of requests, shared by every request to one account. */
+export interface RateLimiter {
+  /** Wait for one request's worth of budget. */
+  acquire(signal?: AbortSignal): Promise<void>;
+  /** The server said "slow down": hold every request until `untilMs` (epoch ms). */
+  pauseUntil(untilMs: number): void;
+}
+
+export interface TokenBucketOptions {
+  /** Requests allowed per window, e.g. Cloudflare's 1,200. */
+  requests: number;
+  /** Window length in ms, e.g. 5 minutes. */
+  windowMs: number;
+  /** Burst size; default: the whole window's budget (a fresh account may spend it at once). */
+  burst?: number;
+}
+
+/** Cloudflare: 1,200 requests per 5 minutes per user (vendor-apis/README.md §1.4). */
+export const CLOUDFLARE_RATE_LIMIT: TokenBucketOptions = { requests: 1200, windowMs: 300_000 };
+
+/**
+ * Cloudflare: 200 requests per second per IP. A small burst keeps the rate honest over any
+ * second instead of letting a full second's budget out at once.
+ */
+export const CLOUDFLARE_IP_RATE_LIMIT: TokenBucketOptions = {
+  requests: 200,
+  windowMs: 1000,
+  burst: 10,
+};
+
+/**
+ * A token bucket that refills continuously at `requests / windowMs`. Waiters are served in
+ * arrival order (a promise chain), so a storm of concurrent callers cannot starve one.
+ */
+export function createTokenBucket(opts: TokenBucketOptions, clock: Clock): RateLimiter {
+  if (!(opts.requests > 0) || !(opts.windowMs > 0))
+    throw new Error('rate limit needs requests > 0 and windowMs > 0');
+  const capacity = Math.max(1, opts.burst ?? opts.requests);
+  const perMs = opts.requests / opts.windowMs;
+  let tokens = capacity;
+  let last = clock.now();
+  let pausedUntil = 0;
+  let queue: Promise<void> = Promise.resolve();
+
+  const refill = (): void => {
+    const now = clock.now();
+    tokens = Math.min(capacity, tokens + (now - last) * perMs);
+    last = now;
+  };
+
+  const take = async (signal?: AbortSignal): Promise<void> => {
+    for (;;) {
+      signal?.throwIfAborted();
+      const now = clock.now();
+      if (pausedUntil > now) {
+        await clock.sleep(pausedUntil - now, signal);
+        continue;
+      }
+      refill();
+      if (tokens >= 1) {
+        tokens -= 1;
+        return;
+      }
+      await clock.sleep(Math.ceil((1 - tokens) / perMs), signal);
+    }
+  };
+
+  return {
+    acquire(signal) {
+      const mine = queue.then(() => take(signal));
+      // The chain must survive an aborted waiter.
+      queue = mine.catch(() => undefined);
+      return mine;
+    },
+    pauseUntil(untilMs) {
+      pausedUntil = Math.max(pausedUntil, untilMs);
+    },
+  };
+}
+
+/** A limiter that never waits (tests, or vendors with no documented budget). */
+export function unlimited(): RateLimiter {
+  return { acquire: () => Promise.resolve(), pauseUntil: () => undefined };
+}

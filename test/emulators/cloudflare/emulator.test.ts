@@ -1,0 +1,253 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { Agent, request } from 'undici';
+import { startCloudflareEmulator, type CloudflareEmulator } from './emulator.js';
+
+const ACCOUNT = '023e105f4ecef8ad9ca31a8372d0c353';
+const TOKEN = 'emulator-test-token-0001';
+const SETTINGS = `/accounts/${ACCOUNT}/email-security/settings`;
+
+let emu: CloudflareEmulator;
+const agent = new Agent({ connections: 4 });
+
+interface Reply {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: {
+    success: boolean;
+    result: unknown;
+    result_info?: Record<string, number>;
+    errors: { code: number; message: string }[];
+  };
+}
+
+async function call(method: string, path: string, body?: unknown, token = TOKEN): Promise<Reply> {
+  const res = await request(`${emu.url}${path}`, {
+    method: method as 'GET',
+    dispatcher: agent,
+    headers: {
+      authorization: `Bearer ${token}`,
+      ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+    },
+    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+  });
+  return {
+    status: res.statusCode,
+    headers: res.headers,
+    body: (await res.body.json()) as Reply['body'],
+  };
+}
+
+const sender = (pattern: string, type = 'DOMAIN'): Record<string, unknown> => ({
+  pattern,
+  pattern_type: type,
+  is_regex: false,
+  comments: 'test',
+});
+
+beforeAll(async () => {
+  emu = await startCloudflareEmulator();
+});
+afterAll(async () => {
+  await emu.close();
+  await agent.close();
+});
+afterEach(() => {
+  // Tests that send malformed requests on purpose empty this themselves.
+  expect(emu.violations).toEqual([]);
+});
+
+describe('cloudflare emulator', () => {
+  it('creates with 201, reads, patches, replaces and deletes with the v4 envelope', async () => {
+    emu.addAccount(ACCOUNT, TOKEN);
+    const created = await call('POST', `${SETTINGS}/block_senders`, sender('phish.example'));
+    expect(created.status).toBe(201);
+    const obj = created.body.result as Record<string, unknown>;
+    expect(obj['id']).toMatch(/^[0-9a-f-]{36}$/);
+    expect(obj['last_modified']).toBe(obj['modified_at']);
+    const id = String(obj['id']);
+    expect((await call('GET', `${SETTINGS}/block_senders/${id}`)).status).toBe(200);
+    const patched = await call('PATCH', `${SETTINGS}/block_senders/${id}`, { comments: 'new' });
+    expect((patched.body.result as Record<string, unknown>)['comments']).toBe('new');
+    const replaced = await call('PUT', `${SETTINGS}/block_senders/${id}`, {
+      pattern: 'phish.example',
+      pattern_type: 'DOMAIN',
+      is_regex: false,
+    });
+    // A replacement resets what it omits.
+    expect((replaced.body.result as Record<string, unknown>)['comments']).toBeNull();
+    const deleted = await call('DELETE', `${SETTINGS}/block_senders/${id}`);
+    expect(deleted.status).toBe(200);
+    expect(deleted.body.result).toEqual({ id });
+    const gone = await call('GET', `${SETTINGS}/block_senders/${id}`);
+    expect(gone.status).toBe(404);
+    expect(gone.body.success).toBe(false);
+    expect(gone.body.errors[0]?.code).toBeGreaterThanOrEqual(1000);
+  });
+
+  it('paginates with result_info and returns result [] past the last page', async () => {
+    const acct = emu.addAccount(ACCOUNT, TOKEN);
+    acct.seed(
+      'block_senders',
+      Array.from({ length: 5 }, (_, i) => sender(`p${i}.example`)),
+    );
+    const p1 = await call('GET', `${SETTINGS}/block_senders?page=1&per_page=2`);
+    expect(p1.body.result_info).toEqual({ count: 2, page: 1, per_page: 2, total_count: 5 });
+    const p3 = await call('GET', `${SETTINGS}/block_senders?page=3&per_page=2`);
+    expect((p3.body.result as unknown[]).length).toBe(1);
+    const p4 = await call('GET', `${SETTINGS}/block_senders?page=4&per_page=2`);
+    expect(p4.body.result).toEqual([]);
+    expect(p4.body.result_info?.['total_count']).toBe(5);
+  });
+
+  it('filters lists by exact pattern, type and flags', async () => {
+    const acct = emu.addAccount(ACCOUNT, TOKEN);
+    acct.seed('block_senders', [
+      sender('a.example'),
+      sender('x@b.example', 'EMAIL'),
+      sender('203.0.113.9', 'IP'),
+    ]);
+    const byType = await call('GET', `${SETTINGS}/block_senders?pattern_type=EMAIL`);
+    expect((byType.body.result as { pattern: string }[]).map((o) => o.pattern)).toEqual([
+      'x@b.example',
+    ]);
+    const byPattern = await call('GET', `${SETTINGS}/block_senders?pattern=a.example`);
+    expect((byPattern.body.result as unknown[]).length).toBe(1);
+    acct.seed('allow_policies', [
+      {
+        ...sender('ok.example'),
+        is_exempt_recipient: false,
+        is_trusted_sender: true,
+        is_acceptable_sender: false,
+        verify_sender: true,
+      },
+      {
+        ...sender('fine.example'),
+        is_exempt_recipient: false,
+        is_trusted_sender: false,
+        is_acceptable_sender: true,
+        verify_sender: true,
+      },
+    ]);
+    const trusted = await call('GET', `${SETTINGS}/allow_policies?is_trusted_sender=true`);
+    expect((trusted.body.result as { pattern: string }[]).map((o) => o.pattern)).toEqual([
+      'ok.example',
+    ]);
+  });
+
+  it('runs a batch atomically in order, and rolls all of it back on one error', async () => {
+    const acct = emu.addAccount(ACCOUNT, TOKEN);
+    const [a, b] = acct.seed('block_senders', [sender('a.example'), sender('b.example')]);
+    const ok = await call('POST', `${SETTINGS}/block_senders/batch`, {
+      deletes: [{ id: a?.['id'] }],
+      patches: [{ id: b?.['id'], comments: 'patched' }],
+      puts: [],
+      posts: [sender('c.example')],
+    });
+    expect(ok.status).toBe(200);
+    const result = ok.body.result as Record<string, unknown[]>;
+    expect(result['deletes']).toEqual([{ id: a?.['id'] }]);
+    expect(result['posts']).toHaveLength(1);
+    expect(acct.list('block_senders').map((o) => o['pattern'])).toEqual(['b.example', 'c.example']);
+
+    const bad = await call('POST', `${SETTINGS}/block_senders/batch`, {
+      deletes: [{ id: b?.['id'] }],
+      patches: [],
+      puts: [],
+      posts: [sender('d.example'), sender('10.0.0.1', 'IP')],
+    });
+    expect(bad.status).toBe(400);
+    expect(bad.body.errors[0]?.message).toMatch(/private/);
+    expect(acct.list('block_senders').map((o) => o['pattern'])).toEqual(['b.example', 'c.example']);
+  });
+
+  it('refuses requests that break the contract and records them', async () => {
+    emu.addAccount(ACCOUNT, TOKEN);
+    const tooBig = await call('GET', `${SETTINGS}/block_senders?per_page=1001`);
+    expect(tooBig.status).toBe(400);
+    const missing = await call('POST', `${SETTINGS}/allow_policies`, sender('x.example'));
+    expect(missing.status).toBe(400);
+    const unknownType = await call(
+      'POST',
+      `${SETTINGS}/block_senders`,
+      sender('x.example', 'UNKNOWN'),
+    );
+    expect(unknownType.status).toBe(400);
+    expect(emu.violations).toHaveLength(2);
+    expect(emu.violations[0]).toMatch(/per_page/);
+    emu.violations.length = 0;
+  });
+
+  it('needs the account token', async () => {
+    emu.addAccount(ACCOUNT, TOKEN);
+    const denied = await call('GET', `${SETTINGS}/block_senders`, undefined, 'wrong-token');
+    expect(denied.status).toBe(403);
+    expect(denied.body.errors[0]?.code).toBe(10000);
+    const badAccount = await call('GET', '/accounts/nothex/email-security/settings/block_senders');
+    expect(badAccount.status).toBe(400);
+  });
+
+  it('updates domains but keeps the domain name immutable', async () => {
+    const acct = emu.addAccount(ACCOUNT, TOKEN);
+    const [d] = acct.seed('domains', [
+      {
+        domain: 'acme.example',
+        allowed_delivery_modes: ['DIRECT'],
+        drop_dispositions: [],
+        ip_restrictions: [],
+        regions: ['GLOBAL'],
+        transport: 'mx.acme.example',
+      },
+    ]);
+    const res = await call('PATCH', `${SETTINGS}/domains/${String(d?.['id'])}`, {
+      transport: 'mx2.acme.example',
+      require_tls_inbound: true,
+    });
+    expect(res.status).toBe(200);
+    expect(res.body.result).toMatchObject({
+      domain: 'acme.example',
+      transport: 'mx2.acme.example',
+      require_tls_inbound: true,
+    });
+  });
+
+  it('counts requests and injects faults', async () => {
+    emu.addAccount(ACCOUNT, TOKEN);
+    emu.resetStats();
+    emu.inject({ method: 'GET', fault: 'status-500' });
+    expect((await call('GET', `${SETTINGS}/domains`)).status).toBe(500);
+    expect((await call('GET', `${SETTINGS}/domains`)).status).toBe(200);
+    emu.inject({ method: 'GET', fault: 'reset' });
+    await expect(call('GET', `${SETTINGS}/domains`)).rejects.toThrow();
+    expect(emu.stats.requests).toBe(3);
+    expect(emu.stats.byOperation['email_security_list_domains']).toBe(3);
+    expect(emu.stats.faults).toBe(2);
+  });
+});
+
+describe('cloudflare emulator rate limiting', () => {
+  it('answers 429 with Retry-After and Ratelimit headers when the budget is spent', async () => {
+    let now = 1_000_000;
+    const limited = await startCloudflareEmulator({
+      rateLimit: { requests: 2, windowMs: 10_000 },
+      now: () => now,
+    });
+    limited.addAccount(ACCOUNT, TOKEN);
+    const prev = emu;
+    emu = limited;
+    try {
+      const first = await call('GET', `${SETTINGS}/domains`);
+      expect(first.headers['ratelimit']).toBe('"default";r=1;t=5');
+      expect(first.headers['ratelimit-policy']).toBe('"default";q=2;w=10');
+      await call('GET', `${SETTINGS}/domains`);
+      const third = await call('GET', `${SETTINGS}/domains`);
+      expect(third.status).toBe(429);
+      expect(third.headers['retry-after']).toBe('5');
+      now += 5_000;
+      expect((await call('GET', `${SETTINGS}/domains`)).status).toBe(200);
+      expect(limited.violations).toEqual([]);
+    } finally {
+      emu = prev;
+      await limited.close();
+    }
+  });
+});

@@ -1,0 +1,750 @@
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import ipaddr from 'ipaddr.js';
+import { loadContract, type Contract, type Operation } from './contract.js';
+
+/**
+ * An emulator of Cloudflare Email Security settings (API v4) on 127.0.0.1: real routes,
+ * envelope, status codes, pagination, filters and atomic batches. Every request it receives
+ * and every response it sends is checked against Cloudflare's OpenAPI file; a mismatch is
+ * recorded in `violations` (tests assert it stays empty) and answered with an error.
+ */
+
+export const RESOURCES = [
+  'block_senders',
+  'allow_policies',
+  'trusted_domains',
+  'domains',
+  'impersonation_registry',
+] as const;
+export type Resource = (typeof RESOURCES)[number];
+export type Obj = Record<string, unknown>;
+
+export type FaultKind =
+  | 'status-500' // answer 500 without doing anything
+  | 'status-500-after' // do the work, then answer 500
+  | 'status-429' // answer 429 with Retry-After
+  | 'reset' // destroy the connection before doing anything
+  | 'reset-after' // do the work, then destroy the connection (the response is lost)
+  | 'timeout' // never answer
+  | 'short-page'; // a list page with its last item missing
+
+export interface FaultRule {
+  method?: string;
+  /** Matched against the path below `/client/v4`. */
+  path?: RegExp;
+  fault: FaultKind;
+  /** How many matching requests it applies to (default 1). */
+  times?: number;
+  /** Matching requests to let through first (default 0). */
+  skip?: number;
+}
+
+export interface RandomFaults {
+  /** Probability of an injected 500 (before any work). */
+  errorRate?: number;
+  /** Probability of a connection reset (before any work). */
+  resetRate?: number;
+  /** Probability of a request that is never answered. */
+  timeoutRate?: number;
+  /** Probability that a full list page comes back with its last item missing. */
+  shortPageRate?: number;
+}
+
+export interface EmulatorOptions {
+  /** Delay before each answer, in ms (real time). */
+  latencyMs?: number;
+  faults?: RandomFaults;
+  /** Per-token budget; absent: unlimited. Cloudflare: 1,200 per 300,000 ms. */
+  rateLimit?: { requests: number; windowMs: number };
+  /** Reject a create whose pattern already exists (the real behaviour is undocumented). */
+  rejectDuplicatePatterns?: boolean;
+  /** Time source for timestamps and the rate limiter (share a virtual clock in tests). */
+  now?: () => number;
+  seed?: number;
+  contract?: Contract;
+  /** Leave `total_count` out of `result_info` (clients must then page until an empty page). */
+  omitTotalCount?: boolean;
+  /** Skip validating responses (benchmarks only: the check costs CPU the client needs). */
+  validateResponses?: boolean;
+  onViolation?: (message: string) => void;
+}
+
+export interface EmulatorStats {
+  requests: number;
+  byOperation: Record<string, number>;
+  byStatus: Record<string, number>;
+  faults: number;
+  /** Objects written by successful writes (creates count once each). */
+  created: number;
+}
+
+export interface AccountState {
+  readonly id: string;
+  readonly token: string;
+  seed(resource: Resource, objects: Obj[]): Obj[];
+  list(resource: Resource): Obj[];
+}
+
+export interface CloudflareEmulator {
+  /** Base URL to give a binding: `http://127.0.0.1:<port>/client/v4`. */
+  readonly url: string;
+  readonly stats: EmulatorStats;
+  readonly violations: string[];
+  addAccount(id: string, token: string): AccountState;
+  account(id: string): AccountState;
+  inject(rule: FaultRule): void;
+  setFaults(faults: RandomFaults): void;
+  /** Drop every injected rule and random fault. */
+  clearFaults(): void;
+  setLatency(ms: number): void;
+  /** Turn response validation off for timed benchmark runs (requests are always checked). */
+  setValidateResponses(on: boolean): void;
+  resetStats(): void;
+  close(): Promise<void>;
+}
+
+class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: number,
+    message: string,
+    readonly pointer?: string,
+  ) {
+    super(message);
+  }
+}
+
+const PATTERN_RESOURCES = new Set<Resource>(['block_senders', 'allow_policies', 'trusted_domains']);
+const ALLOW_FLAGS = ['is_exempt_recipient', 'is_trusted_sender', 'is_acceptable_sender'] as const;
+
+function sortText(v: unknown): string {
+  return typeof v === 'string' || typeof v === 'number' ? String(v) : '';
+}
+
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const DOMAIN = /^(?=.{1,253}$)(?:(?!-)[a-z0-9-]{1,63}(?<!-)\.)+[a-z][a-z0-9-]{0,62}$/i;
+const EMAIL = /^[^\s@]{1,64}@(?:(?!-)[a-z0-9-]{1,63}(?<!-)\.)+[a-z][a-z0-9-]{0,62}$/i;
+
+/** The API rejects private, loopback, link-local, unspecified and broadcast addresses. */
+function checkPublicIp(pattern: string): string | undefined {
+  const [addr = '', prefix] = pattern.split('/');
+  if (!ipaddr.isValid(addr)) return `'${pattern}' is not an IP address or CIDR`;
+  let ip = ipaddr.parse(addr);
+  if (ip.kind() === 'ipv4' && !ipaddr.IPv4.isValidFourPartDecimal(addr))
+    return `'${pattern}' is not a four-part decimal IPv4 address`;
+  if (prefix !== undefined) {
+    const max = ip.kind() === 'ipv4' ? 32 : 128;
+    if (!/^\d{1,3}$/.test(prefix) || Number(prefix) > max)
+      return `'${pattern}' has an invalid prefix`;
+  }
+  if (ip instanceof ipaddr.IPv6 && ip.isIPv4MappedAddress()) ip = ip.toIPv4Address();
+  const range = ip.range();
+  const refused = ['private', 'uniqueLocal', 'loopback', 'linkLocal', 'unspecified', 'broadcast'];
+  return refused.includes(range) ? `'${pattern}' is a ${range} address` : undefined;
+}
+
+function validatePattern(obj: Obj, pointer: string): void {
+  if (obj['pattern_type'] === 'UNKNOWN')
+    throw new ApiError(
+      400,
+      1001,
+      'pattern_type UNKNOWN cannot be used when creating or updating',
+      `${pointer}/pattern_type`,
+    );
+  if (obj['is_regex'] === true || typeof obj['pattern'] !== 'string') return;
+  const pattern = obj['pattern'];
+  const type = obj['pattern_type'];
+  let problem: string | undefined;
+  if (type === 'EMAIL' && !EMAIL.test(pattern))
+    problem = `'${pattern}' is not a valid email address`;
+  if (type === 'DOMAIN' && !DOMAIN.test(pattern))
+    problem = `'${pattern}' is not a valid domain name`;
+  if (type === 'IP') problem = checkPublicIp(pattern);
+  if (problem !== undefined) throw new ApiError(400, 1001, problem, `${pointer}/pattern`);
+}
+
+interface Store {
+  token: string;
+  data: Record<Resource, Map<string, Obj>>;
+}
+
+function emptyData(): Record<Resource, Map<string, Obj>> {
+  return {
+    block_senders: new Map(),
+    allow_policies: new Map(),
+    trusted_domains: new Map(),
+    domains: new Map(),
+    impersonation_registry: new Map(),
+  };
+}
+
+/** Start an emulator on 127.0.0.1 (a free port). Close it in `afterAll`; it is unref'ed. */
+export async function startCloudflareEmulator(
+  opts: EmulatorOptions = {},
+): Promise<CloudflareEmulator> {
+  const contract = opts.contract ?? loadContract();
+  const now = opts.now ?? (() => Date.now());
+  const random = mulberry32(opts.seed ?? 42);
+  let validateResponses = opts.validateResponses ?? true;
+  let latencyMs = opts.latencyMs ?? 0;
+  let faults: RandomFaults = opts.faults ?? {};
+  const rules: (FaultRule & { seen: number; used: number })[] = [];
+  const accounts = new Map<string, Store>();
+  const buckets = new Map<string, { tokens: number; last: number }>();
+  const violations: string[] = [];
+  const hanging = new Set<ServerResponse>();
+  const stats: EmulatorStats = {
+    requests: 0,
+    byOperation: {},
+    byStatus: {},
+    faults: 0,
+    created: 0,
+  };
+
+  const violation = (message: string): void => {
+    violations.push(message);
+    opts.onViolation?.(message);
+  };
+  const iso = (): string => new Date(now()).toISOString();
+
+  const stamp = (resource: Resource, input: Obj, existing?: Obj): Obj => {
+    const t = iso();
+    const base: Obj =
+      existing === undefined
+        ? { id: randomUUID(), created_at: t }
+        : { id: existing['id'], created_at: existing['created_at'] };
+    const out: Obj = {
+      ...base,
+      ...input,
+      id: base['id'],
+      created_at: base['created_at'],
+      modified_at: t,
+      last_modified: t,
+    };
+    if (resource === 'allow_policies') {
+      // Reads always carry the three flags, false when not set.
+      for (const f of ALLOW_FLAGS) if (out[f] === undefined) out[f] = false;
+    }
+    if (PATTERN_RESOURCES.has(resource) && out['comments'] === undefined) out['comments'] = null;
+    if (resource === 'domains') {
+      for (const [k, v] of Object.entries({
+        status: 'ACTIVE',
+        spf_status: 'good',
+        dmarc_status: 'good',
+        lookback_hops: 2,
+        folder: 'Inbox',
+        integration_id: null,
+        o365_tenant_id: null,
+        inbox_provider: null,
+        require_tls_inbound: null,
+        require_tls_outbound: null,
+        authorization: null,
+        emails_processed: null,
+      }))
+        if (out[k] === undefined) out[k] = v;
+    }
+    return out;
+  };
+
+  const store = (id: string): Store => {
+    const s = accounts.get(id);
+    if (s === undefined) throw new Error(`no emulated account ${id}`);
+    return s;
+  };
+
+  const accountState = (id: string, s: Store): AccountState => ({
+    id,
+    token: s.token,
+    seed(resource, objects) {
+      return objects.map((o) => {
+        const full = stamp(resource, o);
+        if (typeof o['id'] === 'string') full['id'] = o['id'];
+        s.data[resource].set(String(full['id']), full);
+        return full;
+      });
+    },
+    list: (resource) => [...s.data[resource].values()].map((o) => ({ ...o })),
+  });
+
+  /** Take one request from the token's bucket; returns the wait in s when it is empty. */
+  const rateLimit = (
+    token: string,
+  ): { ok: boolean; remaining: number; resetS: number; retryAfterS: number } => {
+    if (opts.rateLimit === undefined) return { ok: true, remaining: 1, resetS: 0, retryAfterS: 0 };
+    const { requests, windowMs } = opts.rateLimit;
+    const perMs = requests / windowMs;
+    const b = buckets.get(token) ?? { tokens: requests, last: now() };
+    const t = now();
+    b.tokens = Math.min(requests, b.tokens + (t - b.last) * perMs);
+    b.last = t;
+    buckets.set(token, b);
+    const resetS = (): number => Math.ceil((requests - b.tokens) / perMs / 1000);
+    if (b.tokens >= 1) {
+      b.tokens -= 1;
+      return { ok: true, remaining: Math.floor(b.tokens), resetS: resetS(), retryAfterS: 0 };
+    }
+    return {
+      ok: false,
+      remaining: 0,
+      resetS: resetS(),
+      retryAfterS: Math.max(1, Math.ceil((1 - b.tokens) / perMs / 1000)),
+    };
+  };
+
+  const takeRule = (method: string, path: string): FaultKind | undefined => {
+    for (const r of rules) {
+      if (r.method !== undefined && r.method !== method) continue;
+      if (r.path !== undefined && !r.path.test(path)) continue;
+      if (r.used >= (r.times ?? 1)) continue;
+      r.seen++;
+      if (r.seen <= (r.skip ?? 0)) continue;
+      r.used++;
+      return r.fault;
+    }
+    return undefined;
+  };
+
+  // ---- resource semantics -------------------------------------------------------------
+
+  const getObj = (s: Store, resource: Resource, id: string, pointer = ''): Obj => {
+    const o = s.data[resource].get(id);
+    if (o === undefined)
+      throw new ApiError(404, 1002, `${resource} ${id} not found`, pointer || undefined);
+    return o;
+  };
+
+  const create = (data: Map<string, Obj>, resource: Resource, body: Obj, pointer: string): Obj => {
+    if (PATTERN_RESOURCES.has(resource)) {
+      validatePattern(body, pointer);
+      if (opts.rejectDuplicatePatterns === true)
+        for (const o of data.values())
+          if (o['pattern'] === body['pattern'] && o['pattern_type'] === body['pattern_type'])
+            throw new ApiError(
+              400,
+              1003,
+              `pattern '${String(body['pattern'])}' already exists`,
+              `${pointer}/pattern`,
+            );
+    }
+    if (resource === 'domains')
+      for (const o of data.values())
+        if (o['domain'] === body['domain'])
+          throw new ApiError(400, 1003, `domain already exists`, `${pointer}/domain`);
+    const obj = stamp(resource, body);
+    data.set(String(obj['id']), obj);
+    return obj;
+  };
+
+  const update = (
+    data: Map<string, Obj>,
+    resource: Resource,
+    id: string,
+    body: Obj,
+    replace: boolean,
+    pointer: string,
+  ): Obj => {
+    const existing = data.get(id);
+    if (existing === undefined)
+      throw new ApiError(404, 1002, `${resource} ${id} not found`, pointer || undefined);
+    const { id: _id, ...fields } = body;
+    const merged: Obj = replace ? { ...fields } : { ...existing, ...fields };
+    if (resource === 'domains') merged['domain'] = existing['domain']; // immutable
+    if (PATTERN_RESOURCES.has(resource)) validatePattern({ ...existing, ...merged }, pointer);
+    const { created_at: _c, modified_at: _m, last_modified: _l, id: _i, ...writable } = merged;
+    const obj = stamp(resource, writable, existing);
+    data.set(id, obj);
+    return obj;
+  };
+
+  const list = (
+    s: Store,
+    resource: Resource,
+    q: Record<string, unknown>,
+  ): { result: Obj[]; info: Obj } => {
+    let items = [...s.data[resource].values()];
+    const exact = [
+      'pattern',
+      'pattern_type',
+      'is_exempt_recipient',
+      'is_trusted_sender',
+      'is_acceptable_sender',
+      'verify_sender',
+      'is_recent',
+      'is_similarity',
+      'provenance',
+      'allowed_delivery_mode',
+      'integration_id',
+      'status',
+    ];
+    for (const key of exact) {
+      const v = q[key];
+      if (v === undefined) continue;
+      if (key === 'allowed_delivery_mode')
+        items = items.filter(
+          (o) =>
+            Array.isArray(o['allowed_delivery_modes']) && o['allowed_delivery_modes'].includes(v),
+        );
+      else items = items.filter((o) => o[key] === v);
+    }
+    const domains = q['domain'];
+    if (Array.isArray(domains)) items = items.filter((o) => domains.includes(o['domain']));
+    const search = q['search'];
+    if (typeof search === 'string' && search !== '')
+      items = items.filter((o) =>
+        ['pattern', 'domain', 'name', 'email', 'comments'].some(
+          (k) => typeof o[k] === 'string' && o[k].toLowerCase().includes(search.toLowerCase()),
+        ),
+      );
+    const order = typeof q['order'] === 'string' ? q['order'] : 'created_at';
+    const dir = q['direction'] === 'desc' ? -1 : 1;
+    // Objects are kept in creation order, which is the default order: sort only when asked
+    // for another. Insertion order breaks ties, so pages are stable.
+    const indexed = items.map((o, i) => ({ o, i }));
+    if (order !== 'created_at' || dir !== 1)
+      indexed.sort((a, b) => {
+        const x = sortText(a.o[order]);
+        const y = sortText(b.o[order]);
+        return (x < y ? -1 : x > y ? 1 : a.i - b.i) * dir;
+      });
+    const page = typeof q['page'] === 'number' ? q['page'] : 1;
+    const perPage = typeof q['per_page'] === 'number' ? q['per_page'] : 20;
+    const result = indexed.slice((page - 1) * perPage, page * perPage).map((x) => x.o);
+    const info: Obj = { count: result.length, page, per_page: perPage };
+    if (opts.omitTotalCount !== true) info['total_count'] = items.length;
+    return {
+      result,
+      info,
+    };
+  };
+
+  const batch = (s: Store, resource: Resource, body: Obj): Obj => {
+    // Atomic: work on a copy, commit only when every operation succeeded.
+    const data = new Map(s.data[resource]);
+    const arr = (k: string): Obj[] => (Array.isArray(body[k]) ? (body[k] as Obj[]) : []);
+    const out: Record<string, Obj[]> = { deletes: [], patches: [], puts: [], posts: [] };
+    arr('deletes').forEach((d, i) => {
+      const id = String(d['id']);
+      if (!data.delete(id))
+        throw new ApiError(404, 1002, `${resource} ${id} not found`, `/deletes/${i}/id`);
+      out['deletes']?.push({ id });
+    });
+    arr('patches').forEach((p, i) =>
+      out['patches']?.push(update(data, resource, String(p['id']), p, false, `/patches/${i}`)),
+    );
+    arr('puts').forEach((p, i) =>
+      out['puts']?.push(update(data, resource, String(p['id']), p, true, `/puts/${i}`)),
+    );
+    arr('posts').forEach((p, i) => out['posts']?.push(create(data, resource, p, `/posts/${i}`)));
+    s.data[resource] = data;
+    stats.created += out['posts']?.length ?? 0;
+    return out;
+  };
+
+  /** Runs an operation; returns [status, result, result_info?]. */
+  const execute = (
+    op: Operation,
+    params: Record<string, string>,
+    q: Record<string, unknown>,
+    body: unknown,
+  ): [number, unknown, Obj?] => {
+    const s = store(params['account_id'] ?? '');
+    const resource = /settings\/([a-z_]+)/.exec(op.template)?.[1] as Resource;
+    const idParam = op.pathParams.find((p) => p !== 'account_id');
+    const id = idParam === undefined ? undefined : params[idParam];
+    const b = (body ?? {}) as Obj;
+    const isBatch = op.template.endsWith('/batch');
+    switch (op.method) {
+      case 'GET':
+        if (id !== undefined) return [200, getObj(s, resource, id)];
+        {
+          const { result, info } = list(s, resource, q);
+          return [200, result, info];
+        }
+      case 'POST':
+        if (isBatch) return [200, batch(s, resource, b)];
+        {
+          const created = create(s.data[resource], resource, b, '');
+          stats.created++;
+          return [201, created];
+        }
+      case 'PATCH':
+        return [200, update(s.data[resource], resource, id ?? '', b, false, '')];
+      case 'PUT':
+        return [200, update(s.data[resource], resource, id ?? '', b, true, '')];
+      case 'DELETE':
+        if (id === undefined) {
+          // Deprecated bulk delete of domains: body [{id}], all or nothing.
+          const ids = (Array.isArray(body) ? body : []).map((x: Obj) => String(x['id']));
+          ids.forEach((x, i) => getObj(s, resource, x, `/${i}/id`));
+          ids.forEach((x) => s.data[resource].delete(x));
+          return [200, ids.map((x) => ({ id: x }))];
+        }
+        getObj(s, resource, id);
+        s.data[resource].delete(id);
+        return [200, { id }];
+      default:
+        throw new ApiError(405, 7001, 'Method not allowed');
+    }
+  };
+
+  // ---- HTTP ----------------------------------------------------------------------------
+
+  const send = (
+    res: ServerResponse,
+    status: number,
+    payload: unknown,
+    headers: Record<string, string>,
+  ): void => {
+    stats.byStatus[String(status)] = (stats.byStatus[String(status)] ?? 0) + 1;
+    const text = JSON.stringify(payload);
+    res.writeHead(status, {
+      'content-type': 'application/json',
+      'content-length': Buffer.byteLength(text),
+      ...headers,
+    });
+    res.end(text);
+  };
+  const failure = (code: number, message: string, pointer?: string): Obj => ({
+    success: false,
+    errors: [{ code, message, ...(pointer !== undefined ? { source: { pointer } } : {}) }],
+    messages: [],
+    result: null,
+  });
+
+  const readBody = (req: IncomingMessage): Promise<string> =>
+    new Promise((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        resolve(Buffer.concat(chunks).toString('utf8'));
+      });
+      req.on('error', reject);
+    });
+
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    stats.requests++;
+    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    const method = req.method ?? 'GET';
+    const text = await readBody(req);
+    if (latencyMs > 0) await new Promise((r) => setTimeout(r, latencyMs));
+    const headers: Record<string, string> = {};
+    if (!url.pathname.startsWith('/client/v4/')) {
+      send(res, 404, failure(7003, `No route for the URI`), headers);
+      return;
+    }
+    const path = url.pathname.slice('/client/v4'.length);
+    const matched = contract.match(method, path);
+    if (matched === undefined) {
+      send(res, 404, failure(7003, `No route for ${method} ${path}`), headers);
+      return;
+    }
+    const { op, params } = matched;
+    stats.byOperation[op.id] = (stats.byOperation[op.id] ?? 0) + 1;
+
+    const reply = (status: number, payload: unknown): void => {
+      if (validateResponses) {
+        const problems = contract.checkResponse(op, status, payload);
+        if (problems.length > 0) {
+          violation(`response to ${op.id} violates the contract: ${problems.join('; ')}`);
+          send(
+            res,
+            500,
+            failure(1000, `emulator bug: response violates the contract: ${problems.join('; ')}`),
+            headers,
+          );
+          return;
+        }
+      }
+      send(res, status, payload, headers);
+    };
+
+    // Auth: a bearer token (or the legacy email + key pair) for this account.
+    const account = params['account_id'] ?? '';
+    if (!/^[0-9a-f]{32}$/.test(account)) {
+      reply(
+        400,
+        failure(7003, 'Could not route to this path, perhaps your object identifier is invalid?'),
+      );
+      return;
+    }
+    const auth = req.headers['authorization'];
+    const bearer = typeof auth === 'string' ? /^Bearer (.+)$/.exec(auth)?.[1] : undefined;
+    const key = req.headers['x-auth-key'];
+    const token =
+      bearer ??
+      (typeof key === 'string' && typeof req.headers['x-auth-email'] === 'string'
+        ? key
+        : undefined);
+    const acct = accounts.get(account);
+    if (token === undefined || acct === undefined || acct.token !== token) {
+      reply(403, failure(10000, 'Authentication error'));
+      return;
+    }
+
+    const rl = rateLimit(token);
+    if (opts.rateLimit !== undefined) {
+      headers['ratelimit'] = `"default";r=${rl.remaining};t=${rl.resetS}`;
+      headers['ratelimit-policy'] =
+        `"default";q=${opts.rateLimit.requests};w=${Math.round(opts.rateLimit.windowMs / 1000)}`;
+    }
+    let fault = takeRule(method, path);
+    if (fault === undefined) {
+      if (random() < (faults.errorRate ?? 0)) fault = 'status-500';
+      else if (random() < (faults.resetRate ?? 0)) fault = 'reset';
+      else if (random() < (faults.timeoutRate ?? 0)) fault = 'timeout';
+    }
+    if (!rl.ok || fault === 'status-429') {
+      if (fault === 'status-429') stats.faults++;
+      headers['retry-after'] = String(rl.ok ? 1 : rl.retryAfterS);
+      reply(429, failure(1015, 'You are being rate limited'));
+      return;
+    }
+    if (
+      fault !== undefined &&
+      fault !== 'status-500-after' &&
+      fault !== 'reset-after' &&
+      fault !== 'short-page'
+    ) {
+      stats.faults++;
+      if (fault === 'reset') req.socket.destroy();
+      else if (fault === 'timeout') hanging.add(res);
+      else send(res, 500, failure(1000, 'Internal server error (injected)'), headers);
+      return;
+    }
+
+    let body: unknown;
+    try {
+      body = text === '' ? undefined : (JSON.parse(text) as unknown);
+    } catch {
+      violation(`${op.id}: request body is not JSON`);
+      reply(400, failure(1001, 'Request body is not valid JSON'));
+      return;
+    }
+    const checked = contract.checkRequest(op, {
+      params,
+      query: url.searchParams,
+      body,
+      hasBody: text !== '',
+    });
+    if (checked.problems.length > 0) {
+      violation(
+        `request ${method} ${path} violates the contract (${op.id}): ${checked.problems.join('; ')}`,
+      );
+      reply(400, failure(1001, `Invalid request: ${checked.problems.join('; ')}`));
+      return;
+    }
+
+    let outcome: [number, unknown, Obj?];
+    try {
+      outcome = execute(op, params, checked.query, body);
+    } catch (err) {
+      if (err instanceof ApiError) {
+        reply(err.status, failure(err.code, err.message, err.pointer));
+        return;
+      }
+      throw err;
+    }
+    if (fault === 'status-500-after' || fault === 'reset-after') {
+      stats.faults++;
+      if (fault === 'reset-after') req.socket.destroy();
+      else
+        send(
+          res,
+          500,
+          failure(1000, 'Internal server error (injected, after the change was made)'),
+          headers,
+        );
+      return;
+    }
+    const [status, result, info] = outcome;
+    let items = result;
+    const shortPage =
+      fault === 'short-page' || (info !== undefined && random() < (faults.shortPageRate ?? 0));
+    if (
+      info !== undefined &&
+      shortPage &&
+      Array.isArray(result) &&
+      result.length > 0 &&
+      result.length === info['per_page']
+    ) {
+      stats.faults++;
+      items = result.slice(0, -1);
+      info['count'] = result.length - 1;
+    }
+    reply(status, {
+      success: true,
+      errors: [],
+      messages: [],
+      result: items,
+      ...(info !== undefined ? { result_info: info } : {}),
+    });
+  };
+
+  const server: Server = createServer((req, res) => {
+    handle(req, res).catch((err: unknown) => {
+      violation(
+        `emulator crashed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`,
+      );
+      if (!res.headersSent) send(res, 500, failure(1000, 'emulator crashed'), {});
+    });
+  });
+  server.keepAliveTimeout = 60_000;
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  server.unref();
+  const { port } = server.address() as AddressInfo;
+
+  return {
+    url: `http://127.0.0.1:${port}/client/v4`,
+    stats,
+    violations,
+    addAccount(id, token) {
+      const s: Store = { token, data: emptyData() };
+      accounts.set(id, s);
+      return accountState(id, s);
+    },
+    account: (id) => accountState(id, store(id)),
+    inject(rule) {
+      rules.push({ ...rule, seen: 0, used: 0 });
+    },
+    setFaults(f) {
+      faults = f;
+    },
+    clearFaults() {
+      faults = {};
+      rules.length = 0;
+    },
+    setLatency(ms) {
+      latencyMs = ms;
+    },
+    setValidateResponses(on) {
+      validateResponses = on;
+    },
+    resetStats() {
+      stats.requests = 0;
+      stats.faults = 0;
+      stats.created = 0;
+      stats.byOperation = {};
+      stats.byStatus = {};
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const r of hanging) r.destroy();
+        server.closeAllConnections();
+        server.close(() => {
+          resolve();
+        });
+      }),
+  };
+}

@@ -1,0 +1,366 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import type { RawEntryOf } from '../../src/model/entries.js';
+import type { Kind } from '../../src/model/kinds.js';
+import { diffTenant, type LiveState } from '../../src/plan/diff-tenant.js';
+import type { ChangeResult, TenantPlan } from '../../src/plan/types.js';
+import type { Provider } from '../../src/providers/provider.js';
+import { tenantConfig } from '../support/tenants.js';
+import { setupCloudflare, TOKEN, type CloudflareSetup } from './cloudflare-harness.js';
+
+let cf: CloudflareSetup;
+afterEach(async () => {
+  expect(cf.emu.violations).toEqual([]);
+  expect(cf.logger.lines.join('\n')).not.toContain(TOKEN);
+  await cf.close();
+});
+
+type Raw = { [K in Kind]?: RawEntryOf[K][] };
+const KINDS: Kind[] = ['blockedSenders', 'exemptions', 'routes'];
+
+async function plan(p: Provider, raw: Raw, today = '2026-11-23'): Promise<TenantPlan> {
+  const live: LiveState = {};
+  for (const k of KINDS) live[k] = await p.read(k);
+  return diffTenant(tenantConfig('acme', cf.binding, raw), live, {
+    today,
+    allowLargeChanges: true,
+  });
+}
+
+async function applyAll(p: Provider, t: TenantPlan): Promise<ChangeResult[]> {
+  const out: ChangeResult[] = [];
+  for (const k of KINDS) {
+    const changes = t.changes.filter((c) => c.kind === k);
+    if (changes.length > 0) out.push(...(await p.apply(k, changes)));
+  }
+  return out;
+}
+
+const DESIRED: Raw = {
+  blockedSenders: [
+    { sender: 'CEO.Acme@Lookalike.example', reason: 'CEO impersonation', ticket: 'INC 4411 ]' },
+    { sender: 'phish.example', reason: 'campaign', expires: '2027-01-31' },
+    { sender: '203.0.113.0/24', reason: 'spam host range' },
+    { sender: '2001:db8:0:0::1', reason: 'v6 host' },
+  ],
+  exemptions: [
+    { sender: 'allhands@acme.example', bypass: 'spam', reason: 'company comms' },
+    { sender: 'partner.example', bypass: 'all', verifySender: false, reason: 'partner' },
+    { recipient: 'abuse@acme.example', bypass: 'all', reason: 'abuse desk must see everything' },
+  ],
+};
+
+describe('cloudflare provider', () => {
+  it('creates everything in one batch per kind, reads it back equal, and then plans nothing', async () => {
+    cf = await setupCloudflare();
+    const p = cf.provider();
+    const first = await plan(p, DESIRED);
+    expect(first.changes.map((c) => `${c.action} ${c.kind} ${c.key}`)).toHaveLength(7);
+    cf.emu.resetStats();
+    const results = await applyAll(p, first);
+    expect(results.filter((r) => r.status !== 'applied')).toEqual([]);
+    expect(cf.emu.stats.byOperation).toEqual({
+      email_security_batch_blocked_senders: 1,
+      email_security_batch_allow_policies: 1,
+    });
+    const again = await plan(p, DESIRED);
+    expect(again.changes).toEqual([]);
+    expect(again.unmanaged).toEqual([]);
+
+    const live = cf.account.list('block_senders');
+    // Posts go in plan order (sorted by key).
+    expect(live.map((o) => [o['pattern'], o['pattern_type'], o['is_regex']])).toEqual([
+      ['2001:db8::1', 'IP', false],
+      ['203.0.113.0/24', 'IP', false],
+      ['ceo.acme@lookalike.example', 'EMAIL', false],
+      ['phish.example', 'DOMAIN', false],
+    ]);
+    const comments: Record<string, unknown> = Object.fromEntries(
+      live.map((o) => [String(o['pattern']), o['comments']]),
+    );
+    expect(comments['ceo.acme@lookalike.example']).toBe(
+      '[mxpolicy ticket=INC%204411%20%5D] CEO impersonation',
+    );
+    expect(comments['phish.example']).toBe('[mxpolicy expires=2027-01-31] campaign');
+    const allow = cf.account.list('allow_policies');
+    expect(
+      allow.map((o) => [
+        o['pattern'],
+        o['is_acceptable_sender'],
+        o['is_trusted_sender'],
+        o['is_exempt_recipient'],
+        o['verify_sender'],
+      ]),
+    ).toEqual([
+      ['abuse@acme.example', false, false, true, true],
+      ['allhands@acme.example', true, false, false, true],
+      ['partner.example', false, true, false, false],
+    ]);
+  });
+
+  it('updates and deletes only what it owns, and leaves unmanaged entries alone', async () => {
+    cf = await setupCloudflare();
+    cf.account.seed('block_senders', [
+      {
+        pattern: 'by-hand.example',
+        pattern_type: 'DOMAIN',
+        is_regex: false,
+        comments: 'added in the dashboard',
+      },
+      {
+        pattern: '.*@evil\\..*',
+        pattern_type: 'EMAIL',
+        is_regex: true,
+        comments: '[mxpolicy] copied tag',
+      },
+    ]);
+    const p = cf.provider();
+    await applyAll(p, await plan(p, DESIRED));
+    const changed: Raw = {
+      blockedSenders: [{ sender: 'phish.example', reason: 'campaign, wave 2' }],
+      exemptions: DESIRED.exemptions ?? [],
+    };
+    const t = await plan(p, changed);
+    expect(t.changes.map((c) => `${c.action} ${c.key}`)).toEqual([
+      'delete 2001:db8::1',
+      'delete 203.0.113.0/24',
+      'delete ceo.acme@lookalike.example',
+      'update phish.example',
+    ]);
+    expect(t.unmanaged.map((u) => u.key).sort()).toEqual(['by-hand.example', 'regex:.*@evil\\..*']);
+    cf.emu.resetStats();
+    expect((await applyAll(p, t)).map((r) => r.status)).toEqual(Array(4).fill('applied'));
+    expect(cf.emu.stats.requests).toBe(1);
+    expect((await plan(p, changed)).changes).toEqual([]);
+    expect(cf.account.list('block_senders').map((o) => o['pattern'])).toEqual([
+      'by-hand.example',
+      '.*@evil\\..*',
+      'phish.example',
+    ]);
+  });
+
+  it('adopts an unmarked entry the YAML declares by writing the marker', async () => {
+    cf = await setupCloudflare();
+    cf.account.seed('block_senders', [
+      { pattern: 'phish.example', pattern_type: 'DOMAIN', is_regex: false, comments: null },
+    ]);
+    const p = cf.provider();
+    const t = await plan(p, { blockedSenders: [{ sender: 'phish.example', reason: 'campaign' }] });
+    expect(t.changes.map((c) => `${c.action}/${c.cause}`)).toEqual(['update/adopt']);
+    await applyAll(p, t);
+    expect(cf.account.list('block_senders')).toHaveLength(1);
+    expect(cf.account.list('block_senders')[0]?.['comments']).toBe('[mxpolicy] campaign');
+  });
+
+  it('reads every page: page 1 first, then the rest at once, each page exactly once', async () => {
+    cf = await setupCloudflare({ provider: { pageSize: 7 } });
+    cf.account.seed(
+      'block_senders',
+      Array.from({ length: 30 }, (_, i) => ({
+        pattern: `s${i}.example`,
+        pattern_type: 'DOMAIN',
+        is_regex: false,
+        comments: `[mxpolicy] r${i}`,
+      })),
+    );
+    const entries = await cf.provider().read('blockedSenders');
+    expect(entries).toHaveLength(30);
+    expect(new Set(entries.map((e) => e.key)).size).toBe(30);
+    expect(cf.emu.stats.byOperation['email_security_list_blocked_senders']).toBe(5);
+  });
+
+  it('re-reads after a short page, and throws rather than return a partial list', async () => {
+    cf = await setupCloudflare({ provider: { pageSize: 5 } });
+    cf.account.seed(
+      'block_senders',
+      Array.from({ length: 12 }, (_, i) => ({
+        pattern: `s${i}.example`,
+        pattern_type: 'DOMAIN',
+        is_regex: false,
+      })),
+    );
+    cf.emu.inject({ method: 'GET', fault: 'short-page' });
+    expect(await cf.provider().read('blockedSenders')).toHaveLength(12);
+    // Every full page of both attempts comes back short.
+    cf.emu.inject({ method: 'GET', fault: 'short-page', times: 6 });
+    await expect(cf.provider().read('blockedSenders')).rejects.toThrow(
+      /incomplete listing: expected 12 entries, got 10/,
+    );
+  });
+
+  it('maps deprecated allow-policy flags and ignores read-only fields', async () => {
+    cf = await setupCloudflare();
+    cf.account.seed('allow_policies', [
+      {
+        pattern: 'old.example',
+        pattern_type: 'DOMAIN',
+        is_regex: false,
+        verify_sender: true,
+        is_sender: true,
+        is_trusted_sender: undefined,
+        comments: '[mxpolicy] legacy',
+      },
+    ]);
+    const [e] = await cf.provider().read('exemptions');
+    expect(e).toMatchObject({
+      key: 'sender:old.example',
+      managed: true,
+      value: { sender: 'old.example', bypass: 'spam', verifySender: true, reason: 'legacy' },
+    });
+  });
+
+  it('updates routes of existing domains and refuses to create or configure the impossible', async () => {
+    cf = await setupCloudflare();
+    cf.account.seed('domains', [
+      {
+        domain: 'acme.example',
+        allowed_delivery_modes: ['DIRECT'],
+        drop_dispositions: ['MALICIOUS'],
+        ip_restrictions: [],
+        regions: ['GLOBAL'],
+        transport: 'mx1.acme.example',
+      },
+      {
+        domain: 'other.example',
+        allowed_delivery_modes: ['DIRECT'],
+        drop_dispositions: [],
+        ip_restrictions: [],
+        regions: ['GLOBAL'],
+        transport: 'mx.other.example',
+      },
+    ]);
+    const p = cf.provider();
+    const raw: Raw = {
+      routes: [
+        { domain: 'acme.example', deliverTo: 'MX2.acme.example', requireTls: true },
+        { domain: 'missing.example', deliverTo: 'mx.missing.example' },
+        { domain: 'other.example', deliverTo: 'mx.other.example', port: 2525 },
+      ],
+    };
+    const t = await plan(p, raw);
+    const results = await applyAll(p, t);
+    expect(results.map((r) => [r.key, r.status])).toEqual([
+      ['acme.example', 'applied'],
+      ['missing.example', 'failed'],
+      ['other.example', 'failed'],
+    ]);
+    expect(results[1]?.reason).toMatch(/never creates or deletes protected domains/);
+    expect(results[2]?.reason).toMatch(/port 2525/);
+    expect(cf.account.list('domains')[0]).toMatchObject({
+      transport: 'mx2.acme.example',
+      require_tls_inbound: true,
+      require_tls_outbound: true,
+      drop_dispositions: ['MALICIOUS'],
+    });
+    expect(cf.account.list('domains')).toHaveLength(2);
+    const after = await plan(p, { routes: [raw.routes?.[0] as RawEntryOf['routes']] });
+    expect(after.changes).toEqual([]);
+  });
+
+  it('reports exactly which change the vendor refuses when a batch is rejected', async () => {
+    cf = await setupCloudflare();
+    const p = cf.provider();
+    const raw: Raw = {
+      blockedSenders: [
+        { sender: 'a.example', reason: 'a' },
+        { sender: '10.1.2.3', reason: 'a private address Cloudflare refuses' },
+        { sender: 'b.example', reason: 'b'.repeat(1100) },
+        { sender: 'c.example', reason: 'c' },
+      ],
+    };
+    const results = await applyAll(p, await plan(p, raw));
+    expect(results.map((r) => [r.key, r.status])).toEqual([
+      ['10.1.2.3', 'failed'],
+      ['a.example', 'applied'],
+      ['b.example', 'failed'],
+      ['c.example', 'applied'],
+    ]);
+    expect(results[0]?.reason).toMatch(/private/);
+    expect(results[2]?.reason).toMatch(/comments allow 1024/);
+  });
+
+  it('fails to read without its token, naming the variable but never a value', async () => {
+    cf = await setupCloudflare();
+    const p = cf.factory.create({
+      tenant: 'acme',
+      binding: cf.binding,
+      rootDir: '.',
+      env: {},
+      dispatcher: cf.dispatcher,
+      logger: cf.logger,
+      now: () => new Date(),
+    });
+    await expect(p.read('blockedSenders')).rejects.toThrow(
+      'environment variable CF_TOKEN_TEST (the Cloudflare API token) is not set',
+    );
+    const wrong = cf.factory.create({
+      tenant: 'acme',
+      binding: cf.binding,
+      rootDir: '.',
+      env: { CF_TOKEN_TEST: 'not-the-token-123' },
+      dispatcher: cf.dispatcher,
+      logger: cf.logger,
+      now: () => new Date(),
+    });
+    const err = await wrong.read('blockedSenders').catch((e: unknown) => e);
+    expect(String(err)).toMatch(/HTTP 403: 10000 Authentication error/);
+    expect(String(err)).not.toContain('not-the-token-123');
+  });
+
+  it('refuses to send the token over plain http beyond this machine', async () => {
+    cf = await setupCloudflare();
+    const make = (baseUrl: string): unknown =>
+      cf.factory.create({
+        tenant: 'acme',
+        binding: { ...cf.binding, settings: { ...cf.binding.settings, baseUrl } },
+        rootDir: '.',
+        env: cf.env,
+        logger: cf.logger,
+        now: () => new Date(),
+      });
+    expect(() => make('http://api.example.com/client/v4')).toThrow(/must be https/);
+    expect(() => make('not a url')).toThrow(/not a URL/);
+    expect(make('https://api.cloudflare.com/client/v4')).toBeDefined();
+    expect(make('http://localhost:8787/client/v4')).toBeDefined();
+  });
+
+  it('refuses a binding without a valid account id', async () => {
+    cf = await setupCloudflare();
+    expect(() =>
+      cf.factory.create({
+        tenant: 'acme',
+        binding: { ...cf.binding, settings: { type: 'cloudflare', account: 'xyz', tokenEnv: 'X' } },
+        rootDir: '.',
+        env: {},
+        logger: cf.logger,
+        now: () => new Date(),
+      }),
+    ).toThrow(/32-hex-digit/);
+  });
+});
+
+describe('cloudflare provider paging and cancelling', () => {
+  it('pages one by one until an empty page when the API gives no total_count', async () => {
+    cf = await setupCloudflare({ emulator: { omitTotalCount: true }, provider: { pageSize: 4 } });
+    cf.account.seed(
+      'block_senders',
+      Array.from({ length: 10 }, (_, i) => ({
+        pattern: `s${i}.example`,
+        pattern_type: 'DOMAIN',
+        is_regex: false,
+      })),
+    );
+    expect(await cf.provider().read('blockedSenders')).toHaveLength(10);
+    // Pages 1-3 hold entries, page 4 is the empty one that ends the listing.
+    expect(cf.emu.stats.byOperation['email_security_list_blocked_senders']).toBe(4);
+  });
+
+  it('stops a read when its signal aborts', async () => {
+    cf = await setupCloudflare({ emulator: { latencyMs: 200 } });
+    const ctl = new AbortController();
+    const pending = cf.provider().read('blockedSenders', { signal: ctl.signal });
+    setTimeout(() => {
+      ctl.abort();
+    }, 20);
+    await expect(pending).rejects.toMatchObject({ code: 'ABORTED' });
+  });
+});
