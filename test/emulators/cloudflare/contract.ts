@@ -1,16 +1,14 @@
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
+
+import { sharedFile } from '../../support/shared-file.js';
 
 const addFormats = addFormatsModule.default;
 
 /** Cloudflare's published OpenAPI subset (see ../shared/vendor-apis/SOURCES.md). */
-export const CLOUDFLARE_OPENAPI_PATH = fileURLToPath(
-  new URL(
-    '../../../../../shared/vendor-apis/cloudflare/email-security-settings.openapi.json',
-    import.meta.url,
-  ),
+export const CLOUDFLARE_OPENAPI_PATH = sharedFile(
+  'vendor-apis/cloudflare/email-security-settings.openapi.json',
 );
 
 interface ParamDef {

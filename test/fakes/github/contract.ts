@@ -1,7 +1,6 @@
-import { existsSync, readFileSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
 import { Ajv, type ValidateFunction } from 'ajv';
+import { sharedFile } from '../../support/shared-file.js';
 import addFormatsPlugin from 'ajv-formats';
 
 /**
@@ -9,7 +8,7 @@ import addFormatsPlugin from 'ajv-formats';
  * every request body and every response it returns against it, so a client that drifts from
  * the real API fails a test instead of failing in production.
  */
-const CONTRACT = path.join('shared', 'contracts', 'github-rest-subset.openapi.json');
+const CONTRACT = 'contracts/github-rest-subset.openapi.json';
 
 interface JsonSchemaObject {
   [key: string]: unknown;
@@ -34,23 +33,9 @@ export interface ContractOperation {
   operation: OperationObject;
 }
 
-/**
- * Find the contract: `../shared/contracts/...` beside the repository root (how CI lays it
- * out), else the nearest ancestor that has `shared/contracts/` (a git worktree nested
- * deeper). Fails loudly: a test without its contract must not pass silently.
- */
+/** GitHub's REST contract from the project's `shared/contracts/` (fails loudly when missing). */
 export function locateGithubContract(): string {
-  const here = path.dirname(fileURLToPath(import.meta.url));
-  const repoRoot = path.resolve(here, '..', '..', '..');
-  let dir = path.dirname(repoRoot);
-  for (;;) {
-    const candidate = path.join(dir, CONTRACT);
-    if (existsSync(candidate)) return candidate;
-    const parent = path.dirname(dir);
-    if (parent === dir) break;
-    dir = parent;
-  }
-  throw new Error(`GitHub REST contract not found: expected ../${CONTRACT} beside ${repoRoot}`);
+  return sharedFile(CONTRACT);
 }
 
 // Compiling the 1 MB document takes a while; compile each schema once per test process.
