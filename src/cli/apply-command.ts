@@ -16,7 +16,11 @@ export interface ApplyCommandOptions extends PlanRunOptions {
   plan?: string;
   format: 'text' | 'json';
   out?: string;
-  /** `--no-receipt` sets false; by default a receipt is noted on HEAD (see recordApplyReceipt). */
+  /**
+   * `--receipt` / `--no-receipt`. Unset: a receipt in CI (`CI` or `GITHUB_ACTIONS` true),
+   * none on a workstation, where a rehearsal (usually on the sandbox) must not enter the
+   * audit trail and a note would stay in that one clone anyway.
+   */
   receipt?: boolean;
   /** Apply only tenants whose effective desired state differs from this git ref (as plan). */
   changedSince?: string;
@@ -68,8 +72,9 @@ export async function executeApply(
   }
   const report = await applyPlan(plan, sessions, reconcileDeps(ctx, opts));
   // Here rather than in runApplyCommand so every way of applying leaves a receipt.
+  const inCi = ctx.env['CI'] === 'true' || ctx.env['GITHUB_ACTIONS'] === 'true';
   const receipt =
-    opts.receipt === false ? EXIT.ok : await recordApplyReceipt(ctx, report, opts.policies);
+    (opts.receipt ?? inCi) ? await recordApplyReceipt(ctx, report, opts.policies) : EXIT.ok;
   return {
     exitCode: receipt === EXIT.ok ? applyExitCode(plan, report) : EXIT.error,
     plan,

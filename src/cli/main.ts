@@ -81,9 +81,10 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
       'apply only tenants whose effective desired state differs from merge-base(REF, HEAD); select as the reviewed plan did, or changes pending elsewhere make the checksum differ',
     )
     .option(
-      '--no-receipt',
-      'do not record an apply receipt (by default, inside a git repository, the result is noted on HEAD under refs/notes/mxpolicy and pushed when GITHUB_ACTIONS=true)',
+      '--receipt',
+      'record an apply receipt: the result noted on HEAD under refs/notes/mxpolicy (the default in CI, where it is also pushed when GITHUB_ACTIONS=true)',
     )
+    .option('--no-receipt', 'record no apply receipt, even in CI')
     .option(
       '--github',
       'in GitHub Actions (push to main): apply the plan reviewed on the merged pull request, then comment the result',

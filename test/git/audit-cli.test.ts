@@ -24,6 +24,7 @@ afterAll(() => {
 });
 
 const CI = {
+  CI: 'true',
   GITHUB_ACTIONS: 'false',
   GITHUB_RUN_ID: '4242',
   GITHUB_SERVER_URL: 'https://github.com',
@@ -170,12 +171,17 @@ describe('apply receipts and mxpolicy audit', () => {
   it('settles everything with an apply at HEAD, and a re-run finds it already live', async () => {
     const first = await runCli(
       s.repo.dir,
-      ['apply', '--format', 'json'],
+      ['apply', '--receipt', '--format', 'json'],
       {},
       new Date('2026-01-07T08:00:00Z'),
     );
     expect(first.code).toBe(0);
-    const second = await runCli(s.repo.dir, ['apply'], {}, new Date('2026-01-07T09:00:00Z'));
+    const second = await runCli(
+      s.repo.dir,
+      ['apply', '--receipt'],
+      {},
+      new Date('2026-01-07T09:00:00Z'),
+    );
     expect(second.code).toBe(0);
     const run = await runCli(s.repo.dir, [
       'audit',
@@ -194,7 +200,15 @@ describe('apply receipts and mxpolicy audit', () => {
     expect(summary.unapplied).toBe(0);
   });
 
-  it('writes no receipt with --no-receipt; a later run finds the entry already live', async () => {
+  it('writes no receipt on a workstation unless asked: a rehearsal is not an apply of record', async () => {
+    const before = s.repo.run(['notes', '--ref', 'refs/notes/mxpolicy', 'list']);
+    const local = await runCli(s.repo.dir, ['apply']);
+    expect(local.code).toBe(0);
+    expect(local.stderr).not.toContain('receipt');
+    expect(s.repo.run(['notes', '--ref', 'refs/notes/mxpolicy', 'list'])).toBe(before);
+  });
+
+  it('writes no receipt with --no-receipt, even in CI; a later run finds the entry already live', async () => {
     s.repo.write(
       'policies/bundles/baseline.yaml',
       s.repo.run(['show', 'HEAD:policies/bundles/baseline.yaml']) +
@@ -203,7 +217,7 @@ describe('apply receipts and mxpolicy audit', () => {
     const sha = s.repo.commit('Block quiet.example (#60)');
     const since = s.repo.run(['show', '-s', '--format=%cI', sha]);
     const before = s.repo.run(['notes', '--ref', 'refs/notes/mxpolicy', 'list']);
-    const quiet = await runCli(s.repo.dir, ['apply', '--no-receipt']);
+    const quiet = await runCli(s.repo.dir, ['apply', '--no-receipt'], CI);
     expect(quiet.code).toBe(0);
     expect(quiet.stderr).not.toContain('receipt');
     expect(s.repo.run(['notes', '--ref', 'refs/notes/mxpolicy', 'list'])).toBe(before);
@@ -215,7 +229,7 @@ describe('apply receipts and mxpolicy audit', () => {
       ['globex-corp', 'quiet.example', 'not-applied'],
     ]);
 
-    await runCli(s.repo.dir, ['apply'], {}, new Date('2026-01-08T08:00:00Z'));
+    await runCli(s.repo.dir, ['apply', '--receipt'], {}, new Date('2026-01-08T08:00:00Z'));
     audit = await runCli(s.repo.dir, [
       'audit',
       '--format',
@@ -376,7 +390,7 @@ describe('apply in GitHub Actions', () => {
         'policies/tenants/acme.yaml',
         tenantYaml({ tenant: 'acme', blockedSenders: [{ sender: 'x.example', reason: 'r' }] }),
       );
-      const run = await runCli(repo.dir, ['apply']);
+      const run = await runCli(repo.dir, ['apply', '--receipt']);
       expect(run.code).toBe(0);
       expect(run.stderr).toContain(
         `policies has uncommitted changes: the receipt on ${sha.slice(0, 10)} says so`,
