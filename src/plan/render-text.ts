@@ -69,7 +69,9 @@ export function renderPlanText(plan: Plan, opts: TextOptions): string {
     .join(', ');
   if (create + update + del === 0) {
     out.push(
-      `No changes. Live state matches the policies of ${plural(plan.tenants.length, 'tenant')}.${trouble !== '' ? ` (${trouble})` : ''}`,
+      trouble === ''
+        ? `No changes. Live state matches the policies of ${plural(plan.tenants.length, 'tenant')}.`
+        : `No changes in the tenants that could be planned (${plural(plan.tenants.length, 'tenant')}: ${trouble}; see above).`,
     );
     if (unmanaged > 0)
       out.push(

@@ -126,6 +126,27 @@ describe('plan renderers (golden)', () => {
     expect(buildPlan(tweaked.tenants).checksum).not.toBe(plan.checksum);
   });
 
+  it('does not claim live state matches when a tenant could not be planned', () => {
+    const plan = buildPlan([
+      { tenant: 'a', status: 'ok', changes: [], errors: [], unmanaged: [] },
+      {
+        tenant: 'b',
+        status: 'error',
+        changes: [],
+        errors: [{ code: 'LIVE_READ_FAILED', message: 'HTTP 403' }],
+        unmanaged: [],
+      },
+    ]);
+    const text = renderPlanText(plan, { colour: false });
+    expect(text).toContain(
+      'b: ERROR (nothing planned for this tenant)\n  ! LIVE_READ_FAILED: HTTP 403\n',
+    );
+    expect(text).toContain(
+      'No changes in the tenants that could be planned (2 tenants: 1 with errors; see above).',
+    );
+    expect(text).not.toContain('matches');
+  });
+
   it('says No changes for an empty plan', () => {
     const empty = buildPlan([
       { tenant: 'a', status: 'ok', changes: [], errors: [], unmanaged: [] },
