@@ -5,7 +5,7 @@ import path from 'node:path';
 import { simpleGit } from 'simple-git';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ApplyReport } from '../plan/types.js';
-import { createTempRepo, tenantYaml, type TempRepo } from '../../test/helpers/temp-repo.js';
+import { createTempRepo, tenantYaml, type TempRepo } from '../../test/support/temp-repo.js';
 import {
   RECEIPTS_REF,
   parseReceiptNote,

@@ -8,8 +8,8 @@ import {
   DAVE,
   ERIN,
   type AuditScenario,
-} from '../../test/helpers/audit-scenario.js';
-import { ALICE, bundleYaml, createTempRepo, tenantYaml } from '../../test/helpers/temp-repo.js';
+} from '../../test/support/audit-scenario.js';
+import { ALICE, bundleYaml, createTempRepo, tenantYaml } from '../../test/support/temp-repo.js';
 import { parsePullRequestNumber } from './commit-log.js';
 import { readSemanticHistory, type HistoryRecord } from './semantic-history.js';
 

@@ -11,9 +11,9 @@ import {
   DAVE,
   ERIN,
   type AuditScenario,
-} from '../helpers/audit-scenario.js';
-import { runCli } from '../helpers/cli.js';
-import { createTempRepo, tenantYaml } from '../helpers/temp-repo.js';
+} from '../support/audit-scenario.js';
+import { runCliAt as runCli } from '../support/cli.js';
+import { createTempRepo, tenantYaml } from '../support/temp-repo.js';
 
 let s: AuditScenario;
 beforeAll(() => {

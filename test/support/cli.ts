@@ -46,3 +46,13 @@ export async function exampleRepo(): Promise<string> {
   await cp(path.join(REPO_ROOT, 'policies'), path.join(dir, 'policies'), { recursive: true });
   return dir;
 }
+
+/** `runCli` with positional arguments, as the git/audit tests call it. */
+export function runCliAt(
+  cwd: string,
+  args: string[],
+  env: Record<string, string> = {},
+  now = new Date('2026-03-01T12:00:00Z'),
+): Promise<CliResult> {
+  return runCli(args, { cwd, env, now });
+}
