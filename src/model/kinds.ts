@@ -72,6 +72,19 @@ export type KeyedEntry<K extends Kind = Kind> = K extends Kind
   ? { kind: K; key: string; value: EntryOf[K] }
   : never;
 
+/** One live entry as a provider reads it, mapped to the model's normalized shape. */
+export type LiveEntry<K extends Kind = Kind> = K extends Kind
+  ? {
+      kind: K;
+      key: string;
+      value: EntryOf[K];
+      /** True when the live object carries mxpolicy's ownership marker. */
+      managed: boolean;
+      /** The vendor's opaque id, when it has one. */
+      id?: string;
+    }
+  : never;
+
 export type EntriesByKind = { [K in Kind]: KeyedEntry<K>[] };
 
 export function emptyEntries(): EntriesByKind {

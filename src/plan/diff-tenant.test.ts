@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadFromTexts, tenantYaml } from '../../test/support/policies.js';
 import type { TenantConfig } from '../config/policy-set.js';
-import type { LiveEntry } from '../providers/provider.js';
+import type { LiveEntry } from '../model/kinds.js';
 import { diffTenant, type LiveState } from './diff-tenant.js';
 
 const TODAY = '2026-11-23';

@@ -2,7 +2,7 @@ import fastJsonPatch from 'fast-json-patch';
 import type { DesiredEntry, TenantConfig } from '../config/policy-set.js';
 import { sameJson } from '../model/entries.js';
 import { KINDS, type HoldEntry, type Kind } from '../model/kinds.js';
-import type { LiveEntry } from '../providers/provider.js';
+import type { LiveEntry } from '../model/kinds.js';
 import { checkChangeThresholds, checkHoldKept } from './safety.js';
 import type { Change, ChangeAction, PlanError, TenantPlan, UnmanagedEntry } from './types.js';
 

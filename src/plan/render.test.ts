@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { expectGolden } from '../../test/support/golden.js';
 import { loadFromTexts, tenantYaml } from '../../test/support/policies.js';
-import type { LiveEntry } from '../providers/provider.js';
+import type { LiveEntry } from '../model/kinds.js';
 import { buildPlan } from './build-plan.js';
 import { diffTenant } from './diff-tenant.js';
 import { parsePlanJson, renderPlanJson } from './render-json.js';

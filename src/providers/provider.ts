@@ -1,21 +1,10 @@
 import type { Dispatcher } from 'undici';
 import type { ResolvedBinding } from '../config/policy-set.js';
-import type { EntryOf, Kind } from '../model/kinds.js';
+import type { Kind, LiveEntry } from '../model/kinds.js';
 import type { ProviderType } from '../model/provider-kinds.js';
 import type { Change, ChangeResult } from '../plan/types.js';
 
-/** One live entry as a provider reads it, mapped to the model's normalized shape. */
-export type LiveEntry<K extends Kind = Kind> = K extends Kind
-  ? {
-      kind: K;
-      key: string;
-      value: EntryOf[K];
-      /** True when the live object carries mxpolicy's ownership marker. */
-      managed: boolean;
-      /** The vendor's opaque id, when it has one. */
-      id?: string;
-    }
-  : never;
+export type { LiveEntry };
 
 export interface ProviderCapabilities {
   /** Kinds this provider can serve. */
