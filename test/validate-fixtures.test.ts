@@ -1,7 +1,8 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { REPO_ROOT, runCli } from './support/cli.js';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { REPO_ROOT, runCli, tempDir } from './support/cli.js';
 
 /** One folder per broken case: `policies/` plus `expected.json` with the exact places. */
 const FIXTURES = path.join(REPO_ROOT, 'test/fixtures/validate');
@@ -116,9 +117,27 @@ describe('validate on the examples', () => {
     ).toEqual(['acme-americas', 'acme-emea']);
   });
 
-  it('reports only the selected tenants problems', async () => {
-    const dir = path.join(FIXTURES, 'missing-reason');
-    const { code } = await runCli(['validate', '--tenant', 'other'], { cwd: dir });
-    expect(code).toBe(0);
+  it('reports only the problems of the selected tenants', async () => {
+    const dir = await tempDir();
+    await mkdir(path.join(dir, 'policies/tenants'), { recursive: true });
+    const head = 'providers:\n  sandbox: { type: sandbox }\ndomains: [acme.eu]\n';
+    await writeFile(path.join(dir, 'policies/tenants/good.yaml'), `tenant: good\n${head}`);
+    await writeFile(
+      path.join(dir, 'policies/tenants/bad.yaml'),
+      `tenant: bad\n${head}blockedSenders:\n  - sender: x.example\n`,
+    );
+    expect((await runCli(['validate', '--tenant', 'good'], { cwd: dir })).code).toBe(0);
+    expect((await runCli(['validate', '--tenant', 'bad'], { cwd: dir })).code).toBe(1);
+  });
+
+  it('refuses a --tenant glob that matches no tenant, and a folder without policies', async () => {
+    const typo = await runCli(['plan', '--tenant', 'acme-emae'], { cwd: REPO_ROOT });
+    expect(typo.code).toBe(1);
+    expect(typo.stderr).toBe(
+      "mxpolicy: --tenant 'acme-emae' matches no tenant (tenants: acme-americas, acme-emea, globex)\n",
+    );
+    const empty = await runCli(['validate'], { cwd: await tempDir() });
+    expect(empty.code).toBe(1);
+    expect(empty.stderr).toContain('no policy files in policies/tenants/ or policies/bundles/');
   });
 });

@@ -33,12 +33,26 @@ export async function loadSelectedPolicies(
   opts: SelectionOptions,
 ): Promise<LoadedPolicies> {
   const root = ctx.cwd;
-  const sources = await readPolicySources(
-    root,
-    path.relative(root, path.resolve(root, opts.policies)),
-  );
+  const dir = path.relative(root, path.resolve(root, opts.policies)) || '.';
+  const sources = await readPolicySources(root, dir);
+  if (sources.length === 0)
+    throw new Error(
+      `no policy files in ${dir}/tenants/ or ${dir}/bundles/ (run from the repository root, or pass --policies DIR)`,
+    );
   const set = loadPolicies(sources, { validator: schemaValidator(), today: today(ctx) });
   const selected = selectTenants(set.tenants, opts.tenant);
+  // A mistyped --tenant must not look like "nothing to do" (an on-call at 3 a.m.).
+  for (const glob of opts.tenant) {
+    if (
+      selectTenants(set.tenants, [glob]).length === 0 &&
+      !sources.some(
+        (s) => s.kind === 'tenant' && selectTenants([{ tenant: s.name }], [glob]).length > 0,
+      )
+    )
+      throw new Error(
+        `--tenant '${glob}' matches no tenant (tenants: ${set.tenants.map((t) => t.tenant).join(', ') || 'none'})`,
+      );
+  }
   let diagnostics = set.diagnostics;
   if (opts.tenant.length > 0) {
     const unselected = new Set(set.tenants.filter((t) => !selected.includes(t)).map((t) => t.file));
