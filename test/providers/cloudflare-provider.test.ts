@@ -336,6 +336,22 @@ describe('cloudflare provider', () => {
       }),
     ).toThrow(/32-hex-digit/);
   });
+
+  it('refuses a malformed MXPOLICY_CLOUDFLARE_BUDGET when the binding is created', async () => {
+    cf = await setupCloudflare();
+    expect(() =>
+      cf.factory.create({
+        tenant: 'acme',
+        binding: cf.binding,
+        rootDir: '.',
+        env: { MXPOLICY_CLOUDFLARE_BUDGET: '600 per 5 minutes' },
+        logger: cf.logger,
+        now: () => new Date(),
+      }),
+    ).toThrow(
+      "MXPOLICY_CLOUDFLARE_BUDGET must look like REQUESTS/SECONDS, e.g. 600/300 (got '600 per 5 minutes')",
+    );
+  });
 });
 
 describe('cloudflare provider paging and cancelling', () => {

@@ -13,6 +13,7 @@ import {
   CLOUDFLARE_IP_RATE_LIMIT,
   CLOUDFLARE_RATE_LIMIT,
   createTokenBucket,
+  parseBudget,
   type RateLimiter,
   type TokenBucketOptions,
 } from '../http/rate-limiter.js';
@@ -159,11 +160,11 @@ export function createCloudflareProviderFactory(
   // Without an injected dispatcher, the factory's tenants share one keep-alive pool per
   // origin (idle sockets are unref'ed, so it never keeps a CLI run alive).
   let sharedAgent: Agent | undefined;
-  const limiterFor = (token: string): RateLimiter => {
+  const limiterFor = (token: string, budget: TokenBucketOptions | undefined): RateLimiter => {
     const id = createHash('sha256').update(token).digest('hex');
     let limiter = limiters.get(id);
     if (limiter === undefined) {
-      limiter = createTokenBucket(opts.rateLimit ?? CLOUDFLARE_RATE_LIMIT, clock);
+      limiter = createTokenBucket(budget ?? opts.rateLimit ?? CLOUDFLARE_RATE_LIMIT, clock);
       limiters.set(id, limiter);
     }
     return limiter;
@@ -194,6 +195,14 @@ export function createCloudflareProviderFactory(
       }
       let session: { http: HttpClient; api: CloudflareApi } | undefined;
 
+      // MXPOLICY_CLOUDFLARE_BUDGET (REQUESTS/SECONDS) narrows the per-token budget, e.g. when
+      // other tools share the token; checked here so a bad value fails the binding at once.
+      const budgetSpec = ctx.env['MXPOLICY_CLOUDFLARE_BUDGET'];
+      const budget =
+        budgetSpec !== undefined && budgetSpec !== ''
+          ? parseBudget(budgetSpec, 'MXPOLICY_CLOUDFLARE_BUDGET')
+          : undefined;
+
       const connect = (): { http: HttpClient; api: CloudflareApi } => {
         if (session !== undefined) return session;
         const token = ctx.env[tokenEnv];
@@ -208,7 +217,7 @@ export function createCloudflareProviderFactory(
           clock,
           logger: ctx.logger,
           headers: { authorization: `Bearer ${token.trim()}` },
-          rateLimiter: limiterFor(token.trim()),
+          rateLimiter: limiterFor(token.trim(), budget),
           ...(opts.retry !== undefined ? { retry: opts.retry } : {}),
           ...(opts.random !== undefined ? { random: opts.random } : {}),
           ...(opts.maxConcurrent !== undefined ? { maxConcurrent: opts.maxConcurrent } : {}),

@@ -8,6 +8,19 @@ export interface RateLimiter {
   pauseUntil(untilMs: number): void;
 }
 
+/**
+ * A budget written as `REQUESTS/SECONDS` (`600/300`: 600 requests per 5 minutes), e.g. from
+ * an environment variable, to leave room for other tools that share an API token.
+ */
+export function parseBudget(spec: string, name: string): TokenBucketOptions {
+  const m = /^\s*(\d+)\s*\/\s*(\d+)\s*$/.exec(spec);
+  const requests = Number(m?.[1]);
+  const seconds = Number(m?.[2]);
+  if (m === null || requests < 1 || seconds < 1)
+    throw new Error(`${name} must look like REQUESTS/SECONDS, e.g. 600/300 (got '${spec}')`);
+  return { requests, windowMs: seconds * 1000 };
+}
+
 export interface TokenBucketOptions {
   /** Requests allowed per window, e.g. Cloudflare's 1,200. */
   requests: number;
