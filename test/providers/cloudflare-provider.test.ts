@@ -337,6 +337,34 @@ describe('cloudflare provider', () => {
     ).toThrow(/32-hex-digit/);
   });
 
+  it('spends no more than MXPOLICY_CLOUDFLARE_BUDGET allows: waits once it is used up', async () => {
+    cf = await setupCloudflare({ provider: { pageSize: 2, originRateLimit: false } });
+    cf.account.seed(
+      'block_senders',
+      Array.from({ length: 6 }, (_, i) => ({
+        pattern: `b${i}.example`,
+        pattern_type: 'DOMAIN',
+        is_regex: false,
+      })),
+    );
+    const provider = cf.factory.create({
+      tenant: 'acme',
+      binding: cf.binding,
+      rootDir: '.',
+      env: { ...cf.env, MXPOLICY_CLOUDFLARE_BUDGET: '2/60' },
+      dispatcher: cf.dispatcher,
+      logger: cf.logger,
+      now: () => new Date(cf.clock.now()),
+    });
+    expect(await provider.read('blockedSenders')).toHaveLength(6);
+    // 3 pages (or more, with the empty page) on a budget of 2 per minute: at least one wait
+    // for a token to refill (30 s at 2 per 60 s); the default budget never waits here.
+    const waits = cf.clock.sleeps.filter((ms) => ms >= 1000);
+    expect(waits.length).toBeGreaterThanOrEqual(1);
+    expect(Math.max(...waits)).toBeLessThanOrEqual(60_000);
+    expect(Math.min(...waits)).toBeGreaterThanOrEqual(10_000);
+  });
+
   it('refuses a malformed MXPOLICY_CLOUDFLARE_BUDGET when the binding is created', async () => {
     cf = await setupCloudflare();
     expect(() =>
