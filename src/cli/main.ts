@@ -1,5 +1,4 @@
 import { Command, CommanderError, Option } from 'commander';
-import { shardOf } from '../config/select-tenants.js';
 import { runApplyCommand, type ApplyCommandOptions } from './apply-command.js';
 import { runAuditCommand, type AuditCommandOptions } from './audit-command.js';
 import { runHistoryCommand, type HistoryCommandOptions } from './history-command.js';
@@ -182,5 +181,3 @@ export async function main(
   }
   return code;
 }
-
-export { shardOf };

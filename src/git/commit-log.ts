@@ -82,6 +82,28 @@ function pathspec(policiesDir: string): string[] {
   return dir === '.' ? [] : ['--', dir];
 }
 
+/** `git log` of the commits that changed the policies folder, with their raw file changes. */
+async function logPolicyCommits(
+  git: SimpleGit,
+  rev: string,
+  policiesDir: string,
+  selection: readonly string[],
+): Promise<CommitInfo[]> {
+  const out = await git.raw([
+    '-c',
+    'core.quotePath=false',
+    'log',
+    ...selection,
+    '--raw',
+    '--no-abbrev',
+    '-M',
+    `--format=${FORMAT}`,
+    rev,
+    ...pathspec(policiesDir),
+  ]);
+  return parseCommitLog(out);
+}
+
 /**
  * The commits of `rev`'s first-parent chain (the main line) that changed the policies folder,
  * oldest first, each with its file changes against its first parent, renames detected.
@@ -91,21 +113,7 @@ export async function readMainlinePolicyCommits(
   rev: string,
   policiesDir: string,
 ): Promise<CommitInfo[]> {
-  const out = await git.raw([
-    '-c',
-    'core.quotePath=false',
-    'log',
-    '--first-parent',
-    '-m',
-    '--raw',
-    '--no-abbrev',
-    '-M',
-    '--reverse',
-    `--format=${FORMAT}`,
-    rev,
-    ...pathspec(policiesDir),
-  ]);
-  return parseCommitLog(out);
+  return logPolicyCommits(git, rev, policiesDir, ['--first-parent', '-m', '--reverse']);
 }
 
 /** Every non-merge commit reachable from `rev` that changed the policies folder. */
@@ -114,19 +122,7 @@ export async function readPolicyCommits(
   rev: string,
   policiesDir: string,
 ): Promise<CommitInfo[]> {
-  const out = await git.raw([
-    '-c',
-    'core.quotePath=false',
-    'log',
-    '--no-merges',
-    '--raw',
-    '--no-abbrev',
-    '-M',
-    `--format=${FORMAT}`,
-    rev,
-    ...pathspec(policiesDir),
-  ]);
-  return parseCommitLog(out);
+  return logPolicyCommits(git, rev, policiesDir, ['--no-merges']);
 }
 
 /** Parents of every commit reachable from `rev`. */

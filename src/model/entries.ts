@@ -42,12 +42,6 @@ export function exemptionKey(e: { sender?: string; recipient?: string }): string
   return e.sender !== undefined ? `sender:${e.sender}` : `recipient:${e.recipient ?? ''}`;
 }
 
-function withOptional<T extends object>(base: T, extra: Record<string, unknown>): T {
-  const out: Record<string, unknown> = { ...(base as Record<string, unknown>) };
-  for (const [k, v] of Object.entries(extra)) if (v !== undefined) out[k] = v;
-  return out as T;
-}
-
 function blocked(raw: BlockedSender): NormalizedEntry<'blockedSenders'> {
   const p = normalizeSender(raw.sender);
   if (!p.ok)
@@ -94,10 +88,13 @@ function hold(raw: Hold): NormalizedEntry<'holds'> {
     else problems.push({ path: ['custodians', i], code: 'INVALID_ADDRESS', message: r.reason });
   });
   if (problems.length > 0) return { ok: false, problems };
-  const value = withOptional<HoldEntry>(
-    { id: raw.id.trim(), matter: raw.matter.trim(), custodians: [...custodians].sort() },
-    { since: raw.since, released: raw.released },
-  );
+  const value: HoldEntry = {
+    id: raw.id.trim(),
+    matter: raw.matter.trim(),
+    custodians: [...custodians].sort(),
+  };
+  if (raw.since !== undefined) value.since = raw.since;
+  if (raw.released !== undefined) value.released = raw.released;
   return { ok: true, entry: { kind: 'holds', key: value.id, value } };
 }
 

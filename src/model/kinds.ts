@@ -85,12 +85,6 @@ export type LiveEntry<K extends Kind = Kind> = K extends Kind
     }
   : never;
 
-export type EntriesByKind = { [K in Kind]: KeyedEntry<K>[] };
-
-export function emptyEntries(): EntriesByKind {
-  return { blockedSenders: [], exemptions: [], holds: [], routes: [] };
-}
-
 export function isKind(value: string): value is Kind {
   return (KINDS as readonly string[]).includes(value);
 }

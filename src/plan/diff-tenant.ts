@@ -74,7 +74,7 @@ export function diffTenant(tenant: TenantConfig, live: LiveState, opts: DiffOpti
         }
         const error = checkHoldKept(l.value as HoldEntry, d.value as HoldEntry, tenant.file);
         if (error !== undefined) errors.push(error);
-        if (!sameValue(l.value, d.value) || !l.managed)
+        if (!sameJson(l.value, d.value) || !l.managed)
           changes.push(makeChange(tenant.tenant, 'update', l.managed ? 'desired' : 'adopt', l, d));
         continue;
       }
@@ -92,7 +92,7 @@ export function diffTenant(tenant: TenantConfig, live: LiveState, opts: DiffOpti
         else unmanaged.push({ kind, key: l.key });
         continue;
       }
-      if (!sameValue(l.value, d.value) || !l.managed)
+      if (!sameJson(l.value, d.value) || !l.managed)
         changes.push(makeChange(tenant.tenant, 'update', l.managed ? 'desired' : 'adopt', l, d));
     }
 
@@ -120,8 +120,6 @@ export function diffTenant(tenant: TenantConfig, live: LiveState, opts: DiffOpti
     unmanaged,
   };
 }
-
-const sameValue = sameJson;
 
 function makeChange(
   tenant: string,

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Agent, Dispatcher } from 'undici';
-import { canonicalJson } from '../../model/entries.js';
+import { sameJson } from '../../model/entries.js';
 import type { Kind } from '../../model/kinds.js';
 import { PROVIDER_KINDS } from '../../model/provider-kinds.js';
 import type { Change, ChangeResult } from '../../plan/types.js';
@@ -128,8 +128,6 @@ const SPECS: Partial<Record<Kind, KindSpec>> = {
     createDelete: false,
   },
 };
-
-const sameValue = (a: unknown, b: unknown): boolean => canonicalJson(a) === canonicalJson(b);
 
 function message(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
@@ -409,14 +407,14 @@ export function createCloudflareProviderFactory(
             if (p.op === 'delete') inEffect = !byId.has(p.id);
             else if (p.op === 'post')
               inEffect = (byKey.get(p.change.key) ?? []).some(
-                (l) => (l.managed || !s.createDelete) && sameValue(l.value, p.change.after),
+                (l) => (l.managed || !s.createDelete) && sameJson(l.value, p.change.after),
               );
             else {
               const l = byId.get(p.id);
               inEffect =
                 l !== undefined &&
                 (l.managed || !s.createDelete) &&
-                sameValue(l.value, p.change.after);
+                sameJson(l.value, p.change.after);
             }
             if (inEffect) done(p, 'applied');
             return !inEffect;
