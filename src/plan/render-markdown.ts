@@ -1,4 +1,4 @@
-import { canonicalJson } from '../model/entries.js';
+import { canonicalJson, entryFingerprint } from '../model/entries.js';
 import { KIND_LABELS } from '../model/kinds.js';
 import {
   ACTION_SYMBOL,
@@ -35,8 +35,10 @@ export interface PlanMarkdownSections {
 const STATUS = { ok: '✅ ok', blocked: '⛔ blocked', error: '❌ error' } as const;
 const code = (s: string): string => '`' + s.replaceAll('`', "'") + '`';
 
+/** Changes that do the same thing in several tenants share this key. */
 function groupKey(c: Change): string {
-  return canonicalJson([c.kind, c.key, c.action, c.cause, c.after ?? null, c.patch]);
+  const after = c.after !== undefined ? entryFingerprint(c.kind, c.after) : 'null';
+  return `${JSON.stringify([c.kind, c.key, c.action, c.cause])}${after}${canonicalJson(c.patch)}`;
 }
 
 /** The markdown plan in sections, so a caller fitting a size limit can drop details first. */
