@@ -2,13 +2,13 @@ import { readFileSync } from 'node:fs';
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
 
-import { sharedFile } from '../../support/shared-file.js';
+import { repoFile } from '../../support/repo-file.js';
 
 const addFormats = addFormatsModule.default;
 
-/** Cloudflare's published OpenAPI subset (see ../shared/vendor-apis/SOURCES.md). */
-export const CLOUDFLARE_OPENAPI_PATH = sharedFile(
-  'vendor-apis/cloudflare/email-security-settings.openapi.json',
+/** Cloudflare's published OpenAPI subset (provenance: contracts/SOURCES.md). */
+export const CLOUDFLARE_OPENAPI_PATH = repoFile(
+  'contracts/cloudflare/email-security-settings.openapi.json',
 );
 
 interface ParamDef {

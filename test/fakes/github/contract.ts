@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Ajv, type ValidateFunction } from 'ajv';
-import { sharedFile } from '../../support/shared-file.js';
+import { repoFile } from '../../support/repo-file.js';
 import addFormatsPlugin from 'ajv-formats';
 
 /**
@@ -8,7 +8,7 @@ import addFormatsPlugin from 'ajv-formats';
  * every request body and every response it returns against it, so a client that drifts from
  * the real API fails a test instead of failing in production.
  */
-const CONTRACT = 'contracts/github-rest-subset.openapi.json';
+const CONTRACT = 'contracts/github/github-rest-subset.openapi.json';
 
 interface JsonSchemaObject {
   [key: string]: unknown;
@@ -33,9 +33,9 @@ export interface ContractOperation {
   operation: OperationObject;
 }
 
-/** GitHub's REST contract from the project's `shared/contracts/` (fails loudly when missing). */
+/** GitHub's REST contract kept in `contracts/github/` (see contracts/SOURCES.md) (fails loudly when missing). */
 export function locateGithubContract(): string {
-  return sharedFile(CONTRACT);
+  return repoFile(CONTRACT);
 }
 
 // Compiling the 1 MB document takes a while; compile each schema once per test process.
