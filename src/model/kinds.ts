@@ -40,7 +40,7 @@ export interface BlockedSenderEntry {
 export interface ExemptionEntry {
   sender?: string;
   recipient?: string;
-  bypass: 'spam' | 'all';
+  bypass: Exemption['bypass'];
   verifySender: boolean;
   reason: string;
   expires?: string;

@@ -16,9 +16,9 @@ export type Exemption = {
    */
   recipient?: string;
   /**
-   * spam = spam, spoof and bulk checks; all = every check.
+   * spoof = only the anti-spoofing check (e.g. company-wide mail sent by a partner in your name); spam = spam, spoof and bulk checks; all = every check. Not every provider can express every value: validate says which.
    */
-  bypass: 'spam' | 'all';
+  bypass: 'spoof' | 'spam' | 'all';
   /**
    * Only exempt when SPF/DKIM/DMARC pass.
    */

@@ -160,12 +160,7 @@ export function blockedSenderToVendor(e: BlockedSenderEntry): Mapped<BlockedSend
   };
 }
 
-/** The bypass values an exemption may have on Mimecast. */
-export type MimecastBypass = 'spoof';
-
-export function exemptionToVendor(
-  e: Omit<ExemptionEntry, 'bypass'> & { bypass: string },
-): Mapped<BypassCreate> {
+export function exemptionToVendor(e: ExemptionEntry): Mapped<BypassCreate> {
   if (e.recipient !== undefined || e.sender === undefined)
     return {
       ok: false,
@@ -314,12 +309,12 @@ export function exemptionFromVendor(item: McPolicyItem): ReadPolicy<'exemptions'
   else
     return foreign(item, `it verifies SPF for ${spf.join(', ')}, not for the sender's own domain`);
   const d = parseDescription(policy.description);
-  const value = {
+  const value: ExemptionEntry = {
     sender: sender.value.value,
     bypass: 'spoof',
     verifySender,
     reason: d.reason,
-  } as unknown as ExemptionEntry;
+  };
   if (expires.value !== undefined) value.expires = expires.value;
   return {
     ok: true,
