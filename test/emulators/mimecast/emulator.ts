@@ -101,6 +101,8 @@ export interface MimecastStats {
   created: number;
   updated: number;
   deleted: number;
+  /** API calls in the order they arrived: `<family>/<action>-policy <items>` (last 10,000). */
+  log: string[];
 }
 
 export interface StoredPolicy {
@@ -263,6 +265,7 @@ export async function startMimecastEmulator(
     created: 0,
     updated: 0,
     deleted: 0,
+    log: [],
   };
   const violation = (message: string): void => {
     violations.push(message);
@@ -654,6 +657,16 @@ export async function startMimecastEmulator(
     }
     const opName = OPERATION_NAME(endpoint);
     stats.byOperation[opName] = (stats.byOperation[opName] ?? 0) + 1;
+    const logged = (() => {
+      try {
+        const d = (JSON.parse(text) as Obj)['data'];
+        return Array.isArray(d) ? d.length : 0;
+      } catch {
+        return 0;
+      }
+    })();
+    if (stats.log.length >= 10_000) stats.log.shift();
+    stats.log.push(`${opName} ${logged}`);
     if (req.method !== 'POST') {
       violation(`${req.method ?? '?'} ${url.pathname}: every Mimecast API call is a POST`);
       reply(405, errorEnvelope(405, 'err_method_not_allowed', 'use POST'));
@@ -869,6 +882,7 @@ export async function startMimecastEmulator(
         created: 0,
         updated: 0,
         deleted: 0,
+        log: [],
       });
     },
     close: () =>
