@@ -48,10 +48,12 @@ export interface FaultRule {
   times?: number;
   /** Matching requests to let through first (default 0). */
   skip?: number;
-  /** fail-item: which data item fails. */
-  item?: number;
-  /** fail-item: the error code (default err_internal_error, retryable). */
+  /** fail-item (and reset-after, when given): which data item(s) fail (default 0). */
+  item?: number | number[];
+  /** fail-item: the error code (default err_internal_error). */
   code?: string;
+  /** fail-item: whether Mimecast says trying again may work (default true). */
+  retryable?: boolean;
   /** status-429: the X-RateLimit-Reset value in ms. */
   resetMs?: number;
 }
@@ -774,13 +776,16 @@ export async function startMimecastEmulator(
       stats.itemsByOperation[opName] = (stats.itemsByOperation[opName] ?? 0) + items.length;
       stats.maxItemsPerCall = Math.max(stats.maxItemsPerCall, items.length);
       const failAt = new Map<number, ItemError>();
-      if (kind === 'fail-item') {
+      // fail-item; or a lost response to a call in which some items failed (rule.item).
+      if (kind === 'fail-item' || (kind === 'reset-after' && rule?.item !== undefined)) {
         stats.faults++;
-        failAt.set(rule?.item ?? 0, {
-          code: rule?.code ?? 'err_internal_error',
-          message: 'The item could not be processed (injected)',
-          retryable: true,
-        });
+        const which = rule?.item ?? 0;
+        for (const i of Array.isArray(which) ? which : [which])
+          failAt.set(i, {
+            code: rule?.code ?? 'err_internal_error',
+            message: 'The item could not be processed (injected)',
+            retryable: rule?.retryable ?? true,
+          });
       }
       items.forEach((_, i) => {
         if (!failAt.has(i) && random() < (faults.failItemRate ?? 0)) {
