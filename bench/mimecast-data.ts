@@ -34,10 +34,7 @@ export interface MimecastBenchData {
 
 const FIRST_OCTETS = [23, 45, 62, 77, 89, 91, 146, 185, 193, 212];
 
-export function mimecastBenchData(
-  shape: MimecastBenchShape,
-  domains: string[],
-): MimecastBenchData {
+export function mimecastBenchData(shape: MimecastBenchShape, domains: string[]): MimecastBenchData {
   const baseSenders = Math.round(shape.senders * BASELINE_SHARE);
   const baseExempt = Math.round(shape.exemptions * 0.2);
   const ownSenders = shape.senders - baseSenders;
@@ -73,11 +70,10 @@ export function mimecastBenchData(
     exemptions: take(baseExempt).map((d, i) => exemption(d, i)),
   };
   const own = Array.from({ length: shape.tenants }, () => ({
-    blockedSenders: take(ownSenders).map(
-      (d, i): BlockedSenderEntry =>
-        i % 4 === 0
-          ? { sender: `billing@${d}`, reason: `invoice fraud, tenant report #${i}` }
-          : { sender: d, reason: `disposable mail source, tenant report #${i}` },
+    blockedSenders: take(ownSenders).map((d, i): BlockedSenderEntry =>
+      i % 4 === 0
+        ? { sender: `billing@${d}`, reason: `invoice fraud, tenant report #${i}` }
+        : { sender: d, reason: `disposable mail source, tenant report #${i}` },
     ),
     exemptions: take(ownExempt).map((d, i) => exemption(d, i + 1)),
   }));
