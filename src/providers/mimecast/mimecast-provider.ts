@@ -143,7 +143,7 @@ function updateItem(body: WriteItem, change: Change): WriteItem {
         spfDomains: conditions.spfDomains ?? [],
       },
     },
-  } as WriteItem;
+  };
 }
 
 /** Run `fn` over `items` with at most `limit` at once; results in order. */
@@ -323,9 +323,14 @@ export function createMimecastProviderFactory(opts: MimecastProviderOptions = {}
         const first: { index: number; write: McWrite }[] = [];
         const replaced: number[] = []; // blocked senders: create new, then delete old
         changes.forEach((change, index) => {
-          if (change.kind !== kind) return fail(index, `change of ${change.kind} given to ${kind}`);
-          if (change.action !== 'create' && change.liveId === undefined)
-            return fail(index, 'the change carries no live id (re-plan)');
+          if (change.kind !== kind) {
+            fail(index, `change of ${change.kind} given to ${kind}`);
+            return;
+          }
+          if (change.action !== 'create' && change.liveId === undefined) {
+            fail(index, 'the change carries no live id (re-plan)');
+            return;
+          }
           if (change.action === 'delete') {
             first.push({
               index,
@@ -334,7 +339,10 @@ export function createMimecastProviderFactory(opts: MimecastProviderOptions = {}
             return;
           }
           const mapped = s.toVendor(change);
-          if (!mapped.ok) return fail(index, mapped.reason);
+          if (!mapped.ok) {
+            fail(index, mapped.reason);
+            return;
+          }
           if (change.action === 'update' && s.canUpdate && !dropsEndDate(change))
             first.push({
               index,
