@@ -129,6 +129,17 @@ describe('mimecast faults', () => {
     expect(mc.emu.stats.tokenRequests).toBe(3);
   });
 
+  it('a second 401 after a fresh token makes the tenant fail, naming the binding', async () => {
+    mc = await setupMimecast();
+    const p = mc.provider();
+    await p.read('blockedSenders');
+    mc.emu.inject({ path: /get-policy/, fault: 'status-401', times: 2 });
+    const err = (await p.read('exemptions').catch((e: unknown) => e)) as Error;
+    expect(err.message).toContain("Mimecast binding 'gateway' (client id mxpolicy-test-client)");
+    expect(err.message).toContain('MIMECAST_SECRET_TEST');
+    expect(mc.emu.stats.tokenRequests).toBe(2);
+  });
+
   it('a 5xx before the work is retried; a 5xx after it is checked by reading: no duplicate', async () => {
     mc = await setupMimecast();
     const p = mc.provider();
