@@ -14,7 +14,7 @@ import type * as ReconcileModule from '../src/reconcile/reconcile.js';
 import type * as SchemasModule from '../src/sources/schemas.js';
 import type { ReconcileDeps } from '../src/reconcile/reconcile.js';
 import type { MimecastStats } from '../test/emulators/mimecast/emulator.js';
-import { benchDomains } from './cloudflare-data.js';
+import { DOMAINS } from './generate.js';
 import { machine, median } from './measure.js';
 import {
   clientIdOf,
@@ -93,7 +93,7 @@ try {
     { type: 'start', tenants: shape.tenants, latencyMs },
     'started',
   );
-  const data = mimecastBenchData(shape, benchDomains());
+  const data = mimecastBenchData(shape, DOMAINS);
 
   // ---- policies --------------------------------------------------------------------------
   const tenantSources: PolicySource[] = Array.from({ length: shape.tenants }, (_, t) => {
