@@ -1,6 +1,6 @@
 // Generated from schemas/*.schema.json by `npm run gen:types`. Do not edit.
 
-export type ProviderBinding = CloudflareBinding | SandboxBinding;
+export type ProviderBinding = CloudflareBinding | MimecastBinding | SandboxBinding;
 
 export type BlockedSenders = BlockedSender[];
 
@@ -89,6 +89,31 @@ export interface CloudflareBinding {
   tokenEnv: string;
   /**
    * API base URL; default https://api.cloudflare.com/client/v4. Plain http only to 127.0.0.1 (an emulator).
+   */
+  baseUrl?: string;
+}
+
+export interface MimecastBinding {
+  /**
+   * Which live system serves these kinds: mimecast.
+   */
+  type: 'mimecast';
+  /**
+   * Kinds this binding serves; default: every kind mimecast supports (blockedSenders, exemptions).
+   *
+   * @minItems 1
+   */
+  kinds?: ['blockedSenders' | 'exemptions', ...('blockedSenders' | 'exemptions')[]];
+  /**
+   * Client id of the API 2.0 application (Mimecast Administration > Services > API and Platform Integrations). Not a secret.
+   */
+  clientId: string;
+  /**
+   * Name of the environment variable holding the application's client secret. Never the secret itself.
+   */
+  secretEnv: string;
+  /**
+   * API 2.0 host; default https://api.services.mimecast.com (global, with failover). https://uk-api.services.mimecast.com or https://us-api.services.mimecast.com pin a region; plain http only to 127.0.0.1 (an emulator).
    */
   baseUrl?: string;
 }

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { silentLogger } from '../../src/providers/provider.js';
 import { builtinProviders } from '../../src/providers/registry.js';
 import { ACCOUNT, setupCloudflare, TOKEN_ENV } from '../providers/cloudflare-harness.js';
+import { CLIENT_ID, SECRET_ENV, setupMimecast } from '../providers/mimecast-harness.js';
 import { describeProviderContract, type ContractHarness } from './provider-contract.js';
 
 describeProviderContract('sandbox', async (): Promise<ContractHarness> => {
@@ -89,6 +90,51 @@ describeProviderContract('cloudflare (emulator)', async (): Promise<ContractHarn
       if (cf.emu.violations.length > 0)
         throw new Error(`contract violations: ${cf.emu.violations.join('\n')}`);
       await cf.close();
+    },
+  };
+});
+
+describeProviderContract('mimecast (emulator)', async (): Promise<ContractHarness> => {
+  const mc = await setupMimecast();
+  return {
+    providersYaml: `  gateway: { type: mimecast, clientId: ${CLIENT_ID}, secretEnv: ${SECRET_ENV}, baseUrl: '${mc.emu.url}' }`,
+    serves: { exemptions: 'spoof-senders', routes: false },
+    deps: {
+      registry: { mimecast: mc.factory },
+      rootDir: '.',
+      env: mc.env,
+      dispatcher: mc.dispatcher,
+      logger: mc.logger,
+      now: () => new Date(mc.clock.now()),
+    },
+    async seedUnmanagedBlockedSender(_tenant, sender, reason) {
+      mc.account.seed('blockedsenders', [
+        {
+          option: 'block_sender',
+          policy: {
+            description: reason,
+            from: { type: 'email_domain', emailDomain: sender },
+            to: { type: 'everyone' },
+          },
+        },
+      ]);
+      await Promise.resolve();
+    },
+    async seedDomain() {
+      await Promise.reject(new Error('Mimecast serves no routes'));
+    },
+    async liveBlockedSenders() {
+      await Promise.resolve();
+      return mc.account.list('blockedsenders').map((p) => {
+        const from = p.policy['from'] as { emailAddress?: string; emailDomain?: string };
+        const ips = (p.policy['conditions'] as { sourceIPs?: string[] }).sourceIPs ?? [];
+        return from.emailAddress ?? from.emailDomain ?? (ips[0] ?? '').replace(/\/(32|128)$/, '');
+      });
+    },
+    async close() {
+      if (mc.emu.violations.length > 0)
+        throw new Error(`contract violations: ${mc.emu.violations.join('\n')}`);
+      await mc.close();
     },
   };
 });

@@ -18,8 +18,15 @@ export interface ContractHarness {
   seedDomain(tenant: string, domain: string, deliverTo: string): Promise<void>;
   /** Live blocked-sender patterns, as stored (to prove nothing was duplicated or lost). */
   liveBlockedSenders(tenant: string): Promise<string[]>;
+  /**
+   * What the provider serves of the suite's tenant, when not all of it (its capabilities):
+   * the exemptions it can express, and whether it serves routes. Default: everything.
+   */
+  serves?: { exemptions: 'spam-all' | 'spoof-senders'; routes: boolean };
   close(): Promise<void>;
 }
+
+const EVERYTHING: NonNullable<ContractHarness['serves']> = { exemptions: 'spam-all', routes: true };
 
 const TODAY = '2026-11-23';
 const LATER = '2026-12-05';
@@ -30,7 +37,33 @@ blockedSenders:
     reason: botnet C2
 `;
 
-const tenant = (providers: string, extra = ''): string => `tenant: acme
+const EXEMPTIONS = {
+  'spam-all': `exemptions:
+  - sender: partner.example
+    bypass: spam
+    reason: partner newsletters
+  - recipient: abuse@acme.example
+    bypass: all
+    verifySender: false
+    reason: the abuse desk sees everything
+`,
+  'spoof-senders': `exemptions:
+  - sender: partner.example
+    bypass: spoof
+    reason: the partner sends company-wide mail in our name
+`,
+};
+const ROUTES = `routes:
+  - domain: acme.example
+    deliverTo: mx1.acme.example
+    requireTls: true
+`;
+
+const tenant = (
+  providers: string,
+  extra = '',
+  serves: NonNullable<ContractHarness['serves']> = EVERYTHING,
+): string => `tenant: acme
 providers:
 ${providers}
 domains: [acme.example]
@@ -42,28 +75,18 @@ blockedSenders:
   - sender: temp.example
     reason: short campaign
     expires: 2026-12-01
-${extra}exemptions:
-  - sender: partner.example
-    bypass: spam
-    reason: partner newsletters
-  - recipient: abuse@acme.example
-    bypass: all
-    verifySender: false
-    reason: the abuse desk sees everything
-routes:
-  - domain: acme.example
-    deliverTo: mx1.acme.example
-    requireTls: true
-`;
+${extra}${EXEMPTIONS[serves.exemptions]}${serves.routes ? ROUTES : ''}`;
 
 /** The plan every provider must produce from the same desired and live state. */
-const FIRST_PLAN = [
+const firstPlan = (serves: NonNullable<ContractHarness['serves']> = EVERYTHING): string[] => [
   'create blockedSenders 198.51.100.7 desired',
   'create blockedSenders ceo@lookalike.example desired',
   'create blockedSenders temp.example desired',
-  'create exemptions recipient:abuse@acme.example desired',
+  ...(serves.exemptions === 'spam-all'
+    ? ['create exemptions recipient:abuse@acme.example desired']
+    : []),
   'create exemptions sender:partner.example desired',
-  'update routes acme.example desired',
+  ...(serves.routes ? ['update routes acme.example desired'] : []),
 ];
 
 const summary = (t: TenantPlan | undefined): string[] =>
@@ -78,7 +101,8 @@ export function describeProviderContract(
     beforeAll(async () => {
       h = await makeHarness();
       await h.seedUnmanagedBlockedSender('acme', 'by-hand.example', 'added in the console');
-      await h.seedDomain('acme', 'acme.example', 'mx0.acme.example');
+      if ((h.serves ?? EVERYTHING).routes)
+        await h.seedDomain('acme', 'acme.example', 'mx0.acme.example');
     });
     afterAll(async () => {
       await h.close();
@@ -86,7 +110,10 @@ export function describeProviderContract(
 
     const plan = async (today: string, extra = ''): Promise<Plan> => {
       const set = loadFromTexts(
-        { 'bundles/baseline.yaml': bundle, 'tenants/acme.yaml': tenant(h.providersYaml, extra) },
+        {
+          'bundles/baseline.yaml': bundle,
+          'tenants/acme.yaml': tenant(h.providersYaml, extra, h.serves),
+        },
         today,
       );
       expect(set.diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
@@ -102,7 +129,10 @@ export function describeProviderContract(
       extra = '',
     ): Promise<{ plan: Plan; applied: string[] }> => {
       const set = loadFromTexts(
-        { 'bundles/baseline.yaml': bundle, 'tenants/acme.yaml': tenant(h.providersYaml, extra) },
+        {
+          'bundles/baseline.yaml': bundle,
+          'tenants/acme.yaml': tenant(h.providersYaml, extra, h.serves),
+        },
         today,
       );
       const deps = { ...h.deps, concurrency: 4 };
@@ -124,7 +154,7 @@ export function describeProviderContract(
       const a = await plan(TODAY);
       const b = await plan(TODAY);
       expect(a.tenants[0]?.status).toBe('ok');
-      expect(summary(a.tenants[0])).toEqual(FIRST_PLAN);
+      expect(summary(a.tenants[0])).toEqual(firstPlan(h.serves));
       expect(b.checksum).toBe(a.checksum);
       expect(a.tenants[0]?.unmanaged).toEqual([{ kind: 'blockedSenders', key: 'by-hand.example' }]);
     });
@@ -132,7 +162,7 @@ export function describeProviderContract(
     it('apply, then plan is empty', async () => {
       const { applied } = await planAndApply(TODAY);
       expect(applied.every((r) => r.startsWith('applied '))).toBe(true);
-      expect(applied).toHaveLength(FIRST_PLAN.length);
+      expect(applied).toHaveLength(firstPlan(h.serves).length);
       const again = await plan(TODAY);
       expect(summary(again.tenants[0])).toEqual([]);
       // Applying an empty plan is a no-op too.
