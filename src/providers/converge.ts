@@ -64,7 +64,14 @@ export interface ConvergeOptions<W extends Write> {
 export function outcomeOfError(err: unknown): WriteOutcome {
   const reason = err instanceof Error ? err.message : String(err);
   if (!isHttpError(err)) return { status: 'failed', reason };
-  if (err.code === 'ABORTED') return { status: 'failed', reason };
+  // Past the deadline nothing is checked or sent again; say when it may have happened.
+  if (err.code === 'ABORTED')
+    return {
+      status: 'failed',
+      reason: err.mayHaveReachedServer
+        ? `${reason} (outcome unknown: it may have been applied; the next plan shows it)`
+        : reason,
+    };
   if (err.mayHaveReachedServer) return { status: 'unknown', reason };
   if (err.code === 'RATE_LIMITED' || err.code === 'NETWORK' || err.code === 'TIMEOUT')
     return { status: 'retry', reason };

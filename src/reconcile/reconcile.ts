@@ -27,6 +27,12 @@ export interface ReconcileDeps {
   concurrency: number;
   /** Called as each tenant finishes (progress for long runs). */
   onTenantDone?: (tenant: string, done: number, total: number) => void;
+  /**
+   * The command's deadline. Passed to every provider read and apply (and so to every
+   * request); once it fires, tenants not yet read fail, and changes not yet applied are
+   * reported failed — never dropped.
+   */
+  signal?: AbortSignal;
 }
 
 export interface PlanOptions {
@@ -45,6 +51,34 @@ export interface TenantSession {
 export interface PlanRun {
   plan: Plan;
   sessions: Map<string, TenantSession>;
+  /**
+   * Close every provider created for the run (planned tenants and failed ones alike). Call it
+   * when the command is done with `sessions` (after apply); safe to call more than once.
+   */
+  close(): Promise<void>;
+}
+
+/** Why the deadline fired, in words. */
+function deadlineReason(signal: AbortSignal): string {
+  const reason: unknown = signal.reason;
+  return reason instanceof Error ? reason.message : 'the deadline passed';
+}
+
+/** Close providers once each; a provider that fails to close is logged, never thrown. */
+function closer(created: readonly Provider[], logger: Logger): () => Promise<void> {
+  let closed: Promise<void> | undefined;
+  return () => {
+    closed ??= Promise.allSettled(
+      [...new Set(created)].map(async (p) => {
+        await p.close?.();
+      }),
+    ).then((all) => {
+      for (const r of all)
+        if (r.status === 'rejected')
+          logger.warn(`closing a provider failed: ${describeError(r.reason)}`);
+    });
+    return closed;
+  };
 }
 
 function describeError(err: unknown): string {
@@ -58,17 +92,24 @@ export async function planTenants(
   opts: PlanOptions,
 ): Promise<PlanRun> {
   const sessions = new Map<string, TenantSession>();
+  const created: Provider[] = [];
+  const close = closer(created, deps.logger);
   let done = 0;
-  const tenantPlans = await mapConcurrent(
-    tenants,
-    deps.concurrency,
-    async (tenant): Promise<TenantPlan> => {
-      const result = await planOneTenant(tenant, deps, opts, sessions);
-      deps.onTenantDone?.(tenant.tenant, ++done, tenants.length);
-      return result;
-    },
-  );
-  return { plan: buildPlan(tenantPlans), sessions };
+  try {
+    const tenantPlans = await mapConcurrent(
+      tenants,
+      deps.concurrency,
+      async (tenant): Promise<TenantPlan> => {
+        const result = await planOneTenant(tenant, deps, opts, sessions, created);
+        deps.onTenantDone?.(tenant.tenant, ++done, tenants.length);
+        return result;
+      },
+    );
+    return { plan: buildPlan(tenantPlans), sessions, close };
+  } catch (err) {
+    await close();
+    throw err;
+  }
 }
 
 async function planOneTenant(
@@ -76,6 +117,7 @@ async function planOneTenant(
   deps: ReconcileDeps,
   opts: PlanOptions,
   sessions: Map<string, TenantSession>,
+  created: Provider[],
 ): Promise<TenantPlan> {
   const failed = (errors: PlanError[]): TenantPlan => ({
     tenant: tenant.tenant,
@@ -92,6 +134,14 @@ async function planOneTenant(
         code: 'INVALID_POLICY',
         message: 'the tenant or a bundle it includes has validation errors (run mxpolicy validate)',
         file: tenant.file,
+      },
+    ]);
+
+  if (deps.signal?.aborted === true)
+    return failed([
+      {
+        code: 'DEADLINE_EXCEEDED',
+        message: `not read: ${deadlineReason(deps.signal)}; nothing is planned for this tenant`,
       },
     ]);
 
@@ -117,6 +167,7 @@ async function planOneTenant(
         now: deps.now,
         ...(deps.dispatcher !== undefined ? { dispatcher: deps.dispatcher } : {}),
       });
+      created.push(provider);
       for (const kind of binding.kinds) providers.set(kind, provider);
     } catch (err) {
       errors.push({
@@ -132,7 +183,10 @@ async function planOneTenant(
   const live: LiveState = {};
   const reads = await Promise.allSettled(
     KINDS.filter((k) => providers.has(k)).map(async (kind) => {
-      live[kind] = await (providers.get(kind) as Provider).read(kind);
+      live[kind] = await (providers.get(kind) as Provider).read(
+        kind,
+        deps.signal !== undefined ? { signal: deps.signal } : undefined,
+      );
     }),
   );
   for (const [i, r] of reads.entries())
@@ -162,7 +216,7 @@ export async function applyPlan(
     plan.tenants,
     deps.concurrency,
     async (t): Promise<TenantApplyResult> => {
-      const result = await applyTenant(t, sessions.get(t.tenant));
+      const result = await applyTenant(t, sessions.get(t.tenant), deps.signal);
       deps.onTenantDone?.(t.tenant, ++done, plan.tenants.length);
       return result;
     },
@@ -190,6 +244,7 @@ const allResults = (
 async function applyTenant(
   t: TenantPlan,
   session: TenantSession | undefined,
+  signal: AbortSignal | undefined,
 ): Promise<TenantApplyResult> {
   if (t.status !== 'ok') {
     const reason = `tenant ${t.status}: ${t.errors.map((e) => e.message).join('; ')}`;
@@ -219,8 +274,16 @@ async function applyTenant(
       results.push(...allResults(changes, 'failed', `no provider serves ${kind}`));
       continue;
     }
+    if (signal?.aborted === true) {
+      results.push(...allResults(changes, 'failed', `not applied: ${deadlineReason(signal)}`));
+      continue;
+    }
     try {
-      const got = await provider.apply(kind, changes);
+      const got = await provider.apply(
+        kind,
+        changes,
+        signal !== undefined ? { signal } : undefined,
+      );
       results.push(...reconcileResults(changes, got));
     } catch (err) {
       results.push(...allResults(changes, 'failed', describeError(err)));

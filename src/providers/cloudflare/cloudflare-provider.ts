@@ -3,7 +3,7 @@ import type { Agent, Dispatcher } from 'undici';
 import type { Kind } from '../../model/kinds.js';
 import { PROVIDER_KINDS } from '../../model/provider-kinds.js';
 import type { Change, ChangeResult } from '../../plan/types.js';
-import { converge, type Write, type WriteOutcome } from '../converge.js';
+import { converge, outcomeOfError, type Write, type WriteOutcome } from '../converge.js';
 import { staticBearer } from '../http/auth.js';
 import type { RetryPolicy } from '../http/backoff.js';
 import { createHttpClient, createHttpDispatcher, type HttpClient } from '../http/client.js';
@@ -187,9 +187,13 @@ function prepareWrites(
   return { writes, refused };
 }
 
-/** A write that threw: unknown when it may have reached Cloudflare, else failed. */
+/**
+ * A write that threw: unknown when it may have reached Cloudflare, else failed (Cloudflare
+ * does not resend a throttled or unsent write within one apply: the next run will).
+ */
 function outcomeOfCloudflareError(err: unknown): WriteOutcome {
-  if (isHttpError(err) && err.mayHaveReachedServer && err.code !== 'ABORTED')
+  if (isHttpError(err) && err.code === 'ABORTED') return outcomeOfError(err);
+  if (isHttpError(err) && err.mayHaveReachedServer)
     return { status: 'unknown', reason: err.message };
   return { status: 'failed', reason: message(err) };
 }
@@ -423,6 +427,10 @@ export function createCloudflareProviderFactory(
         capabilities: CLOUDFLARE_CAPABILITIES,
         read: (kind, o) => read(kind, o?.signal),
         apply: (kind, changes, o) => apply(kind, changes, o?.signal),
+        // The pool is the factory's (shared by every tenant); this binding's client only.
+        close: async () => {
+          await session?.http.close();
+        },
       };
     },
   };

@@ -317,13 +317,14 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
       throw fail('ABORTED', req, label, 'the client is closed', { attempts: 0 });
     const signal =
       req.signal !== undefined ? AbortSignal.any([req.signal, closer.signal]) : closer.signal;
-    const aborted = (tries: number): HttpError =>
+    const aborted = (tries: number, inFlight = false): HttpError =>
       fail(
         'ABORTED',
         req,
         label,
         req.signal?.aborted === true ? abortReason(req.signal).message : 'the client is closed',
-        { attempts: tries },
+        // Aborted while on the wire: a write may have been applied all the same.
+        { attempts: tries, mayHaveReachedServer: inFlight && !idempotent },
       );
     let refreshed = false;
     for (let tries = 1; ; tries++) {
@@ -344,7 +345,7 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
       try {
         res = await limit(() => attempt(req, path, token, signal));
       } catch (err) {
-        if (signal.aborted) throw aborted(tries);
+        if (signal.aborted) throw aborted(tries, true);
         const code = errorCode(err);
         const sent = !NOT_SENT.has(code);
         const errCode: HttpErrorCode = TIMEOUTS.has(code) ? 'TIMEOUT' : 'NETWORK';
