@@ -408,10 +408,10 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
           { status: res.status, attempts: tries, body: res.body },
         );
       }
-      const retryAfter = waitOf(res.headers, opts.clock.now());
       if (res.status === 429) {
         stats.rateLimited++;
-        const wait = retryAfter ?? backoffDelay(policy, tries - 1, random);
+        const wait =
+          waitOf(res.headers, opts.clock.now()) ?? backoffDelay(policy, tries - 1, random);
         // Hold every request to this account, not only this one: the budget is shared.
         limiter.pauseUntil(opts.clock.now() + wait);
         if (canRetry && wait <= policy.maxRetryAfterMs) {
@@ -439,6 +439,9 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
         );
       }
       const transient = res.status >= 500 || res.status === 408 || res.status === 409;
+      // Only Retry-After here: a vendor's rate-limit header (on every response) is no
+      // reason to retry a failing server sooner than backoff would.
+      const retryAfter = retryAfterHeader(res.headers, opts.clock.now());
       if (transient && idempotent && canRetry) {
         const delay =
           retryAfter !== undefined && retryAfter <= policy.maxRetryAfterMs
