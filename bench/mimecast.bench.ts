@@ -177,18 +177,49 @@ try {
   const listingCalls = (extraSenders: number): number =>
     shape.tenants * (pages(senders + extraSenders) + pages(shape.exemptions));
 
-  // ---- 1. full apply from empty --------------------------------------------------------
+  // ---- warm-up (untimed): JIT both processes, and check every response against the
+  // contract on a few tenants; timed runs then skip the emulator's response validation
+  // (it would be measuring the emulator, not the client).
   let set = load([]);
-  const full: { plan: number; apply: number; total: number; requests: number; writes: number }[] =
-    [];
+  {
+    const few = set.tenants.slice(0, Math.min(5, set.tenants.length));
+    const run = await planTenants(few, deps, planOpts);
+    await applyPlan(run.plan, run.sessions, deps);
+    await planTenants(few, deps, planOpts);
+    await ask({ type: 'validate-responses', on: false }, 'validate-responses');
+  }
+  const cpu = async (): Promise<{ client: number; emulator: number }> => {
+    const u = process.cpuUsage();
+    const { cpuMs } = await ask<{ cpuMs: number }>({ type: 'stats' }, 'stats');
+    return { client: (u.user + u.system) / 1000, emulator: cpuMs };
+  };
+  const cpuSince = async (from: {
+    client: number;
+    emulator: number;
+  }): Promise<{ client: number; emulator: number }> => {
+    const to = await cpu();
+    return { client: to.client - from.client, emulator: to.emulator - from.emulator };
+  };
+
+  // ---- 1. full apply from empty --------------------------------------------------------
+  const full: {
+    plan: number;
+    apply: number;
+    total: number;
+    requests: number;
+    writes: number;
+    cpu: { client: number; emulator: number };
+  }[] = [];
   for (let r = 0; r < applyRuns; r++) {
     await ask({ type: 'clear' }, 'clear');
     await reset();
+    const cpu0 = await cpu();
     const start = performance.now();
     const run = await planTenants(set.tenants, deps, planOpts);
     const planned = performance.now();
     const report = await applyPlan(run.plan, run.sessions, deps);
     const end = performance.now();
+    const used = await cpuSince(cpu0);
     const s = await stats();
     const expected = shape.tenants * (senders + shape.exemptions);
     if (report.summary.applied !== expected || report.summary.failed !== 0)
@@ -201,6 +232,7 @@ try {
       total: end - start,
       requests: s.requests,
       writes: s.requests - 2 * shape.tenants,
+      cpu: used,
     });
     if (s.maxItemsPerCall > BATCH) throw new Error(`a call carried ${s.maxItemsPerCall} items`);
   }
@@ -208,14 +240,16 @@ try {
     shape.tenants * (Math.ceil(senders / BATCH) + Math.ceil(shape.exemptions / BATCH));
 
   // ---- 2. the plan after it --------------------------------------------------------------
-  await ask({ type: 'validate-responses', on: false }, 'validate-responses');
   const planTimes: number[] = [];
+  const planCpu: { client: number; emulator: number }[] = [];
   let planRequests = 0;
   for (let r = 0; r < runs; r++) {
     await reset();
+    const cpu0 = await cpu();
     const start = performance.now();
     const run = await planTenants(set.tenants, deps, planOpts);
     planTimes.push(performance.now() - start);
+    planCpu.push(await cpuSince(cpu0));
     const s = await stats();
     planRequests = s.requests;
     const changes = run.plan.summary.create + run.plan.summary.update + run.plan.summary.delete;
@@ -285,6 +319,8 @@ try {
       planMs: Math.round(f.plan),
       applyMs: Math.round(f.apply),
       runsMs: full.map((x) => Math.round(x.total)),
+      clientCpuMs: Math.round(median(full.map((x) => x.cpu.client))),
+      emulatorCpuMs: Math.round(median(full.map((x) => x.cpu.emulator))),
       requests: f.requests,
       expectedWrites,
       lowerBoundMs: bound(f.requests),
@@ -293,6 +329,8 @@ try {
     planAfterApply: {
       medianMs: Math.round(planMedian),
       runsMs: planTimes.map(Math.round),
+      clientCpuMs: Math.round(median(planCpu.map((c) => c.client))),
+      emulatorCpuMs: Math.round(median(planCpu.map((c) => c.emulator))),
       requests: planRequests,
       listingCallsOnly: true,
       lowerBoundMs: bound(planRequests),
