@@ -34,9 +34,9 @@ export interface ReconcileDeps {
   /** Called as each tenant finishes (progress for long runs). */
   onTenantDone?: (tenant: string, done: number, total: number) => void;
   /**
-   * The command's deadline (or Ctrl-C). Passed to every provider read and apply (and so to
-   * every request); once it fires, tenants not yet read fail, and changes not yet applied
-   * are reported failed — never dropped.
+   * The command's deadline (or Ctrl-C). Passed to every provider read, apply and settle (and
+   * so to every request); once it fires, tenants not yet read fail, and changes not yet
+   * applied are reported failed — never dropped.
    */
   signal?: AbortSignal;
   /** Waits between polls of changes that settle later (injected in tests). */
@@ -56,6 +56,17 @@ export interface PlanOptions {
 export interface TenantSession {
   tenant: string;
   providers: Map<Kind, Provider>;
+}
+
+/** Close every provider of a run once (pools, timers); errors closing are not the run's. */
+export async function closeSessions(sessions: ReadonlyMap<string, TenantSession>): Promise<void> {
+  const providers = new Set<Provider>();
+  for (const s of sessions.values()) for (const p of s.providers.values()) providers.add(p);
+  await Promise.allSettled(
+    [...providers].map(async (p) => {
+      await p.close?.();
+    }),
+  );
 }
 
 export interface PlanRun {
@@ -294,11 +305,11 @@ async function applyTenant(
       results.push(...allResults(changes, 'failed', `no provider serves ${kind}`));
       continue;
     }
-    const signal = deps.signal !== undefined ? { signal: deps.signal } : {};
     if (deps.signal?.aborted === true) {
       results.push(...allResults(changes, 'failed', `not applied: ${deadlineReason(deps.signal)}`));
       continue;
     }
+    const signal = deps.signal !== undefined ? { signal: deps.signal } : {};
     try {
       const got = reconcileResults(changes, await provider.apply(kind, changes, signal));
       results.push(
