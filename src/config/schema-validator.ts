@@ -39,7 +39,9 @@ export function createSchemaValidator(schemas: PolicySchemas): SchemaValidator {
 
 function toDiagnostics(errors: readonly ErrorObject[], yaml: YamlFile): Diagnostic[] {
   // Combinator keywords only summarize their branches' own errors: keep the branches.
-  const useful = errors.filter((e) => !['if', 'allOf', 'anyOf', 'oneOf'].includes(e.keyword));
+  const useful = errors.filter(
+    (e) => !['if', 'allOf', 'anyOf', 'oneOf', 'propertyNames'].includes(e.keyword),
+  );
   const seen = new Set<string>();
   const out: Diagnostic[] = [];
   for (const e of useful.length > 0 ? useful : errors) {
@@ -100,11 +102,26 @@ function describe(e: ErrorObject, path: PathSegment[], yaml: YamlFile): Diagnost
         `${where} must be one of ${allowed.map((v) => JSON.stringify(v)).join(', ')}, got ${describeValue(e.data)}`,
       );
     }
-    case 'pattern':
+    case 'pattern': {
+      // The schemas say in words what each pattern means (`patternErrorMessage`, which editors
+      // show too); a raw regular expression is only the fallback.
+      const explained = (e.parentSchema as { patternErrorMessage?: unknown } | undefined)
+        ?.patternErrorMessage;
+      if (e.propertyName !== undefined)
+        return at(
+          'SCHEMA_PATTERN',
+          `the name ${JSON.stringify(e.propertyName)} in ${where} is not valid` +
+            (typeof explained === 'string' ? `: ${explained}` : ''),
+          [...path, e.propertyName],
+          true,
+        );
       return at(
         'SCHEMA_PATTERN',
-        `${where} ${describeValue(e.data)} does not match ${String(params['pattern'])}`,
+        typeof explained === 'string'
+          ? `${where} ${describeValue(e.data)} is not valid: ${explained}`
+          : `${where} ${describeValue(e.data)} does not match ${String(params['pattern'])}`,
       );
+    }
     case 'format':
       return at(
         'SCHEMA_FORMAT',
