@@ -78,34 +78,46 @@ export interface TenantFile {
 }
 
 export interface ProviderBinding1 {
+  /**
+   * Which system this binding talks to.
+   */
   type: 'sandbox' | 'cloudflare' | 'msgraph' | 'mimecast';
   /**
-   * Kinds this binding serves; default: every kind the provider supports.
+   * Kinds this binding serves; default: every kind the provider supports. Each kind must be served by exactly one binding of the tenant.
    *
    * @minItems 1
    */
   kinds?: [Kind, ...Kind[]];
   /**
-   * sandbox: state folder, relative to the repository root.
+   * sandbox only: the state folder, relative to the repository root (default `.mxpolicy/sandbox`).
    */
   dir?: string;
   /**
-   * cloudflare: account id.
+   * cloudflare only: the Cloudflare account id (32 hexadecimal characters, from the dashboard URL).
    */
   account?: string;
   /**
-   * Name of the environment variable holding the API token.
+   * Name of the environment variable that holds the API token (never the token itself).
    */
   tokenEnv?: string;
+  /**
+   * Optional. The API's base URL, to reach a regional endpoint or a test emulator instead of the vendor's default.
+   */
   baseUrl?: string;
   /**
-   * msgraph: Entra tenant id.
+   * msgraph only: the Microsoft Entra tenant id (a GUID or a verified domain).
    */
   tenantId?: string;
+  /**
+   * msgraph only: the application (client) id of the Entra app registration mxpolicy signs in as.
+   */
   clientId?: string;
+  /**
+   * msgraph only: name of the environment variable that holds the app's client secret (never the secret itself).
+   */
   secretEnv?: string;
   /**
-   * msgraph: eDiscovery case id.
+   * msgraph only: the eDiscovery case id the holds belong to.
    */
   case?: string;
 }
