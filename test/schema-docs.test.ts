@@ -46,8 +46,9 @@ describe('the schemas explain themselves', () => {
     let properties = 0;
     for (const { where, node } of nodes) {
       const props = node['properties'];
-      // An `if` only tests keys declared elsewhere; it declares none.
-      if (props === null || typeof props !== 'object' || /\/if(\/|$)/.test(where)) continue;
+      // if/then/else only test or forbid keys declared elsewhere; they declare none.
+      if (props === null || typeof props !== 'object' || /\/(if|then|else)(\/|$)/.test(where))
+        continue;
       for (const [name, schema] of Object.entries(props as Record<string, Node>)) {
         properties++;
         const description = schema['description'];

@@ -40,7 +40,11 @@ export function createSchemaValidator(schemas: PolicySchemas): SchemaValidator {
 function toDiagnostics(errors: readonly ErrorObject[], yaml: YamlFile): Diagnostic[] {
   // Combinator keywords only summarize their branches' own errors: keep the branches.
   const useful = errors.filter(
-    (e) => !['if', 'allOf', 'anyOf', 'oneOf', 'propertyNames'].includes(e.keyword),
+    (e) =>
+      !['if', 'allOf', 'anyOf', 'oneOf', 'propertyNames'].includes(e.keyword) &&
+      // A pattern beside a format only lets editors catch some of what the format catches
+      // (`2027-02-30`); the format error says it better.
+      !(e.keyword === 'pattern' && (e.parentSchema as { format?: unknown }).format !== undefined),
   );
   const seen = new Set<string>();
   const out: Diagnostic[] = [];
@@ -133,6 +137,14 @@ function describe(e: ErrorObject, path: PathSegment[], yaml: YamlFile): Diagnost
       return at('SCHEMA_INVALID', `${where} needs at least ${String(params['limit'])} item(s)`);
     case 'minLength':
       return at('SCHEMA_INVALID', `${where} must not be empty`);
+    case 'false schema':
+      // Only the exemption's `recipient` beside a `sender` is declared `false`.
+      return at(
+        'SCHEMA_INVALID',
+        `'${formatPath(path.slice(0, -1))}' must have either 'sender' or 'recipient', not both`,
+        path,
+        true,
+      );
     case 'not':
       return at('SCHEMA_INVALID', `${where} must have exactly one of 'sender' or 'recipient'`);
     default:
