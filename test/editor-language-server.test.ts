@@ -4,6 +4,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { builtinProviders } from '../src/providers/registry.js';
 import { REPO_ROOT, runCli, tempDir } from './support/cli.js';
 import {
   startYamlLanguageServer,
@@ -264,10 +265,12 @@ const SNIPPET_CONTEXTS: Record<string, SnippetContext> = {
   },
 };
 
-/** The context of a location; each provider's binding (a `oneOf` branch) shares one. */
+/** The context of a location; every provider's binding (`$defs/<type>Binding`) shares one. */
 function contextOf(location: string): SnippetContext | undefined {
   const binding = 'tenant.schema.json#/$defs/providerBinding';
-  return SNIPPET_CONTEXTS[location.startsWith(binding) ? binding : location];
+  return SNIPPET_CONTEXTS[
+    /^tenant\.schema\.json#\/\$defs\/\w+Binding$/.test(location) ? binding : location
+  ];
 }
 
 interface SchemaSnippet {
@@ -355,10 +358,7 @@ describe('every snippet, once inserted, passes validate', () => {
       'blockedSenders',
       'holds',
       'routes',
-      'sandbox binding',
-      'cloudflare binding',
-      'msgraph binding',
-      'mimecast binding',
+      ...Object.keys(builtinProviders).map((type) => `${type} binding`),
       'providers',
     ])
       expect(labels.some((l) => l === wanted || l.startsWith(`${wanted}:`))).toBe(true);
@@ -448,6 +448,26 @@ describe('risky choices read as risky', () => {
     const choices = await choicesAt(text, { line: 7, character: 11 });
     expect(choices.get('authoritative')).toMatch(/⚠️ .*\*\*deleted\*\*/s);
     expect(choices.get('managed')).toMatch(/only entries it created/);
+  });
+
+  it('a binding type says whether it changes live mail flow; kinds say what they mean', async () => {
+    // Bindings are a oneOf: on an empty value the server offers one branch's type, so type
+    // the first letter, as an author would.
+    const typeChoice = async (prefix: string): Promise<string | undefined> =>
+      (
+        await choicesAt(`tenant: acme\nproviders:\n  live:\n    type: ${prefix}\n`, {
+          line: 3,
+          character: 10 + prefix.length,
+        })
+      ).get(Object.keys(builtinProviders).find((t) => t.startsWith(prefix)) ?? '');
+    expect(await typeChoice('c')).toMatch(/⚠️ \*\*Live\*\*/);
+    expect(await typeChoice('s')).toMatch(/Changes no live mail system/);
+    const kinds = await choicesAt(
+      'tenant: acme\nproviders:\n  live:\n    type: sandbox\n    kinds:\n      - \n',
+      { line: 5, character: 8 },
+    );
+    expect(kinds.get('routes')).toMatch(/stops mail delivery/);
+    expect(kinds.get('exemptions')).toMatch(/skips every check/);
   });
 
   it('hovering a key explains it', async () => {

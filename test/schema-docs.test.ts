@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { builtinProviders } from '../src/providers/registry.js';
 import { REPO_ROOT } from './support/cli.js';
 
 /**
@@ -89,5 +90,18 @@ describe('the schemas explain themselves', () => {
     expect(explained.get('authoritative')).toMatch(/⚠️.*deleted/s);
     expect(explained.get('spam')).not.toMatch(/⚠️/);
     expect(explained.get('managed')).not.toMatch(/⚠️/);
+  });
+
+  it("each provider's binding type explains itself in completion; live ones read as risky", () => {
+    const types = nodes.filter(({ where }) => /Binding\/properties\/type$/.test(where));
+    expect(types.map(({ node }) => node['const']).sort()).toEqual(
+      Object.keys(builtinProviders).sort(),
+    );
+    for (const { where, node } of types) {
+      const text = String(node['markdownDescription']);
+      expect(text.length, where).toBeGreaterThan(40);
+      if (node['const'] === 'sandbox') expect(text).toMatch(/Changes no live mail system/);
+      else expect(text, where).toMatch(/⚠️ \*\*Live\*\*/);
+    }
   });
 });

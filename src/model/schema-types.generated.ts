@@ -1,8 +1,6 @@
 // Generated from schemas/*.schema.json by `npm run gen:types`. Do not edit.
 
-export type ProviderBinding = ProviderBinding1;
-
-export type Kind = 'blockedSenders' | 'exemptions' | 'holds' | 'routes';
+export type ProviderBinding = CloudflareBinding | SandboxBinding;
 
 export type BlockedSenders = BlockedSender[];
 
@@ -77,49 +75,52 @@ export interface TenantFile {
   routes?: Routes;
 }
 
-export interface ProviderBinding1 {
+export interface CloudflareBinding {
   /**
-   * Which system this binding talks to.
+   * Which live system serves these kinds: cloudflare.
    */
-  type: 'sandbox' | 'cloudflare' | 'msgraph' | 'mimecast';
+  type: 'cloudflare';
   /**
-   * Kinds this binding serves; default: every kind the provider supports. Each kind must be served by exactly one binding of the tenant.
+   * Kinds this binding serves; default: every kind cloudflare supports (blockedSenders, exemptions, routes). Each kind is served by exactly one binding of the tenant.
    *
    * @minItems 1
    */
-  kinds?: [Kind, ...Kind[]];
+  kinds?: [
+    'blockedSenders' | 'exemptions' | 'routes',
+    ...('blockedSenders' | 'exemptions' | 'routes')[],
+  ];
   /**
-   * sandbox only: the state folder, relative to the repository root (default `.mxpolicy/sandbox`).
+   * Cloudflare account id: 32 hexadecimal digits (dashboard URL or account home).
    */
-  dir?: string;
+  account: string;
   /**
-   * cloudflare only: the Cloudflare account id (32 hexadecimal characters, from the dashboard URL).
+   * Name of the environment variable holding an API token with Email Security read (plan) or edit (apply) permission. Never the token itself.
    */
-  account?: string;
+  tokenEnv: string;
   /**
-   * Name of the environment variable that holds the API token (never the token itself).
-   */
-  tokenEnv?: string;
-  /**
-   * Optional. The API's base URL, to reach a regional endpoint or a test emulator instead of the vendor's default.
+   * API base URL; default https://api.cloudflare.com/client/v4. Plain http only to 127.0.0.1 (an emulator).
    */
   baseUrl?: string;
+}
+
+export interface SandboxBinding {
   /**
-   * msgraph only: the Microsoft Entra tenant id (a GUID or a verified domain).
+   * Which live system serves these kinds: sandbox.
    */
-  tenantId?: string;
+  type: 'sandbox';
   /**
-   * msgraph only: the application (client) id of the Entra app registration mxpolicy signs in as.
+   * Kinds this binding serves; default: every kind sandbox supports (blockedSenders, exemptions, holds, routes). Each kind is served by exactly one binding of the tenant.
+   *
+   * @minItems 1
    */
-  clientId?: string;
+  kinds?: [
+    'blockedSenders' | 'exemptions' | 'holds' | 'routes',
+    ...('blockedSenders' | 'exemptions' | 'holds' | 'routes')[],
+  ];
   /**
-   * msgraph only: name of the environment variable that holds the app's client secret (never the secret itself).
+   * Folder of the state files, relative to the repository root (default .mxpolicy/sandbox).
    */
-  secretEnv?: string;
-  /**
-   * msgraph only: the eDiscovery case id the holds belong to.
-   */
-  case?: string;
+  dir?: string;
 }
 
 export interface Safety {
