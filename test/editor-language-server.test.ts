@@ -125,6 +125,36 @@ describe('the examples', () => {
   });
 });
 
+describe('binding mistakes the editor flags, with its own oneOf quirks', () => {
+  it('an unknown provider type: the type line, as validate (plus the first branch keys)', async () => {
+    const text = BASE_TENANT.replace('    type: sandbox\n', '    type: sandbx\n');
+    const [report, diagnostics] = await Promise.all([
+      validate({ 'tenants/acme.yaml': text }),
+      server.diagnose(uriOf(freshPath('tenants')), text),
+    ]);
+    expect(report.errors.map((e) => `${String(e.line)} ${e.code}`)).toEqual(['5 PROVIDER_UNKNOWN']);
+    expect(messagesOf(diagnostics)).toContain(
+      `5: Value must be ${Object.keys(builtinProviders)
+        .sort()
+        .map((t) => `"${t}"`)
+        .join(' | ')}.`,
+    );
+  });
+
+  it("a binding's missing key: the editor marks the binding name, validate its first key", async () => {
+    const text = BASE_TENANT.replace(
+      '    type: sandbox\n',
+      '    type: cloudflare\n    tokenEnv: CF_TOKEN\n',
+    );
+    const [report, diagnostics] = await Promise.all([
+      validate({ 'tenants/acme.yaml': text }),
+      server.diagnose(uriOf(freshPath('tenants')), text),
+    ]);
+    expect(report.errors.map((e) => `${String(e.line)} ${e.code}`)).toEqual(['5 SCHEMA_REQUIRED']);
+    expect(messagesOf(diagnostics)).toEqual(['4: Missing property "account".']);
+  });
+});
+
 describe('the usual mistakes are flagged where validate flags them', () => {
   const ENTRIES = `blockedSenders:
   - sender: lookalike.example.net
@@ -146,6 +176,15 @@ routes:
 `;
   const mistakes: [string, (text: string) => string, RegExp][] = [
     ['unknown key', (t) => t.replace('ticket: INC-1', 'tickt: INC-1'), /tickt is not allowed/],
+    [
+      'a kind the provider cannot serve',
+      (t) =>
+        t.replace(
+          '    type: sandbox\n',
+          '    type: cloudflare\n    account: 0123456789abcdef0123456789abcdef\n    tokenEnv: CF_TOKEN\n    kinds: [blockedSenders, holds]\n  vault:\n    type: sandbox\n    kinds: [exemptions, routes]\n',
+        ),
+      /Value is not accepted\. Valid values: "blockedSenders", "exemptions", "routes"\./,
+    ],
     [
       'bad enum',
       (t) => t.replace('bypass: spam', 'bypass: everything'),
@@ -206,10 +245,10 @@ routes:
     ]);
     // The tenant-id case also breaks the file-name rule, which only validate knows.
     const schemaLines = report.errors
-      .filter((e) => e.code.startsWith('SCHEMA_'))
+      .filter((e) => /^(SCHEMA_|PROVIDER_UNKNOWN|PROVIDER_KIND_UNSUPPORTED)/.test(e.code))
       .map((e) => e.line);
-    expect(schemaLines).toHaveLength(1);
-    expect(messagesOf(diagnostics)).toHaveLength(1);
+    expect(schemaLines, JSON.stringify(report.errors)).toHaveLength(1);
+    expect(messagesOf(diagnostics), schemaLines.join()).toHaveLength(1);
     const [d] = diagnostics;
     expect(d?.message).toMatch(editorMessage);
     expect((d?.range.start.line ?? -1) + 1).toBe(schemaLines[0]);
