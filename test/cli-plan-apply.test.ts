@@ -120,8 +120,8 @@ describe('plan -> apply -> plan on the sandbox (README loop)', () => {
     await writeFile(
       tenantFile,
       (await readFile(tenantFile, 'utf8')).replace(
-        'sandbox: { type: sandbox }',
-        "sandbox: { type: sandbox, dir: 'state/live' }",
+        '  sandbox:\n    type: sandbox\n',
+        '  sandbox:\n    type: sandbox\n    dir: state/live\n',
       ),
     );
     expect((await runCli(['apply', '--tenant', 'globex'], { cwd: repo })).code).toBe(0);
@@ -252,8 +252,8 @@ describe('safety gates and exit codes', () => {
         (e) => `${e.file ?? ''}:${e.line ?? 0}:${e.column ?? 0} ${e.code}`,
       ),
     ).toEqual([
-      'policies/tenants/globex.yaml:16:5 SCHEMA_REQUIRED',
-      'policies/tenants/globex.yaml:18:5 SCHEMA_UNKNOWN_KEY',
+      'policies/tenants/globex.yaml:17:5 SCHEMA_REQUIRED',
+      'policies/tenants/globex.yaml:19:5 SCHEMA_UNKNOWN_KEY',
     ]);
   });
 
