@@ -17,12 +17,15 @@ export const mimecastBindingSchema = bindingSchema('mimecast', MIMECAST_CAPABILI
   title: 'MimecastBinding',
   description:
     'Mimecast (API 2.0, OAuth 2.0 client credentials): blocked-sender policies and anti-spoofing bypass policies (exemptions with bypass: spoof) of one Mimecast account.',
+  typeChoice:
+    '⚠️ **Live** Mimecast account (API 2.0): `apply` changes real mail flow at once. Serves blocked senders and anti-spoofing bypass exemptions (`bypass: spoof`); not routes or holds.',
   required: ['clientId', 'secretEnv'],
   properties: {
     clientId: {
       type: 'string',
       minLength: 1,
       pattern: '^\\S+$',
+      patternErrorMessage: 'A client id has no spaces: copy it from the API 2.0 application.',
       description:
         'Client id of the API 2.0 application (Mimecast Administration > Services > API and Platform Integrations). Not a secret.',
     },
@@ -34,8 +37,18 @@ export const mimecastBindingSchema = bindingSchema('mimecast', MIMECAST_CAPABILI
     baseUrl: {
       type: 'string',
       pattern: MIMECAST_BASE_URL_PATTERN,
+      patternErrorMessage:
+        'Use https://api.services.mimecast.com (or uk-api / us-api.services.mimecast.com); plain http only to 127.0.0.1.',
       description:
         'API 2.0 host; default https://api.services.mimecast.com (global, with failover). https://uk-api.services.mimecast.com or https://us-api.services.mimecast.com pin a region; plain http only to 127.0.0.1 (an emulator).',
+    },
+  },
+  snippet: {
+    description:
+      'A live Mimecast account (API 2.0); the client secret comes from an environment variable.',
+    body: {
+      clientId: '${1:mimecast-client-id}',
+      secretEnv: '${2:MIMECAST_CLIENT_SECRET}',
     },
   },
 });
