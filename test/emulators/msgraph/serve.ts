@@ -22,9 +22,7 @@ const userCount = num('GRAPH_EMULATOR_USERS') ?? 250;
 const emu = await startMsGraphEmulator({
   latencyMs: num('GRAPH_EMULATOR_LATENCY_MS') ?? 0,
   faults: { errorRate: num('GRAPH_EMULATOR_ERROR_RATE') ?? 0 },
-  ...(num('GRAPH_EMULATOR_SOURCE_LIMIT') !== undefined
-    ? { sourceLimit: num('GRAPH_EMULATOR_SOURCE_LIMIT') }
-    : {}),
+  sourceLimit: num('GRAPH_EMULATOR_SOURCE_LIMIT') ?? 1000,
   settleMs: num('GRAPH_EMULATOR_SETTLE_MS') ?? 2000,
   onViolation: (m) => {
     console.error(`CONTRACT VIOLATION: ${m}`);
