@@ -4,6 +4,7 @@ import { sameJson } from '../../model/entries.js';
 import type { Kind } from '../../model/kinds.js';
 import { PROVIDER_KINDS } from '../../model/provider-kinds.js';
 import type { Change, ChangeResult } from '../../plan/types.js';
+import { staticBearer } from '../http/auth.js';
 import type { RetryPolicy } from '../http/backoff.js';
 import { createHttpClient, createHttpDispatcher, type HttpClient } from '../http/client.js';
 import { createSystemClock, type Clock } from '../http/clock.js';
@@ -17,6 +18,7 @@ import {
   type RateLimiter,
   type TokenBucketOptions,
 } from '../http/rate-limiter.js';
+import { requireSecureUrl } from '../http/url.js';
 import type {
   LiveEntry,
   Provider,
@@ -42,7 +44,13 @@ import {
   type Mapped,
   type PatternCache,
 } from './map.js';
-import { parseAllowPolicy, parseBlockedSender, parseDomain } from './wire.js';
+import {
+  cloudflareErrorText,
+  cloudflareInspect,
+  parseAllowPolicy,
+  parseBlockedSender,
+  parseDomain,
+} from './wire.js';
 
 export const CLOUDFLARE_BASE_URL = 'https://api.cloudflare.com/client/v4';
 
@@ -177,20 +185,7 @@ export function createCloudflareProviderFactory(
         throw new Error('cloudflare binding needs `account`: the 32-hex-digit account id');
       if (tokenEnv === undefined)
         throw new Error('cloudflare binding needs `tokenEnv`: the variable holding the API token');
-      if (baseUrl !== undefined) {
-        let url: URL;
-        try {
-          url = new URL(baseUrl);
-        } catch {
-          throw new Error(`cloudflare binding: baseUrl '${baseUrl}' is not a URL`);
-        }
-        // The token goes in a header: never in clear text beyond this machine.
-        const loopback = ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname);
-        if (url.protocol !== 'https:' && !(url.protocol === 'http:' && loopback))
-          throw new Error(
-            `cloudflare binding: baseUrl must be https (plain http only to 127.0.0.1/localhost)`,
-          );
-      }
+      if (baseUrl !== undefined) requireSecureUrl(baseUrl, 'cloudflare binding: baseUrl');
       let session: { http: HttpClient; api: CloudflareApi } | undefined;
 
       // MXPOLICY_CLOUDFLARE_BUDGET (REQUESTS/SECONDS) narrows the per-token budget, e.g. when
@@ -214,7 +209,9 @@ export function createCloudflareProviderFactory(
           dispatcher,
           clock,
           logger: ctx.logger,
-          headers: { authorization: `Bearer ${token.trim()}` },
+          auth: staticBearer(token, `the Cloudflare API token in ${tokenEnv}`),
+          errorText: cloudflareErrorText,
+          inspect: cloudflareInspect,
           rateLimiter: limiterFor(token.trim(), budget),
           ...(opts.retry !== undefined ? { retry: opts.retry } : {}),
           ...(opts.random !== undefined ? { random: opts.random } : {}),
