@@ -196,7 +196,13 @@ export interface HoldGroup {
   matter: string;
   since?: string;
   all: boolean;
-  parts: (LivePart & { status: PolicyStatus; errors: readonly string[] })[];
+  parts: (LivePart & {
+    status: PolicyStatus;
+    errors: readonly string[];
+    description: string | null;
+    /** The policy's displayName as it is live. */
+    name: string;
+  })[];
   /** Normalized addresses over every part, sorted. */
   custodians: string[];
   /** Sources whose hold is not in place and not on its way (notApplied, partial, …). */
@@ -231,6 +237,8 @@ export function groupPolicies(policies: readonly PolicyView[]): HoldGroup[] {
           sources,
           status: p.status,
           errors: p.errors,
+          description: p.description,
+          name: p.displayName,
           view: p,
         };
       })
@@ -296,7 +304,7 @@ function describeProblem(g: HoldGroup): string | undefined {
   const failed = g.parts.filter((p) => p.status === 'error');
   const words: string[] = [];
   if (failed.length > 0) {
-    const names = failed.map((p) => policyName(g.hold, p.part, g.all || g.parts.length > 1));
+    const names = failed.map((p) => p.name);
     const errors = [...new Set(failed.flatMap((p) => p.errors))];
     words.push(
       `hold policy ${names.join(', ')} in error${errors.length > 0 ? `: ${errors.join('; ')}` : ''}`,
