@@ -264,34 +264,43 @@ export function createGraphHolds(o: GraphHoldsOptions): GraphHolds {
   };
 
   interface Pending {
+    policyId: string;
     email: string;
     uncertain: boolean;
   }
 
+  const sourcesUrl = (policyId: string): string =>
+    `${holdsPath}/${encodeURIComponent(policyId)}/userSources`;
+
   /**
-   * Add sources to one policy through `$batch` (≤ 20 each, several in flight). Inner 429s
-   * wait their own Retry-After and go again; an answer that was lost (or an inner 5xx) is
-   * checked against the live list before resending. Returns the addresses that failed.
+   * Add sources to policies through `$batch` (≤ 20 each, several batches in flight, across
+   * policies). Inner 429s wait their own Retry-After and go again; an answer that was lost
+   * (or an inner 5xx) is checked against the live list before resending. Returns the
+   * addresses that failed, with why.
    */
   const addSources = async (
-    policyId: string,
-    emails: readonly string[],
+    work: readonly { policyId: string; emails: readonly string[] }[],
     signal?: AbortSignal,
   ): Promise<Map<string, string>> => {
     const failed = new Map<string, string>();
-    const url = `${holdsPath}/${encodeURIComponent(policyId)}/userSources`;
-    let queue: Pending[] = emails.map((email) => ({ email, uncertain: false }));
+    let queue: Pending[] = work.flatMap((w) =>
+      w.emails.map((email) => ({ policyId: w.policyId, email, uncertain: false })),
+    );
     for (let round = 1; queue.length > 0; round++) {
       if (round > rounds) {
         for (const p of queue)
           failed.set(p.email, `not added after ${rounds} rounds (throttled or no answer)`);
         break;
       }
-      if (queue.some((p) => p.uncertain)) {
-        const live = new Set(
-          (await listSources(policyId, signal)).map((s) => mailboxKey(s.email) ?? s.email),
-        );
-        queue = queue.filter((p) => !live.has(p.email));
+      const unsure = [...new Set(queue.filter((p) => p.uncertain).map((p) => p.policyId))];
+      if (unsure.length > 0) {
+        const live = new Map<string, Set<string>>();
+        for (const id of unsure)
+          live.set(
+            id,
+            new Set((await listSources(id, signal)).map((s) => mailboxKey(s.email) ?? s.email)),
+          );
+        queue = queue.filter((p) => live.get(p.policyId)?.has(p.email) !== true);
       }
       const again: Pending[] = [];
       let waitMs = 0;
@@ -308,7 +317,7 @@ export function createGraphHolds(o: GraphHoldsOptions): GraphHolds {
               requests: chunk.map((p, i) => ({
                 id: String(i + 1),
                 method: 'POST',
-                url,
+                url: sourcesUrl(p.policyId),
                 headers: { 'Content-Type': 'application/json' },
                 body: { email: p.email, includedSources: 'mailbox' },
               })),
@@ -318,8 +327,7 @@ export function createGraphHolds(o: GraphHoldsOptions): GraphHolds {
           answers = parseBatchResponse(res.body);
         } catch (err) {
           if (isHttpError(err) && (err.mayHaveReachedServer || err.retryable)) {
-            for (const p of chunk)
-              again.push({ email: p.email, uncertain: err.mayHaveReachedServer });
+            for (const p of chunk) again.push({ ...p, uncertain: err.mayHaveReachedServer });
             return;
           }
           for (const p of chunk) failed.set(p.email, message(err));
@@ -328,19 +336,19 @@ export function createGraphHolds(o: GraphHoldsOptions): GraphHolds {
         chunk.forEach((p, i) => {
           const a = answers.get(String(i + 1));
           if (a === undefined) {
-            again.push({ email: p.email, uncertain: true });
+            again.push({ ...p, uncertain: true });
             return;
           }
           if (a.status >= 200 && a.status < 300) return;
           if (a.status === 429 || a.status === 503) {
             waitMs = Math.max(waitMs, retryAfterMs(a.headers, clock.now()) ?? 1000 * round);
-            again.push({ email: p.email, uncertain: false });
+            again.push({ ...p, uncertain: false });
             return;
           }
           const text = graphErrorText(a.body) ?? `status ${a.status}`;
           // A 5xx may have added it; "already a source" means an earlier answer was lost.
           if (a.status >= 500 || /already/i.test(text)) {
-            again.push({ email: p.email, uncertain: true });
+            again.push({ ...p, uncertain: true });
             return;
           }
           failed.set(p.email, text);
@@ -457,7 +465,7 @@ export function createGraphHolds(o: GraphHoldsOptions): GraphHolds {
       // New custodians: stable placement, new parts created as needed.
       const placements = placeSources(group?.parts ?? [], delta.add, o.sourcesPerPolicy);
       const ids = new Map((group?.parts ?? []).map((p) => [p.part, p.policyId]));
-      const failed = new Map<string, string>();
+      const work: { policyId: string; emails: readonly string[] }[] = [];
       for (const pl of placements) {
         let id = pl.policyId;
         if (id === undefined) {
@@ -468,8 +476,9 @@ export function createGraphHolds(o: GraphHoldsOptions): GraphHolds {
           );
           ids.set(pl.part, id);
         }
-        for (const [e, why] of await addSources(id, pl.add, signal)) failed.set(e, why);
+        work.push({ policyId: id, emails: pl.add });
       }
+      const failed = await addSources(work, signal);
       if (ids.size === 0) {
         // A hold with nothing to place yet (an empty directory): one part, no sources.
         const id = await createPolicy(

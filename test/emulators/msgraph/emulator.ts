@@ -283,6 +283,10 @@ export async function startMsGraphEmulator(
     maxInFlight: 0,
   };
   let origin = '';
+  // Opaque 32-hex ids: a random prefix per emulator and a counter (cheap at 50,000 sources).
+  const idPrefix = randomBytes(8).toString('hex');
+  let idCounter = 0;
+  const nextId = (): string => `${idPrefix}${(++idCounter).toString(16).padStart(16, '0')}`;
 
   const violation = (message: string): void => {
     violations.push(message);
@@ -473,7 +477,7 @@ export async function startMsGraphEmulator(
     if (user === undefined)
       throw new GraphError(400, 'BadRequest', `${STRICT.unknownMailbox}: ${email}`);
     const s: Source = {
-      id: randomBytes(16).toString('hex'),
+      id: nextId(),
       email: user.mail ?? email,
       displayName: user.displayName,
       created: iso(),
@@ -556,7 +560,7 @@ export async function startMsGraphEmulator(
             `A hold policy takes at most ${sourceLimit} sources.`,
           );
         const h: Hold = {
-          id: randomBytes(16).toString('hex'),
+          id: nextId(),
           displayName: name,
           description: typeof b['description'] === 'string' ? b['description'] : null,
           contentQuery: typeof b['contentQuery'] === 'string' ? b['contentQuery'] : '',
@@ -1183,7 +1187,7 @@ export async function startMsGraphEmulator(
     seedHold(caseId, h) {
       const c = caseOf(t, caseId);
       const hold: Hold = {
-        id: randomBytes(16).toString('hex'),
+        id: nextId(),
         displayName: h.displayName,
         description: h.description ?? null,
         contentQuery: '',
