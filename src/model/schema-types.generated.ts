@@ -135,11 +135,9 @@ export interface Hold {
   id: string;
   matter: string;
   /**
-   * Mailboxes under hold (email addresses).
-   *
-   * @minItems 1
+   * Mailboxes under hold: a list of email addresses, or `all` for every mailbox of the tenant's directory (providers that can list it, e.g. msgraph; users without mail and disabled accounts are skipped, and the hold follows the directory: new mailboxes are added on the next apply, ones that leave stay held).
    */
-  custodians: [string, ...string[]];
+  custodians: [string, ...string[]] | 'all';
   /**
    * A calendar date, YYYY-MM-DD.
    */

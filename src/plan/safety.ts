@@ -65,7 +65,16 @@ export function checkHoldKept(
       file: tenantFile,
     };
   if (desired.released !== undefined) return undefined;
-  const dropped = live.custodians.filter((c) => !desired.custodians.includes(c));
+  // `all` keeps every mailbox held, including ones that left the directory.
+  if (desired.custodians === 'all') return undefined;
+  if (live.custodians === 'all')
+    return {
+      code: 'HOLD_NARROWED',
+      message: `hold ${live.id} (${live.matter}) holds every mailbox (custodians: all); a list of custodians would narrow it, which needs a 'released' record (release it and create a new hold)`,
+      file: tenantFile,
+    };
+  const wanted = new Set(desired.custodians);
+  const dropped = live.custodians.filter((c) => !wanted.has(c));
   if (dropped.length > 0)
     return {
       code: 'HOLD_NARROWED',
