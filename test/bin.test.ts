@@ -46,6 +46,7 @@ describe('the installed binary', () => {
     for (const cmd of ['validate', 'plan', 'apply', 'drift', 'shards'])
       expect(r.stdout).toContain(cmd);
     expect(r.stdout).toContain('Exit codes: 0 ok or nothing to do; 1 error; 2 changes');
+    expect(r.stdout).toContain('msgraph (Microsoft 365 litigation holds');
   });
 
   it('exits 1 with usage on an unknown command', async () => {

@@ -39,7 +39,8 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
     .configureOutput({ writeOut: (s) => ctx.stdout.write(s), writeErr: (s) => ctx.stderr.write(s) })
     .addHelpText(
       'after',
-      '\nExit codes: 0 ok or nothing to do; 1 error; 2 changes or drift present (plan with --detailed-exitcode, drift always); 3 blocked by a safety gate.',
+      '\nExit codes: 0 ok or nothing to do; 1 error; 2 changes or drift present (plan with --detailed-exitcode, drift always); 3 blocked by a safety gate.' +
+        '\n\nProviders (binding type): sandbox (a JSON file per tenant); cloudflare (Cloudflare Email Security; token from tokenEnv); msgraph (Microsoft 365 litigation holds through Graph eDiscovery, holds only, custodians may be `all`; app permissions eDiscovery.ReadWrite.All (eDiscovery.Read.All for plan/drift) and User.Read.All; client secret from secretEnv).',
     );
 
   selection(program.command('validate'))
