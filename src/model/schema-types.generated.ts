@@ -1,8 +1,6 @@
 // Generated from schemas/*.schema.json by `npm run gen:types`. Do not edit.
 
-export type ProviderBinding = ProviderBinding1;
-
-export type Kind = 'blockedSenders' | 'exemptions' | 'holds' | 'routes';
+export type ProviderBinding = CloudflareBinding | MsgraphBinding | SandboxBinding;
 
 export type BlockedSenders = BlockedSender[];
 
@@ -67,37 +65,93 @@ export interface TenantFile {
   routes?: Routes;
 }
 
-export interface ProviderBinding1 {
-  type: 'sandbox' | 'cloudflare' | 'msgraph' | 'mimecast';
+export interface CloudflareBinding {
   /**
-   * Kinds this binding serves; default: every kind the provider supports.
+   * Which live system serves these kinds: cloudflare.
+   */
+  type: 'cloudflare';
+  /**
+   * Kinds this binding serves; default: every kind cloudflare supports (blockedSenders, exemptions, routes).
    *
    * @minItems 1
    */
-  kinds?: [Kind, ...Kind[]];
+  kinds?: [
+    'blockedSenders' | 'exemptions' | 'routes',
+    ...('blockedSenders' | 'exemptions' | 'routes')[],
+  ];
   /**
-   * sandbox: state folder, relative to the repository root.
+   * Cloudflare account id: 32 hexadecimal digits (dashboard URL or account home).
    */
-  dir?: string;
+  account: string;
   /**
-   * cloudflare: account id.
+   * Name of the environment variable holding an API token with Email Security read (plan) or edit (apply) permission. Never the token itself.
    */
-  account?: string;
+  tokenEnv: string;
   /**
-   * Name of the environment variable holding the API token.
+   * API base URL; default https://api.cloudflare.com/client/v4. Plain http only to 127.0.0.1 (an emulator).
    */
-  tokenEnv?: string;
+  baseUrl?: string;
+}
+
+export interface MsgraphBinding {
+  /**
+   * Which live system serves these kinds: msgraph.
+   */
+  type: 'msgraph';
+  /**
+   * Kinds this binding serves; default: every kind msgraph supports (holds).
+   *
+   * @minItems 1
+   */
+  kinds?: ['holds', ...'holds'[]];
+  /**
+   * Microsoft Entra tenant: its id (a GUID) or a verified domain, e.g. contoso.onmicrosoft.com.
+   */
+  tenantId: string;
+  /**
+   * Application (client) id of the app registration mxpolicy signs in as.
+   */
+  clientId: string;
+  /**
+   * Name of the environment variable holding the app registration's client secret. Never the secret itself.
+   */
+  secretEnv: string;
+  /**
+   * Id of the eDiscovery case holding mxpolicy's holds (Purview > eDiscovery > the case; Graph: /security/cases/ediscoveryCases/{id}). A case that does not exist or is closed makes the tenant error.
+   */
+  case: string;
+  /**
+   * Graph base URL; default https://graph.microsoft.com/v1.0. Plain http only to 127.0.0.1 (an emulator).
+   */
   baseUrl?: string;
   /**
-   * msgraph: Entra tenant id.
+   * Microsoft Entra authority; default https://login.microsoftonline.com (tokens from {authorityUrl}/{tenantId}/oauth2/v2.0/token). Plain http only to 127.0.0.1.
    */
-  tenantId?: string;
-  clientId?: string;
-  secretEnv?: string;
+  authorityUrl?: string;
   /**
-   * msgraph: eDiscovery case id.
+   * Most mailboxes mxpolicy puts in one hold policy (Purview's limit; default 1000). A hold with more custodians becomes several policies: ID, ID#2 … (ID#1 … #k for custodians: all).
    */
-  case?: string;
+  maxSourcesPerPolicy?: number;
+}
+
+export interface SandboxBinding {
+  /**
+   * Which live system serves these kinds: sandbox.
+   */
+  type: 'sandbox';
+  /**
+   * Kinds this binding serves; default: every kind sandbox supports (blockedSenders, exemptions, holds, routes).
+   *
+   * @minItems 1
+   */
+  kinds?: [
+    'blockedSenders' | 'exemptions' | 'holds' | 'routes',
+    ...('blockedSenders' | 'exemptions' | 'holds' | 'routes')[],
+  ];
+  /**
+   * Folder of the state files, relative to the repository root (default .mxpolicy/sandbox).
+   */
+  dir?: string;
 }
 
 export interface Safety {

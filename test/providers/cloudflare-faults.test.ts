@@ -1,7 +1,8 @@
+import { CLOUDFLARE_CAPABILITIES } from '../../src/providers/cloudflare/capabilities.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { RawEntryOf } from '../../src/model/entries.js';
 import type { Kind } from '../../src/model/kinds.js';
-import { diffTenant, type LiveState } from '../../src/plan/diff-tenant.js';
+import { diffTenant, type DiffOptions, type LiveState } from '../../src/plan/diff-tenant.js';
 import type { ChangeResult, TenantPlan } from '../../src/plan/types.js';
 import type { Provider } from '../../src/providers/provider.js';
 import { planTenants } from '../../src/reconcile/reconcile.js';
@@ -24,10 +25,15 @@ const senders = (n: number, prefix = 's'): RawEntryOf['blockedSenders'][] =>
     reason: `r${i}`,
   }));
 
-async function plan(p: Provider, raw: Raw): Promise<TenantPlan> {
+async function plan(
+  p: Provider,
+  raw: Raw,
+  capabilities: DiffOptions['capabilities'] = CLOUDFLARE_CAPABILITIES.kinds,
+): Promise<TenantPlan> {
   const live: LiveState = {};
   for (const k of KINDS) live[k] = await p.read(k);
   return diffTenant(tenantConfig('acme', cf.binding, raw), live, {
+    capabilities,
     today: '2026-11-23',
     allowLargeChanges: true,
   });

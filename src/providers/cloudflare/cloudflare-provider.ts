@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Agent, Dispatcher } from 'undici';
 import { sameJson } from '../../model/entries.js';
 import type { Kind } from '../../model/kinds.js';
-import { PROVIDER_KINDS } from '../../model/provider-kinds.js';
+import type { CloudflareBinding } from '../../model/schema-types.generated.js';
 import type { Change, ChangeResult } from '../../plan/types.js';
 import { staticBearer } from '../http/auth.js';
 import type { RetryPolicy } from '../http/backoff.js';
@@ -19,13 +19,9 @@ import {
   type TokenBucketOptions,
 } from '../http/rate-limiter.js';
 import { requireSecureUrl } from '../http/url.js';
-import type {
-  LiveEntry,
-  Provider,
-  ProviderCapabilities,
-  ProviderContext,
-  ProviderFactory,
-} from '../provider.js';
+import type { LiveEntry, Provider, ProviderContext, ProviderFactory } from '../provider.js';
+import { cloudflareBindingSchema } from './binding-schema.js';
+import { CLOUDFLARE_CAPABILITIES } from './capabilities.js';
 import {
   createCloudflareApi,
   MAX_BATCH_ITEMS,
@@ -54,11 +50,7 @@ import {
 
 export const CLOUDFLARE_BASE_URL = 'https://api.cloudflare.com/client/v4';
 
-export const CLOUDFLARE_CAPABILITIES: ProviderCapabilities = {
-  kinds: PROVIDER_KINDS.cloudflare,
-  updateOnly: ['routes'],
-  ownershipMarker: true,
-};
+export { CLOUDFLARE_CAPABILITIES };
 
 export interface CloudflareProviderOptions {
   clock?: Clock;
@@ -179,11 +171,13 @@ export function createCloudflareProviderFactory(
   return {
     type: 'cloudflare',
     capabilities: CLOUDFLARE_CAPABILITIES,
+    bindingSchema: cloudflareBindingSchema,
     create(ctx: ProviderContext): Provider {
-      const { account, tokenEnv, baseUrl } = ctx.binding.settings;
-      if (account === undefined || !/^[0-9a-f]{32}$/.test(account))
+      const { account, tokenEnv, baseUrl } = ctx.binding.settings as CloudflareBinding;
+      // validate checks these against the binding schema; a binding built in code may not have.
+      if (!/^[0-9a-f]{32}$/.test(account))
         throw new Error('cloudflare binding needs `account`: the 32-hex-digit account id');
-      if (tokenEnv === undefined)
+      if (typeof tokenEnv !== 'string')
         throw new Error('cloudflare binding needs `tokenEnv`: the variable holding the API token');
       if (baseUrl !== undefined) requireSecureUrl(baseUrl, 'cloudflare binding: baseUrl');
       let session: { http: HttpClient; api: CloudflareApi } | undefined;
