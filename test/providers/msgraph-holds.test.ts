@@ -189,7 +189,7 @@ describe('msgraph holds against the Graph emulator', () => {
     expect(tenant.holds(caseId)).toHaveLength(2);
     const r = await g.apply({
       key: 'LH-4',
-      action: 'update',
+      action: 'delete',
       matter: 'M',
       custodians: ['emp0@acme.example'],
       released: { by: 'legal', reason: 'settled', date: '2026-12-01' },

@@ -397,16 +397,18 @@ export function createGraphHolds(o: GraphHoldsOptions): GraphHolds {
     });
     try {
       await checkCase(signal);
-      if (c.action === 'delete')
-        return result(
-          'failed',
-          `mxpolicy never deletes hold ${c.key} without a 'released' record in the YAML`,
-        );
       const [group] = await loadGroups(signal, c.key);
       if (group !== undefined && !group.managed && c.action !== 'update')
         return result('failed', `hold ${c.key} exists in Purview without mxpolicy's marker`);
 
+      if (c.action === 'delete' && c.released === undefined)
+        return result(
+          'failed',
+          `mxpolicy never deletes hold ${c.key} without a 'released' record in the YAML`,
+        );
       if (c.released !== undefined) {
+        if (group !== undefined && !group.managed)
+          return result('failed', `hold ${c.key} was not made by mxpolicy; release it in Purview`);
         if (group === undefined) return result('applied', `hold ${c.key} was already released`);
         const names = await deleteGroup(group, signal);
         return result(
