@@ -424,6 +424,33 @@ describe('vendor shapes', () => {
     expect(http.stats.rateLimited).toBe(2);
   });
 
+  it('holds the account budget for the milliseconds asked, and backs off a 5xx as usual', async () => {
+    const server = await serve([
+      json(429, {}, { 'x-ratelimit-reset': '700' }),
+      json(503, {}, { 'x-ratelimit-reset': '5' }),
+      json(200, {}, { 'x-ratelimit-reset': '5' }),
+    ]);
+    const clock = createVirtualClock();
+    const pauses: number[] = [];
+    const limiter = createTokenBucket({ requests: 100, windowMs: 1000 }, clock);
+    const { http } = client(server, {
+      clock,
+      rateLimitWait: resetHeaderMs('x-ratelimit-reset'),
+      rateLimiter: {
+        acquire: (signal?: AbortSignal) => limiter.acquire(signal),
+        pauseUntil: (t: number) => {
+          pauses.push(t);
+          limiter.pauseUntil(t);
+        },
+      },
+    });
+    const start = clock.now();
+    await http.request({ method: 'GET', path: '/api/x' });
+    expect(pauses).toEqual([start + 700]);
+    // 429: 700 ms; 503: exponential backoff (375 ms with this jitter), not the 5 ms header.
+    expect(clock.sleeps).toEqual([700, 375]);
+  });
+
   it('sends form bodies form-encoded and extra headers per request', async () => {
     const seen: { type: string | undefined; prefer: string | undefined; body: string }[] = [];
     const server = await serve([

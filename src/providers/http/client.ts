@@ -317,13 +317,14 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
       throw fail('ABORTED', req, label, 'the client is closed', { attempts: 0 });
     const signal =
       req.signal !== undefined ? AbortSignal.any([req.signal, closer.signal]) : closer.signal;
-    const aborted = (tries: number): HttpError =>
+    const aborted = (tries: number, inFlight = false): HttpError =>
       fail(
         'ABORTED',
         req,
         label,
         req.signal?.aborted === true ? abortReason(req.signal).message : 'the client is closed',
-        { attempts: tries },
+        // Aborted while on the wire: a write may have been applied all the same.
+        { attempts: tries, mayHaveReachedServer: inFlight && !idempotent },
       );
     let refreshed = false;
     for (let tries = 1; ; tries++) {
@@ -344,7 +345,7 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
       try {
         res = await limit(() => attempt(req, path, token, signal));
       } catch (err) {
-        if (signal.aborted) throw aborted(tries);
+        if (signal.aborted) throw aborted(tries, true);
         const code = errorCode(err);
         const sent = !NOT_SENT.has(code);
         const errCode: HttpErrorCode = TIMEOUTS.has(code) ? 'TIMEOUT' : 'NETWORK';
@@ -407,10 +408,10 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
           { status: res.status, attempts: tries, body: res.body },
         );
       }
-      const retryAfter = waitOf(res.headers, opts.clock.now());
       if (res.status === 429) {
         stats.rateLimited++;
-        const wait = retryAfter ?? backoffDelay(policy, tries - 1, random);
+        const wait =
+          waitOf(res.headers, opts.clock.now()) ?? backoffDelay(policy, tries - 1, random);
         // Hold every request to this account, not only this one: the budget is shared.
         limiter.pauseUntil(opts.clock.now() + wait);
         if (canRetry && wait <= policy.maxRetryAfterMs) {
@@ -438,6 +439,9 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
         );
       }
       const transient = res.status >= 500 || res.status === 408 || res.status === 409;
+      // Only Retry-After here: a vendor's rate-limit header (on every response) is no
+      // reason to retry a failing server sooner than backoff would.
+      const retryAfter = retryAfterHeader(res.headers, opts.clock.now());
       if (transient && idempotent && canRetry) {
         const delay =
           retryAfter !== undefined && retryAfter <= policy.maxRetryAfterMs
