@@ -11,7 +11,16 @@ export const BENCH_SECRET = 'bench-client-secret';
 export const BENCH_CASE = 'c0ffee00-0000-4000-8000-00000000c0de';
 
 export type Command =
-  | { type: 'start'; users: number; latencyMs: number; settleMs: number; sourceLimit: number }
+  | {
+      type: 'start';
+      mailboxes: number;
+      withoutMail: number;
+      disabled: number;
+      latencyMs: number;
+      settleMs: number;
+      sourceLimit: number;
+    }
+  | { type: 'clear-holds' }
   | { type: 'stats' }
   | { type: 'holds' }
   | { type: 'reset' }
@@ -25,13 +34,7 @@ function reply(message: unknown): void {
   process.send?.(message);
 }
 
-/** Every 100th user has no mail (rooms, shared resources), every 250th is disabled. */
-export function benchUser(i: number): { mail: string | null; accountEnabled: boolean } {
-  return {
-    mail: i % 100 === 99 ? null : `user${String(i).padStart(6, '0')}@contoso-bench.example`,
-    accountEnabled: i % 250 !== 249,
-  };
-}
+const mailOf = (i: number): string => `user${String(i).padStart(6, '0')}@contoso-bench.example`;
 
 let userCount = 0;
 
@@ -46,8 +49,18 @@ process.on('message', (cmd: Command) => {
       const t = emu.addTenant(BENCH_TENANT);
       t.addApp(BENCH_CLIENT, BENCH_SECRET);
       t.addCase({ id: BENCH_CASE, displayName: 'Bench matter' });
-      t.addUsers(Array.from({ length: cmd.users }, (_, i) => benchUser(i)));
-      userCount = cmd.users;
+      // Rooms and shared resources without mail, and leavers' disabled accounts, are
+      // spread through the directory (so every page has some), then the mailboxes.
+      const users: { mail: string | null; accountEnabled: boolean; displayName?: string }[] = [];
+      for (let i = 0; i < cmd.mailboxes; i++) {
+        users.push({ mail: mailOf(i), accountEnabled: true });
+        if (i % 100 === 0 && i / 100 < cmd.withoutMail)
+          users.push({ mail: null, accountEnabled: true, displayName: `Room ${i}` });
+        if (i % 500 === 0 && i / 500 < cmd.disabled)
+          users.push({ mail: `leaver${i}@contoso-bench.example`, accountEnabled: false });
+      }
+      t.addUsers(users);
+      userCount = cmd.mailboxes;
       reply({ type: 'started', graphUrl: emu.graphUrl, authorityUrl: emu.authorityUrl });
     } else if (cmd.type === 'stats') {
       reply({
@@ -70,9 +83,12 @@ process.on('message', (cmd: Command) => {
     } else if (cmd.type === 'add-users') {
       emu
         ?.tenant(BENCH_TENANT)
-        .addUsers(Array.from({ length: cmd.count }, (_, i) => benchUser(userCount + i)));
+        .addUsers(Array.from({ length: cmd.count }, (_, i) => ({ mail: mailOf(userCount + i) })));
       userCount += cmd.count;
       reply({ type: 'add-users' });
+    } else if (cmd.type === 'clear-holds') {
+      emu?.tenant(BENCH_TENANT).clearHolds(BENCH_CASE);
+      reply({ type: 'clear-holds' });
     } else if (cmd.type === 'validate-responses') {
       emu?.setValidateResponses(cmd.on);
       reply({ type: 'validate-responses' });

@@ -136,6 +136,8 @@ export interface TenantState {
   failSettle(displayName: string | RegExp, times?: number): void;
   /** Settle every pending hold and applying source now. */
   settleAll(): void;
+  /** Drop every hold of a case (benchmarks start each run from an empty case). */
+  clearHolds(caseId: string): void;
 }
 
 export interface MsGraphEmulator {
@@ -1227,6 +1229,9 @@ export async function startMsGraphEmulator(
     },
     failSettle(displayName, times = 1) {
       t.failRules.push({ match: displayName, left: times });
+    },
+    clearHolds(caseId) {
+      caseOf(t, caseId).holds.clear();
     },
     settleAll() {
       for (const c of t.cases.values())
