@@ -88,7 +88,7 @@ export async function setupMsGraph(
     binding,
     env,
     providersYaml: (extra = '') =>
-      `  m365: { type: msgraph, tenantId: ${M365_TENANT}, clientId: ${M365_CLIENT}, secretEnv: ${M365_SECRET_ENV}, case: ${M365_CASE}, baseUrl: '${emu.graphUrl}', authorityUrl: '${emu.authorityUrl}'${extra} }`,
+      `  m365: { type: msgraph, tenantId: ${M365_TENANT}, clientId: ${M365_CLIENT}, secretEnv: ${M365_SECRET_ENV}, case: ${M365_CASE}, baseUrl: '${emu.graphUrl}', authorityUrl: '${emu.authorityUrl}'${opts.maxSourcesPerPolicy !== undefined ? `, maxSourcesPerPolicy: ${opts.maxSourcesPerPolicy}` : ''}${extra} }`,
     provider: () =>
       factory.create({
         tenant: 'acme',
