@@ -9,7 +9,6 @@ import {
   type Node,
   type Pair,
   type YAMLMap,
-  type YAMLSeq,
 } from 'yaml';
 
 /**
