@@ -5,7 +5,9 @@ import { parsePlanJson } from '../plan/render-json.js';
 import { renderApplyReportText } from '../plan/render-apply.js';
 import type { ApplyReport, Plan } from '../plan/types.js';
 import { applyPlan } from '../reconcile/reconcile.js';
+import { applyEvents, applyRefusedEvent } from '../plan/events.js';
 import { recordApplyReceipt } from './apply-receipt.js';
+import { eventContext, writeEvents } from './events-output.js';
 import { changedSinceOption } from './changed-since.js';
 import { EXIT, useColour, type CliContext, type ExitCode } from './context.js';
 import { emit } from './plan-command.js';
@@ -24,6 +26,10 @@ export interface ApplyCommandOptions extends PlanRunOptions {
   receipt?: boolean;
   /** Apply only tenants whose effective desired state differs from this git ref (as plan). */
   changedSince?: string;
+  /** `--events FILE|-`: one ECS event per change result, as NDJSON. */
+  events?: string;
+  /** The pull request applied (the GitHub merge flow), for the events. */
+  pr?: number;
 }
 
 export function applyExitCode(plan: Plan, report: ApplyReport): ExitCode {
@@ -40,6 +46,9 @@ export interface ApplyOutcome {
   report?: ApplyReport;
   mismatch?: string[];
 }
+
+const eventExtra = (opts: ApplyCommandOptions): { pr?: number } =>
+  opts.pr !== undefined ? { pr: opts.pr } : {};
 
 /** Re-plan, check the reviewed checksum, apply. Shared by `apply` and the GitHub merge flow. */
 export async function executeApply(
@@ -68,9 +77,19 @@ export async function executeApply(
             'Re-run plan, review it, and apply with the new checksum.',
           ]),
     ];
+    if (opts.events !== undefined)
+      await writeEvents(ctx, opts.events, [
+        applyRefusedEvent(mismatch[0] ?? 'plan changed', await eventContext(ctx, eventExtra(opts))),
+      ]);
     return { exitCode: EXIT.error, plan, mismatch };
   }
   const report = await applyPlan(plan, sessions, reconcileDeps(ctx, opts));
+  if (opts.events !== undefined)
+    await writeEvents(
+      ctx,
+      opts.events,
+      applyEvents(plan, report, await eventContext(ctx, eventExtra(opts))),
+    );
   // Here rather than in runApplyCommand so every way of applying leaves a receipt.
   const inCi = ctx.env['CI'] === 'true' || ctx.env['GITHUB_ACTIONS'] === 'true';
   const receipt =
