@@ -292,7 +292,10 @@ export async function startFakeGithub(opts: FakeGithubOptions = {}): Promise<Fak
       title: i.title,
       body: i.body,
       user: user(op, status, ['user']),
-      labels: labels.filter((l) => i.labels.includes(l.name)).map(labelJson),
+      // A pull request's labels carry a description string (the issue schema allows null).
+      labels: labels
+        .filter((l) => i.labels.includes(l.name))
+        .map((l) => ({ ...labelJson(l), description: l.description ?? '' })),
       assignee: null,
       milestone: null,
       locked: false,
