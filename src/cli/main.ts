@@ -7,7 +7,11 @@ import { EXIT, processContext, type CliContext } from './context.js';
 import { runDriftCommand, type DriftCommandOptions } from './drift-command.js';
 import { collect } from './load.js';
 import { runPlanCommand, type PlanCommandOptions } from './plan-command.js';
-import { runProposeCommand, type ProposeCommandOptions } from './propose-command.js';
+import {
+  requestFromEvent,
+  runProposeCommand,
+  type ProposeCommandOptions,
+} from './propose-command.js';
 import { runValidate, type ValidateOptions } from './validate-command.js';
 
 const VERSION = '0.1.0';
@@ -119,8 +123,8 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
     .description(
       'edit the policy files for one intent (block, unblock, exempt, unexempt, hold, release) and nothing else; with --github, as a pull request',
     )
-    .argument('<intent>', 'block | unblock | exempt | unexempt | hold | release')
-    .argument('<subject>', 'the sender (address, domain, IP, CIDR) or the hold id')
+    .argument('[intent]', 'block | unblock | exempt | unexempt | hold | release')
+    .argument('[subject]', 'the sender (address, domain, IP, CIDR) or the hold id')
     .option('--policies <dir>', 'policy folder (tenants/ and bundles/)', 'policies')
     .option('--tenant <glob>', "edit these tenants' files (repeatable)", collect, [])
     .option('--bundle <name>', 'edit this bundle (every tenant including it gets the change)')
@@ -153,9 +157,32 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
       'with --github: the branch the pull request targets (default: the current one)',
     )
     .option('--events <file>', 'write the proposal as an ECS event (NDJSON) to FILE (- for stdout)')
-    .action(async (intent: string, subject: string, opts: ProposeCommandOptions) => {
-      setExit(await runProposeCommand(ctx, intent, subject, opts));
-    });
+    .option(
+      '--from-event',
+      'in GitHub Actions: take the request from the repository_dispatch client_payload or the workflow_dispatch inputs (validated against schemas/propose-request.schema.json)',
+    )
+    .action(
+      async (
+        intent: string | undefined,
+        subject: string | undefined,
+        opts: ProposeCommandOptions,
+      ) => {
+        if (opts.fromEvent === true) {
+          const request = await requestFromEvent(ctx, opts);
+          setExit(
+            request === undefined
+              ? EXIT.error
+              : await runProposeCommand(ctx, request.verb, request.subject, request.opts),
+          );
+          return;
+        }
+        if (intent === undefined || subject === undefined)
+          throw new Error(
+            'propose needs an intent and a subject, e.g. propose block evil.example --bundle baseline --reason "..."',
+          );
+        setExit(await runProposeCommand(ctx, intent, subject, opts));
+      },
+    );
 
   program
     .command('history')

@@ -23,7 +23,14 @@ import {
 import { proposalEvent, type ProposalSummary } from '../plan/events.js';
 import { planMarkdownSections } from '../plan/render-markdown.js';
 import type { Change, Plan } from '../plan/types.js';
+import {
+  createRequestValidator,
+  proposeRequestFromEvent,
+  type ProposeRequest,
+} from '../github/propose-request.js';
 import { readPolicySources } from '../sources/policy-files.js';
+import { readProposeRequestSchema } from '../sources/schemas.js';
+import { readFile } from 'node:fs/promises';
 import { EXIT, today, type CliContext, type ExitCode } from './context.js';
 import { eventContext, writeEvents } from './events-output.js';
 import { findRepository, type Repository } from './git-repo.js';
@@ -52,6 +59,60 @@ export interface ProposeCommandOptions {
   autoMerge?: boolean;
   base?: string;
   events?: string;
+  /** Read the request from the GitHub event (repository_dispatch / workflow_dispatch). */
+  fromEvent?: boolean;
+}
+
+/**
+ * `--from-event`: the intent, subject and options from the event payload, validated against
+ * schemas/propose-request.schema.json. Undefined (after printing every problem) when invalid.
+ */
+export async function requestFromEvent(
+  ctx: CliContext,
+  opts: ProposeCommandOptions,
+): Promise<{ verb: string; subject: string; opts: ProposeCommandOptions } | undefined> {
+  const eventPath = ctx.env['GITHUB_EVENT_PATH'];
+  const event = eventPath
+    ? (JSON.parse(await readFile(eventPath, 'utf8')) as Record<string, unknown>)
+    : {};
+  const parsed = proposeRequestFromEvent(
+    ctx.env['GITHUB_EVENT_NAME'],
+    event,
+    createRequestValidator(readProposeRequestSchema()),
+  );
+  if ('problems' in parsed) {
+    const annotate = ctx.env['GITHUB_ACTIONS'] === 'true';
+    for (const p of parsed.problems)
+      ctx.stderr.write(
+        annotate
+          ? `::error title=mxpolicy propose: request refused::${p}\n`
+          : `mxpolicy propose: request refused: ${p}\n`,
+      );
+    return undefined;
+  }
+  const r: ProposeRequest = parsed.request;
+  const set = <K extends keyof ProposeCommandOptions>(
+    k: K,
+    v: ProposeCommandOptions[K] | undefined,
+  ): Partial<ProposeCommandOptions> => (v !== undefined ? { [k]: v } : {});
+  return {
+    verb: r.intent,
+    subject: r.sender ?? r.id ?? '',
+    opts: {
+      ...opts,
+      tenant: r.tenants ?? [],
+      ...set('bundle', r.bundle),
+      ...set('reason', r.reason),
+      ...set('ticket', r.ticket),
+      ...set('expires', r.expires),
+      ...set('bypass', r.bypass),
+      ...set('matter', r.matter),
+      ...set('custodians', r.custodians?.join(',')),
+      ...set('by', r.by),
+      ...set('requestedBy', r.requested_by),
+      ...(r.auto_merge === true ? { autoMerge: true } : {}),
+    },
+  };
 }
 
 class ProposeError extends Error {}

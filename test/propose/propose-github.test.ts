@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { cp } from 'node:fs/promises';
+import { cp, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { fakeGithub, scratchDir } from '../github/helpers.js';
@@ -188,6 +188,95 @@ describe('mxpolicy propose --github', () => {
     );
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^Nothing to change/);
+    expect(gh.requests).toEqual([]);
+    expect(git(origin, 'branch', '--list')).toBe('* main');
+  });
+});
+
+describe('mxpolicy propose --from-event (the SOAR trigger)', () => {
+  async function run(gh: FakeGithub, clone: string, name: string, payload: object) {
+    const dir = await scratchDir('mxpolicy-event-');
+    const file = path.join(dir, 'event.json');
+    await writeFile(file, JSON.stringify(payload));
+    return runCli(['propose', '--from-event', '--github', '--events', '-'], {
+      cwd: clone,
+      env: { ...process.env, ...envFor(gh), GITHUB_EVENT_NAME: name, GITHUB_EVENT_PATH: file },
+    });
+  }
+
+  it('a repository_dispatch mxpolicy-block opens the PR with auto-merge', async () => {
+    const { clone, origin } = await cloneWithOrigin();
+    const gh = await fakeGithub({ gitRemote: origin });
+    expect((await runCli(['apply'], { cwd: clone })).code).toBe(0);
+    const r = await run(gh, clone, 'repository_dispatch', {
+      action: 'mxpolicy-block',
+      client_payload: {
+        sender: 'evil.example',
+        bundle: 'baseline',
+        reason: 'EDR alert 4711',
+        ticket: 'INC-4711',
+        requested_by: 'xsoar',
+        auto_merge: true,
+      },
+    });
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(gh.issues[0]?.pull?.autoMerge?.mergeMethod).toBe('SQUASH');
+    const event = JSON.parse(r.stdout.trim().split('\n').at(-1) ?? '{}') as {
+      user: { name: string };
+      mxpolicy: { pr: number; effect: string };
+    };
+    expect(event.user.name).toBe('xsoar');
+    expect(event.mxpolicy).toMatchObject({ pr: 1, effect: 'tighten' });
+  });
+
+  it('a workflow_dispatch with string inputs is the same request', async () => {
+    const { clone, origin } = await cloneWithOrigin();
+    const gh = await fakeGithub({ gitRemote: origin });
+    const r = await run(gh, clone, 'workflow_dispatch', {
+      inputs: {
+        intent: 'hold',
+        subject: 'LH-2026-200',
+        tenants: 'acme-emea, globex',
+        matter: 'Roe v. ACME',
+        custodians: 'legal@acme.eu',
+        bundle: '',
+        reason: '',
+        'auto-merge': 'false',
+      },
+      ref: 'refs/heads/main',
+    });
+    expect(r.code).toBe(0);
+    expect(gh.issues[0]?.title).toBe('mxpolicy: hold LH-2026-200 in tenants acme-emea, globex');
+  });
+
+  it('refuses unknown fields and bad values, naming each, and changes nothing', async () => {
+    const { clone, origin } = await cloneWithOrigin();
+    const gh = await fakeGithub({ gitRemote: origin });
+    const r = await run(gh, clone, 'repository_dispatch', {
+      action: 'mxpolicy-block',
+      client_payload: {
+        sender: 'evil.example',
+        bundle: 'baseline',
+        tenants: ['*'],
+        expires: 'soon',
+        colour: 'red',
+      },
+    });
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim().split('\n').sort()).toEqual([
+      '::error title=mxpolicy propose: request refused::payload.expires: must match format "date"',
+      "::error title=mxpolicy propose: request refused::payload: give exactly one of 'bundle' or 'tenants'",
+      "::error title=mxpolicy propose: request refused::payload: missing 'reason'",
+      "::error title=mxpolicy propose: request refused::payload: unknown field 'colour'",
+    ]);
+    const wrongType = await run(gh, clone, 'repository_dispatch', {
+      action: 'mxpolicy-nuke',
+      client_payload: {},
+    });
+    expect(wrongType.stderr).toContain(
+      "event type 'mxpolicy-nuke' is not one of mxpolicy-block, mxpolicy-unblock, mxpolicy-hold",
+    );
     expect(gh.requests).toEqual([]);
     expect(git(origin, 'branch', '--list')).toBe('* main');
   });
