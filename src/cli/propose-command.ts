@@ -245,6 +245,8 @@ function looseningLines(plan: Plan): string[] {
   );
 }
 
+const headOf = (sha: string | undefined): { sha?: string } => (sha !== undefined ? { sha } : {});
+
 /** The plan of the affected tenants in a few lines: counts, effects, every loosening change. */
 function renderPlanSummary(plan: Plan, tenants: number): string {
   const s = plan.summary;
@@ -464,7 +466,7 @@ export async function runProposeCommand(
         session.client,
         { owner: session.actions.owner, repo: session.actions.repo, issueNumber: pull.number },
         buildPlanCommentBody(plan, sections, {
-          ...(commit !== undefined ? { sha: commit } : {}),
+          ...headOf(commit),
           ...(session.actions.runUrl !== undefined ? { artifactUrl: session.actions.runUrl } : {}),
         }).body,
       );
