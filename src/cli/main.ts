@@ -1,9 +1,14 @@
 import { Command, CommanderError, Option } from 'commander';
-import { runApplyCommand, type ApplyCommandOptions } from './apply-command.js';
+import {
+  DEFAULT_TENANT_TIMEOUT,
+  runApplyCommand,
+  type ApplyCommandOptions,
+} from './apply-command.js';
 import { runAuditCommand, type AuditCommandOptions } from './audit-command.js';
 import { runHistoryCommand, type HistoryCommandOptions } from './history-command.js';
 import { runApplyFromGithub } from './apply-github-command.js';
 import { EXIT, processContext, type CliContext } from './context.js';
+import { DEFAULT_TIMEOUT } from './deadline.js';
 import { runDriftCommand, type DriftCommandOptions } from './drift-command.js';
 import { collect } from './load.js';
 import { runPlanCommand, type PlanCommandOptions } from './plan-command.js';
@@ -26,7 +31,12 @@ function reconciling(cmd: Command): Command {
   return selection(cmd)
     .option('--concurrency <n>', 'tenants handled at once', '8')
     .option('--shard <k/n>', 'only shard k of n (stable split of tenants for parallel runners)')
-    .option('--allow-large-changes', 'do not block tenants over the safety thresholds');
+    .option('--allow-large-changes', 'do not block tenants over the safety thresholds')
+    .option(
+      '--timeout <duration>',
+      'give up talking to vendors after this long (90s, 15m, 1h; 0 = never): tenants not yet read are errors, changes not yet applied are reported failed',
+      DEFAULT_TIMEOUT,
+    );
 }
 
 const format = (choices: string[], def: string): Option =>
@@ -69,14 +79,21 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
     });
 
   reconciling(program.command('apply'))
-    .description('re-plan against live state and apply the changes, tenant by tenant')
+    .description(
+      're-plan against live state and apply the changes, each tenant as soon as its own plan is ready',
+    )
     .option(
       '--checksum <sha>',
-      'refuse unless the fresh plan has this checksum (the reviewed plan)',
+      'refuse unless the whole fresh plan has this checksum (the reviewed plan): every tenant is planned before any is written',
     )
     .option(
       '--plan <file>',
-      'the reviewed plan (JSON): refuse unless the fresh plan matches it, and say what differs',
+      'the reviewed plan (JSON): each tenant is checked against its part of it and applied at once; a tenant whose plan changed is refused alone (exit 1), saying what differs',
+    )
+    .option(
+      '--tenant-timeout <duration>',
+      "bound on one tenant's read, plan and apply; a tenant that hangs fails alone after it",
+      DEFAULT_TENANT_TIMEOUT,
     )
     .addOption(format(['text', 'json'], 'text'))
     .option('--out <file>', 'write the apply report to a file')

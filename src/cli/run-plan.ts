@@ -2,14 +2,22 @@ import type { PolicySet, TenantConfig } from '../config/policy-set.js';
 import { shardOf } from '../config/select-tenants.js';
 import type { PlanError } from '../plan/types.js';
 import { builtinProviders, type ProviderRegistry } from '../providers/registry.js';
-import { planTenants, type PlanRun, type ReconcileDeps } from '../reconcile/reconcile.js';
+import {
+  planTenants,
+  type PlanOptions,
+  type PlanRun,
+  type ReconcileDeps,
+} from '../reconcile/reconcile.js';
 import { today, type CliContext } from './context.js';
+import { DEFAULT_TIMEOUT, parseDuration, startDeadline } from './deadline.js';
 import { loadSelectedPolicies, type SelectionOptions } from './load.js';
 
 export interface PlanRunOptions extends SelectionOptions {
   allowLargeChanges?: boolean;
   concurrency?: string;
   shard?: string;
+  /** `--timeout`: the whole command's deadline for talking to vendors (default 30m). */
+  timeout?: string;
 }
 
 /** Validation errors of each tenant's own file and of the bundles it includes. */
@@ -51,6 +59,7 @@ export function reconcileDeps(
   ctx: CliContext,
   opts: { concurrency?: string },
   registry: ProviderRegistry = builtinProviders,
+  signal?: AbortSignal,
 ): ReconcileDeps {
   const concurrency = Number(opts.concurrency ?? 8);
   if (!Number.isInteger(concurrency) || concurrency < 1)
@@ -67,6 +76,7 @@ export function reconcileDeps(
     },
     now: ctx.now,
     concurrency,
+    ...(signal !== undefined ? { signal } : {}),
     ...(progress
       ? {
           onTenantDone: (_tenant: string, done: number, total: number) => {
@@ -81,14 +91,30 @@ export function reconcileDeps(
 export interface PlannedRun extends PlanRun {
   set: PolicySet;
   selected: TenantConfig[];
+  /** The command's deadline (`--timeout`): pass it on to apply. */
+  signal: AbortSignal;
+  /** Close every provider and stop the deadline timer; call when the command is done. */
+  close(): Promise<void>;
 }
 
-/** Load the selected tenants and plan them against live state. */
-export async function runPlan(
+export interface PreparedPlan {
+  set: PolicySet;
+  selected: TenantConfig[];
+  planOptions: PlanOptions;
+  /** The command's deadline (`--timeout`). */
+  signal: AbortSignal;
+  /** Stop the deadline timer. */
+  dispose(): void;
+}
+
+/** Load and select the tenants (shard, `--changed-since` filter) and start the deadline. */
+export async function preparePlan(
   ctx: CliContext,
   opts: PlanRunOptions,
   filter?: (t: TenantConfig[]) => Promise<TenantConfig[]>,
-): Promise<PlannedRun> {
+): Promise<PreparedPlan> {
+  const spec = opts.timeout ?? DEFAULT_TIMEOUT;
+  const timeoutMs = parseDuration(spec);
   const loaded = await loadSelectedPolicies(ctx, opts);
   let selected = loaded.selected;
   if (opts.shard !== undefined) {
@@ -96,10 +122,51 @@ export async function runPlan(
     selected = selected.filter((t) => shardOf(t.tenant, n) === k);
   }
   if (filter !== undefined) selected = await filter(selected);
-  const run = await planTenants(selected, reconcileDeps(ctx, opts), {
-    today: today(ctx),
-    allowLargeChanges: opts.allowLargeChanges === true,
-    validationErrors: validationErrorsByTenant(loaded.set, selected),
-  });
-  return { ...run, set: loaded.set, selected };
+  const deadline = startDeadline(timeoutMs, spec);
+  return {
+    set: loaded.set,
+    selected,
+    planOptions: {
+      today: today(ctx),
+      allowLargeChanges: opts.allowLargeChanges === true,
+      validationErrors: validationErrorsByTenant(loaded.set, selected),
+    },
+    signal: deadline.signal,
+    dispose: () => {
+      deadline.dispose();
+    },
+  };
+}
+
+/**
+ * Load the selected tenants and plan them against live state. The caller must `close()` the
+ * run (in a `finally`) once it no longer needs the providers in `sessions`.
+ */
+export async function runPlan(
+  ctx: CliContext,
+  opts: PlanRunOptions,
+  filter?: (t: TenantConfig[]) => Promise<TenantConfig[]>,
+): Promise<PlannedRun> {
+  const prepared = await preparePlan(ctx, opts, filter);
+  let run: PlanRun;
+  try {
+    run = await planTenants(
+      prepared.selected,
+      reconcileDeps(ctx, opts, undefined, prepared.signal),
+      prepared.planOptions,
+    );
+  } catch (err) {
+    prepared.dispose();
+    throw err;
+  }
+  return {
+    ...run,
+    set: prepared.set,
+    selected: prepared.selected,
+    signal: prepared.signal,
+    close: async () => {
+      await run.close();
+      prepared.dispose();
+    },
+  };
 }

@@ -46,6 +46,8 @@ const OUTCOME: Record<ChangeStatus, 'success' | 'failure' | 'unknown'> = {
   applied: 'success',
   failed: 'failure',
   skipped: 'unknown',
+  // Accepted by the vendor, still being carried out: the next plan shows whether it settled.
+  pending: 'unknown',
 };
 
 function base(
