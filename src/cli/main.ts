@@ -54,7 +54,9 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
     .configureOutput({ writeOut: (s) => ctx.stdout.write(s), writeErr: (s) => ctx.stderr.write(s) })
     .addHelpText(
       'after',
-      '\nExit codes: 0 ok or nothing to do; 1 error; 2 changes or drift present (plan with --detailed-exitcode, drift always); 3 blocked by a safety gate.',
+      '\nExit codes: 0 ok or nothing to do; 1 error; 2 changes or drift present (plan with --detailed-exitcode, drift always); 3 blocked by a safety gate.' +
+        '\n\nProvider bindings (providers.<name>.type): sandbox; cloudflare {account, tokenEnv, baseUrl?}; mimecast {clientId, secretEnv, baseUrl?} (blocked senders, exemptions with bypass: spoof). Secrets come only from the environment variables the binding names.' +
+        '\nEnvironment: MXPOLICY_CLOUDFLARE_BUDGET, MXPOLICY_MIMECAST_BUDGET=REQUESTS/SECONDS narrow the request budget per API token / Mimecast client id (e.g. 120/60).',
     );
 
   selection(program.command('validate'))
