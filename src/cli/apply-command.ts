@@ -5,7 +5,9 @@ import { parsePlanJson } from '../plan/render-json.js';
 import { renderApplyReportText } from '../plan/render-apply.js';
 import type { ApplyReport, Plan } from '../plan/types.js';
 import { applyPlan, planAndApplyTenants, type StreamedRun } from '../reconcile/reconcile.js';
+import { applyEvents, applyRefusedEvent } from '../plan/events.js';
 import { recordApplyReceipt } from './apply-receipt.js';
+import { eventContext, writeEvents } from './events-output.js';
 import { changedSinceOption } from './changed-since.js';
 import { EXIT, useColour, type CliContext, type ExitCode } from './context.js';
 import { emit } from './plan-command.js';
@@ -27,7 +29,14 @@ export interface ApplyCommandOptions extends PlanRunOptions {
   changedSince?: string;
   /** `--tenant-timeout`: bound on one tenant's read, plan and apply (default 10m). */
   tenantTimeout?: string;
+  /** `--events FILE|-`: one ECS event per change result, as NDJSON. */
+  events?: string;
+  /** The pull request applied (the GitHub merge flow), for the events. */
+  pr?: number;
 }
+
+const eventExtra = (opts: ApplyCommandOptions): { pr?: number } =>
+  opts.pr !== undefined ? { pr: opts.pr } : {};
 
 export const DEFAULT_TENANT_TIMEOUT = '10m';
 
@@ -79,6 +88,13 @@ export async function executeApply(
               'Re-run plan, review it, and apply with the new checksum.',
             ]),
       ];
+      if (opts.events !== undefined)
+        await writeEvents(ctx, opts.events, [
+          applyRefusedEvent(
+            mismatch[0] ?? 'plan changed',
+            await eventContext(ctx, eventExtra(opts)),
+          ),
+        ]);
       return { exitCode: EXIT.error, plan, mismatch };
     }
     report = await applyPlan(plan, sessions, reconcileDeps(ctx, opts, undefined, run.signal));
@@ -95,6 +111,12 @@ async function finishApply(
   report: ApplyReport,
   mismatch?: string[],
 ): Promise<ApplyOutcome> {
+  if (opts.events !== undefined)
+    await writeEvents(
+      ctx,
+      opts.events,
+      applyEvents(plan, report, await eventContext(ctx, eventExtra(opts))),
+    );
   // Here rather than in runApplyCommand so every way of applying leaves a receipt.
   const inCi = ctx.env['CI'] === 'true' || ctx.env['GITHUB_ACTIONS'] === 'true';
   const receipt =

@@ -48,7 +48,7 @@ export async function runApplyFromGithub(
 
   let outcome: Awaited<ReturnType<typeof executeApply>>;
   try {
-    outcome = await executeApply(ctx, { ...opts, checksum: reviewed.checksum });
+    outcome = await executeApply(ctx, { ...opts, checksum: reviewed.checksum, pr: pull.number });
   } catch (err) {
     // Say so on the PR before failing the run: a silent PR reads as "applied".
     const message = err instanceof Error ? err.message : String(err);

@@ -4,6 +4,8 @@ import { renderPlanText } from '../plan/render-text.js';
 import { driftOf } from '../plan/drift.js';
 import { EXIT, useColour, type CliContext, type ExitCode } from './context.js';
 import { publishDriftIssues } from './drift-github.js';
+import { driftEvents } from '../plan/events.js';
+import { eventContext, writeEvents } from './events-output.js';
 import { emit } from './plan-command.js';
 import { runPlan, type PlanRunOptions } from './run-plan.js';
 
@@ -11,6 +13,8 @@ export interface DriftCommandOptions extends PlanRunOptions {
   format: 'text' | 'markdown' | 'json';
   out?: string;
   githubIssues?: boolean;
+  /** `--events FILE|-`: one ECS event per drift finding, as NDJSON. */
+  events?: string;
 }
 
 /** Read-only: what differs live from the policies, less what the policies expect to change. */
@@ -32,6 +36,8 @@ export async function runDriftCommand(
             'No drift.',
           );
   await emit(ctx, text, opts.out);
+  if (opts.events !== undefined)
+    await writeEvents(ctx, opts.events, driftEvents(drift, await eventContext(ctx)));
   if (opts.githubIssues === true)
     await publishDriftIssues(ctx, drift, {
       complete: opts.tenant.length === 0 && opts.shard === undefined,

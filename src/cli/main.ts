@@ -12,6 +12,11 @@ import { DEFAULT_TIMEOUT } from './deadline.js';
 import { runDriftCommand, type DriftCommandOptions } from './drift-command.js';
 import { collect } from './load.js';
 import { runPlanCommand, type PlanCommandOptions } from './plan-command.js';
+import {
+  requestFromEvent,
+  runProposeCommand,
+  type ProposeCommandOptions,
+} from './propose-command.js';
 import { runValidate, type ValidateOptions } from './validate-command.js';
 
 const VERSION = '0.1.0';
@@ -104,6 +109,10 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
     )
     .option('--no-receipt', 'record no apply receipt, even in CI')
     .option(
+      '--events <file>',
+      'write one ECS event per change result as NDJSON to FILE (- for stdout), for a SIEM',
+    )
+    .option(
       '--github',
       'in GitHub Actions (push to main): apply the plan reviewed on the merged pull request, then comment the result',
     )
@@ -120,9 +129,79 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
     .addOption(format(['text', 'markdown', 'json'], 'text'))
     .option('--out <file>', 'write the drift report to a file')
     .option('--github-issues', 'in GitHub Actions: open/update/close one issue per drifted tenant')
+    .option(
+      '--events <file>',
+      'write one ECS event per drift finding as NDJSON to FILE (- for stdout), for a SIEM',
+    )
     .action(async (opts: DriftCommandOptions) => {
       setExit(await runDriftCommand(ctx, opts));
     });
+
+  program
+    .command('propose')
+    .description(
+      'edit the policy files for one intent (block, unblock, exempt, unexempt, hold, release) and nothing else; with --github, as a pull request',
+    )
+    .argument('[intent]', 'block | unblock | exempt | unexempt | hold | release')
+    .argument('[subject]', 'the sender (address, domain, IP, CIDR) or the hold id')
+    .option('--policies <dir>', 'policy folder (tenants/ and bundles/)', 'policies')
+    .option('--tenant <glob>', "edit these tenants' files (repeatable)", collect, [])
+    .option('--bundle <name>', 'edit this bundle (every tenant including it gets the change)')
+    .option('--reason <text>', 'why (block, exempt, release: required)')
+    .option('--ticket <id>', 'incident or change ticket (block)')
+    .option('--expires <date>', 'YYYY-MM-DD after which the entry is removed (block, exempt)')
+    .addOption(
+      new Option('--bypass <checks>', 'what an exemption bypasses (exempt)').choices([
+        'spam',
+        'spoof',
+        'all',
+      ]),
+    )
+    .option('--matter <text>', 'the legal matter (hold)')
+    .option('--custodians <list>', 'comma-separated mailboxes under hold (hold)')
+    .option('--by <who>', 'who releases the hold (release)')
+    .option('--requested-by <who>', 'who asked (a person, a SOAR playbook): commit, PR and events')
+    .option('--no-plan', 'do not read live state for the plan summary')
+    .option('--concurrency <n>', 'tenants planned at once', '8')
+    .option(
+      '--github',
+      'commit on a branch named after the intent, push to origin and open (or update) a pull request labelled mxpolicy-propose',
+    )
+    .option(
+      '--auto-merge',
+      'with --github: ask GitHub to merge when checks pass, only if the plan has no loosening change (else label needs-review)',
+    )
+    .option(
+      '--base <branch>',
+      'with --github: the branch the pull request targets (default: the current one)',
+    )
+    .option('--events <file>', 'write the proposal as an ECS event (NDJSON) to FILE (- for stdout)')
+    .option(
+      '--from-event',
+      'in GitHub Actions: take the request from the repository_dispatch client_payload or the workflow_dispatch inputs (validated against schemas/propose-request.schema.json)',
+    )
+    .action(
+      async (
+        intent: string | undefined,
+        subject: string | undefined,
+        opts: ProposeCommandOptions,
+      ) => {
+        if (opts.fromEvent === true) {
+          const request = await requestFromEvent(ctx, opts);
+          setExit(
+            request === undefined
+              ? EXIT.error
+              : await runProposeCommand(ctx, request.verb, request.subject, request.opts),
+          );
+          return;
+        }
+        if (intent === undefined || subject === undefined)
+          throw new Error(
+            'propose needs an intent and a subject, e.g. propose block evil.example --bundle baseline --reason "..."',
+          );
+        setExit(await runProposeCommand(ctx, intent, subject, opts));
+      },
+    );
 
   program
     .command('history')

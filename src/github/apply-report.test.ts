@@ -91,7 +91,7 @@ describe('renderApplyRefusal', () => {
         kind: 'checksum-mismatch',
         reviewed: 'aa'.repeat(32),
         fresh: 'bb'.repeat(32),
-        freshSummary: { create: 1, update: 0, delete: 2 },
+        freshSummary: { create: 1, update: 0, delete: 2, tighten: 1, loosen: 2, neutral: 0 },
       },
       link,
     );

@@ -43,7 +43,26 @@ describe('buildPlan', () => {
   it('sorts tenants, sums the summary and checksums the tenant plans', () => {
     const plan = buildPlan([tenant('b'), tenant('a')]);
     expect(plan.tenants.map((t) => t.tenant)).toEqual(['a', 'b']);
-    expect(plan.summary).toEqual({ create: 2, update: 0, delete: 0 });
+    expect(plan.summary).toEqual({
+      create: 2,
+      update: 0,
+      delete: 0,
+      tighten: 2,
+      loosen: 0,
+      neutral: 0,
+    });
+    expect(plan.tenants.flatMap((t) => t.changes.map((c) => c.effect))).toEqual([
+      'tighten',
+      'tighten',
+    ]);
+    expect(Object.keys(plan.tenants[0]?.changes[0] ?? {}).slice(0, 6)).toEqual([
+      'tenant',
+      'kind',
+      'key',
+      'action',
+      'cause',
+      'effect',
+    ]);
     expect(plan.checksum).toBe(planChecksum(plan.tenants));
     expect(plan.checksum).toMatch(/^[0-9a-f]{64}$/);
     expect(buildPlan([tenant('a'), tenant('b')]).checksum).toBe(plan.checksum);

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { canonicalJson, entryFingerprint } from '../model/entries.js';
-import type { Plan, PlanSummary, TenantPlan } from './types.js';
+import { classifyChangeEffect } from './effect.js';
+import type { Change, Plan, PlanSummary, TenantPlan } from './types.js';
 
 /**
  * sha256 over what apply would do: equal effects, equal checksums.
@@ -40,16 +41,34 @@ export function tenantChecksum(tenant: TenantPlan): string {
 export const EMPTY_TENANT_CHECKSUM = planChecksum([]);
 
 export function summarize(tenants: readonly TenantPlan[]): PlanSummary {
-  const summary: PlanSummary = { create: 0, update: 0, delete: 0 };
-  for (const t of tenants) for (const c of t.changes) summary[c.action]++;
+  const summary: PlanSummary = {
+    create: 0,
+    update: 0,
+    delete: 0,
+    tighten: 0,
+    loosen: 0,
+    neutral: 0,
+  };
+  for (const t of tenants)
+    for (const c of t.changes) {
+      summary[c.action]++;
+      summary[c.effect ?? classifyChangeEffect(c)]++;
+    }
   return summary;
 }
 
-/** Assemble the plan value from per-tenant plans (sorted by tenant id). */
+/** The change with its `effect` (placed after `cause`, so the JSON reads in order). */
+function withEffect(c: Change): Change {
+  if (c.effect !== undefined) return c;
+  const { tenant, kind, key, action, cause, ...rest } = c;
+  return { tenant, kind, key, action, cause, effect: classifyChangeEffect(c), ...rest } as Change;
+}
+
+/** Assemble the plan value from per-tenant plans (sorted by tenant id); each change gets its effect. */
 export function buildPlan(tenantPlans: readonly TenantPlan[]): Plan {
-  const tenants = [...tenantPlans].sort((a, b) =>
-    a.tenant < b.tenant ? -1 : a.tenant > b.tenant ? 1 : 0,
-  );
+  const tenants = tenantPlans
+    .map((t) => ({ ...t, changes: t.changes.map(withEffect) }))
+    .sort((a, b) => (a.tenant < b.tenant ? -1 : a.tenant > b.tenant ? 1 : 0));
   return {
     formatVersion: 1,
     checksum: planChecksum(tenants),

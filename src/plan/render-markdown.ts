@@ -51,6 +51,15 @@ export function planMarkdownSections(plan: Plan): PlanMarkdownSections {
       ? `**No changes.** Live state matches the policies of ${plural(plan.tenants.length, 'tenant')}.`
       : `**${create} to create, ${update} to update, ${del} to delete** in ${touched.length} of ${plural(plan.tenants.length, 'tenant')}.`,
   );
+  if (create + update + del > 0) {
+    const { tighten, loosen, neutral } = plan.summary;
+    lines.push(
+      '',
+      loosen > 0
+        ? `⚠️ **${plural(loosen, 'loosening change')}** (listed first), ${tighten} tightening, ${neutral} neutral.`
+        : `Only tightening or neutral changes: ${tighten} tightening, ${neutral} neutral.`,
+    );
+  }
   lines.push(
     '',
     `Plan checksum ${code(plan.checksum.slice(0, 12))}: merging applies exactly this plan, or nothing.`,
@@ -87,8 +96,10 @@ export function planMarkdownSections(plan: Plan): PlanMarkdownSections {
       if (g !== undefined) g.tenants.push(t.tenant);
       else groups.set(k, { change: c, tenants: [t.tenant] });
     }
+  // Loosening changes first (they are what a reviewer must look at), then most-shared first.
+  const loosens = (c: Change): number => (c.effect === 'loosen' ? 0 : 1);
   const grouped = [...groups.values()]
-    .sort((a, b) => b.tenants.length - a.tenants.length)
+    .sort((a, b) => loosens(a.change) - loosens(b.change) || b.tenants.length - a.tenants.length)
     .map(({ change: c, tenants }) => {
       const where =
         tenants.length === 1 ? `in ${tenants[0] ?? ''}` : `in ${tenants.length} tenants`;
@@ -98,7 +109,7 @@ export function planMarkdownSections(plan: Plan): PlanMarkdownSections {
           : c.action === 'delete'
             ? `remove ${KIND_LABELS[c.kind]}`
             : `update ${KIND_LABELS[c.kind]}`;
-      return `- ${ACTION_SYMBOL[c.action]} ${verb} ${code(c.key)} ${where}${c.cause === 'expired' ? ' (expired)' : ''}`;
+      return `- ${ACTION_SYMBOL[c.action]} ${verb} ${code(c.key)} ${where}${c.cause === 'expired' ? ' (expired)' : ''}${c.effect === 'loosen' ? ' ⚠️ loosens' : ''}`;
     });
 
   const details = touched.map((t) => {

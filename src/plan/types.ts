@@ -1,5 +1,6 @@
 import type { Operation } from 'fast-json-patch';
 import type { EntryOf, Kind } from '../model/kinds.js';
+import type { ChangeEffect } from './effect.js';
 
 export type ChangeAction = 'create' | 'update' | 'delete';
 /**
@@ -18,6 +19,8 @@ export type Change<K extends Kind = Kind> = K extends Kind
       key: string;
       action: ChangeAction;
       cause: ChangeCause;
+      /** tighten | loosen | neutral (see `classifyChangeEffect`); set when the plan is assembled. */
+      effect?: ChangeEffect;
       before?: EntryOf[K];
       after?: EntryOf[K];
       /** RFC 6902 patch from `before` to `after` (empty for create/delete). */
@@ -57,6 +60,10 @@ export interface PlanSummary {
   create: number;
   update: number;
   delete: number;
+  /** Changes by effect (`Change.effect`): what only tightens may be merged without review. */
+  tighten: number;
+  loosen: number;
+  neutral: number;
 }
 
 /** The plan: a deterministic, serializable value (DESIGN §3). JSON of it is a public contract. */

@@ -9,3 +9,10 @@ export function readBundledSchemas(): PolicySchemas {
     ) as object;
   return { defs: read('defs'), tenant: read('tenant'), bundle: read('bundle') };
 }
+
+/** The schema of a propose request (repository_dispatch client_payload, workflow inputs). */
+export function readProposeRequestSchema(): object {
+  return JSON.parse(
+    readFileSync(new URL('../../schemas/propose-request.schema.json', import.meta.url), 'utf8'),
+  ) as object;
+}

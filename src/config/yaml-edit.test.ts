@@ -1,0 +1,237 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { POLICY_EDIT_OPTIONS } from './policy-edit.js';
+import { editYaml, newPolicyFileText, YamlEditError, type YamlEdit } from './yaml-edit.js';
+
+const ROOT = path.resolve(import.meta.dirname, '../..');
+const examples = ['tenants', 'bundles'].flatMap((dir) =>
+  readdirSync(path.join(ROOT, 'policies', dir)).map((f) => `policies/${dir}/${f}`),
+);
+const read = (file: string): string => readFileSync(path.join(ROOT, file), 'utf8');
+const edit = (text: string, ...edits: YamlEdit[]): string =>
+  editYaml(text, edits, POLICY_EDIT_OPTIONS).text;
+
+/**
+ * The one region where two texts differ, by whole lines: every line before and after it is
+ * byte-identical (the property the editor promises).
+ */
+function changedRegion(before: string, after: string): { removed: string[]; added: string[] } {
+  const a = before.split('\n');
+  const b = after.split('\n');
+  let head = 0;
+  while (head < a.length && head < b.length && a[head] === b[head]) head++;
+  let tail = 0;
+  while (
+    tail < a.length - head &&
+    tail < b.length - head &&
+    a[a.length - 1 - tail] === b[b.length - 1 - tail]
+  )
+    tail++;
+  return { removed: a.slice(head, a.length - tail), added: b.slice(head, b.length - tail) };
+}
+
+describe('editYaml on the example policies', () => {
+  it.each(examples)('%s: adding a block inserts exactly its lines, nothing else moves', (file) => {
+    const before = read(file);
+    const after = edit(before, {
+      op: 'add',
+      list: 'blockedSenders',
+      items: [{ sender: 'evil.example', reason: 'phishing kit: "urgent" #1', ticket: 'INC-9' }],
+    });
+    const { removed, added } = changedRegion(before, after);
+    expect(removed).toEqual([]);
+    expect(added.map((l) => l.trim())).toEqual([
+      '- sender: evil.example',
+      'reason: \'phishing kit: "urgent" #1\'',
+      'ticket: INC-9',
+    ]);
+    const data = parse(after) as { blockedSenders: unknown[] };
+    expect(data.blockedSenders.at(-1)).toEqual({
+      sender: 'evil.example',
+      reason: 'phishing kit: "urgent" #1',
+      ticket: 'INC-9',
+    });
+    // Same indentation as the items around it.
+    const indent = (l: string): number => l.length - l.trimStart().length;
+    const sibling = before.split('\n').find((l) => l.trimStart().startsWith('- sender:'));
+    expect(indent(added[0] ?? '')).toBe(indent(sibling ?? ''));
+  });
+
+  it.each(examples)('%s: add then remove gives back the file byte for byte', (file) => {
+    const before = read(file);
+    const added = edit(before, {
+      op: 'add',
+      list: 'blockedSenders',
+      items: [{ sender: 'Evil.Example.', reason: 'x' }],
+    });
+    expect(edit(added, { op: 'remove', list: 'blockedSenders', key: 'evil.example' })).toBe(before);
+  });
+
+  it('removes one entry (by its normalized key) and only its lines', () => {
+    const before = read('policies/bundles/baseline.yaml');
+    const after = edit(before, { op: 'remove', list: 'blockedSenders', key: '203.0.113.0/24' });
+    expect(changedRegion(before, after)).toEqual({
+      removed: [
+        '  - sender: 203.0.113.0/24',
+        '    reason: sending range of the Q3 invoice-fraud campaign',
+        '    ticket: INC-4377',
+      ],
+      added: [],
+    });
+    // IPv6 keys are compared compressed and lower-cased.
+    const v6 = edit(before, { op: 'remove', list: 'blockedSenders', key: '2001:db8:4f2::/48' });
+    expect(v6).not.toContain('2001:db8:4f2::/48');
+  });
+
+  it('adds a list that is missing among its siblings, in the usual order', () => {
+    const before = read('policies/tenants/globex.yaml');
+    const after = edit(before, {
+      op: 'add',
+      list: 'holds',
+      items: [{ id: 'LH-1', matter: 'Doe', custodians: ['a@globex.com'] }],
+    });
+    expect(changedRegion(before, after)).toEqual({
+      removed: [],
+      added: [
+        'holds:',
+        '  - id: LH-1',
+        '    matter: Doe',
+        '    custodians:',
+        '      - a@globex.com',
+      ],
+    });
+    expect(after.indexOf('holds:')).toBeLessThan(after.indexOf('routes:'));
+    expect(after.indexOf('holds:')).toBeGreaterThan(after.indexOf('exemptions:'));
+  });
+
+  it('sets a new field as one line of the entry, and replaces an existing value in place', () => {
+    const before = read('policies/tenants/acme-emea.yaml');
+    const released = edit(before, {
+      op: 'set',
+      list: 'holds',
+      key: 'LH-2026-017',
+      field: 'released',
+      value: { by: 'legal@acme.eu', reason: 'settled', date: '2026-12-01' },
+    });
+    expect(changedRegion(before, released)).toEqual({
+      removed: [],
+      added: ['    released: {by: legal@acme.eu, reason: settled, date: 2026-12-01}'],
+    });
+    const widened = edit(before, {
+      op: 'set',
+      list: 'holds',
+      key: 'LH-2026-017',
+      field: 'custodians',
+      value: ['j.smith@acme.eu', 'legal@acme.eu', 'ceo@acme.eu'],
+    });
+    expect(changedRegion(before, widened)).toEqual({
+      removed: ['    custodians: [j.smith@acme.eu, legal@acme.eu]'],
+      added: ['    custodians: [j.smith@acme.eu, legal@acme.eu, ceo@acme.eu]'],
+    });
+  });
+
+  it('removing a field rewrites that entry only', () => {
+    const before = read('policies/tenants/acme-emea.yaml');
+    const after = edit(before, {
+      op: 'set',
+      list: 'blockedSenders',
+      key: 'ceo.acme@lookalike-acme.eu',
+      field: 'expires',
+      value: undefined,
+    });
+    expect(changedRegion(before, after).removed).toEqual(['    expires: 2027-01-31']);
+    expect(changedRegion(before, after).added).toEqual([]);
+  });
+
+  it('keeps comments, blank lines and flow maps of a hand-written file', () => {
+    const before = [
+      '# header comment',
+      'tenant: t # trailing',
+      'providers: { sandbox: { type: sandbox } }',
+      '',
+      'blockedSenders: # the list',
+      '- sender: a.example # first',
+      '  reason: "quoted"',
+      '',
+      '# about b',
+      '- { sender: b.example, reason: flow }',
+      'exemptions: []',
+      '',
+    ].join('\n');
+    const added = edit(before, {
+      op: 'add',
+      list: 'blockedSenders',
+      items: [{ sender: 'c.example', reason: 'r' }],
+    });
+    expect(changedRegion(before, added)).toEqual({
+      removed: [],
+      added: ['- sender: c.example', '  reason: r'],
+    });
+    const exempt = edit(before, {
+      op: 'add',
+      list: 'exemptions',
+      items: [{ sender: 'ok.example', bypass: 'spam', reason: 'r' }],
+    });
+    expect(changedRegion(before, exempt)).toEqual({
+      removed: ['exemptions: []'],
+      added: ['exemptions:', '- sender: ok.example', '  bypass: spam', '  reason: r'],
+    });
+    const gone = edit(before, { op: 'remove', list: 'blockedSenders', key: 'b.example' });
+    expect(changedRegion(before, gone).removed).toEqual(['- { sender: b.example, reason: flow }']);
+    const flowSet = edit(before, {
+      op: 'set',
+      list: 'blockedSenders',
+      key: 'b.example',
+      field: 'ticket',
+      value: 'INC-1',
+    });
+    expect(changedRegion(before, flowSet)).toEqual({
+      removed: ['- { sender: b.example, reason: flow }'],
+      added: ['- {sender: b.example, reason: flow, ticket: INC-1}'],
+    });
+    const both = edit(gone, { op: 'remove', list: 'blockedSenders', key: 'a.example' });
+    expect(both).toContain('blockedSenders: [] # the list\n');
+    expect(parse(both)).toMatchObject({ blockedSenders: [], exemptions: [] });
+  });
+
+  it('does not add an item whose key is already there, and reports the miss', () => {
+    const before = read('policies/bundles/baseline.yaml');
+    const result = editYaml(
+      before,
+      [
+        { op: 'add', list: 'blockedSenders', items: [{ sender: 'MAILINATOR.com', reason: 'x' }] },
+        { op: 'remove', list: 'exemptions', key: 'sender:nobody@example.com' },
+      ],
+      POLICY_EDIT_OPTIONS,
+    );
+    expect(result.text).toBe(before);
+    expect(result.missed).toHaveLength(2);
+  });
+
+  it('refuses text that is not a YAML mapping, with a reason', () => {
+    expect(() => edit('- a\n- b\n', { op: 'remove', list: 'x', key: 'a' })).toThrow(YamlEditError);
+    expect(() => edit('a: [\n', { op: 'remove', list: 'x', key: 'a' })).toThrow(/not valid YAML/);
+  });
+
+  it('creates a new bundle file that entries can be added to', () => {
+    const text = newPolicyFileText('bundle', 'emergency', { description: 'added at 3 a.m.' });
+    const after = edit(text, {
+      op: 'add',
+      list: 'blockedSenders',
+      items: [{ sender: 'evil.example', reason: 'r' }],
+    });
+    expect(after).toBe(
+      [
+        '# yaml-language-server: $schema=../../schemas/bundle.schema.json',
+        'bundle: emergency',
+        'description: added at 3 a.m.',
+        'blockedSenders:',
+        '  - sender: evil.example',
+        '    reason: r',
+        '',
+      ].join('\n'),
+    );
+  });
+});

@@ -1,0 +1,298 @@
+import {
+  Document,
+  isMap,
+  isPair,
+  isScalar,
+  isSeq,
+  parseDocument,
+  stringify,
+  type Node,
+  type Pair,
+  type YAMLMap,
+} from 'yaml';
+
+/**
+ * Surgical edits of policy files: text in, text out, pure. `propose` and `import` write
+ * entries into tenant and bundle files with it.
+ *
+ * The file is parsed with the `yaml` Document API only to find where things are (node
+ * ranges); the edit itself splices text. So every line the edit does not touch stays byte
+ * for byte as it was — comments, ordering, quoting, flow maps, blank lines — which a
+ * re-serialization of the whole document does not guarantee. What changes:
+ * - `add`: the new items' lines, after the list's last item (or a new list key, placed by
+ *   `listOrder`); a flow-style list (`[...]`) that gets items is rewritten in block style;
+ * - `remove`: the removed item's lines (a list left empty becomes `key: []`);
+ * - `set`: the field's value in place, or one new line in the entry; removing a field
+ *   rewrites that one entry.
+ */
+
+export type YamlItem = Readonly<Record<string, unknown>>;
+
+export type YamlEdit =
+  /** Append items to the top-level list `list` (created when absent). */
+  | { op: 'add'; list: string; items: readonly YamlItem[] }
+  /** Remove the item of `list` whose key (`keyOf`) is `key`; nothing when there is none. */
+  | { op: 'remove'; list: string; key: string }
+  /** Set `field` of the item of `list` whose key is `key` (`value: undefined` removes it). */
+  | { op: 'set'; list: string; key: string; field: string; value: unknown };
+
+export interface YamlEditOptions {
+  /** The diff key of an item of a list (undefined when it has none: never matched). */
+  keyOf: (list: string, item: unknown) => string | undefined;
+  /** Top-level keys in their usual order, so a new list lands among its siblings. */
+  listOrder?: readonly string[];
+}
+
+export class YamlEditError extends Error {
+  override name = 'YamlEditError';
+}
+
+export interface YamlEditResult {
+  text: string;
+  /** Edits that changed nothing: a remove or set whose key is not in the file, an add of items all present. */
+  missed: YamlEdit[];
+}
+
+/** Apply edits in order. Throws YamlEditError when the text is not a YAML mapping. */
+export function editYaml(
+  text: string,
+  edits: readonly YamlEdit[],
+  opts: YamlEditOptions,
+): YamlEditResult {
+  let out = text;
+  const missed: YamlEdit[] = [];
+  for (const edit of edits) {
+    const next = applyEdit(out, edit, opts);
+    if (next === undefined) missed.push(edit);
+    else out = next;
+  }
+  return { text: out, missed };
+}
+
+/** The text of a new tenant or bundle file: schema comment, name field, optional fields. */
+export function newPolicyFileText(
+  kind: 'tenant' | 'bundle',
+  name: string,
+  fields: YamlItem = {},
+): string {
+  const header = `# yaml-language-server: $schema=../../schemas/${kind}.schema.json\n`;
+  return header + render({ [kind]: name, ...fields });
+}
+
+// ---------------------------------------------------------------------------------------
+
+function render(value: unknown): string {
+  return stringify(value, { lineWidth: 0, indent: 2 });
+}
+
+function inline(value: unknown): string {
+  return stringify(value, {
+    lineWidth: 0,
+    collectionStyle: 'flow',
+    flowCollectionPadding: false,
+  }).trimEnd();
+}
+
+function lineStart(text: string, pos: number): number {
+  return text.lastIndexOf('\n', pos - 1) + 1;
+}
+
+/** Just past the newline ending the line that holds `pos` (or the end of the text). */
+function lineEnd(text: string, pos: number): number {
+  const i = text.indexOf('\n', pos);
+  return i < 0 ? text.length : i + 1;
+}
+
+function indentLines(block: string, indent: string): string {
+  return block
+    .split('\n')
+    .map((l) => (l === '' ? l : indent + l))
+    .join('\n');
+}
+
+function parseRoot(text: string): YAMLMap {
+  const doc = parseDocument(text);
+  if (doc.errors.length > 0)
+    throw new YamlEditError(`not valid YAML: ${doc.errors[0]?.message.split('\n')[0] ?? ''}`);
+  if (doc.contents === null) return new Document({}).contents as YAMLMap;
+  if (!isMap(doc.contents)) throw new YamlEditError('the file is not a YAML mapping');
+  return doc.contents;
+}
+
+function topPair(root: YAMLMap, key: string): Pair | undefined {
+  return root.items.find((p) => isPair(p) && isScalar(p.key) && String(p.key.value) === key);
+}
+
+function range(node: unknown): [number, number] {
+  const r = (node as Node | null)?.range;
+  if (!r) throw new YamlEditError('internal: a node without a source range');
+  return [r[0], r[1]];
+}
+
+/** Where the item starts: its line (which begins with the indent and `- `). */
+function itemLine(text: string, item: unknown): { start: number; end: number; indent: string } {
+  const [from, to] = range(item);
+  const start = lineStart(text, from);
+  const dash = text.lastIndexOf('-', from);
+  const indent = dash >= start ? text.slice(start, dash) : text.slice(start, from);
+  return { start, end: lineEnd(text, Math.max(from, to - 1)), indent };
+}
+
+/** The indentation of a top-level list's items, from the file's own lists (default 2). */
+function seqIndent(text: string, root: YAMLMap): string {
+  for (const p of root.items) {
+    if (isSeq(p.value) && p.value.flow !== true && p.value.items.length > 0)
+      return itemLine(text, p.value.items[0]).indent;
+  }
+  return '  ';
+}
+
+function applyEdit(text: string, edit: YamlEdit, opts: YamlEditOptions): string | undefined {
+  const root = parseRoot(text);
+  const pair = topPair(root, edit.list);
+  const seq = pair !== undefined && isSeq(pair.value) ? pair.value : undefined;
+  if (pair !== undefined && seq === undefined && !isEmptyValue(pair.value))
+    throw new YamlEditError(`'${edit.list}' is not a list`);
+
+  if (edit.op === 'add') {
+    // Items whose key is already in the list (or twice in `items`) are not added again.
+    const present = new Set(seq?.items.map((it) => opts.keyOf(edit.list, toJs(it))) ?? []);
+    const items = edit.items.filter((it) => {
+      const key = opts.keyOf(edit.list, it);
+      if (key !== undefined && present.has(key)) return false;
+      present.add(key);
+      return true;
+    });
+    if (items.length === 0) return undefined;
+    if (pair === undefined) return insertList(text, root, edit.list, items, opts);
+    if (seq === undefined || seq.flow === true || seq.items.length === 0) {
+      const existing = seq !== undefined ? seq.toJSON() : [];
+      return replaceListValue(text, root, pair, [...existing, ...items]);
+    }
+    const last = itemLine(text, seq.items[seq.items.length - 1]);
+    const pos = last.end;
+    const sep = pos > 0 && text[pos - 1] !== '\n' ? '\n' : '';
+    return text.slice(0, pos) + sep + indentLines(render(items), last.indent) + text.slice(pos);
+  }
+
+  if (seq === undefined || pair === undefined) return undefined;
+  const index = seq.items.findIndex((it) => opts.keyOf(edit.list, toJs(it)) === edit.key);
+  if (index < 0) return undefined;
+  const item = seq.items[index];
+
+  if (edit.op === 'remove') {
+    if (seq.flow === true || seq.items.length === 1) {
+      const rest = seq.toJSON().filter((_, i) => i !== index);
+      return replaceListValue(text, root, pair, rest);
+    }
+    const { start, end } = itemLine(text, item);
+    return text.slice(0, start) + text.slice(end);
+  }
+
+  // set
+  if (!isMap(item)) throw new YamlEditError(`an item of '${edit.list}' is not a mapping`);
+  const field = item.items.find((p) => isScalar(p.key) && String(p.key.value) === edit.field);
+  if (item.flow !== true && edit.value !== undefined) {
+    if (field !== undefined && field.value !== null) {
+      const [from, to] = range(field.value);
+      const value = field.value as Node;
+      const block = (isMap(value) || isSeq(value)) && value.flow !== true;
+      const valueEnd = block ? lineEnd(text, to - 1) - 1 : to;
+      const start = block ? text.indexOf(':', range(field.key)[1]) + 1 : from;
+      return (
+        text.slice(0, start) +
+        (block ? ' ' : '') +
+        inline(edit.value) +
+        text.slice(Math.max(valueEnd, start))
+      );
+    }
+    if (field === undefined) {
+      const first = item.items[0];
+      const column = range(first?.key ?? item)[0] - lineStart(text, range(first?.key ?? item)[0]);
+      const { end } = itemLine(text, item);
+      const sep = end > 0 && text[end - 1] !== '\n' ? '\n' : '';
+      const line = `${' '.repeat(column)}${render(edit.field).trimEnd()}: ${inline(edit.value)}\n`;
+      return text.slice(0, end) + sep + line + text.slice(end);
+    }
+  }
+  // A flow-style entry, or a field removed: rewrite this one entry.
+  const value = Object.fromEntries(
+    Object.entries(item.toJSON() as Record<string, unknown>).filter(([k]) => k !== edit.field),
+  );
+  if (edit.value !== undefined) value[edit.field] = edit.value;
+  if (item.flow === true) {
+    const [from, to] = range(item);
+    return text.slice(0, from) + inline(value) + text.slice(to);
+  }
+  const { start, end, indent } = itemLine(text, item);
+  return text.slice(0, start) + indentLines(render([value]), indent) + text.slice(end);
+}
+
+function toJs(node: unknown): unknown {
+  return node !== null && typeof node === 'object' && 'toJSON' in node
+    ? (node as { toJSON(): unknown }).toJSON()
+    : node;
+}
+
+function isEmptyValue(value: unknown): boolean {
+  return value === null || (isScalar(value) && (value.value === null || value.value === ''));
+}
+
+/**
+ * Rewrite the value of a top-level list key: `key: []` when empty, else block style under
+ * the key (the key line keeps a trailing comment).
+ */
+function replaceListValue(
+  text: string,
+  root: YAMLMap,
+  pair: Pair,
+  items: readonly unknown[],
+): string {
+  const keyEnd = range(pair.key)[1];
+  const colon = text.indexOf(':', keyEnd);
+  const valueNode = pair.value as Node | null;
+  const valueRange = valueNode?.range;
+  const valueEnd =
+    valueRange != null && valueRange[1] > colon
+      ? lineEnd(text, valueRange[1] - 1)
+      : lineEnd(text, colon);
+  const keyLineEnd = lineEnd(text, colon);
+  const comment = /#.*$/.exec(text.slice(colon + 1, keyLineEnd).trimEnd())?.[0];
+  const tail = comment !== undefined ? ` ${comment}` : '';
+  const body =
+    items.length === 0
+      ? ` []${tail}\n`
+      : `${tail}\n${indentLines(render(items), seqIndent(text, root))}`;
+  return text.slice(0, colon + 1) + body + text.slice(Math.max(valueEnd, keyLineEnd));
+}
+
+function insertList(
+  text: string,
+  root: YAMLMap,
+  list: string,
+  items: readonly YamlItem[],
+  opts: YamlEditOptions,
+): string {
+  const block = `${list}:\n${indentLines(render(items), seqIndent(text, root))}`;
+  const order = opts.listOrder ?? [];
+  const rank = order.indexOf(list);
+  const following =
+    rank < 0
+      ? undefined
+      : root.items.find((p) => {
+          const r = isScalar(p.key) ? order.indexOf(String(p.key.value)) : -1;
+          return r > rank;
+        });
+  if (following !== undefined) {
+    // Before the following key and the comment lines directly above it.
+    let pos = lineStart(text, range(following.key)[0]);
+    while (pos > 0) {
+      const prev = lineStart(text, pos - 1);
+      if (!/^\s*#/.test(text.slice(prev, pos))) break;
+      pos = prev;
+    }
+    return text.slice(0, pos) + block + text.slice(pos);
+  }
+  const sep = text === '' || text.endsWith('\n') ? '' : '\n';
+  return text + sep + block;
+}
