@@ -1,3 +1,4 @@
+import { builtinProviders, capabilityTable } from '../src/providers/registry.js';
 import { fork } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -150,7 +151,11 @@ try {
   });
   const validator = createSchemaValidator(readBundledSchemas());
   const load = (extra: string[]): ReturnType<typeof loadPolicies> => {
-    const set = loadPolicies([bundleSource(extra), ...tenantSources], { validator, today: TODAY });
+    const set = loadPolicies([bundleSource(extra), ...tenantSources], {
+      validator,
+      capabilities: capabilityTable(builtinProviders),
+      today: TODAY,
+    });
     const errors = set.diagnostics.filter((d) => d.severity === 'error');
     if (errors.length > 0)
       throw new Error(

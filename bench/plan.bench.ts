@@ -1,3 +1,4 @@
+import { builtinProviders, capabilityTable } from '../src/providers/registry.js';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -19,6 +20,7 @@ async function setUp(entries: number): Promise<string> {
   await generatePolicies(root, TENANTS, entries);
   const set = loadPolicies(await readPolicySources(root, 'policies'), {
     validator: createSchemaValidator(readBundledSchemas()),
+    capabilities: capabilityTable(builtinProviders),
     today: new Date().toISOString().slice(0, 10),
   });
   const state = path.join(root, '.mxpolicy/sandbox');

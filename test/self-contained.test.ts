@@ -45,7 +45,9 @@ describe('the repository stands alone', () => {
 
   describe('in a copy with nothing beside it', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'mxpolicy-alone-'));
-    afterAll(() => { rmSync(dir, { recursive: true, force: true }); });
+    afterAll(() => {
+      rmSync(dir, { recursive: true, force: true });
+    });
 
     it('the contract-driven tests pass and the emulator starts', async () => {
       const copy = path.join(dir, 'p');

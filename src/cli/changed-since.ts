@@ -2,7 +2,7 @@ import type { TenantConfig } from '../config/policy-set.js';
 import { affectedTenantsSince, resolveChangedSinceBase } from '../git/changed-since.js';
 import { today, type CliContext } from './context.js';
 import { openRepository, policiesInRepository } from './git-repo.js';
-import { schemaValidator } from './load.js';
+import { builtinCapabilities, schemaValidator } from './load.js';
 
 /**
  * `plan --changed-since REF`: keep the selected tenants whose effective desired state differs
@@ -19,6 +19,7 @@ export async function changedSinceFilter(
   return async (selected) => {
     const { changed, removed } = await affectedTenantsSince(repo.git, base, dir, selected, {
       validator: schemaValidator(),
+      capabilities: builtinCapabilities(),
       today: today(ctx),
     });
     const keep = new Set(changed);

@@ -3,6 +3,8 @@ import { loadPolicies } from '../config/load-policies.js';
 import type { PolicySet, TenantConfig } from '../config/policy-set.js';
 import { createSchemaValidator, type SchemaValidator } from '../config/schema-validator.js';
 import { selectTenants } from '../config/select-tenants.js';
+import type { CapabilityTable } from '../model/capabilities.js';
+import { builtinProviders, capabilityTable } from '../providers/registry.js';
 import { readPolicySources } from '../sources/policy-files.js';
 import { readBundledSchemas } from '../sources/schemas.js';
 import { today, type CliContext } from './context.js';
@@ -17,6 +19,11 @@ let validator: SchemaValidator | undefined;
 export function schemaValidator(): SchemaValidator {
   validator ??= createSchemaValidator(readBundledSchemas());
   return validator;
+}
+
+/** What each built-in provider type serves and can store (validate checks bindings against it). */
+export function builtinCapabilities(): CapabilityTable {
+  return capabilityTable(builtinProviders);
 }
 
 export interface LoadedPolicies {
@@ -39,7 +46,11 @@ export async function loadSelectedPolicies(
     throw new Error(
       `no policy files in ${dir}/tenants/ or ${dir}/bundles/ (run from the repository root, or pass --policies DIR)`,
     );
-  const set = loadPolicies(sources, { validator: schemaValidator(), today: today(ctx) });
+  const set = loadPolicies(sources, {
+    validator: schemaValidator(),
+    capabilities: builtinCapabilities(),
+    today: today(ctx),
+  });
   const selected = selectTenants(set.tenants, opts.tenant);
   // A mistyped --tenant must not look like "nothing to do" (an on-call at 3 a.m.).
   for (const glob of opts.tenant) {

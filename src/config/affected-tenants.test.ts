@@ -1,3 +1,4 @@
+import { builtinProviders, capabilityTable } from '../providers/registry.js';
 import { describe, expect, it } from 'vitest';
 import { affectedTenants } from './affected-tenants.js';
 import { loadPolicies } from './load-policies.js';
@@ -26,7 +27,11 @@ function bundle(senders: string[]): PolicySource {
 }
 
 const load = (sources: PolicySource[]): TenantConfig[] =>
-  loadPolicies(sources, { validator, today: '2026-01-01' }).tenants;
+  loadPolicies(sources, {
+    validator,
+    capabilities: capabilityTable(builtinProviders),
+    today: '2026-01-01',
+  }).tenants;
 const BLOCK = 'blockedSenders:\n  - sender: evil.example\n    reason: fraud\n';
 
 describe('affectedTenants', () => {

@@ -66,17 +66,69 @@ describe('loadPolicies', () => {
     ]);
   });
 
-  it('refuses a kind the provider type cannot serve', () => {
+  it('refuses a kind the provider type cannot serve, naming what it serves', () => {
     const set = loadFromTexts({
       'tenants/a.yaml': tenantYaml(
         'a',
         '',
-        'providers:\n  graph: { type: msgraph, tenantId: t, clientId: c, secretEnv: S, case: k, kinds: [blockedSenders] }\ndomains: [acme.eu]\n',
+        'providers:\n  gw: { type: cloudflare, account: 023e105f4ecef8ad9ca31a8372d0c353, tokenEnv: CF, kinds: [routes, holds] }\ndomains: [acme.eu]\n',
+      ),
+    });
+    expect(set.diagnostics.map((d) => `${d.line}:${d.column} ${d.code} ${d.message}`)).toEqual([
+      `3:100 PROVIDER_KIND_UNSUPPORTED provider type 'cloudflare' (binding 'gw') cannot serve "holds" (it serves blockedSenders, exemptions, routes)`,
+    ]);
+  });
+
+  it('refuses a provider type the registry does not have, at the type, with a suggestion', () => {
+    const set = loadFromTexts({
+      'tenants/a.yaml': tenantYaml(
+        'a',
+        '',
+        'providers:\n  gw: { type: cloudflair, account: 023e105f4ecef8ad9ca31a8372d0c353, tokenEnv: CF }\ndomains: [acme.eu]\n',
+      ),
+    });
+    expect(set.diagnostics.map((d) => `${d.line}:${d.column} ${d.code} ${d.message}`)).toEqual([
+      `3:15 PROVIDER_UNKNOWN unknown provider type "cloudflair" in 'providers.gw' (did you mean 'cloudflare'?); this version serves: cloudflare, sandbox`,
+    ]);
+    expect(set.tenants[0]?.valid).toBe(false);
+  });
+
+  it('refuses a field of another provider type in a binding', () => {
+    const set = loadFromTexts({
+      'tenants/a.yaml': tenantYaml(
+        'a',
+        '',
+        'providers:\n  s: { type: sandbox, tokenEnv: CF }\ndomains: [acme.eu]\n',
       ),
     });
     expect(set.diagnostics.map((d) => `${d.line}:${d.column} ${d.code}`)).toEqual([
-      '3:84 PROVIDER_KIND_UNSUPPORTED',
+      '3:23 SCHEMA_UNKNOWN_KEY',
     ]);
+  });
+
+  it('refuses a value the bound provider cannot store, in the tenant or a bundle it includes', () => {
+    const cf =
+      'providers:\n  gw: { type: cloudflare, account: 023e105f4ecef8ad9ca31a8372d0c353, tokenEnv: CF }\ndomains: [acme.eu]\n';
+    const set = loadFromTexts({
+      'tenants/a.yaml': tenantYaml(
+        'a',
+        'include: [base]\nexemptions:\n  - recipient: abuse@acme.eu\n    bypass: spam\n    reason: abuse desk\n',
+        cf,
+      ),
+      'tenants/b.yaml': tenantYaml('b', 'include: [base]\n'),
+      'bundles/base.yaml': `bundle: base\nblockedSenders:\n  - sender: evil.example\n    reason: ${'x'.repeat(901)}\n`,
+    });
+    expect(set.diagnostics.map((d) => `${d.file}:${d.line}:${d.column} ${d.code}`)).toEqual([
+      'policies/bundles/base.yaml:4:13 PROVIDER_VALUE_UNSUPPORTED',
+      'policies/tenants/a.yaml:8:13 PROVIDER_VALUE_UNSUPPORTED',
+    ]);
+    const [bundle, own] = set.diagnostics;
+    expect(own?.message).toMatch(
+      /cloudflare \(binding 'gw'\).*bypass: "spam".*is_exempt_recipient/,
+    );
+    expect(bundle?.message).toMatch(/901 characters.*bundle 'base', included by tenant 'a'/);
+    // The sandbox tenant including the same bundle stores it: no error for b.
+    expect(set.tenants.find((t) => t.tenant === 'b')?.valid).toBe(true);
   });
 
   it('requires the type-specific settings of a binding', () => {

@@ -1,7 +1,7 @@
 import { KINDS, isKind, type Kind, type ProviderBinding } from '../model/kinds.js';
 import { normalizeDomain } from '../model/normalize.js';
 import { normalizeEntry, type RawEntryOf } from '../model/entries.js';
-import { PROVIDER_KINDS } from '../model/provider-kinds.js';
+import { checkEntryValues, servedKinds, type CapabilityTable } from '../model/capabilities.js';
 import { checkTenantEntries } from './checks.js';
 import { compareDiagnostics, hasErrors, type Diagnostic, type Location } from './diagnostics.js';
 import {
@@ -20,6 +20,12 @@ import { diagnosticAt, parseYamlFile, type YamlFile } from './yaml-document.js';
 
 export interface LoadOptions {
   validator: SchemaValidator;
+  /**
+   * What each provider type serves and can express (from the provider registry): a binding
+   * of another type, a kind it does not serve or a value it cannot store is an error here,
+   * before anything is read live.
+   */
+  capabilities: CapabilityTable;
   /** Today's date (YYYY-MM-DD), injected: entries that expired before it are warned about. */
   today: string;
 }
@@ -201,7 +207,7 @@ function loadTenant(
     else error(['domains', i], 'INVALID_DOMAIN', r.reason);
   });
 
-  const bindings = resolveBindings(data['providers'], (path, code, message) => {
+  const bindings = resolveBindings(data['providers'], opts.capabilities, (path, code, message) => {
     error(path, code, message);
   });
 
@@ -254,30 +260,62 @@ function loadTenant(
     }
   }
   diagnostics.push(...checkTenantEntries(tenant, opts.today, ctx.locate));
+  diagnostics.push(...checkProviderValues(tenant, opts.capabilities, ctx.locate));
   return tenant;
+}
+
+/**
+ * Entry values the bound provider cannot express (a spoof-only bypass on Cloudflare, a
+ * recipient exemption on Mimecast, a reason longer than the vendor stores), reported at the
+ * entry's own line, in the tenant file or the bundle it came from.
+ */
+function checkProviderValues(
+  tenant: TenantConfig,
+  capabilities: CapabilityTable,
+  locate: (file: string, pointer: string, field: string) => Location,
+): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  for (const binding of tenant.bindings) {
+    const caps = capabilities[binding.type];
+    for (const kind of binding.kinds) {
+      const rules = caps?.kinds[kind]?.values;
+      if (rules === undefined) continue;
+      for (const entry of tenant.entries[kind] as DesiredEntry[]) {
+        for (const v of checkEntryValues(entry.value, rules)) {
+          const via =
+            entry.source.bundle !== undefined
+              ? ` (bundle '${entry.source.bundle}', included by tenant '${tenant.tenant}')`
+              : '';
+          out.push({
+            ...locate(entry.source.file, entry.source.pointer, v.field),
+            pointer: `${entry.source.pointer}/${v.field}`,
+            code: 'PROVIDER_VALUE_UNSUPPORTED',
+            message: `${binding.type} (binding '${binding.name}') cannot store this ${kind} entry: ${v.message}: ${v.rule.why}${via}`,
+            severity: 'error',
+          });
+        }
+      }
+    }
+  }
+  return out;
 }
 
 function resolveBindings(
   raw: unknown,
+  capabilities: CapabilityTable,
   error: (path: (string | number)[], code: Diagnostic['code'], message: string) => void,
 ): ResolvedBinding[] {
   if (!isObject(raw)) return [];
   const bindings: ResolvedBinding[] = [];
   const servedBy = new Map<Kind, string>();
   for (const [name, value] of Object.entries(raw)) {
-    if (!isObject(value) || typeof value['type'] !== 'string' || !(value['type'] in PROVIDER_KINDS))
-      continue;
+    if (!isObject(value) || typeof value['type'] !== 'string') continue;
+    const caps = capabilities[value['type']];
+    if (caps === undefined) continue; // the schema names the known types
     const settings = value as unknown as ProviderBinding;
-    const supported = PROVIDER_KINDS[settings.type];
+    const supported = servedKinds(caps, KINDS);
     const declared = Array.isArray(settings.kinds) ? settings.kinds.filter(isKind) : undefined;
-    declared?.forEach((kind, i) => {
-      if (!supported.includes(kind))
-        error(
-          ['providers', name, 'kinds', i],
-          'PROVIDER_KIND_UNSUPPORTED',
-          `provider type '${settings.type}' cannot serve ${kind} (it serves ${supported.join(', ')})`,
-        );
-    });
+    // A declared kind the provider does not serve is refused by its binding schema.
     const kinds = (declared ?? [...supported]).filter((k) => supported.includes(k));
     for (const kind of kinds) {
       const other = servedBy.get(kind);

@@ -1,5 +1,4 @@
 import type { Kind, KeyedEntry, ProviderBinding, Safety } from '../model/kinds.js';
-import type { ProviderType } from '../model/provider-kinds.js';
 import type { Diagnostic, Location } from './diagnostics.js';
 
 /** One policy file as read from the working tree or from a git revision. */
@@ -25,7 +24,8 @@ export type DesiredEntries = { [K in Kind]: DesiredEntry<K>[] };
 
 export interface ResolvedBinding {
   name: string;
-  type: ProviderType;
+  /** The provider type (a key of the provider registry). */
+  type: string;
   kinds: Kind[];
   settings: ProviderBinding;
 }

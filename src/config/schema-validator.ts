@@ -21,7 +21,7 @@ export interface SchemaValidator {
 
 /** Compile the policy JSON Schemas once; validation then reports every problem it finds. */
 export function createSchemaValidator(schemas: PolicySchemas): SchemaValidator {
-  const ajv = new Ajv2020({ allErrors: true, strict: false, verbose: true });
+  const ajv = new Ajv2020({ allErrors: true, strict: false, verbose: true, discriminator: true });
   addFormats(ajv, ['date', 'uri']);
   ajv.addSchema(schemas.defs);
   const compiled: Record<FileKind, ValidateFunction> = {
@@ -39,7 +39,16 @@ export function createSchemaValidator(schemas: PolicySchemas): SchemaValidator {
 
 function toDiagnostics(errors: readonly ErrorObject[], yaml: YamlFile): Diagnostic[] {
   // Combinator keywords only summarize their branches' own errors: keep the branches.
-  const useful = errors.filter((e) => !['if', 'allOf', 'anyOf', 'oneOf'].includes(e.keyword));
+  const useful = errors.filter(
+    (e) =>
+      !['if', 'allOf', 'anyOf', 'oneOf'].includes(e.keyword) &&
+      // A binding without a usable `type` is already reported as such by `required`/`type`.
+      !(
+        e.keyword === 'discriminator' &&
+        (e.params as { error?: string }).error !== 'mapping' &&
+        errors.some((o) => o !== e && o.instancePath === e.instancePath)
+      ),
+  );
   const seen = new Set<string>();
   const out: Diagnostic[] = [];
   for (const e of useful.length > 0 ? useful : errors) {
@@ -90,8 +99,29 @@ function describe(e: ErrorObject, path: PathSegment[], yaml: YamlFile): Diagnost
         'SCHEMA_TYPE',
         `${where} must be ${article(String(params['type']))}, got ${describeValue(e.data)}`,
       );
+    case 'discriminator': {
+      // A binding's `type` picks its schema (a oneOf discriminated on type).
+      if (params['error'] !== 'mapping')
+        return at('SCHEMA_TYPE', `${where} needs 'type' as a string (the provider type)`);
+      const known = bindingTypes(e.parentSchema);
+      const value = String(params['tagValue']);
+      const hint = closest(value, known);
+      return at(
+        'PROVIDER_UNKNOWN',
+        `unknown provider type ${JSON.stringify(value)} in ${where}${hint !== undefined ? ` (did you mean '${hint}'?)` : ''}; this version serves: ${known.join(', ')}`,
+        [...path, 'type'],
+      );
+    }
     case 'enum':
     case 'const': {
+      const binding = bindingOf(path, yaml);
+      if (binding !== undefined && path[2] === 'kinds') {
+        const served = (params['allowedValues'] as unknown[] | undefined) ?? [];
+        return at(
+          'PROVIDER_KIND_UNSUPPORTED',
+          `provider type '${binding.type}' (binding '${binding.name}') cannot serve ${describeValue(e.data)} (it serves ${served.join(', ')})`,
+        );
+      }
       const allowed = (params['allowedValues'] as unknown[] | undefined) ?? [
         params['allowedValue'],
       ];
@@ -121,6 +151,26 @@ function describe(e: ErrorObject, path: PathSegment[], yaml: YamlFile): Diagnost
     default:
       return at('SCHEMA_INVALID', `${where} ${e.message ?? 'is invalid'}`);
   }
+}
+
+/** The provider types a discriminated binding schema lists (`#/$defs/<type>Binding`). */
+function bindingTypes(schema: unknown): string[] {
+  const oneOf = (schema as { oneOf?: { $ref?: string }[] } | undefined)?.oneOf ?? [];
+  return oneOf
+    .map((s) => /\/([A-Za-z0-9]+)Binding$/.exec(s.$ref ?? '')?.[1])
+    .filter((t): t is string => t !== undefined);
+}
+
+/** The binding a path points into (`providers.<name>...`), with its declared type. */
+function bindingOf(
+  path: readonly PathSegment[],
+  yaml: YamlFile,
+): { name: string; type: string } | undefined {
+  if (path[0] !== 'providers' || typeof path[1] !== 'string') return undefined;
+  const providers = (yaml.data as { providers?: Record<string, { type?: unknown }> } | null)
+    ?.providers;
+  const type = providers?.[path[1]]?.type;
+  return typeof type === 'string' ? { name: path[1], type } : undefined;
 }
 
 /** `blockedSenders[3].reason`, as a person would name the place. */

@@ -52,7 +52,7 @@ function report(overrides: Partial<ApplyReport> = {}): ApplyReport {
         ],
       },
     ],
-    summary: { applied: 1, failed: 1, skipped: 0 },
+    summary: { applied: 1, failed: 1, skipped: 0, pending: 0 },
     ...overrides,
   };
 }

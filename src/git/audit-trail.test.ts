@@ -39,7 +39,7 @@ function receipt(commit: string, day: number, tenants: TenantApplyResult[]): App
     finishedAt: `2026-01-0${day}T12:01:00Z`,
     runner: { kind: 'github-actions', runId: String(day) },
     tenants,
-    summary: { applied: 0, failed: 0, skipped: 0 },
+    summary: { applied: 0, failed: 0, skipped: 0, pending: 0 },
   };
 }
 

@@ -11,11 +11,13 @@ import type { EntryAction, HistoryRecord } from './semantic-history.js';
  * - `already-live`: an apply covered the tenant and had nothing to do for the entry (an
  *   earlier run without a receipt, or a hand edit, had made it live);
  * - `failed` / `skipped`: the last apply that tried it did not apply it;
+ * - `pending`: the vendor accepted it and was still carrying it out when the apply ended
+ *   (a hold being placed); the next plan shows whether it settled;
  * - `superseded`: a later commit changed the entry again before any apply covered it;
  * - `not-applied`: merged, and no apply since covered the tenant.
  */
 export type AppliedStatus =
-  'applied' | 'already-live' | 'failed' | 'skipped' | 'superseded' | 'not-applied';
+  'applied' | 'already-live' | 'failed' | 'skipped' | 'pending' | 'superseded' | 'not-applied';
 
 export interface AuditRow {
   tenant: string;

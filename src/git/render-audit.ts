@@ -80,6 +80,7 @@ const STATUS_LABEL: Record<AuditRow['status'], string> = {
   'already-live': 'already live',
   failed: '**FAILED**',
   skipped: '**skipped**',
+  pending: '**pending** at the vendor',
   superseded: '**never applied** (superseded)',
   'not-applied': '**NOT APPLIED**',
 };

@@ -108,7 +108,8 @@ function createPolicyFileCache(validator: SchemaValidator): {
       const id = `${blob}:${source.kind}:${source.name}:${source.path}`;
       if (cache.has(id)) return cache.get(id);
       // Alone, a tenant's includes are unknown bundles: harmless, its own entries still load.
-      const set = loadPolicies([source], { validator, today: '1970-01-01' });
+      // History reads entries only: which providers exist, and what they can store, does not matter.
+      const set = loadPolicies([source], { validator, capabilities: {}, today: '1970-01-01' });
       let loaded: LoadedFile | undefined;
       const tenant = set.tenants[0];
       const bundle = set.bundles[0];

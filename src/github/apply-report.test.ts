@@ -19,7 +19,12 @@ function report(tenants: ApplyReport['tenants']): ApplyReport {
     startedAt: '2026-11-23T10:00:00Z',
     finishedAt: '2026-11-23T10:00:05Z',
     tenants,
-    summary: { applied: n('applied'), failed: n('failed'), skipped: n('skipped') },
+    summary: {
+      applied: n('applied'),
+      failed: n('failed'),
+      skipped: n('skipped'),
+      pending: n('pending'),
+    },
   };
 }
 

@@ -1,5 +1,5 @@
 import { KIND_LABELS } from '../model/kinds.js';
-import type { ApplyReport, PlanSummary, TenantApplyStatus } from '../plan/types.js';
+import type { ApplyReport, ChangeStatus, PlanSummary, TenantApplyStatus } from '../plan/types.js';
 import { fitBody, MAX_BODY_CHARS } from './fit-body.js';
 import { renderMarker } from './markers.js';
 
@@ -25,6 +25,7 @@ const STATUS_LABEL: Record<TenantApplyStatus, string> = {
   failed: '❌ failed',
   skipped: '⏭️ skipped',
   unchanged: 'unchanged',
+  pending: '⏳ pending',
 };
 
 function oneLine(s: string): string {
@@ -36,15 +37,15 @@ function oneLine(s: string): string {
  * commit, every failed change with its reason. Unchanged tenants are only counted.
  */
 export function renderApplyReportComment(report: ApplyReport, link: CommitLink): string {
-  const { applied, failed, skipped } = report.summary;
-  const icon = failed > 0 ? '❌' : skipped > 0 ? '⚠️' : '✅';
+  const { applied, failed, skipped, pending } = report.summary;
+  const icon = failed > 0 ? '❌' : skipped > 0 ? '⚠️' : pending > 0 ? '⏳' : '✅';
   const touched = report.tenants.filter((t) => t.status !== 'unchanged');
   const unchanged = report.tenants.length - touched.length;
-  const count = (t: ApplyReport['tenants'][number], s: 'applied' | 'failed' | 'skipped'): number =>
+  const count = (t: ApplyReport['tenants'][number], s: ChangeStatus): number =>
     t.results.filter((r) => r.status === s).length;
   const head = [
     renderMarker('apply', { sha: link.sha, checksum: report.checksum }),
-    `### ${icon} mxpolicy apply of ${commitRef(link)}: ${applied} applied, ${failed} failed, ${skipped} skipped`,
+    `### ${icon} mxpolicy apply of ${commitRef(link)}: ${applied} applied, ${failed} failed, ${skipped} skipped${pending > 0 ? `, ${pending} pending` : ''}`,
     '',
     `Plan \`${report.checksum.slice(0, 12)}\` applied to ${report.tenants.length} tenant(s) from ${report.startedAt} to ${report.finishedAt}${runRef(link)}.` +
       (unchanged > 0 ? ` ${unchanged} tenant(s) had nothing to change.` : ''),
@@ -71,7 +72,7 @@ export function renderApplyReportComment(report: ApplyReport, link: CommitLink):
   const failureSection =
     failures.length === 0
       ? ''
-      : `<details><summary>Failed and skipped changes (${failures.length})</summary>\n\n${failures.join('\n')}\n\n</details>`;
+      : `<details><summary>Failed, skipped and pending changes (${failures.length})</summary>\n\n${failures.join('\n')}\n\n</details>`;
   const footer =
     failed > 0
       ? 'Re-running the apply workflow retries what failed: apply converges on the state of `main`.'

@@ -3,21 +3,19 @@ import type {
   Exemption,
   Hold,
   HoldRelease,
-  Kind,
   ProviderBinding,
   Route,
   Safety,
 } from './schema-types.generated.js';
 
-export type { BlockedSender, Exemption, Hold, HoldRelease, Kind, ProviderBinding, Route, Safety };
+export type { BlockedSender, Exemption, Hold, HoldRelease, ProviderBinding, Route, Safety };
 
-/** Every resource kind, in the order plans and reports list them. */
-export const KINDS = [
-  'blockedSenders',
-  'exemptions',
-  'holds',
-  'routes',
-] as const satisfies readonly Kind[];
+/**
+ * Every resource kind, in the order plans and reports list them: the one place kinds are
+ * declared (the schemas' `kind` enum is checked against it by a test).
+ */
+export const KINDS = ['blockedSenders', 'exemptions', 'holds', 'routes'] as const;
+export type Kind = (typeof KINDS)[number];
 
 /** Human labels for reports. */
 export const KIND_LABELS: Record<Kind, string> = {
@@ -25,6 +23,30 @@ export const KIND_LABELS: Record<Kind, string> = {
   exemptions: 'exemption',
   holds: 'hold',
   routes: 'route',
+};
+
+/**
+ * What a kind means, whoever serves it; what a vendor can do with it is a provider
+ * capability (`model/capabilities.ts`). The planner reads these, never a kind's name.
+ */
+export interface KindRules {
+  /** Entries carry `expires`: after that date they are planned for removal. */
+  expires: boolean;
+  /**
+   * Entries are protected: never deleted, and never dropped from YAML or narrowed (the
+   * `members` field losing values) without a `released` record. Losing one is unrecoverable.
+   */
+  protectedBy?: { record: 'released'; members: string; code: string };
+}
+
+export const KIND_RULES: Record<Kind, KindRules> = {
+  blockedSenders: { expires: true },
+  exemptions: { expires: true },
+  holds: {
+    expires: false,
+    protectedBy: { record: 'released', members: 'custodians', code: 'HOLD' },
+  },
+  routes: { expires: false },
 };
 
 /**

@@ -1,8 +1,6 @@
 // Generated from schemas/*.schema.json by `npm run gen:types`. Do not edit.
 
-export type ProviderBinding = ProviderBinding1;
-
-export type Kind = 'blockedSenders' | 'exemptions' | 'holds' | 'routes';
+export type ProviderBinding = CloudflareBinding | SandboxBinding;
 
 export type BlockedSenders = BlockedSender[];
 
@@ -67,37 +65,52 @@ export interface TenantFile {
   routes?: Routes;
 }
 
-export interface ProviderBinding1 {
-  type: 'sandbox' | 'cloudflare' | 'msgraph' | 'mimecast';
+export interface CloudflareBinding {
   /**
-   * Kinds this binding serves; default: every kind the provider supports.
+   * Which live system serves these kinds: cloudflare.
+   */
+  type: 'cloudflare';
+  /**
+   * Kinds this binding serves; default: every kind cloudflare supports (blockedSenders, exemptions, routes).
    *
    * @minItems 1
    */
-  kinds?: [Kind, ...Kind[]];
+  kinds?: [
+    'blockedSenders' | 'exemptions' | 'routes',
+    ...('blockedSenders' | 'exemptions' | 'routes')[],
+  ];
   /**
-   * sandbox: state folder, relative to the repository root.
+   * Cloudflare account id: 32 hexadecimal digits (dashboard URL or account home).
+   */
+  account: string;
+  /**
+   * Name of the environment variable holding an API token with Email Security read (plan) or edit (apply) permission. Never the token itself.
+   */
+  tokenEnv: string;
+  /**
+   * API base URL; default https://api.cloudflare.com/client/v4. Plain http only to 127.0.0.1 (an emulator).
+   */
+  baseUrl?: string;
+}
+
+export interface SandboxBinding {
+  /**
+   * Which live system serves these kinds: sandbox.
+   */
+  type: 'sandbox';
+  /**
+   * Kinds this binding serves; default: every kind sandbox supports (blockedSenders, exemptions, holds, routes).
+   *
+   * @minItems 1
+   */
+  kinds?: [
+    'blockedSenders' | 'exemptions' | 'holds' | 'routes',
+    ...('blockedSenders' | 'exemptions' | 'holds' | 'routes')[],
+  ];
+  /**
+   * Folder of the state files, relative to the repository root (default .mxpolicy/sandbox).
    */
   dir?: string;
-  /**
-   * cloudflare: account id.
-   */
-  account?: string;
-  /**
-   * Name of the environment variable holding the API token.
-   */
-  tokenEnv?: string;
-  baseUrl?: string;
-  /**
-   * msgraph: Entra tenant id.
-   */
-  tenantId?: string;
-  clientId?: string;
-  secretEnv?: string;
-  /**
-   * msgraph: eDiscovery case id.
-   */
-  case?: string;
 }
 
 export interface Safety {

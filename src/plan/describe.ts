@@ -28,9 +28,20 @@ export function describeChangeHeadline(c: Change): string {
         ? ' (not in policy; authoritative)'
         : c.cause === 'adopt'
           ? ' (adopt: mark as managed by mxpolicy)'
-          : '';
+          : c.cause === 'released'
+            ? ` (${describeRelease(c)})`
+            : '';
   const from = c.source?.bundle !== undefined ? ` [bundle ${c.source.bundle}]` : '';
   return `${KIND_LABELS[c.kind]} ${c.key}${note}${from}`;
+}
+
+/** `released by legal@acme.eu on 2026-11-20: settled`, from the release record in `after`. */
+function describeRelease(c: Change): string {
+  const r = (c.after as { released?: { by: string; reason: string; date: string } } | undefined)
+    ?.released;
+  return r === undefined
+    ? 'released'
+    : `released by ${r.by} on ${r.date}: ${r.reason}; the live ${KIND_LABELS[c.kind]} is removed`;
 }
 
 function expiresOf(c: Change): string | undefined {

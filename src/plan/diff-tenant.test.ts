@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { loadFromTexts, tenantYaml } from '../../test/support/policies.js';
 import type { TenantConfig } from '../config/policy-set.js';
-import type { LiveEntry } from '../model/kinds.js';
+import type { KindCapability } from '../model/capabilities.js';
+import type { Kind, LiveEntry } from '../model/kinds.js';
+import { describeChangeHeadline } from './describe.js';
 import { diffTenant, type LiveState } from './diff-tenant.js';
 
 const TODAY = '2026-11-23';
@@ -29,8 +31,20 @@ const live = (state: LiveState): LiveState => ({
   routes: [],
   ...state,
 });
-const diff = (t: TenantConfig, l: LiveState, allowLargeChanges = false) =>
-  diffTenant(t, live(l), { today: TODAY, allowLargeChanges });
+const FULL: KindCapability = { lifecycle: 'full', ownershipMarker: true, settles: 'immediately' };
+/** Every kind fully managed, with a marker (what the sandbox declares). */
+const ALL_FULL = { blockedSenders: FULL, exemptions: FULL, holds: FULL, routes: FULL };
+/** Routes as Cloudflare serves them: update-only, and no field for a marker. */
+const VENDOR_ROUTES = {
+  ...ALL_FULL,
+  routes: { lifecycle: 'update-only', ownershipMarker: false, settles: 'immediately' } as const,
+};
+const diff = (
+  t: TenantConfig,
+  l: LiveState,
+  allowLargeChanges = false,
+  capabilities: Partial<Record<Kind, KindCapability>> = ALL_FULL,
+) => diffTenant(t, live(l), { today: TODAY, allowLargeChanges, capabilities });
 const summary = (p: ReturnType<typeof diff>) =>
   p.changes.map((c) => `${c.action} ${c.kind} ${c.key} (${c.cause})`);
 
@@ -134,7 +148,7 @@ describe('diffTenant', () => {
       ]);
     });
 
-    it('releases a hold through a released record (an update, never a delete)', () => {
+    it('releases a hold only through a released record: a delete that says who, when and why', () => {
       const plan = diff(
         tenant(
           yaml(
@@ -145,14 +159,25 @@ describe('diffTenant', () => {
         { holds: [hold(['a@acme.eu'])] },
       );
       expect(plan.status).toBe('ok');
-      expect(summary(plan)).toEqual(['update holds LH-1 (desired)']);
-      expect(plan.changes[0]?.patch).toEqual([
-        {
-          op: 'add',
-          path: '/released',
-          value: { by: 'legal@acme.eu', reason: 'settled', date: '2026-11-20' },
-        },
-      ]);
+      expect(summary(plan)).toEqual(['delete holds LH-1 (released)']);
+      expect(plan.changes[0]?.after).toMatchObject({
+        released: { by: 'legal@acme.eu', reason: 'settled', date: '2026-11-20' },
+      });
+      expect(describeChangeHeadline(plan.changes[0]!)).toBe(
+        'hold LH-1 (released by legal@acme.eu on 2026-11-20: settled; the live hold is removed)',
+      );
+      // Once it is gone live, the released record plans nothing more.
+      const released = yaml('a@acme.eu', '    released: { by: l, reason: s, date: 2026-11-20 }\n');
+      expect(diff(tenant(released), { holds: [] }).changes).toEqual([]);
+    });
+
+    it('never releases a hold mxpolicy does not manage', () => {
+      const plan = diff(
+        tenant(yaml('a@acme.eu', '    released: { by: l, reason: s, date: 2026-11-20 }\n')),
+        { holds: [hold(['a@acme.eu'], {}, false)] },
+      );
+      expect(plan.changes).toEqual([]);
+      expect(plan.unmanaged).toEqual([{ kind: 'holds', key: 'LH-1' }]);
     });
 
     it('lets a released hold leave the YAML without deleting it', () => {
@@ -171,18 +196,62 @@ describe('diffTenant', () => {
     });
   });
 
-  it('never deletes routes: undeclared domains are left alone', () => {
-    const plan = diff(tenant(''), {
-      routes: [
-        {
-          kind: 'routes',
-          key: 'acme.eu',
-          value: { domain: 'acme.eu', deliverTo: 'mx.acme.eu', port: 25, requireTls: false },
-          managed: true,
-        },
-      ],
+  describe('reads what the provider can do, not which kind it is', () => {
+    const route = (domain: string, managed: boolean): LiveEntry => ({
+      kind: 'routes',
+      key: domain,
+      value: { domain, deliverTo: `mx.${domain}`, port: 25, requireTls: false },
+      managed,
     });
-    expect(plan.changes).toEqual([]);
+
+    it('update-only, marker-less: undeclared live entries are left alone, even authoritative', () => {
+      for (const extra of ['', 'ownership: authoritative\n']) {
+        const plan = diff(
+          tenant(extra),
+          { routes: [route('acme.eu', true), route('other.eu', false)] },
+          false,
+          VENDOR_ROUTES,
+        );
+        expect(plan.changes).toEqual([]);
+        expect(plan.unmanaged).toEqual([]);
+      }
+    });
+
+    it('marker-less: a declared entry is managed as it is, with no adoption', () => {
+      const plan = diff(
+        tenant('routes:\n  - domain: acme.eu\n    deliverTo: mx2.acme.eu\n'),
+        { routes: [route('acme.eu', false)] },
+        false,
+        VENDOR_ROUTES,
+      );
+      expect(summary(plan)).toEqual(['update routes acme.eu (desired)']);
+    });
+
+    it('update-only: a declared entry missing live is an error naming its line, not a create', () => {
+      const plan = diff(
+        tenant('routes:\n  - domain: acme.eu\n    deliverTo: mx2.acme.eu\n'),
+        { routes: [] },
+        false,
+        VENDOR_ROUTES,
+      );
+      expect(plan.status).toBe('blocked');
+      expect(plan.changes).toEqual([]);
+      expect(plan.errors).toEqual([
+        expect.objectContaining({ code: 'ENTRY_NOT_CREATABLE', file: 'policies/tenants/t.yaml' }),
+      ]);
+      expect(plan.errors[0]?.line).toBeGreaterThan(1);
+    });
+
+    it('full lifecycle with a marker: a managed entry removed from YAML is deleted', () => {
+      const plan = diff(tenant(''), { routes: [route('acme.eu', true), route('other.eu', false)] });
+      expect(summary(plan)).toEqual(['delete routes acme.eu (desired)']);
+      expect(plan.unmanaged).toEqual([{ kind: 'routes', key: 'other.eu' }]);
+    });
+
+    it('a kind no provider declares is not planned', () => {
+      const plan = diff(tenant(''), { blockedSenders: [block('x.example')] }, false, {});
+      expect(plan.changes).toEqual([]);
+    });
   });
 
   describe('delete thresholds', () => {

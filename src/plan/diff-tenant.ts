@@ -1,9 +1,10 @@
 import fastJsonPatch from 'fast-json-patch';
 import type { DesiredEntry, TenantConfig } from '../config/policy-set.js';
+import type { KindCapability } from '../model/capabilities.js';
 import { sameJson } from '../model/entries.js';
-import { KINDS, type HoldEntry, type Kind } from '../model/kinds.js';
+import { KIND_RULES, KINDS, type AnyEntry, type Kind } from '../model/kinds.js';
 import type { LiveEntry } from '../model/kinds.js';
-import { checkChangeThresholds, checkHoldKept } from './safety.js';
+import { checkChangeThresholds, checkProtectedKept } from './safety.js';
 import type { Change, ChangeAction, PlanError, TenantPlan, UnmanagedEntry } from './types.js';
 
 /** What was read live for a tenant: entries per kind, for the kinds its bindings serve. */
@@ -13,6 +14,8 @@ export interface DiffOptions {
   /** Today (YYYY-MM-DD): entries whose `expires` is before it are planned for removal. */
   today: string;
   allowLargeChanges: boolean;
+  /** What the provider serving each kind can do (lifecycle, ownership marker). */
+  capabilities: Partial<Record<Kind, KindCapability>>;
 }
 
 const ACTION_ORDER: Record<ChangeAction, number> = { create: 0, update: 1, delete: 2 };
@@ -26,21 +29,28 @@ export function compareChanges(a: Change, b: Change): number {
   );
 }
 
+function expiresOf(value: AnyEntry): string | undefined {
+  return (value as { expires?: string }).expires;
+}
+
 function isExpired(entry: DesiredEntry, today: string): boolean {
-  const expires =
-    entry.kind === 'blockedSenders' || entry.kind === 'exemptions'
-      ? entry.value.expires
-      : undefined;
+  if (!KIND_RULES[entry.kind].expires) return false;
+  const expires = expiresOf(entry.value);
   return expires !== undefined && expires < today;
 }
 
 /**
  * The keyed diff of one tenant: desired (normalized, bundles resolved) against live.
- * Pure. Ownership: in `managed` mode only entries carrying mxpolicy's marker are updated
- * or deleted, others are listed as unmanaged (an unmanaged entry whose key the YAML
- * declares is adopted: updated to the desired value and marked). Routes are never
- * created-by-omission or deleted; holds are never deleted, and never dropped or narrowed
- * without a `released` record.
+ * Pure. It reads what each kind means (`KIND_RULES`) and what its provider can do
+ * (`capabilities`), never a kind's or a vendor's name:
+ * - ownership: with a marker, `managed` mode updates or deletes only marked entries and
+ *   lists the others as unmanaged (an unmarked entry the YAML declares is adopted);
+ *   `authoritative` adopts and prunes everything. Without a marker, a declared entry is
+ *   managed and any other is left alone, in every mode.
+ * - lifecycle: an `update-only` kind is never created or deleted; a declared entry with no
+ *   live counterpart is an error (the vendor's console creates it).
+ * - protected kinds (holds) are never deleted, and never dropped or narrowed without a
+ *   `released` record.
  */
 export function diffTenant(tenant: TenantConfig, live: LiveState, opts: DiffOptions): TenantPlan {
   const changes: Change[] = [];
@@ -52,34 +62,52 @@ export function diffTenant(tenant: TenantConfig, live: LiveState, opts: DiffOpti
   for (const kind of KINDS) {
     const liveEntries = live[kind];
     if (liveEntries === undefined) continue; // kind not served: validation reports entries for it
+    const cap = opts.capabilities[kind];
+    if (cap === undefined) continue; // read but not declared by any provider: nothing to plan
+    const protectedBy = KIND_RULES[kind].protectedBy;
     const desired = new Map<string, DesiredEntry>();
     for (const d of tenant.entries[kind] as DesiredEntry[]) desired.set(d.key, d);
     const seen = new Set<string>();
 
     for (const l of liveEntries) {
-      if (l.managed || authoritative) managedLiveCount++;
       const d = desired.get(l.key);
       const duplicate = seen.has(l.key);
       seen.add(l.key);
-      const owned = l.managed || authoritative;
+      const declared = d !== undefined && !duplicate;
+      // Without a marker nothing proves mxpolicy made an entry: only what the YAML declares is ours.
+      const owned = cap.ownershipMarker ? l.managed || authoritative : declared;
+      // An entry mxpolicy manages and has marked needs no adoption (nor does one with no marker).
+      const marked = l.managed || !cap.ownershipMarker;
+      if (owned) managedLiveCount++;
 
-      if (kind === 'holds') {
-        if (d === undefined || duplicate) {
-          const error = owned
-            ? checkHoldKept(l.value as HoldEntry, undefined, tenant.file)
-            : undefined;
-          if (error !== undefined) errors.push(error);
+      if (protectedBy !== undefined) {
+        const error = owned
+          ? checkProtectedKept(
+              kind,
+              protectedBy,
+              l.value,
+              declared ? d.value : undefined,
+              tenant.file,
+            )
+          : undefined;
+        if (error !== undefined) errors.push(error);
+        if (!declared) {
+          if (!owned) unmanaged.push({ kind, key: l.key });
+          continue; // protected entries are never deleted implicitly
+        }
+        if (isReleased(d.value, protectedBy.record)) {
+          // Released in the YAML: the one way a protected entry goes away, said in words.
+          if (owned && !isReleased(l.value, protectedBy.record))
+            changes.push(makeChange(tenant.tenant, 'delete', 'released', l, d, undefined, true));
           else if (!owned) unmanaged.push({ kind, key: l.key });
           continue;
         }
-        const error = checkHoldKept(l.value as HoldEntry, d.value as HoldEntry, tenant.file);
-        if (error !== undefined) errors.push(error);
-        if (!sameJson(l.value, d.value) || !l.managed)
-          changes.push(makeChange(tenant.tenant, 'update', l.managed ? 'desired' : 'adopt', l, d));
+        if (!sameJson(l.value, d.value) || !marked)
+          changes.push(makeChange(tenant.tenant, 'update', marked ? 'desired' : 'adopt', l, d));
         continue;
       }
-      if (d === undefined || duplicate) {
-        if (kind === 'routes') continue; // domains are never deleted; undeclared ones are left alone
+      if (!declared) {
+        if (!cap.ownershipMarker || cap.lifecycle === 'update-only') continue; // never ours to delete
         if (owned)
           changes.push(
             makeChange(tenant.tenant, 'delete', l.managed ? 'desired' : 'prune', l, undefined),
@@ -87,18 +115,29 @@ export function diffTenant(tenant: TenantConfig, live: LiveState, opts: DiffOpti
         else unmanaged.push({ kind, key: l.key });
         continue;
       }
-      if (isExpired(d, opts.today)) {
+      if (isExpired(d, opts.today) && cap.lifecycle === 'full') {
         if (owned) changes.push(makeChange(tenant.tenant, 'delete', 'expired', l, undefined, d));
         else unmanaged.push({ kind, key: l.key });
         continue;
       }
-      if (!sameJson(l.value, d.value) || !l.managed)
-        changes.push(makeChange(tenant.tenant, 'update', l.managed ? 'desired' : 'adopt', l, d));
+      if (!sameJson(l.value, d.value) || !marked)
+        changes.push(makeChange(tenant.tenant, 'update', marked ? 'desired' : 'adopt', l, d));
     }
 
     for (const d of desired.values()) {
       if (seen.has(d.key) || isExpired(d, opts.today)) continue;
-      if (d.kind === 'holds' && d.value.released !== undefined) continue; // released and gone: nothing to hold
+      // A released protected entry that is gone live: nothing left to hold.
+      if (protectedBy !== undefined && isReleased(d.value, protectedBy.record)) continue;
+      if (cap.lifecycle === 'update-only') {
+        errors.push({
+          code: 'ENTRY_NOT_CREATABLE',
+          message: `${d.key} does not exist live and its provider cannot create ${kind} (the vendor's console sets them up); set it up there first, or remove the entry`,
+          file: d.source.file,
+          line: d.source.line,
+          column: d.source.column,
+        });
+        continue;
+      }
       changes.push(makeChange(tenant.tenant, 'create', 'desired', undefined, d));
     }
   }
@@ -121,6 +160,10 @@ export function diffTenant(tenant: TenantConfig, live: LiveState, opts: DiffOpti
   };
 }
 
+function isReleased(value: AnyEntry, record: string): boolean {
+  return (value as unknown as Record<string, unknown>)[record] !== undefined;
+}
+
 function makeChange(
   tenant: string,
   action: ChangeAction,
@@ -128,17 +171,21 @@ function makeChange(
   live: LiveEntry | undefined,
   desired: DesiredEntry | undefined,
   expiredSource?: DesiredEntry,
+  keepAfter = false,
 ): Change {
   const entry = (live ?? desired) as LiveEntry | DesiredEntry;
   const before = live?.value;
-  const after = action === 'delete' ? undefined : desired?.value;
+  const after = action === 'delete' && !keepAfter ? undefined : desired?.value;
   const change: Record<string, unknown> = {
     tenant,
     kind: entry.kind,
     key: entry.key,
     action,
     cause,
-    patch: before !== undefined && after !== undefined ? fastJsonPatch.compare(before, after) : [],
+    patch:
+      action === 'update' && before !== undefined && after !== undefined
+        ? fastJsonPatch.compare(before, after)
+        : [],
   };
   if (before !== undefined) change['before'] = before;
   if (after !== undefined) change['after'] = after;

@@ -8,6 +8,9 @@ import { parsePlanJson, renderPlanJson } from './render-json.js';
 import { planMarkdownSections, readPlanMarker, renderPlanMarkdown } from './render-markdown.js';
 import { renderPlanText } from './render-text.js';
 import type { Plan } from './types.js';
+import type { KindCapability } from '../model/capabilities.js';
+
+const FULL: KindCapability = { lifecycle: 'full', ownershipMarker: true, settles: 'immediately' };
 
 const TODAY = '2026-11-23';
 
@@ -72,7 +75,11 @@ function scenario(): Plan {
           holds: (live[t.tenant] ?? []).filter((e) => e.kind === 'holds'),
           routes: [],
         },
-        { today: TODAY, allowLargeChanges: false },
+        {
+          today: TODAY,
+          allowLargeChanges: false,
+          capabilities: { blockedSenders: FULL, exemptions: FULL, holds: FULL, routes: FULL },
+        },
       ),
     ),
   );

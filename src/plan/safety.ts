@@ -1,4 +1,10 @@
-import type { HoldEntry, Safety } from '../model/kinds.js';
+import {
+  KIND_LABELS,
+  type AnyEntry,
+  type Kind,
+  type KindRules,
+  type Safety,
+} from '../model/kinds.js';
 import type { Change, PlanError } from './types.js';
 
 /** Defaults when a tenant sets no `safety:` (DESIGN §5: thresholds also guard small tenants). */
@@ -49,28 +55,46 @@ export function checkChangeThresholds(input: SafetyInput): PlanError[] {
 }
 
 /**
- * A live hold may only go away or shrink through a `released` record. Returns an error
- * when the desired hold (undefined = removed from YAML) would drop the hold or custodians.
+ * A live protected entry (a hold) may only go away or shrink through its release record.
+ * Returns an error when the desired entry (undefined = removed from YAML) would drop the
+ * entry or members of it (custodians).
  */
-export function checkHoldKept(
-  live: HoldEntry,
-  desired: HoldEntry | undefined,
+export function checkProtectedKept(
+  kind: Kind,
+  rule: NonNullable<KindRules['protectedBy']>,
+  live: AnyEntry,
+  desired: AnyEntry | undefined,
   tenantFile: string,
 ): PlanError | undefined {
-  if (live.released !== undefined) return undefined;
+  const fields = (v: AnyEntry): Record<string, unknown> => v as unknown as Record<string, unknown>;
+  if (fields(live)[rule.record] !== undefined) return undefined;
+  const label = KIND_LABELS[kind];
+  const code = rule.code;
+  const name = describeProtected(live);
   if (desired === undefined)
     return {
-      code: 'HOLD_REMOVED',
-      message: `hold ${live.id} (${live.matter}) is live but no longer in ${tenantFile}; holds are never removed implicitly: keep it and add 'released: {by, reason, date}' to release it`,
+      code: `${code}_REMOVED`,
+      message: `${label} ${name} is live but no longer in ${tenantFile}; ${label}s are never removed implicitly: keep it and add '${rule.record}: {by, reason, date}' to release it`,
       file: tenantFile,
     };
-  if (desired.released !== undefined) return undefined;
-  const dropped = live.custodians.filter((c) => !desired.custodians.includes(c));
+  if (fields(desired)[rule.record] !== undefined) return undefined;
+  const members = (v: AnyEntry): string[] => {
+    const m = fields(v)[rule.members];
+    return Array.isArray(m) ? (m as string[]) : [];
+  };
+  const kept = new Set(members(desired));
+  const dropped = members(live).filter((c) => !kept.has(c));
   if (dropped.length > 0)
     return {
-      code: 'HOLD_NARROWED',
-      message: `hold ${live.id} (${live.matter}) would drop custodian(s) ${dropped.join(', ')}; narrowing a hold needs a 'released' record (release it and create a new hold)`,
+      code: `${code}_NARROWED`,
+      message: `${label} ${name} would drop ${rule.members} ${dropped.join(', ')}; narrowing a ${label} needs a '${rule.record}' record (release it and create a new ${label})`,
       file: tenantFile,
     };
   return undefined;
+}
+
+function describeProtected(v: AnyEntry): string {
+  const f = v as unknown as Record<string, unknown>;
+  const id = typeof f['id'] === 'string' ? f['id'] : '';
+  return typeof f['matter'] === 'string' ? `${id} (${f['matter']})` : id;
 }

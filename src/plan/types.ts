@@ -5,10 +5,12 @@ import type { ChangeEffect } from './effect.js';
 export type ChangeAction = 'create' | 'update' | 'delete';
 /**
  * Why a change is planned: the YAML asks for it; the entry expired; authoritative mode
- * prunes an entry mxpolicy did not create; or an unmarked live entry the YAML declares is
- * adopted (marked as managed).
+ * prunes an entry mxpolicy did not create; an unmarked live entry the YAML declares is
+ * adopted (marked as managed); or a protected entry (a hold) is deleted because the YAML
+ * carries its `released` record (the delete then has `after`: the released entry, so the
+ * plan can say who released it, when and why).
  */
-export type ChangeCause = 'desired' | 'expired' | 'prune' | 'adopt';
+export type ChangeCause = 'desired' | 'expired' | 'prune' | 'adopt' | 'released';
 
 export type Change<K extends Kind = Kind> = K extends Kind
   ? {
@@ -73,18 +75,26 @@ export interface Plan {
   summary: PlanSummary;
 }
 
-export type ChangeStatus = 'applied' | 'failed' | 'skipped';
+/**
+ * `pending`: the vendor accepted the change and is still carrying it out (it settles
+ * later, e.g. a legal hold being placed on mailboxes); apply polls it within a bound, and
+ * what is still pending then is reported as such: the next plan shows whether it settled.
+ */
+export type ChangeStatus = 'applied' | 'failed' | 'skipped' | 'pending';
 
 export interface ChangeResult {
   kind: Kind;
   key: string;
   action: ChangeAction;
   status: ChangeStatus;
-  /** Why it failed or was skipped. */
+  /** Why it failed or was skipped, or what it is waiting for. */
   reason?: string;
+  /** For a pending result: what the provider needs to look it up again (a vendor id). */
+  ref?: string;
 }
 
-export type TenantApplyStatus = 'applied' | 'partial' | 'failed' | 'skipped' | 'unchanged';
+export type TenantApplyStatus =
+  'applied' | 'partial' | 'failed' | 'skipped' | 'unchanged' | 'pending';
 
 export interface TenantApplyResult {
   tenant: string;
@@ -101,5 +111,5 @@ export interface ApplyReport {
   startedAt: string;
   finishedAt: string;
   tenants: TenantApplyResult[];
-  summary: { applied: number; failed: number; skipped: number };
+  summary: { applied: number; failed: number; skipped: number; pending: number };
 }

@@ -1,19 +1,13 @@
 import type { Dispatcher } from 'undici';
 import type { ResolvedBinding } from '../config/policy-set.js';
+import type { ProviderCapabilities } from '../model/capabilities.js';
 import type { Kind, LiveEntry } from '../model/kinds.js';
-import type { ProviderType } from '../model/provider-kinds.js';
 import type { Change, ChangeResult } from '../plan/types.js';
 
-export type { LiveEntry };
+export type { LiveEntry, ProviderCapabilities };
 
-export interface ProviderCapabilities {
-  /** Kinds this provider can serve. */
-  kinds: readonly Kind[];
-  /** Kinds whose entries can only be updated (never created or deleted), e.g. routes. */
-  updateOnly: readonly Kind[];
-  /** Whether live objects can carry an ownership marker; without it every entry is "managed". */
-  ownershipMarker: boolean;
-}
+/** A JSON Schema (2020-12) object, as a provider declares its binding. */
+export type JsonSchemaObject = Readonly<Record<string, unknown>>;
 
 export interface Logger {
   debug(message: string, fields?: Record<string, unknown>): void;
@@ -36,6 +30,8 @@ export interface ProviderContext {
   env: Readonly<Record<string, string | undefined>>;
   /** HTTP dispatcher to use (a shared pool, or a MockAgent in tests). */
   dispatcher?: Dispatcher;
+  /** Ends every read and write of the command (its deadline, or Ctrl-C). */
+  signal?: AbortSignal;
   logger: Logger;
   now: () => Date;
 }
@@ -55,12 +51,18 @@ export interface ProviderContext {
  *   create a duplicate.
  * - keep secrets out of errors, logs and results.
  *
+ * - for a kind that `settles: 'eventually'`, report a write the vendor accepted but has not
+ *   finished as `pending` (with `ref`, what `settle` needs to find it), and implement
+ *   `settle`.
+ *
  * It MUST NOT decide what to change: the planner owns the diff, ownership and safety rules.
+ * It MUST NOT serve a kind, or accept a value, its capabilities do not declare: `validate`
+ * refuses those before anything is read.
  *
  * It MAY batch changes, run them concurrently, and retry transient failures.
  */
 export interface Provider {
-  readonly type: ProviderType;
+  readonly type: string;
   readonly capabilities: ProviderCapabilities;
   read(kind: Kind, opts?: { signal?: AbortSignal }): Promise<LiveEntry[]>;
   apply(
@@ -68,12 +70,32 @@ export interface Provider {
     changes: readonly Change[],
     opts?: { signal?: AbortSignal },
   ): Promise<ChangeResult[]>;
-  /** Release pooled resources, if any. */
+  /**
+   * Where a status is pending now: one look at the vendor, returning a result for each
+   * pending one given (still `pending`, or ended `applied`/`failed`). The caller polls, with
+   * backoff, within a bound; what is still pending then is reported as pending.
+   */
+  settle?(
+    kind: Kind,
+    pending: readonly ChangeResult[],
+    opts?: { signal?: AbortSignal },
+  ): Promise<ChangeResult[]>;
+  /** Release pooled resources and timers. Called once when the command ends. */
   close?(): Promise<void>;
 }
 
+/**
+ * A provider type: its binding schema, its capabilities, and how to make a provider for one
+ * tenant binding. One folder under `src/providers/`, one line in the registry.
+ */
 export interface ProviderFactory {
-  readonly type: ProviderType;
+  readonly type: string;
   readonly capabilities: ProviderCapabilities;
+  /**
+   * JSON Schema of the binding (`providers.<name>` in a tenant file): `type` as a `const`,
+   * the optional `kinds`, every field with a description, `additionalProperties: false`.
+   * The tenant schema's `providerBinding` is assembled from these (`npm run gen:schemas`).
+   */
+  readonly bindingSchema: JsonSchemaObject;
   create(ctx: ProviderContext): Provider;
 }

@@ -1,3 +1,5 @@
+import { SANDBOX_CAPABILITIES } from '../providers/sandbox/capabilities.js';
+import { sandboxProvider } from '../providers/sandbox/sandbox-provider.js';
 import { describe, expect, it } from 'vitest';
 import { loadFromTexts, tenantYaml } from '../../test/support/policies.js';
 import type { Kind } from '../model/kinds.js';
@@ -14,17 +16,16 @@ import { applyPlan, planTenants, type ReconcileDeps } from './reconcile.js';
 function scripted(behaviour: {
   read?: (tenant: string, kind: Kind) => LiveEntry[];
   apply?: (tenant: string, changes: readonly Change[]) => ChangeResult[];
+  settle?: (tenant: string, pending: readonly ChangeResult[]) => ChangeResult[];
+  closed?: string[];
 }): ProviderFactory {
   return {
     type: 'sandbox',
-    capabilities: {
-      kinds: ['blockedSenders', 'exemptions', 'holds', 'routes'],
-      updateOnly: [],
-      ownershipMarker: true,
-    },
+    capabilities: SANDBOX_CAPABILITIES,
+    bindingSchema: sandboxProvider.bindingSchema,
     create: (ctx): Provider => ({
       type: 'sandbox',
-      capabilities: { kinds: ['blockedSenders'], updateOnly: [], ownershipMarker: true },
+      capabilities: SANDBOX_CAPABILITIES,
       read: (kind) => Promise.resolve(behaviour.read?.(ctx.tenant, kind) ?? []),
       apply: (_kind, changes) =>
         Promise.resolve(
@@ -36,6 +37,16 @@ function scripted(behaviour: {
               status: 'applied' as const,
             })),
         ),
+      ...(behaviour.settle !== undefined
+        ? {
+            settle: (_kind: Kind, pending: readonly ChangeResult[]) =>
+              Promise.resolve(behaviour.settle?.(ctx.tenant, pending) ?? []),
+          }
+        : {}),
+      close: () => {
+        behaviour.closed?.push(ctx.tenant);
+        return Promise.resolve();
+      },
     }),
   };
 }
@@ -100,7 +111,7 @@ describe('reconcile', () => {
       ['x.example', 'failed', 'connection reset'],
       ['y.example', 'failed', 'connection reset'],
     ]);
-    expect(report.summary).toEqual({ applied: 1, failed: 2, skipped: 0 });
+    expect(report.summary).toEqual({ applied: 1, failed: 2, skipped: 0, pending: 0 });
     expect(report.checksum).toBe(plan.checksum);
   });
 
@@ -143,5 +154,165 @@ describe('reconcile', () => {
 
     const none = await planTenants(held.tenants, { ...deps(factory), registry: {} }, opts);
     expect(none.plan.tenants[0]?.errors[0]?.code).toBe('PROVIDER_UNAVAILABLE');
+  });
+
+  describe('changes that settle later', () => {
+    const pendingAll = (_t: string, changes: readonly Change[]): ChangeResult[] =>
+      changes.map((c) => ({
+        kind: c.kind,
+        key: c.key,
+        action: c.action,
+        status: 'pending',
+        ref: `id-${c.key}`,
+      }));
+    /** A clock that moves only when the poller sleeps: the bound is reached without waiting. */
+    const virtualTime = (): Pick<ReconcileDeps, 'now' | 'sleep'> & { slept: number[] } => {
+      let t = Date.parse('2026-11-23T00:00:00Z');
+      const slept: number[] = [];
+      return {
+        slept,
+        now: () => new Date(t),
+        sleep: (ms) => {
+          slept.push(ms);
+          t += ms;
+          return Promise.resolve();
+        },
+      };
+    };
+
+    it('polls pending changes, with backoff, until each ends applied or failed', async () => {
+      const polls = new Map<string, number>();
+      const factory = scripted({
+        apply: pendingAll,
+        settle: (tenant, pending) => {
+          const n = (polls.get(tenant) ?? 0) + 1;
+          polls.set(tenant, n);
+          return pending.map((r) =>
+            n < 3
+              ? r
+              : r.key === 'y.example'
+                ? { ...r, status: 'failed', reason: 'the vendor reported an error placing it' }
+                : { ...r, status: 'applied' },
+          );
+        },
+      });
+      const clock = virtualTime();
+      const d = { ...deps(factory), ...clock };
+      const { plan, sessions } = await planTenants(set.tenants, d, opts);
+      const report = await applyPlan(plan, sessions, d);
+      expect(report.tenants[0]?.results.map((r) => [r.key, r.status])).toEqual([
+        ['x.example', 'applied'],
+        ['y.example', 'failed'],
+      ]);
+      expect(report.tenants[0]?.status).toBe('partial');
+      expect(report.summary).toEqual({ applied: 2, failed: 1, skipped: 0, pending: 0 });
+      // Each tenant backs off on its own: 1 s, 2 s, 4 s (two tenants interleave).
+      expect([...clock.slept].sort((a, b) => a - b)).toEqual([1000, 1000, 2000, 2000, 4000, 4000]);
+    });
+
+    it('reports what is still pending at the bound as pending, never as applied', async () => {
+      const factory = scripted({ apply: pendingAll, settle: (_t, pending) => [...pending] });
+      const clock = virtualTime();
+      const d = { ...deps(factory), ...clock, settle: { maxWaitMs: 10_000 } };
+      const { plan, sessions } = await planTenants(set.tenants, d, opts);
+      const report = await applyPlan(plan, sessions, d);
+      expect(report.tenants.map((t) => t.status)).toEqual(['pending', 'pending']);
+      expect(report.summary).toEqual({ applied: 0, failed: 0, skipped: 0, pending: 3 });
+      expect(report.tenants[0]?.results[0]?.reason).toMatch(
+        /still pending at the vendor after 10 s/,
+      );
+      expect(clock.slept.reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(10_000);
+    });
+
+    it('closes every provider of a run once', async () => {
+      const closed: string[] = [];
+      const run = await planTenants(set.tenants, deps(scripted({ closed })), opts);
+      await run.close();
+      await run.close();
+      expect(closed.sort()).toEqual(['a', 'b']);
+    });
+  });
+});
+
+describe('deadlines and closing', () => {
+  /** Records the signals providers receive and how often each is closed. */
+  function recording() {
+    const seen: { op: string; signal: AbortSignal | undefined }[] = [];
+    const closed: string[] = [];
+    const factory: ProviderFactory = {
+      ...scripted({}),
+      create: (ctx): Provider => ({
+        type: 'sandbox',
+        capabilities: SANDBOX_CAPABILITIES,
+        read: (_kind, o) => {
+          seen.push({ op: `read ${ctx.tenant}`, signal: o?.signal });
+          if (ctx.tenant === 'b') return Promise.reject(new Error('HTTP 503'));
+          return Promise.resolve([]);
+        },
+        apply: (_kind, changes, o) => {
+          seen.push({ op: `apply ${ctx.tenant}`, signal: o?.signal });
+          return Promise.resolve(
+            changes.map((c) => ({
+              kind: c.kind,
+              key: c.key,
+              action: c.action,
+              status: 'applied' as const,
+            })),
+          );
+        },
+        close: () => {
+          closed.push(ctx.tenant);
+          return Promise.resolve();
+        },
+      }),
+    };
+    return { factory, seen, closed };
+  }
+
+  it('passes the command signal to every read and apply, and closes every provider once', async () => {
+    const { factory, seen, closed } = recording();
+    const ctl = new AbortController();
+    const d = { ...deps(factory), signal: ctl.signal };
+    const run = await planTenants(set.tenants, d, opts);
+    expect(closed).toEqual([]);
+    await applyPlan(run.plan, run.sessions, d);
+    await run.close();
+    await run.close();
+    expect([...new Set(seen.map((s) => s.op))].sort()).toEqual(['apply a', 'read a', 'read b']);
+    expect(seen.every((s) => s.signal === ctl.signal)).toBe(true);
+    // b's read failed: its provider is closed all the same.
+    expect(closed.sort()).toEqual(['a', 'b']);
+  });
+
+  it('after the deadline: tenants not yet read are errors; changes not yet applied fail, none lost', async () => {
+    const { factory, seen } = recording();
+    const ctl = new AbortController();
+    const d = { ...deps(factory), signal: ctl.signal };
+    const run = await planTenants(set.tenants.slice(0, 1), d, opts);
+    expect(run.plan.tenants[0]?.changes).toHaveLength(2);
+    ctl.abort(new Error('the --timeout of 1s passed'));
+    const report = await applyPlan(run.plan, run.sessions, d);
+    expect(report.tenants[0]?.results.map((r) => [r.key, r.status, r.reason])).toEqual([
+      ['x.example', 'failed', 'not applied: the --timeout of 1s passed'],
+      ['y.example', 'failed', 'not applied: the --timeout of 1s passed'],
+    ]);
+    expect(new Set(seen.map((s) => s.op))).toEqual(new Set(['read a']));
+    const late = await planTenants(set.tenants, d, opts);
+    expect(
+      late.plan.tenants.map((t) => [t.status, t.errors[0]?.code, t.errors[0]?.message]),
+    ).toEqual([
+      [
+        'error',
+        'DEADLINE_EXCEEDED',
+        'not read: the --timeout of 1s passed; nothing is planned for this tenant',
+      ],
+      [
+        'error',
+        'DEADLINE_EXCEEDED',
+        'not read: the --timeout of 1s passed; nothing is planned for this tenant',
+      ],
+    ]);
+    await run.close();
+    await late.close();
   });
 });

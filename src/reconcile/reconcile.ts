@@ -1,4 +1,6 @@
+import { setTimeout as setTimeoutPromise } from 'node:timers/promises';
 import type { Dispatcher } from 'undici';
+import type { KindCapability } from '../model/capabilities.js';
 import type { TenantConfig } from '../config/policy-set.js';
 import { KINDS, type Kind } from '../model/kinds.js';
 import { buildPlan } from '../plan/build-plan.js';
@@ -15,6 +17,10 @@ import type {
 import type { Logger, Provider } from '../providers/provider.js';
 import type { ProviderRegistry } from '../providers/registry.js';
 import { mapConcurrent } from './concurrency.js';
+import { DEFAULT_SETTLE, settlePending, type SettleOptions } from './settle.js';
+
+const sleepFor = (ms: number, signal?: AbortSignal): Promise<void> =>
+  setTimeoutPromise(ms, undefined, signal !== undefined ? { signal } : {});
 
 export interface ReconcileDeps {
   registry: ProviderRegistry;
@@ -27,6 +33,16 @@ export interface ReconcileDeps {
   concurrency: number;
   /** Called as each tenant finishes (progress for long runs). */
   onTenantDone?: (tenant: string, done: number, total: number) => void;
+  /**
+   * The command's deadline (or Ctrl-C). Passed to every provider read and apply (and so to
+   * every request); once it fires, tenants not yet read fail, and changes not yet applied
+   * are reported failed — never dropped.
+   */
+  signal?: AbortSignal;
+  /** Waits between polls of changes that settle later (injected in tests). */
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+  /** Bounds on polling pending changes; defaults in `DEFAULT_SETTLE`. */
+  settle?: Partial<Pick<SettleOptions, 'maxWaitMs' | 'firstDelayMs' | 'maxDelayMs'>>;
 }
 
 export interface PlanOptions {
@@ -45,6 +61,34 @@ export interface TenantSession {
 export interface PlanRun {
   plan: Plan;
   sessions: Map<string, TenantSession>;
+  /**
+   * Close every provider created for the run (planned tenants and failed ones alike). Call it
+   * when the command is done with `sessions` (after apply); safe to call more than once.
+   */
+  close(): Promise<void>;
+}
+
+/** Why the deadline fired, in words. */
+function deadlineReason(signal: AbortSignal): string {
+  const reason: unknown = signal.reason;
+  return reason instanceof Error ? reason.message : 'the deadline passed';
+}
+
+/** Close providers once each; a provider that fails to close is logged, never thrown. */
+function closer(created: readonly Provider[], logger: Logger): () => Promise<void> {
+  let closed: Promise<void> | undefined;
+  return () => {
+    closed ??= Promise.allSettled(
+      [...new Set(created)].map(async (p) => {
+        await p.close?.();
+      }),
+    ).then((all) => {
+      for (const r of all)
+        if (r.status === 'rejected')
+          logger.warn(`closing a provider failed: ${describeError(r.reason)}`);
+    });
+    return closed;
+  };
 }
 
 function describeError(err: unknown): string {
@@ -58,17 +102,24 @@ export async function planTenants(
   opts: PlanOptions,
 ): Promise<PlanRun> {
   const sessions = new Map<string, TenantSession>();
+  const created: Provider[] = [];
+  const close = closer(created, deps.logger);
   let done = 0;
-  const tenantPlans = await mapConcurrent(
-    tenants,
-    deps.concurrency,
-    async (tenant): Promise<TenantPlan> => {
-      const result = await planOneTenant(tenant, deps, opts, sessions);
-      deps.onTenantDone?.(tenant.tenant, ++done, tenants.length);
-      return result;
-    },
-  );
-  return { plan: buildPlan(tenantPlans), sessions };
+  try {
+    const tenantPlans = await mapConcurrent(
+      tenants,
+      deps.concurrency,
+      async (tenant): Promise<TenantPlan> => {
+        const result = await planOneTenant(tenant, deps, opts, sessions, created);
+        deps.onTenantDone?.(tenant.tenant, ++done, tenants.length);
+        return result;
+      },
+    );
+    return { plan: buildPlan(tenantPlans), sessions, close };
+  } catch (err) {
+    await close();
+    throw err;
+  }
 }
 
 async function planOneTenant(
@@ -76,6 +127,7 @@ async function planOneTenant(
   deps: ReconcileDeps,
   opts: PlanOptions,
   sessions: Map<string, TenantSession>,
+  created: Provider[],
 ): Promise<TenantPlan> {
   const failed = (errors: PlanError[]): TenantPlan => ({
     tenant: tenant.tenant,
@@ -95,7 +147,16 @@ async function planOneTenant(
       },
     ]);
 
+  if (deps.signal?.aborted === true)
+    return failed([
+      {
+        code: 'DEADLINE_EXCEEDED',
+        message: `not read: ${deadlineReason(deps.signal)}; nothing is planned for this tenant`,
+      },
+    ]);
+
   const providers = new Map<Kind, Provider>();
+  const capabilities: Partial<Record<Kind, KindCapability>> = {};
   const errors: PlanError[] = [];
   for (const binding of tenant.bindings) {
     const factory = deps.registry[binding.type];
@@ -116,8 +177,14 @@ async function planOneTenant(
         logger: deps.logger,
         now: deps.now,
         ...(deps.dispatcher !== undefined ? { dispatcher: deps.dispatcher } : {}),
+        ...(deps.signal !== undefined ? { signal: deps.signal } : {}),
       });
-      for (const kind of binding.kinds) providers.set(kind, provider);
+      created.push(provider);
+      for (const kind of binding.kinds) {
+        providers.set(kind, provider);
+        const cap = factory.capabilities.kinds[kind];
+        if (cap !== undefined) capabilities[kind] = cap;
+      }
     } catch (err) {
       errors.push({
         code: 'PROVIDER_CONFIG',
@@ -132,7 +199,10 @@ async function planOneTenant(
   const live: LiveState = {};
   const reads = await Promise.allSettled(
     KINDS.filter((k) => providers.has(k)).map(async (kind) => {
-      live[kind] = await (providers.get(kind) as Provider).read(kind);
+      live[kind] = await (providers.get(kind) as Provider).read(
+        kind,
+        deps.signal !== undefined ? { signal: deps.signal } : {},
+      );
     }),
   );
   for (const [i, r] of reads.entries())
@@ -144,7 +214,11 @@ async function planOneTenant(
   if (errors.length > 0) return failed(errors);
 
   sessions.set(tenant.tenant, { tenant: tenant.tenant, providers });
-  return diffTenant(tenant, live, { today: opts.today, allowLargeChanges: opts.allowLargeChanges });
+  return diffTenant(tenant, live, {
+    today: opts.today,
+    allowLargeChanges: opts.allowLargeChanges,
+    capabilities,
+  });
 }
 
 /**
@@ -162,12 +236,12 @@ export async function applyPlan(
     plan.tenants,
     deps.concurrency,
     async (t): Promise<TenantApplyResult> => {
-      const result = await applyTenant(t, sessions.get(t.tenant));
+      const result = await applyTenant(t, sessions.get(t.tenant), deps);
       deps.onTenantDone?.(t.tenant, ++done, plan.tenants.length);
       return result;
     },
   );
-  const summary = { applied: 0, failed: 0, skipped: 0 };
+  const summary = { applied: 0, failed: 0, skipped: 0, pending: 0 };
   for (const t of tenants) for (const r of t.results) summary[r.status]++;
   return {
     formatVersion: 1,
@@ -190,6 +264,7 @@ const allResults = (
 async function applyTenant(
   t: TenantPlan,
   session: TenantSession | undefined,
+  deps: ReconcileDeps,
 ): Promise<TenantApplyResult> {
   if (t.status !== 'ok') {
     const reason = `tenant ${t.status}: ${t.errors.map((e) => e.message).join('; ')}`;
@@ -219,15 +294,37 @@ async function applyTenant(
       results.push(...allResults(changes, 'failed', `no provider serves ${kind}`));
       continue;
     }
+    const signal = deps.signal !== undefined ? { signal: deps.signal } : {};
+    if (deps.signal?.aborted === true) {
+      results.push(...allResults(changes, 'failed', `not applied: ${deadlineReason(deps.signal)}`));
+      continue;
+    }
     try {
-      const got = await provider.apply(kind, changes);
-      results.push(...reconcileResults(changes, got));
+      const got = reconcileResults(changes, await provider.apply(kind, changes, signal));
+      results.push(
+        ...(await settlePending(provider, kind, got, {
+          ...DEFAULT_SETTLE,
+          ...deps.settle,
+          now: () => deps.now().getTime(),
+          sleep: deps.sleep ?? sleepFor,
+          ...signal,
+        })),
+      );
     } catch (err) {
       results.push(...allResults(changes, 'failed', describeError(err)));
     }
   }
-  const applied = results.filter((r) => r.status === 'applied').length;
-  const status = applied === results.length ? 'applied' : applied === 0 ? 'failed' : 'partial';
+  const count = (s: ChangeResult['status']): number => results.filter((r) => r.status === s).length;
+  const applied = count('applied');
+  const pending = count('pending');
+  const status: TenantApplyResult['status'] =
+    applied === results.length
+      ? 'applied'
+      : pending > 0 && applied + pending === results.length
+        ? 'pending'
+        : applied + pending === 0
+          ? 'failed'
+          : 'partial';
   return { tenant: t.tenant, status, results };
 }
 

@@ -1,7 +1,9 @@
+import { CLOUDFLARE_CAPABILITIES } from '../../src/providers/cloudflare/capabilities.js';
+import type { CloudflareBinding } from '../../src/model/schema-types.generated.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { RawEntryOf } from '../../src/model/entries.js';
 import type { Kind } from '../../src/model/kinds.js';
-import { diffTenant, type LiveState } from '../../src/plan/diff-tenant.js';
+import { diffTenant, type DiffOptions, type LiveState } from '../../src/plan/diff-tenant.js';
 import type { ChangeResult, TenantPlan } from '../../src/plan/types.js';
 import type { Provider } from '../../src/providers/provider.js';
 import { tenantConfig } from '../support/tenants.js';
@@ -17,10 +19,16 @@ afterEach(async () => {
 type Raw = { [K in Kind]?: RawEntryOf[K][] };
 const KINDS: Kind[] = ['blockedSenders', 'exemptions', 'routes'];
 
-async function plan(p: Provider, raw: Raw, today = '2026-11-23'): Promise<TenantPlan> {
+async function plan(
+  p: Provider,
+  raw: Raw,
+  today = '2026-11-23',
+  capabilities: DiffOptions['capabilities'] = CLOUDFLARE_CAPABILITIES.kinds,
+): Promise<TenantPlan> {
   const live: LiveState = {};
   for (const k of KINDS) live[k] = await p.read(k);
   return diffTenant(tenantConfig('acme', cf.binding, raw), live, {
+    capabilities,
     today,
     allowLargeChanges: true,
   });
@@ -236,7 +244,15 @@ describe('cloudflare provider', () => {
         { domain: 'other.example', deliverTo: 'mx.other.example', port: 2525 },
       ],
     };
-    const t = await plan(p, raw);
+    // The planner, reading Cloudflare's capabilities, refuses the route it cannot create
+    // (validate refuses port 2525 before that).
+    const refused = await plan(p, raw);
+    expect(refused.status).toBe('blocked');
+    expect(refused.errors.map((e) => e.code)).toEqual(['ENTRY_NOT_CREATABLE']);
+    expect(refused.errors[0]?.message).toMatch(/missing\.example/);
+    // Handed such changes anyway, the provider refuses them itself and applies the rest.
+    const FULL = { lifecycle: 'full', ownershipMarker: true, settles: 'immediately' } as const;
+    const t = await plan(p, raw, undefined, { routes: FULL });
     const results = await applyAll(p, t);
     expect(results.map((r) => [r.key, r.status])).toEqual([
       ['acme.example', 'applied'],
@@ -311,7 +327,10 @@ describe('cloudflare provider', () => {
     const make = (baseUrl: string): unknown =>
       cf.factory.create({
         tenant: 'acme',
-        binding: { ...cf.binding, settings: { ...cf.binding.settings, baseUrl } },
+        binding: {
+          ...cf.binding,
+          settings: { ...(cf.binding.settings as CloudflareBinding), baseUrl },
+        },
         rootDir: '.',
         env: cf.env,
         logger: cf.logger,

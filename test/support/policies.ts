@@ -1,3 +1,4 @@
+import { builtinProviders, capabilityTable } from '../../src/providers/registry.js';
 import { loadPolicies } from '../../src/config/load-policies.js';
 import type { PolicySet, PolicySource } from '../../src/config/policy-set.js';
 import { createSchemaValidator } from '../../src/config/schema-validator.js';
@@ -16,7 +17,11 @@ export function loadFromTexts(files: Record<string, string>, today = '2026-11-23
       text,
     };
   });
-  return loadPolicies(sources, { validator, today });
+  return loadPolicies(sources, {
+    validator,
+    capabilities: capabilityTable(builtinProviders),
+    today,
+  });
 }
 
 /** A minimal valid tenant file with extra YAML appended. */

@@ -2,7 +2,9 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { normalizeEntry, type RawEntryOf } from '../../model/entries.js';
 import { KINDS, type Kind } from '../../model/kinds.js';
-import { PROVIDER_KINDS } from '../../model/provider-kinds.js';
+import { sandboxBindingSchema } from './binding-schema.js';
+import { SANDBOX_CAPABILITIES } from './capabilities.js';
+import type { SandboxBinding } from '../../model/schema-types.generated.js';
 import type { Change, ChangeResult } from '../../plan/types.js';
 import type {
   LiveEntry,
@@ -27,7 +29,10 @@ export class SandboxStateError extends Error {
 export function sandboxStateFile(
   ctx: Pick<ProviderContext, 'tenant' | 'binding' | 'rootDir' | 'env'>,
 ): string {
-  const dir = ctx.env['MXPOLICY_SANDBOX_DIR'] ?? ctx.binding.settings.dir ?? DEFAULT_SANDBOX_DIR;
+  const dir =
+    ctx.env['MXPOLICY_SANDBOX_DIR'] ??
+    (ctx.binding.settings as SandboxBinding).dir ??
+    DEFAULT_SANDBOX_DIR;
   return path.resolve(ctx.rootDir, dir, `${ctx.tenant}.json`);
 }
 
@@ -71,7 +76,7 @@ function toLive(kind: Kind, value: unknown, where: string): LiveEntry {
  */
 class SandboxProvider implements Provider {
   readonly type = 'sandbox' as const;
-  readonly capabilities: ProviderCapabilities = sandboxCapabilities;
+  readonly capabilities: ProviderCapabilities = SANDBOX_CAPABILITIES;
   private loaded: Promise<SandboxFile> | undefined;
   private readonly unread: Set<Kind>;
 
@@ -178,14 +183,9 @@ class SandboxProvider implements Provider {
   }
 }
 
-const sandboxCapabilities: ProviderCapabilities = {
-  kinds: PROVIDER_KINDS.sandbox,
-  updateOnly: [],
-  ownershipMarker: true,
-};
-
 export const sandboxProvider: ProviderFactory = {
   type: 'sandbox',
-  capabilities: sandboxCapabilities,
+  capabilities: SANDBOX_CAPABILITIES,
+  bindingSchema: sandboxBindingSchema,
   create: (ctx) => new SandboxProvider(sandboxStateFile(ctx), ctx.binding.kinds),
 };

@@ -1,0 +1,100 @@
+import type { AnyEntry, Kind } from './kinds.js';
+
+/**
+ * A field value a provider cannot express for a kind, stated as data so that `validate`
+ * refuses it before anything is read live (octoDNS's `SUPPORTS_*`, per field).
+ */
+export interface ValueRule {
+  /** Field of the normalized entry, e.g. `bypass`, `recipient`, `port`, `reason`. */
+  field: string;
+  /** When the field is present, its value must be one of these. */
+  allowed?: readonly (string | number | boolean)[];
+  /** The field must not be present at all (e.g. recipient exemptions on a sender-only API). */
+  absent?: true;
+  /** Longest string the vendor stores for the field. */
+  maxLength?: number;
+  /** The rule applies only when this other field is present (or absent). */
+  when?: { field: string; present: boolean };
+  /** Why, in the vendor's terms: shown to the person who wrote the entry. */
+  why: string;
+}
+
+/** What a provider can do with one kind. */
+export interface KindCapability {
+  /**
+   * `full`: entries are created, updated and deleted. `update-only`: the vendor owns the
+   * lifecycle (Cloudflare's protected domains): mxpolicy only changes entries that exist.
+   */
+  lifecycle: 'full' | 'update-only';
+  /**
+   * Whether live objects carry mxpolicy's ownership marker. Without one, a live entry the
+   * YAML declares is managed and any other is left alone (listed, never deleted, not even
+   * in authoritative mode): nothing proves mxpolicy made it.
+   */
+  ownershipMarker: boolean;
+  /** Values of fields the vendor cannot express. */
+  values?: readonly ValueRule[];
+  /**
+   * `immediately`: a write is in effect when its request succeeds. `eventually`: apply may
+   * report `pending`, and the provider's `settle` is polled until it ends.
+   */
+  settles: 'immediately' | 'eventually';
+}
+
+/** The kinds a provider serves, and how. A kind it does not list, it does not serve. */
+export interface ProviderCapabilities {
+  kinds: Partial<Record<Kind, KindCapability>>;
+}
+
+/** Capabilities by binding `type` (built from the provider registry by the caller). */
+export type CapabilityTable = Readonly<Record<string, ProviderCapabilities>>;
+
+/** The kinds a provider serves, in the model's order. */
+export function servedKinds(caps: ProviderCapabilities, order: readonly Kind[]): Kind[] {
+  return order.filter((k) => caps.kinds[k] !== undefined);
+}
+
+/** A value rule an entry breaks, with the field and the offending value. */
+export interface ValueViolation {
+  field: string;
+  value: unknown;
+  rule: ValueRule;
+  message: string;
+}
+
+/** The value rules one normalized entry breaks (empty when the provider can express it). */
+export function checkEntryValues(
+  entry: AnyEntry,
+  rules: readonly ValueRule[] | undefined,
+): ValueViolation[] {
+  if (rules === undefined || rules.length === 0) return [];
+  const fields = entry as unknown as Record<string, unknown>;
+  const out: ValueViolation[] = [];
+  for (const rule of rules) {
+    if (rule.when !== undefined && (fields[rule.when.field] !== undefined) !== rule.when.present)
+      continue;
+    const value = fields[rule.field];
+    if (value === undefined) continue;
+    if (rule.absent === true)
+      out.push({ field: rule.field, value, rule, message: `'${rule.field}' is not supported` });
+    else if (rule.allowed !== undefined && !rule.allowed.includes(value as string))
+      out.push({
+        field: rule.field,
+        value,
+        rule,
+        message: `${rule.field}: ${JSON.stringify(value)} is not supported (supported: ${rule.allowed.map((v) => JSON.stringify(v)).join(', ')})`,
+      });
+    else if (
+      rule.maxLength !== undefined &&
+      typeof value === 'string' &&
+      value.length > rule.maxLength
+    )
+      out.push({
+        field: rule.field,
+        value,
+        rule,
+        message: `${rule.field} is ${value.length} characters, longer than the ${rule.maxLength} stored`,
+      });
+  }
+  return out;
+}

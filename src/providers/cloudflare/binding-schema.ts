@@ -1,0 +1,27 @@
+import { bindingSchema } from '../binding-schema.js';
+import { CLOUDFLARE_CAPABILITIES } from './capabilities.js';
+
+export const cloudflareBindingSchema = bindingSchema('cloudflare', CLOUDFLARE_CAPABILITIES, {
+  title: 'CloudflareBinding',
+  description:
+    'Cloudflare Email Security (API v4): blocked senders, allow policies (exemptions) and protected domains (routes) of one account.',
+  required: ['account', 'tokenEnv'],
+  properties: {
+    account: {
+      type: 'string',
+      pattern: '^[0-9a-f]{32}$',
+      description: 'Cloudflare account id: 32 hexadecimal digits (dashboard URL or account home).',
+    },
+    tokenEnv: {
+      $ref: '#/$defs/envName',
+      description:
+        'Name of the environment variable holding an API token with Email Security read (plan) or edit (apply) permission. Never the token itself.',
+    },
+    baseUrl: {
+      type: 'string',
+      format: 'uri',
+      description:
+        'API base URL; default https://api.cloudflare.com/client/v4. Plain http only to 127.0.0.1 (an emulator).',
+    },
+  },
+});

@@ -1,0 +1,55 @@
+import type { ProviderCapabilities, ValueRule } from '../../model/capabilities.js';
+
+/** Room left for the reason in `comments` (1,024 characters) after mxpolicy's tag. */
+const REASON: ValueRule = {
+  field: 'reason',
+  maxLength: 900,
+  why: "Cloudflare stores 1,024 characters of comments, and mxpolicy's ownership tag takes the rest",
+};
+
+/**
+ * Cloudflare Email Security (vendor notes §1): block_senders and allow_policies are fully
+ * managed and carry the marker in `comments`; protected domains (routes) exist only when
+ * set up in the dashboard and have no field for a marker.
+ */
+export const CLOUDFLARE_CAPABILITIES: ProviderCapabilities = {
+  kinds: {
+    blockedSenders: {
+      lifecycle: 'full',
+      ownershipMarker: true,
+      settles: 'immediately',
+      values: [REASON],
+    },
+    exemptions: {
+      lifecycle: 'full',
+      ownershipMarker: true,
+      settles: 'immediately',
+      values: [
+        REASON,
+        {
+          field: 'bypass',
+          allowed: ['spam', 'all'],
+          why: 'Cloudflare allow policies skip the spam checks (acceptable sender) or every check (trusted sender); there is no spoof-only bypass',
+        },
+        {
+          field: 'bypass',
+          allowed: ['all'],
+          when: { field: 'recipient', present: true },
+          why: 'Cloudflare exempts a recipient from every check (is_exempt_recipient); write bypass: all',
+        },
+      ],
+    },
+    routes: {
+      lifecycle: 'update-only',
+      ownershipMarker: false,
+      settles: 'immediately',
+      values: [
+        {
+          field: 'port',
+          allowed: [25],
+          why: "Cloudflare's transport is a host name: delivery is always to its port 25",
+        },
+      ],
+    },
+  },
+};
