@@ -132,6 +132,7 @@ export default tseslint.config(
   {
     ignores: [
       'dist/',
+      'action/dist/',
       'node_modules/',
       'coverage/',
       '.mxpolicy/',

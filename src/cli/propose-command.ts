@@ -13,6 +13,7 @@ import {
 import type { PolicySet, PolicySource } from '../config/policy-set.js';
 import { renderDiagnosticsText } from '../config/report.js';
 import { selectTenants } from '../config/select-tenants.js';
+import { upsertPlanComment } from '../github/comments.js';
 import { buildPlanCommentBody } from '../github/plan-comment.js';
 import {
   enableAutoMerge,
@@ -440,14 +441,15 @@ export async function runProposeCommand(
         : undefined;
     const session = await openGithubSession(ctx);
     const header = proposalMarkdown(title, intent, opts, result.edits, result.notes, review);
+    // The body: the proposal and the plan's summary and change list. The full plan, with its
+    // checksum, goes in the sticky plan comment, where `apply --github` reads what was reviewed.
+    const sections = plan !== undefined ? planMarkdownSections(plan) : undefined;
     const planBody =
-      plan !== undefined
-        ? buildPlanCommentBody(plan, planMarkdownSections(plan), {
-            maxChars: 60_000 - header.length,
-            ...(session.actions.runUrl !== undefined
-              ? { artifactUrl: session.actions.runUrl }
-              : {}),
-          }).body
+      sections !== undefined
+        ? [sections.summary, sections.deletes, sections.grouped]
+            .filter((p) => p !== '')
+            .join('\n\n')
+            .slice(0, 60_000 - header.length)
         : '';
     const pull = await upsertProposalPull(session.client, session.actions, {
       branch,
@@ -457,6 +459,15 @@ export async function runProposeCommand(
       labels: review !== undefined ? [PROPOSE_LABEL, NEEDS_REVIEW_LABEL] : [PROPOSE_LABEL],
     });
     pr = pull.number;
+    if (plan !== undefined && sections !== undefined)
+      await upsertPlanComment(
+        session.client,
+        { owner: session.actions.owner, repo: session.actions.repo, issueNumber: pull.number },
+        buildPlanCommentBody(plan, sections, {
+          ...(commit !== undefined ? { sha: commit } : {}),
+          ...(session.actions.runUrl !== undefined ? { artifactUrl: session.actions.runUrl } : {}),
+        }).body,
+      );
     ctx.stdout.write(
       `${pull.updated ? 'updated' : 'opened'} pull request #${pull.number}: ${pull.url}\n`,
     );

@@ -248,7 +248,11 @@ describe('reusable action', () => {
       if (step.uses) expect(step.uses).toMatch(PINNED);
       if (step.run) expect(step.run).not.toContain('${{');
     }
-    const run = action.runs.steps.find((s) => s.run?.includes('bin/mxpolicy.js'))?.run ?? '';
+    const run =
+      action.runs.steps.find((s) => s.run?.includes('action/dist/mxpolicy.mjs'))?.run ?? '';
+    // The bundle runs as committed: no install, no compile.
+    for (const step of action.runs.steps)
+      expect(step.run ?? '').not.toMatch(/npm (ci|install)|tsc/);
     for (const sub of ['--github-comment', 'apply --github', 'drift --github-issues'])
       expect(run).toContain(sub);
   });

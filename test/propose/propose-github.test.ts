@@ -87,9 +87,18 @@ describe('mxpolicy propose --github', () => {
     expect(pull.title).toBe('mxpolicy: block evil.example in bundle baseline');
     expect(pull.labels).toEqual(['mxpolicy-propose']);
     expect(pull.body).toContain('**Reason:** EDR alert 77');
-    expect(pull.body).toContain('<!-- mxpolicy:plan checksum=');
     expect(pull.body).toContain('+ block `evil.example` in 3 tenants');
-    expect(ops(gh)).toEqual(['pulls/list 200', 'pulls/create 201', 'issues/add-labels 200']);
+    // The reviewed plan, with its checksum, is the sticky plan comment apply --github reads.
+    const [comment, ...others] = gh.commentsOn(1);
+    expect(others).toEqual([]);
+    expect(comment?.body).toMatch(/^<!-- mxpolicy:plan checksum=[0-9a-f]{64} -->/);
+    expect(ops(gh)).toEqual([
+      'pulls/list 200',
+      'pulls/create 201',
+      'issues/add-labels 200',
+      'issues/list-comments 200',
+      'issues/create-comment 201',
+    ]);
 
     const second = await runCli(
       [...args.slice(0, 5), '--reason', 'EDR alert 77 (again)', '--github'],
@@ -102,11 +111,14 @@ describe('mxpolicy propose --github', () => {
     expect(second.stdout).toContain('updated pull request #1');
     expect(gh.issues.filter((i) => i.pull !== undefined)).toHaveLength(1);
     expect(gh.issues[0]?.body).toContain('EDR alert 77 (again)');
-    expect(ops(gh).slice(3)).toEqual([
+    expect(ops(gh).slice(5)).toEqual([
       'pulls/list 200',
       'issues/update 200',
       'issues/add-labels 200',
+      'issues/list-comments 200',
+      'issues/update-comment 200',
     ]);
+    expect(gh.commentsOn(1)).toHaveLength(1);
   });
 
   it('--auto-merge asks GitHub to merge a plan that only tightens', async () => {
