@@ -245,7 +245,7 @@ describe('--events (NDJSON, ECS field names)', () => {
         },
         { tenant: 't2', status: 'skipped', results: [], reason: 'tenant error: unreadable' },
       ],
-      summary: { applied: 0, failed: 1, skipped: 0 },
+      summary: { applied: 0, failed: 1, skipped: 0, pending: 0 },
     };
     const [failed, skipped] = applyEvents(plan, report, { timestamp: 'T' });
     expect(failed?.event).toMatchObject({

@@ -36,7 +36,7 @@ import { EXIT, today, type CliContext, type ExitCode } from './context.js';
 import { eventContext, writeEvents } from './events-output.js';
 import { findRepository, type Repository } from './git-repo.js';
 import { openGithubSession } from './github-session.js';
-import { schemaValidator } from './load.js';
+import { builtinCapabilities, schemaValidator } from './load.js';
 import { runPlan } from './run-plan.js';
 
 export const PROPOSE_VERBS = ['block', 'unblock', 'exempt', 'unexempt', 'hold', 'release'] as const;
@@ -324,7 +324,11 @@ export async function runProposeCommand(
   if (sources.length === 0)
     return fail(`no policy files in ${dir}/tenants/ or ${dir}/bundles/ (or pass --policies DIR)`);
   const load = (s: readonly PolicySource[]): PolicySet =>
-    loadPolicies(s, { validator: schemaValidator(), today: today(ctx) });
+    loadPolicies(s, {
+      validator: schemaValidator(),
+      capabilities: builtinCapabilities(),
+      today: today(ctx),
+    });
   const set = load(sources);
 
   let target: IntentTarget;

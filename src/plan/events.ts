@@ -46,6 +46,7 @@ const OUTCOME: Record<ChangeStatus, 'success' | 'failure' | 'unknown'> = {
   applied: 'success',
   failed: 'failure',
   skipped: 'unknown',
+  pending: 'unknown',
 };
 
 function base(
