@@ -82,7 +82,10 @@ export async function executeApply(
       ];
       if (opts.events !== undefined)
         await writeEvents(ctx, opts.events, [
-          applyRefusedEvent(mismatch[0] ?? 'plan changed', await eventContext(ctx, eventExtra(opts))),
+          applyRefusedEvent(
+            mismatch[0] ?? 'plan changed',
+            await eventContext(ctx, eventExtra(opts)),
+          ),
         ]);
       return { exitCode: EXIT.error, plan, mismatch };
     }
