@@ -235,3 +235,42 @@ describe('editYaml on the example policies', () => {
     );
   });
 });
+
+describe('editYaml addValues and comment (import)', () => {
+  const base =
+    'tenant: acme # the tenant\ndomains: [acme.example]\nblockedSenders:\n  - sender: a.example\n    reason: r\n';
+
+  it('addValues creates a list of scalars in its place, appends to a block list, skips present ones', () => {
+    const once = edit(base, { op: 'addValues', list: 'include', values: ['baseline'] });
+    expect(once).toBe(
+      'tenant: acme # the tenant\ndomains: [acme.example]\ninclude:\n  - baseline\nblockedSenders:\n  - sender: a.example\n    reason: r\n',
+    );
+    const twice = edit(once, { op: 'addValues', list: 'include', values: ['baseline', 'extra'] });
+    expect(changedRegion(once, twice)).toEqual({ removed: [], added: ['  - extra'] });
+    expect(
+      editYaml(
+        twice,
+        [{ op: 'addValues', list: 'include', values: ['extra'] }],
+        POLICY_EDIT_OPTIONS,
+      ).missed,
+    ).toHaveLength(1);
+    const flow = edit(base, { op: 'addValues', list: 'domains', values: ['acme.eu'] });
+    expect(parse(flow)).toMatchObject({ domains: ['acme.example', 'acme.eu'] });
+  });
+
+  it('comment writes its block at the end, replaces it by its header, removes it with no lines', () => {
+    const one = edit(base, { op: 'comment', header: 'import:', lines: ['import: 1', '- x'] });
+    expect(one).toBe(`${base}\n# import: 1\n# - x\n`);
+    const two = edit(one, { op: 'comment', header: 'import:', lines: ['import: 2'] });
+    expect(two).toBe(`${base}\n# import: 2\n`);
+    expect(edit(two, { op: 'comment', header: 'import:', lines: [] })).toBe(base);
+    // Other comments are not touched; items added later land before the block.
+    const added = edit(two, {
+      op: 'add',
+      list: 'blockedSenders',
+      items: [{ sender: 'b.example', reason: 'r' }],
+    });
+    expect(added).toBe(`${base}  - sender: b.example\n    reason: r\n\n# import: 2\n`);
+    expect(parse(added)).toMatchObject({ blockedSenders: [{}, { sender: 'b.example' }] });
+  });
+});
