@@ -35,6 +35,7 @@ describe('import on the sandbox', () => {
             { sender: 'Evil.Example', reason: 'phish wave' },
             { sender: 'x@spam.example', reason: 'ours', managedBy: 'mxpolicy', ticket: 'INC-1' },
             { sender: '203.0.113.0/24', reason: '' },
+            { sender: 'acme.example', reason: 'someone blocked our own domain' },
           ],
           exemptions: [{ sender: 'news@partner.example', bypass: 'spam', reason: 'partner' }],
           holds: [
@@ -63,9 +64,10 @@ describe('import on the sandbox', () => {
     expect(imp.stderr).toBe('');
     expect(imp.code).toBe(0);
     expect(imp.stdout).toMatch(
-      /^acme: 6 entries written to policies\/tenants\/acme.yaml, 1 left unmanaged:$/m,
+      /^acme: 6 entries written to policies\/tenants\/acme.yaml, 2 left unmanaged:$/m,
     );
     expect(imp.stdout).toContain("route other.example: not one of the tenant's domains");
+    expect(imp.stdout).toContain('blocked sender acme.example: BLOCKS_OWN_DOMAIN');
     expect(imp.stdout).toMatch(/adopted 5 of 5 imported entries/);
     const after = await read(repo, 'policies/tenants/acme.yaml');
     // The file the person wrote is untouched, line by line, at the top.

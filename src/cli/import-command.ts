@@ -8,8 +8,11 @@ import {
   type BundlePlan,
   type TenantImport,
 } from '../config/import-policies.js';
+import { parse } from 'yaml';
+import type { Diagnostic } from '../config/diagnostics.js';
 import { loadPolicies } from '../config/load-policies.js';
-import type { PolicySource } from '../config/policy-set.js';
+import { policyItemKey } from '../config/policy-edit.js';
+import type { PolicySet, PolicySource } from '../config/policy-set.js';
 import { KIND_LABELS } from '../model/kinds.js';
 import { buildPlan } from '../plan/build-plan.js';
 import { diffTenant } from '../plan/diff-tenant.js';
@@ -23,8 +26,15 @@ import {
 import { readPolicySources } from '../sources/policy-files.js';
 import { EXIT, today, type CliContext, type ExitCode } from './context.js';
 import { DEFAULT_TIMEOUT, parseDuration, startDeadline } from './deadline.js';
-import { builtinCapabilities, loadSelectedPolicies, schemaValidator } from './load.js';
+import {
+  builtinCapabilities,
+  loadSelectedPolicies,
+  schemaValidator,
+  type LoadedPolicies,
+} from './load.js';
 import { reconcileDeps, validationErrorsByTenant } from './run-plan.js';
+
+type OkRead = Extract<TenantRead, { status: 'ok' }>;
 
 export interface ImportCommandOptions {
   policies: string;
@@ -66,7 +76,7 @@ export async function runImportCommand(
   const run = await readTenants(selected, deps, validationErrorsByTenant(set, selected));
   let failed = false;
   try {
-    const ok = run.reads.filter((r): r is Extract<TenantRead, { status: 'ok' }> => {
+    const ok = run.reads.filter((r): r is OkRead => {
       if (r.status === 'ok') return true;
       failed = true;
       ctx.stderr.write(
@@ -74,80 +84,32 @@ export async function runImportCommand(
       );
       return false;
     });
-    const imports = ok.map((r) => {
-      const tenant = selected.find((t) => t.tenant === r.tenant);
-      if (tenant === undefined) throw new Error(`internal: ${r.tenant} was not selected`);
-      return collectImport({
-        tenant,
-        live: r.live,
-        capabilities: r.capabilities,
-        providerTypes: r.providerTypes,
-        today: day,
-      });
-    });
-
-    // The bundle, when asked for.
-    let bundle: BundlePlan | undefined;
-    const files = new Map<string, string>(); // path -> new text
+    // Compose the files; entries validation refuses (a block that conflicts with a live
+    // exemption, a tenant's own domain blocked live...) stay unmanaged, and compose again.
+    const exclude = new Map<string, Map<string, string>>();
+    let composed = await composeFiles(ctx, opts, loaded, ok, exclude, day, minShare);
+    for (let attempt = 0; attempt < 3 && composed.problems.length > 0; attempt++) {
+      let progress = false;
+      for (const d of composed.problems) {
+        const imp = composed.imports.find((i) => i.file === d.file);
+        const m = /^\/([A-Za-z]+)\/(\d+)/.exec(d.pointer);
+        const text = composed.files.get(d.file);
+        if (imp === undefined || m === null || text === undefined) continue;
+        const list = (parse(text) as Record<string, unknown> | null)?.[m[1] ?? ''];
+        const item = Array.isArray(list) ? (list as unknown[])[Number(m[2])] : undefined;
+        const key = policyItemKey(m[1] ?? '', item);
+        if (key === undefined || !imp.entries.some((e) => e.kind === m[1] && e.key === key))
+          continue;
+        let mine = exclude.get(imp.tenant);
+        if (mine === undefined) exclude.set(imp.tenant, (mine = new Map<string, string>()));
+        mine.set(`${m[1] ?? ''} ${key}`, `${d.code}: ${d.message}`);
+        progress = true;
+      }
+      if (!progress) break;
+      composed = await composeFiles(ctx, opts, loaded, ok, exclude, day, minShare);
+    }
+    const { imports, files, bundle, written, after, problems } = composed;
     const bundleName = opts.bundle;
-    if (bundleName !== undefined && imports.length > 0) {
-      bundle = factorBundle(imports, minShare);
-      const existing = set.bundles.find((b) => b.bundle === bundleName);
-      if (existing !== undefined) {
-        const outside = set.tenants
-          .filter(
-            (t) => t.include.includes(bundleName) && !imports.some((i) => i.tenant === t.tenant),
-          )
-          .map((t) => t.tenant);
-        if (outside.length > 0)
-          throw new Error(
-            `bundle ${bundleName} is included by tenants outside this import (${outside.join(', ')}): adding entries to it would change them; choose another --bundle name`,
-          );
-      }
-      if (bundle.entries.length > 0) {
-        const bundlePath =
-          existing?.file ?? path.posix.join(policyDir(ctx, opts), 'bundles', `${bundleName}.yaml`);
-        const before =
-          existing !== undefined ? await readFile(path.join(root, bundlePath), 'utf8') : undefined;
-        files.set(
-          bundlePath,
-          importIntoBundleFile(
-            before,
-            bundleName,
-            bundle.entries,
-            `entries shared by at least ${Math.round(minShare * 100)}% of the imported tenants (mxpolicy import, ${day})`,
-          ),
-        );
-      }
-    }
-    const includers = new Set(bundle?.includers ?? []);
-    const written = new Map<string, number>();
-    for (const imp of imports) {
-      const text = await readFile(path.join(root, imp.file), 'utf8');
-      const edit = importIntoTenantFile(text, imp, {
-        today: day,
-        ...(bundle !== undefined && bundleName !== undefined && includers.has(imp.tenant)
-          ? { bundle: { name: bundleName, entries: bundle.entries } }
-          : {}),
-      });
-      written.set(imp.tenant, edit.written);
-      if (edit.text !== text) files.set(imp.file, edit.text);
-    }
-
-    // The round trip: the new files must validate before anything is written.
-    const sources = await readPolicySources(root, policyDir(ctx, opts));
-    const newSources: PolicySource[] = sources.map((s) =>
-      files.has(s.path) ? { ...s, text: files.get(s.path) ?? s.text } : s,
-    );
-    for (const [p, text] of files)
-      if (!sources.some((s) => s.path === p))
-        newSources.push({ path: p, kind: 'bundle', name: path.basename(p, '.yaml'), text });
-    const after = loadPolicies(newSources, {
-      validator: schemaValidator(),
-      capabilities: builtinCapabilities(),
-      today: day,
-    });
-    const problems = after.diagnostics.filter((d) => d.severity === 'error' && files.has(d.file));
     if (problems.length > 0) {
       for (const d of problems)
         ctx.stderr.write(`${d.file}:${d.line}:${d.column}: ${d.code}: ${d.message}\n`);
@@ -215,6 +177,106 @@ export async function runImportCommand(
     await run.close();
     deadline.dispose();
   }
+}
+
+interface Composed {
+  imports: TenantImport[];
+  files: Map<string, string>;
+  bundle: BundlePlan | undefined;
+  written: Map<string, number>;
+  after: PolicySet;
+  problems: Diagnostic[];
+}
+
+/** The new text of every file import writes, and what validation says of them. */
+async function composeFiles(
+  ctx: CliContext,
+  opts: ImportCommandOptions,
+  loaded: LoadedPolicies,
+  ok: readonly OkRead[],
+  exclude: ReadonlyMap<string, ReadonlyMap<string, string>>,
+  day: string,
+  minShare: number,
+): Promise<Composed> {
+  const { root, set, selected } = loaded;
+  const imports = ok.map((r) => {
+    const tenant = selected.find((t) => t.tenant === r.tenant);
+    if (tenant === undefined) throw new Error(`internal: ${r.tenant} was not selected`);
+    return collectImport({
+      tenant,
+      live: r.live,
+      capabilities: r.capabilities,
+      providerTypes: r.providerTypes,
+      today: day,
+      ...(exclude.has(r.tenant)
+        ? { exclude: exclude.get(r.tenant) ?? new Map<string, string>() }
+        : {}),
+    });
+  });
+
+  // The bundle, when asked for.
+  let bundle: BundlePlan | undefined;
+  const files = new Map<string, string>(); // path -> new text
+  const bundleName = opts.bundle;
+  if (bundleName !== undefined && imports.length > 0) {
+    bundle = factorBundle(imports, minShare);
+    const existing = set.bundles.find((b) => b.bundle === bundleName);
+    if (existing !== undefined) {
+      const outside = set.tenants
+        .filter(
+          (t) => t.include.includes(bundleName) && !imports.some((i) => i.tenant === t.tenant),
+        )
+        .map((t) => t.tenant);
+      if (outside.length > 0)
+        throw new Error(
+          `bundle ${bundleName} is included by tenants outside this import (${outside.join(', ')}): adding entries to it would change them; choose another --bundle name`,
+        );
+    }
+    if (bundle.entries.length > 0) {
+      const bundlePath =
+        existing?.file ?? path.posix.join(policyDir(ctx, opts), 'bundles', `${bundleName}.yaml`);
+      const before =
+        existing !== undefined ? await readFile(path.join(root, bundlePath), 'utf8') : undefined;
+      files.set(
+        bundlePath,
+        importIntoBundleFile(
+          before,
+          bundleName,
+          bundle.entries,
+          `entries shared by at least ${Math.round(minShare * 100)}% of the imported tenants (mxpolicy import, ${day})`,
+        ),
+      );
+    }
+  }
+  const includers = new Set(bundle?.includers ?? []);
+  const written = new Map<string, number>();
+  for (const imp of imports) {
+    const text = await readFile(path.join(root, imp.file), 'utf8');
+    const edit = importIntoTenantFile(text, imp, {
+      today: day,
+      ...(bundle !== undefined && bundleName !== undefined && includers.has(imp.tenant)
+        ? { bundle: { name: bundleName, entries: bundle.entries } }
+        : {}),
+    });
+    written.set(imp.tenant, edit.written);
+    if (edit.text !== text) files.set(imp.file, edit.text);
+  }
+
+  // The round trip: the new files must validate before anything is written.
+  const sources = await readPolicySources(root, policyDir(ctx, opts));
+  const newSources: PolicySource[] = sources.map((s) =>
+    files.has(s.path) ? { ...s, text: files.get(s.path) ?? s.text } : s,
+  );
+  for (const [p, text] of files)
+    if (!sources.some((s) => s.path === p))
+      newSources.push({ path: p, kind: 'bundle', name: path.basename(p, '.yaml'), text });
+  const after = loadPolicies(newSources, {
+    validator: schemaValidator(),
+    capabilities: builtinCapabilities(),
+    today: day,
+  });
+  const problems = after.diagnostics.filter((d) => d.severity === 'error' && files.has(d.file));
+  return { imports, files, bundle, written, after, problems };
 }
 
 function policyDir(ctx: CliContext, opts: { policies: string }): string {

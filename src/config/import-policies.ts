@@ -55,6 +55,8 @@ export interface CollectImportInput {
   providerTypes: Partial<Record<Kind, string>>;
   /** Today (YYYY-MM-DD), for the reason of entries the vendor gives none. */
   today: string;
+  /** Entries (`<kind> <key>`) validation refused in a first attempt, with the reason. */
+  exclude?: ReadonlyMap<string, string>;
 }
 
 /** The reason written for a live entry that has none (no marker, no vendor comment). */
@@ -141,6 +143,11 @@ export function collectImport(input: CollectImportInput): TenantImport {
       const violations = checkEntryValues(normalized.entry.value, cap.values);
       if (violations.length > 0) {
         skip(violations.map((v) => `${v.message} (${v.rule.why})`).join('; '));
+        continue;
+      }
+      const refused = input.exclude?.get(`${kind} ${l.key}`);
+      if (refused !== undefined) {
+        skip(refused);
         continue;
       }
       if (kind === 'routes' && !ownDomains.has(l.key)) {
