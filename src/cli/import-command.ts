@@ -135,7 +135,16 @@ export async function runImportCommand(
         allowLargeChanges: true, // adoptions write only the marker (checked below)
         capabilities: r.capabilities,
       });
-      const other = plan.changes.filter((c) => !(c.action === 'update' && c.cause === 'adopt'));
+      // Adoptions, and the reason written where live had none (an update of `reason` alone).
+      const other = plan.changes.filter(
+        (c) =>
+          !(
+            c.action === 'update' &&
+            (c.cause === 'adopt' ||
+              (c.patch.every((op) => op.path === '/reason') &&
+                ((c.before as { reason?: string } | undefined)?.reason ?? '').trim() === ''))
+          ),
+      );
       if (other.length > 0 || plan.status !== 'ok') {
         failed = true;
         ctx.stderr.write(
