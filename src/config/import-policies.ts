@@ -247,23 +247,29 @@ export function importIntoTenantFile(
   opts: { today: string; bundle?: { name: string; entries: readonly ImportedEntry[] } },
 ): TenantFileEdit {
   const inBundle = new Set(opts.bundle?.entries.map((e) => e.fingerprint) ?? []);
+  // Each edit parses the text as it is then: the small edits first, the longest list last,
+  // the comment block (no parse) at the very end of the file.
   const edits: YamlEdit[] = [];
-  let written = 0;
+  if (opts.bundle !== undefined && opts.bundle.entries.length > 0)
+    edits.push({ op: 'addValues', list: 'include', values: [opts.bundle.name] });
+  const adds: { op: 'add'; list: Kind; items: YamlItem[] }[] = [];
   for (const kind of KINDS) {
     const items = imported.entries
       .filter((e) => e.kind === kind && !inBundle.has(e.fingerprint))
       .map((e) => e.item);
-    written += items.length;
-    if (items.length > 0) edits.push({ op: 'add', list: kind, items });
+    if (items.length > 0) adds.push({ op: 'add', list: kind, items });
   }
-  if (opts.bundle !== undefined && opts.bundle.entries.length > 0)
-    edits.push({ op: 'addValues', list: 'include', values: [opts.bundle.name] });
-  edits.push({
+  adds.sort((a, b) => a.items.length - b.items.length);
+  const written = adds.reduce((n, a) => n + a.items.length, 0);
+  const comment: YamlEdit = {
     op: 'comment',
     header: UNMANAGED_HEADER.slice(2),
     lines: unmanagedBlock(imported.skipped, opts.today),
-  });
-  return { text: editYaml(text, edits, POLICY_EDIT_OPTIONS).text, written };
+  };
+  return {
+    text: editYaml(text, [...edits, ...adds, comment], POLICY_EDIT_OPTIONS).text,
+    written,
+  };
 }
 
 /** The bundle file with the shared entries (added to `text` when the bundle exists). */

@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parse } from 'yaml';
+import { parse, stringify } from 'yaml';
 import { POLICY_EDIT_OPTIONS } from './policy-edit.js';
 import { editYaml, newPolicyFileText, YamlEditError, type YamlEdit } from './yaml-edit.js';
 
@@ -272,5 +272,40 @@ describe('editYaml addValues and comment (import)', () => {
     });
     expect(added).toBe(`${base}  - sender: b.example\n    reason: r\n\n# import: 2\n`);
     expect(parse(added)).toMatchObject({ blockedSenders: [{}, { sender: 'b.example' }] });
+  });
+});
+
+describe('editYaml renders many items fast, as stringify would', () => {
+  it('writes flat items exactly as the yaml library does, whatever their strings', () => {
+    const odd = [
+      'true',
+      'No',
+      '1.5',
+      '203.0.113.7',
+      'a: b',
+      'x #y',
+      ' lead',
+      'trail ',
+      'two  spaces',
+      "it's",
+      '"q"',
+      'multi\nline',
+      '2027-01-31',
+      'null',
+      '- dash',
+      'ok value',
+      'news@partner.example',
+      'café',
+    ];
+    const items = odd.flatMap((s, i) => [
+      { sender: s, reason: `r${i}` },
+      { sender: `s${i}.example`, bypass: 'spam', verifySender: i % 2 === 0, reason: s, port: 25 },
+    ]);
+    for (const item of items) {
+      const viaEdit = edit('tenant: t\n', { op: 'add', list: 'blockedSenders', items: [item] });
+      const viaLibrary = `tenant: t\nblockedSenders:\n${stringify([item], { lineWidth: 0, indent: 2 }).replace(/^/gm, '  ').replace(/ +$/, '')}`;
+      expect(viaEdit).toBe(viaLibrary);
+      expect(parse(viaEdit)).toEqual({ tenant: 't', blockedSenders: [item] });
+    }
   });
 });

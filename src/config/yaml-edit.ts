@@ -93,7 +93,47 @@ export function newPolicyFileText(
 // ---------------------------------------------------------------------------------------
 
 function render(value: unknown): string {
+  return (Array.isArray(value) ? renderFlatItems(value) : undefined) ?? renderAny(value);
+}
+
+function renderAny(value: unknown): string {
   return stringify(value, { lineWidth: 0, indent: 2 });
+}
+
+const PLAIN = /^[A-Za-z][A-Za-z0-9 @._/+,()-]*$/;
+const KEYWORD = /^(?:true|false|null|yes|no|on|off|y|n)$/i;
+
+/** A scalar as `stringify` writes it on one line, or undefined when it would not be one line. */
+function scalarLine(v: unknown): string | undefined {
+  if (typeof v === 'boolean' || (typeof v === 'number' && Number.isFinite(v))) return String(v);
+  if (typeof v !== 'string') return undefined;
+  if (PLAIN.test(v) && !KEYWORD.test(v) && !v.endsWith(' ') && !v.includes('  ')) return v;
+  const s = renderAny(v).trimEnd();
+  return s.includes('\n') ? undefined : s;
+}
+
+/**
+ * The same text `stringify` gives for a list of flat items (scalar fields only), written
+ * directly: import adds thousands of items and the generic stringifier costs ~0.2 ms each.
+ * Anything else (nested values, multi-line strings): undefined, and `stringify` writes it.
+ */
+function renderFlatItems(items: readonly unknown[]): string | undefined {
+  const out: string[] = [];
+  for (const item of items) {
+    if (item === null || typeof item !== 'object' || Array.isArray(item)) return undefined;
+    const fields = Object.entries(item as Record<string, unknown>).filter(
+      ([, v]) => v !== undefined,
+    );
+    if (fields.length === 0) return undefined;
+    let first = true;
+    for (const [k, v] of fields) {
+      const text = /^[A-Za-z][A-Za-z0-9]*$/.test(k) ? scalarLine(v) : undefined;
+      if (text === undefined) return undefined;
+      out.push(`${first ? '- ' : '  '}${k}: ${text}\n`);
+      first = false;
+    }
+  }
+  return out.join('');
 }
 
 function inline(value: unknown): string {
