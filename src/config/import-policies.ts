@@ -17,9 +17,6 @@ import { editYaml, newPolicyFileText, type YamlEdit, type YamlItem } from './yam
  * declare) is listed as a comment block in the file and stays unmanaged.
  */
 
-/** Live entries a provider cannot model carry `foreign` (a reason, or `true`). */
-type MaybeForeign = LiveEntry & { foreign?: string | boolean };
-
 export interface ImportedEntry {
   kind: Kind;
   key: string;
@@ -106,7 +103,7 @@ export function collectImport(input: CollectImportInput): TenantImport {
     if (live === undefined || cap === undefined) continue;
     const declared = new Set(tenant.entries[kind].map((d) => d.key));
     const seen = new Set<string>();
-    for (const l of live as readonly MaybeForeign[]) {
+    for (const l of live) {
       const skip = (why: string): void => {
         out.skipped.push({ kind, key: l.key, why });
       };
@@ -119,12 +116,8 @@ export function collectImport(input: CollectImportInput): TenantImport {
         continue;
       }
       seen.add(l.key);
-      if (l.foreign !== undefined && l.foreign !== false) {
-        skip(
-          typeof l.foreign === 'string'
-            ? l.foreign
-            : `${input.providerTypes[kind] ?? 'the provider'} cannot express it in a policy file`,
-        );
+      if (l.foreign === true) {
+        skip(`${input.providerTypes[kind] ?? 'the provider'} cannot express it in a policy file`);
         continue;
       }
       const value = { ...l.value } as AnyEntry & { reason?: string };
