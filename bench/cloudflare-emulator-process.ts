@@ -11,7 +11,16 @@ import { accountOf, benchData, benchDomains, tokenOf, type BenchShape } from './
  */
 
 export type Command =
-  | { type: 'start'; shape: BenchShape; latencyMs: number }
+  | {
+      type: 'start';
+      shape: BenchShape;
+      latencyMs: number;
+      /**
+       * Seed as an acquired tenant looks: no ownership marker (the comment is the reason
+       * alone), plus `regexPerTenant` regex patterns policy files cannot express.
+       */
+      unmanaged?: { regexPerTenant: number };
+    }
   | { type: 'stats' }
   | { type: 'reset' }
   | { type: 'validate-responses'; on: boolean }
@@ -35,16 +44,23 @@ process.on('message', (cmd: Command) => {
           if (!m.ok) throw new Error(m.reason);
           return m.body;
         };
-        acct.seed(
-          'block_senders',
-          [...data.baseline.blockedSenders, ...mine.blockedSenders].map((e) => ({
-            ...body(blockedSenderToVendor(e)),
+        const plain = <T extends { comments: string }>(o: T, reason: string): T =>
+          cmd.unmanaged !== undefined ? { ...o, comments: reason } : o;
+        acct.seed('block_senders', [
+          ...[...data.baseline.blockedSenders, ...mine.blockedSenders].map((e) =>
+            plain(body(blockedSenderToVendor(e)), e.reason),
+          ),
+          ...Array.from({ length: cmd.unmanaged?.regexPerTenant ?? 0 }, (_, i) => ({
+            pattern: `.*@promo${i}\\.t${t}\\.example`,
+            pattern_type: 'EMAIL',
+            is_regex: true,
+            comments: 'regex from the old console',
           })),
-        );
+        ]);
         acct.seed(
           'allow_policies',
           [...data.baseline.exemptions, ...mine.exemptions].map((e) => ({
-            ...body(exemptionToVendor(e)),
+            ...plain(body(exemptionToVendor(e)), e.reason),
           })),
         );
         acct.seed('domains', [

@@ -5,6 +5,7 @@ import {
   type ApplyCommandOptions,
 } from './apply-command.js';
 import { runAuditCommand, type AuditCommandOptions } from './audit-command.js';
+import { runImportCommand, type ImportCommandOptions } from './import-command.js';
 import { runHistoryCommand, type HistoryCommandOptions } from './history-command.js';
 import { runApplyFromGithub } from './apply-github-command.js';
 import { EXIT, processContext, type CliContext } from './context.js';
@@ -135,6 +136,38 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
     )
     .action(async (opts: DriftCommandOptions) => {
       setExit(await runDriftCommand(ctx, opts));
+    });
+
+  selection(program.command('import'))
+    .description(
+      "onboard tenants: write each selected tenant's live entries into its policy file (comments and layout kept) and mark them as mxpolicy's live, so the first plan is empty",
+    )
+    .option('--dry-run', 'print the files import would write; write and mark nothing')
+    .option(
+      '--no-adopt',
+      'write the files only, without the ownership marker live (the first plan then adopts each entry)',
+    )
+    .option(
+      '--bundle <name>',
+      'put entries live in at least --min-share of the selected tenants into bundles/NAME.yaml, included by every tenant that has them all',
+    )
+    .option(
+      '--min-share <p>',
+      'with --bundle: the share of tenants (0-1] an entry must be live in',
+      '0.8',
+    )
+    .option('--concurrency <n>', 'tenants read at once', '8')
+    .option(
+      '--timeout <duration>',
+      'give up talking to vendors after this long (90s, 15m, 1h; 0 = never)',
+      DEFAULT_TIMEOUT,
+    )
+    .addHelpText(
+      'after',
+      '\nA tenant file needs only tenant, providers and domains. Live entries a policy file cannot express (a Cloudflare regex pattern, a route of a domain not in domains:) are listed in a comment block and stay unmanaged. Then: mxpolicy plan --detailed-exitcode exits 0.',
+    )
+    .action(async (opts: ImportCommandOptions) => {
+      setExit(await runImportCommand(ctx, opts));
     });
 
   program

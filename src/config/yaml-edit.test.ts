@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parse } from 'yaml';
+import { parse, stringify } from 'yaml';
 import { POLICY_EDIT_OPTIONS } from './policy-edit.js';
 import { editYaml, newPolicyFileText, YamlEditError, type YamlEdit } from './yaml-edit.js';
 
@@ -233,5 +233,79 @@ describe('editYaml on the example policies', () => {
         '',
       ].join('\n'),
     );
+  });
+});
+
+describe('editYaml addValues and comment (import)', () => {
+  const base =
+    'tenant: acme # the tenant\ndomains: [acme.example]\nblockedSenders:\n  - sender: a.example\n    reason: r\n';
+
+  it('addValues creates a list of scalars in its place, appends to a block list, skips present ones', () => {
+    const once = edit(base, { op: 'addValues', list: 'include', values: ['baseline'] });
+    expect(once).toBe(
+      'tenant: acme # the tenant\ndomains: [acme.example]\ninclude:\n  - baseline\nblockedSenders:\n  - sender: a.example\n    reason: r\n',
+    );
+    const twice = edit(once, { op: 'addValues', list: 'include', values: ['baseline', 'extra'] });
+    expect(changedRegion(once, twice)).toEqual({ removed: [], added: ['  - extra'] });
+    expect(
+      editYaml(
+        twice,
+        [{ op: 'addValues', list: 'include', values: ['extra'] }],
+        POLICY_EDIT_OPTIONS,
+      ).missed,
+    ).toHaveLength(1);
+    const flow = edit(base, { op: 'addValues', list: 'domains', values: ['acme.eu'] });
+    expect(parse(flow)).toMatchObject({ domains: ['acme.example', 'acme.eu'] });
+  });
+
+  it('comment writes its block at the end, replaces it by its header, removes it with no lines', () => {
+    const one = edit(base, { op: 'comment', header: 'import:', lines: ['import: 1', '- x'] });
+    expect(one).toBe(`${base}\n# import: 1\n# - x\n`);
+    const two = edit(one, { op: 'comment', header: 'import:', lines: ['import: 2'] });
+    expect(two).toBe(`${base}\n# import: 2\n`);
+    expect(edit(two, { op: 'comment', header: 'import:', lines: [] })).toBe(base);
+    // Other comments are not touched; items added later land before the block.
+    const added = edit(two, {
+      op: 'add',
+      list: 'blockedSenders',
+      items: [{ sender: 'b.example', reason: 'r' }],
+    });
+    expect(added).toBe(`${base}  - sender: b.example\n    reason: r\n\n# import: 2\n`);
+    expect(parse(added)).toMatchObject({ blockedSenders: [{}, { sender: 'b.example' }] });
+  });
+});
+
+describe('editYaml renders many items fast, as stringify would', () => {
+  it('writes flat items exactly as the yaml library does, whatever their strings', () => {
+    const odd = [
+      'true',
+      'No',
+      '1.5',
+      '203.0.113.7',
+      'a: b',
+      'x #y',
+      ' lead',
+      'trail ',
+      'two  spaces',
+      "it's",
+      '"q"',
+      'multi\nline',
+      '2027-01-31',
+      'null',
+      '- dash',
+      'ok value',
+      'news@partner.example',
+      'café',
+    ];
+    const items = odd.flatMap((s, i) => [
+      { sender: s, reason: `r${i}` },
+      { sender: `s${i}.example`, bypass: 'spam', verifySender: i % 2 === 0, reason: s, port: 25 },
+    ]);
+    for (const item of items) {
+      const viaEdit = edit('tenant: t\n', { op: 'add', list: 'blockedSenders', items: [item] });
+      const viaLibrary = `tenant: t\nblockedSenders:\n${stringify([item], { lineWidth: 0, indent: 2 }).replace(/^/gm, '  ').replace(/ +$/, '')}`;
+      expect(viaEdit).toBe(viaLibrary);
+      expect(parse(viaEdit)).toEqual({ tenant: 't', blockedSenders: [item] });
+    }
   });
 });

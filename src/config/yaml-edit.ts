@@ -23,7 +23,9 @@ import {
  *   `listOrder`); a flow-style list (`[...]`) that gets items is rewritten in block style;
  * - `remove`: the removed item's lines (a list left empty becomes `key: []`);
  * - `set`: the field's value in place, or one new line in the entry; removing a field
- *   rewrites that one entry.
+ *   rewrites that one entry;
+ * - `addValues`: the new scalars' lines, after the list's last one (as `add`);
+ * - `comment`: the comment block it owns (found by its header line), at the end of the file.
  */
 
 export type YamlItem = Readonly<Record<string, unknown>>;
@@ -34,7 +36,16 @@ export type YamlEdit =
   /** Remove the item of `list` whose key (`keyOf`) is `key`; nothing when there is none. */
   | { op: 'remove'; list: string; key: string }
   /** Set `field` of the item of `list` whose key is `key` (`value: undefined` removes it). */
-  | { op: 'set'; list: string; key: string; field: string; value: unknown };
+  | { op: 'set'; list: string; key: string; field: string; value: unknown }
+  /** Append scalars to the top-level list `list` (e.g. `include`); those present are kept once. */
+  | { op: 'addValues'; list: string; values: readonly (string | number | boolean)[] }
+  /**
+   * Replace the comment block whose first line is `# <header>...` (it runs to the first line
+   * that is not a comment) with `lines`, each written as `# <line>`, at the end of the file.
+   * No lines: the block is removed. The first line should start with `header`, so that the
+   * next edit finds it again.
+   */
+  | { op: 'comment'; header: string; lines: readonly string[] };
 
 export interface YamlEditOptions {
   /** The diff key of an item of a list (undefined when it has none: never matched). */
@@ -82,7 +93,47 @@ export function newPolicyFileText(
 // ---------------------------------------------------------------------------------------
 
 function render(value: unknown): string {
+  return (Array.isArray(value) ? renderFlatItems(value) : undefined) ?? renderAny(value);
+}
+
+function renderAny(value: unknown): string {
   return stringify(value, { lineWidth: 0, indent: 2 });
+}
+
+const PLAIN = /^[A-Za-z][A-Za-z0-9 @._/+,()-]*$/;
+const KEYWORD = /^(?:true|false|null|yes|no|on|off|y|n)$/i;
+
+/** A scalar as `stringify` writes it on one line, or undefined when it would not be one line. */
+function scalarLine(v: unknown): string | undefined {
+  if (typeof v === 'boolean' || (typeof v === 'number' && Number.isFinite(v))) return String(v);
+  if (typeof v !== 'string') return undefined;
+  if (PLAIN.test(v) && !KEYWORD.test(v) && !v.endsWith(' ') && !v.includes('  ')) return v;
+  const s = renderAny(v).trimEnd();
+  return s.includes('\n') ? undefined : s;
+}
+
+/**
+ * The same text `stringify` gives for a list of flat items (scalar fields only), written
+ * directly: import adds thousands of items and the generic stringifier costs ~0.2 ms each.
+ * Anything else (nested values, multi-line strings): undefined, and `stringify` writes it.
+ */
+function renderFlatItems(items: readonly unknown[]): string | undefined {
+  const out: string[] = [];
+  for (const item of items) {
+    if (item === null || typeof item !== 'object' || Array.isArray(item)) return undefined;
+    const fields = Object.entries(item as Record<string, unknown>).filter(
+      ([, v]) => v !== undefined,
+    );
+    if (fields.length === 0) return undefined;
+    let first = true;
+    for (const [k, v] of fields) {
+      const text = /^[A-Za-z][A-Za-z0-9]*$/.test(k) ? scalarLine(v) : undefined;
+      if (text === undefined) return undefined;
+      out.push(`${first ? '- ' : '  '}${k}: ${text}\n`);
+      first = false;
+    }
+  }
+  return out.join('');
 }
 
 function inline(value: unknown): string {
@@ -148,11 +199,32 @@ function seqIndent(text: string, root: YAMLMap): string {
 }
 
 function applyEdit(text: string, edit: YamlEdit, opts: YamlEditOptions): string | undefined {
+  if (edit.op === 'comment') return replaceCommentBlock(text, edit.header, edit.lines);
   const root = parseRoot(text);
   const pair = topPair(root, edit.list);
   const seq = pair !== undefined && isSeq(pair.value) ? pair.value : undefined;
   if (pair !== undefined && seq === undefined && !isEmptyValue(pair.value))
     throw new YamlEditError(`'${edit.list}' is not a list`);
+
+  if (edit.op === 'addValues') {
+    const present = new Set(seq?.items.map((it) => JSON.stringify(toJs(it))) ?? []);
+    const values = edit.values.filter((v) => {
+      const k = JSON.stringify(v);
+      if (present.has(k)) return false;
+      present.add(k);
+      return true;
+    });
+    if (values.length === 0) return undefined;
+    if (pair === undefined) return insertList(text, root, edit.list, values, opts);
+    if (seq === undefined || seq.flow === true || seq.items.length === 0) {
+      const existing = seq !== undefined ? seq.toJSON() : [];
+      return replaceListValue(text, root, pair, [...existing, ...values]);
+    }
+    const last = itemLine(text, seq.items[seq.items.length - 1]);
+    const pos = last.end;
+    const sep = pos > 0 && text[pos - 1] !== '\n' ? '\n' : '';
+    return text.slice(0, pos) + sep + indentLines(render(values), last.indent) + text.slice(pos);
+  }
 
   if (edit.op === 'add') {
     // Items whose key is already in the list (or twice in `items`) are not added again.
@@ -270,7 +342,7 @@ function insertList(
   text: string,
   root: YAMLMap,
   list: string,
-  items: readonly YamlItem[],
+  items: readonly unknown[],
   opts: YamlEditOptions,
 ): string {
   const block = `${list}:\n${indentLines(render(items), seqIndent(text, root))}`;
@@ -295,4 +367,30 @@ function insertList(
   }
   const sep = text === '' || text.endsWith('\n') ? '' : '\n';
   return text + sep + block;
+}
+
+/**
+ * The comment block starting with `# <header>`: removed, then (with lines) written at the
+ * end of the file after one blank line. Every other line stays as it was.
+ */
+function replaceCommentBlock(
+  text: string,
+  header: string,
+  lines: readonly string[],
+): string | undefined {
+  const all = text.split('\n');
+  const start = all.findIndex((l) => l.startsWith(`# ${header}`));
+  let rest = all;
+  if (start >= 0) {
+    let end = start + 1;
+    while (end < all.length && /^#/.test(all[end] ?? '')) end++;
+    const from = start > 0 && all[start - 1] === '' ? start - 1 : start;
+    rest = [...all.slice(0, from), ...all.slice(end)];
+  }
+  let out = rest.join('\n');
+  if (lines.length > 0) {
+    if (out !== '' && !out.endsWith('\n')) out += '\n';
+    out += `${out === '' ? '' : '\n'}${lines.map((l) => `# ${l}`.trimEnd()).join('\n')}\n`;
+  }
+  return out === text ? undefined : out;
 }

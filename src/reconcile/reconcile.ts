@@ -222,14 +222,80 @@ async function planOneTenant(
   sessions: Map<string, TenantSession>,
   created: Provider[],
 ): Promise<TenantPlan> {
-  const failed = (errors: PlanError[]): TenantPlan => ({
+  const read = await readOneTenant(tenant, deps, opts.validationErrors, created);
+  if (read.status === 'error')
+    return {
+      tenant: tenant.tenant,
+      status: 'error',
+      changes: [],
+      errors: read.errors,
+      unmanaged: [],
+    };
+  sessions.set(tenant.tenant, read.session);
+  return diffTenant(tenant, read.live, {
+    today: opts.today,
+    allowLargeChanges: opts.allowLargeChanges,
+    capabilities: read.capabilities,
+  });
+}
+
+/** One tenant's live state as its providers read it (every kind completely), or why not. */
+export type TenantRead =
+  | {
+      tenant: string;
+      status: 'ok';
+      live: LiveState;
+      capabilities: Partial<Record<Kind, KindCapability>>;
+      /** The provider type serving each kind (e.g. `cloudflare`). */
+      providerTypes: Partial<Record<Kind, string>>;
+      session: TenantSession;
+    }
+  | { tenant: string; status: 'error'; errors: PlanError[] };
+
+export interface ReadRun {
+  reads: TenantRead[];
+  /** Close every provider created for the run; safe to call more than once. */
+  close(): Promise<void>;
+}
+
+/**
+ * Read every selected tenant's live state through the providers `plan` uses, without
+ * diffing (`import` turns it into policy files). Keep the providers open for writes through
+ * `session` until `close()`.
+ */
+export async function readTenants(
+  tenants: readonly TenantConfig[],
+  deps: ReconcileDeps,
+  validationErrors: ReadonlyMap<string, PlanError[]>,
+): Promise<ReadRun> {
+  const created: Provider[] = [];
+  const close = closer(created, deps.logger);
+  let done = 0;
+  try {
+    const reads = await mapConcurrent(tenants, deps.concurrency, async (tenant) => {
+      const result = await readOneTenant(tenant, deps, validationErrors, created);
+      deps.onTenantDone?.(tenant.tenant, ++done, tenants.length);
+      return result;
+    });
+    return { reads, close };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
+
+async function readOneTenant(
+  tenant: TenantConfig,
+  deps: ReconcileDeps,
+  validationErrors: ReadonlyMap<string, PlanError[]>,
+  created: Provider[],
+): Promise<TenantRead> {
+  const failed = (errors: PlanError[]): TenantRead => ({
     tenant: tenant.tenant,
     status: 'error',
-    changes: [],
     errors,
-    unmanaged: [],
   });
-  const invalid = opts.validationErrors.get(tenant.tenant);
+  const invalid = validationErrors.get(tenant.tenant);
   if (invalid !== undefined && invalid.length > 0) return failed(invalid);
   if (!tenant.valid)
     return failed([
@@ -250,6 +316,7 @@ async function planOneTenant(
 
   const providers = new Map<Kind, Provider>();
   const capabilities: Partial<Record<Kind, KindCapability>> = {};
+  const providerTypes: Partial<Record<Kind, string>> = {};
   const errors: PlanError[] = [];
   for (const binding of tenant.bindings) {
     const factory = deps.registry[binding.type];
@@ -275,6 +342,7 @@ async function planOneTenant(
       created.push(provider);
       for (const kind of binding.kinds) {
         providers.set(kind, provider);
+        providerTypes[kind] = binding.type;
         const cap = factory.capabilities.kinds[kind];
         if (cap !== undefined) capabilities[kind] = cap;
       }
@@ -306,12 +374,14 @@ async function planOneTenant(
       });
   if (errors.length > 0) return failed(errors);
 
-  sessions.set(tenant.tenant, { tenant: tenant.tenant, providers });
-  return diffTenant(tenant, live, {
-    today: opts.today,
-    allowLargeChanges: opts.allowLargeChanges,
+  return {
+    tenant: tenant.tenant,
+    status: 'ok',
+    live,
     capabilities,
-  });
+    providerTypes,
+    session: { tenant: tenant.tenant, providers },
+  };
 }
 
 /**

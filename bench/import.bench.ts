@@ -1,0 +1,150 @@
+import { fork } from 'node:child_process';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type * as MainModule from '../src/cli/main.js';
+import { accountOf, tenantId, tokenEnvOf, tokenOf, type BenchShape } from './cloudflare-data.js';
+import type { Command } from './cloudflare-emulator-process.js';
+
+/**
+ * npm run bench:import — onboarding at scale: 125 acquired tenants x 2,500 live entries
+ * (2,000 blocked senders + 500 exemptions, none with mxpolicy's marker, 75% of the senders
+ * shared by every tenant) plus a few regex patterns each, on the Cloudflare emulator at 20 ms
+ * per request (in its own process). Each run: `mxpolicy import --bundle baseline` (read,
+ * write 125 files and the bundle, adopt every entry live), then `mxpolicy plan
+ * --detailed-exitcode`, which must exit 0. Fresh emulator per run. Target: import < 30 s.
+ */
+
+const dist = async <T>(p: string): Promise<T> => (await import(`../dist/${p}`)) as T;
+const { main } = await dist<typeof MainModule>('cli/main.js');
+
+const env = process.env;
+const num = (name: string, dflt: number): number => {
+  const v = env[name];
+  return v === undefined || v === '' ? dflt : Number(v);
+};
+const shape: BenchShape = {
+  tenants: num('TENANTS', 125),
+  senders: num('SENDERS', 2000),
+  exemptions: num('EXEMPTIONS', 500),
+};
+const latencyMs = num('LATENCY_MS', 20);
+const runs = num('RUNS', 3);
+const regexPerTenant = num('REGEX', 3);
+const concurrency = String(num('CONCURRENCY', 16));
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? (s[mid] ?? 0) : ((s[mid - 1] ?? 0) + (s[mid] ?? 0)) / 2;
+};
+const sec = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
+
+async function startEmulator(): Promise<{
+  url: string;
+  stats: () => Promise<{ requests: number; byOperation: Record<string, number> }>;
+  stop: () => Promise<void>;
+}> {
+  const child = fork(fileURLToPath(new URL('./cloudflare-emulator-process.ts', import.meta.url)), {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const ask = <T>(cmd: Command, expect: string): Promise<T> =>
+    new Promise((resolve, reject) => {
+      const onMessage = (m: { type: string; message?: string }): void => {
+        if (m.type === 'error') reject(new Error(m.message));
+        else if (m.type === expect) resolve(m as T);
+        else return;
+        child.off('message', onMessage);
+      };
+      child.on('message', onMessage);
+      child.send(cmd);
+    });
+  const { url } = await ask<{ url: string }>(
+    { type: 'start', shape, latencyMs, unmanaged: { regexPerTenant } },
+    'started',
+  );
+  await ask({ type: 'validate-responses', on: false }, 'validate-responses');
+  return {
+    url,
+    stats: async () =>
+      (
+        await ask<{ stats: { requests: number; byOperation: Record<string, number> } }>(
+          { type: 'stats' },
+          'stats',
+        )
+      ).stats,
+    stop: async () => {
+      await ask({ type: 'close' }, 'closed');
+    },
+  };
+}
+
+async function cli(
+  args: string[],
+  cwd: string,
+  tokens: Record<string, string>,
+): Promise<{ code: number; stdout: string; stderr: string; ms: number }> {
+  let stdout = '';
+  let stderr = '';
+  const t0 = performance.now();
+  const code = await main(['node', 'mxpolicy', ...args], {
+    cwd,
+    env: tokens,
+    stdout: { write: (s: string) => (stdout += s) },
+    stderr: { write: (s: string) => (stderr += s) },
+    now: () => new Date(),
+  });
+  return { code, stdout, stderr, ms: performance.now() - t0 };
+}
+
+const tokens = Object.fromEntries(
+  Array.from({ length: shape.tenants }, (_, t) => [tokenEnvOf(t), tokenOf(t)]),
+);
+const imports: number[] = [];
+const plans: number[] = [];
+console.log(
+  `import bench: ${shape.tenants} tenants x ${shape.senders + shape.exemptions} live entries (+${regexPerTenant} regex), ${latencyMs} ms per request, concurrency ${concurrency}, ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), load ${loadavg()[0]?.toFixed(2) ?? '?'}`,
+);
+for (let run = 1; run <= runs; run++) {
+  const emu = await startEmulator();
+  const repo = await mkdtemp(path.join(tmpdir(), 'mxpolicy-import-bench-'));
+  try {
+    await mkdir(path.join(repo, 'policies/tenants'), { recursive: true });
+    for (let t = 0; t < shape.tenants; t++)
+      await writeFile(
+        path.join(repo, `policies/tenants/${tenantId(t)}.yaml`),
+        `# acquired tenant ${t}\ntenant: ${tenantId(t)}\nproviders:\n  gateway:\n    type: cloudflare\n    account: '${accountOf(t)}'\n    tokenEnv: ${tokenEnvOf(t)}\n    baseUrl: ${emu.url}\n    kinds: [blockedSenders, exemptions]\ndomains: [${tenantId(t)}.mail.example]\n`,
+      );
+    const imp = await cli(
+      ['import', '--bundle', 'baseline', '--min-share', '0.8', '--concurrency', concurrency],
+      repo,
+      tokens,
+    );
+    if (imp.code !== 0) throw new Error(`import exited ${imp.code}: ${imp.stderr.slice(0, 2000)}`);
+    const afterImport = await emu.stats();
+    const plan = await cli(
+      ['plan', '--detailed-exitcode', '--concurrency', concurrency],
+      repo,
+      tokens,
+    );
+    if (plan.code !== 0)
+      throw new Error(
+        `plan after import exited ${plan.code}: ${(plan.stderr + plan.stdout).slice(0, 2000)}`,
+      );
+    imports.push(imp.ms);
+    plans.push(plan.ms);
+    const bundle = await readFile(path.join(repo, 'policies/bundles/baseline.yaml'), 'utf8');
+    const last = imp.stdout.trim().split('\n').slice(-2).join(' | ');
+    console.log(
+      `run ${run}: import ${sec(imp.ms)} (${afterImport.requests} requests: ${JSON.stringify(afterImport.byOperation)}), then plan ${sec(plan.ms)} (exit 0, no changes); bundle ${bundle.split('\n').length} lines; ${last}`,
+    );
+  } finally {
+    await rm(repo, { recursive: true, force: true });
+    await emu.stop();
+  }
+}
+console.log(
+  `median of ${runs}: import ${sec(median(imports))} (target < 30 s), plan after import ${sec(median(plans))}`,
+);
+if (median(imports) >= 30_000) process.exitCode = 1;
