@@ -343,13 +343,11 @@ function readEntries(
     const list = file.data[kind];
     if (!Array.isArray(list)) continue;
     const byKey = new Map<string, DesiredEntry>();
+    const broken = brokenItems(file.broken, kind);
+    if (broken === 'all') continue;
     list.forEach((raw: unknown, index) => {
       const pointer = `/${kind}/${index}`;
-      if (
-        file.broken.length > 0 &&
-        file.broken.some((p) => p === pointer || p.startsWith(pointer + '/') || p === `/${kind}`)
-      )
-        return;
+      if (broken.has(index)) return;
       const result = normalizeEntry(kind, raw as RawEntryOf[typeof kind]);
       if (!result.ok) {
         for (const problem of result.problems)
@@ -388,6 +386,24 @@ function readEntries(
     });
   }
   return entries;
+}
+
+/**
+ * Items of the list `kind` that have schema errors (they are not interpreted further), or
+ * 'all' when the list itself is broken. One pass over the pointers, so a file with
+ * thousands of broken entries stays linear.
+ */
+function brokenItems(pointers: readonly string[], kind: string): Set<number> | 'all' {
+  const items = new Set<number>();
+  const prefix = `/${kind}/`;
+  for (const p of pointers) {
+    if (p === `/${kind}`) return 'all';
+    if (!p.startsWith(prefix)) continue;
+    const end = p.indexOf('/', prefix.length);
+    const index = Number(p.slice(prefix.length, end < 0 ? undefined : end));
+    if (Number.isInteger(index)) items.add(index);
+  }
+  return items;
 }
 
 function mergeBundles(
