@@ -47,9 +47,33 @@ export function loadPolicies(sources: readonly PolicySource[], opts: LoadOptions
   const diagnostics: Diagnostic[] = [];
   const sorted = [...sources].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   const parse = (source: PolicySource): ParsedFile | undefined => {
+    if (source.unreadable !== undefined) {
+      diagnostics.push({
+        file: source.path,
+        line: 1,
+        column: 1,
+        pointer: '',
+        code: source.unreadable.code,
+        message: `${source.path} ${source.unreadable.message}`,
+        severity: 'error',
+      });
+      return undefined;
+    }
     const yaml = parseYamlFile(source.path, source.text);
     diagnostics.push(...yaml.diagnostics);
-    if (yaml.data === undefined) return undefined;
+    if (yaml.data === undefined || (yaml.data === null && source.text.trim() === '')) {
+      if (!hasErrors(yaml.diagnostics))
+        diagnostics.push({
+          file: source.path,
+          line: 1,
+          column: 1,
+          pointer: '',
+          code: 'FILE_EMPTY',
+          message: `${source.path} is empty; a ${source.kind} file starts with '${source.kind}: ${source.name}'`,
+          severity: 'error',
+        });
+      return undefined;
+    }
     if (yaml.data === null || typeof yaml.data !== 'object' || Array.isArray(yaml.data)) {
       diagnostics.push(
         diagnosticAt(yaml, [], {
@@ -108,13 +132,20 @@ export function loadPolicies(sources: readonly PolicySource[], opts: LoadOptions
   }
 
   const tenants = new Map<string, TenantConfig>();
+  const unloaded: PolicySource[] = [];
   for (const source of sorted.filter((s) => s.kind === 'tenant')) {
     const before = diagnostics.length;
     const file = parse(source);
-    if (file === undefined) continue;
+    if (file === undefined) {
+      unloaded.push(source);
+      continue;
+    }
     files.set(file.source.path, file.yaml);
     const tenant = loadTenant(file, { bundles, bundleNames, locate }, opts, diagnostics);
-    if (tenant === undefined) continue;
+    if (tenant === undefined) {
+      unloaded.push(source);
+      continue;
+    }
     const previous = tenants.get(tenant.tenant);
     if (previous !== undefined) {
       diagnostics.push(
@@ -135,6 +166,23 @@ export function loadPolicies(sources: readonly PolicySource[], opts: LoadOptions
       !hasErrors(diagnostics.slice(before)) &&
       tenant.include.every((b) => bundles.get(b)?.valid === true);
     tenants.set(tenant.tenant, tenant);
+  }
+
+  // A tenant file that could not be read at all still stands for its tenant (named after the
+  // file), invalid: plan and apply then show it in error instead of leaving it out silently.
+  for (const source of unloaded) {
+    if (tenants.has(source.name) || !diagnostics.some((d) => d.file === source.path)) continue;
+    tenants.set(source.name, {
+      tenant: source.name,
+      file: source.path,
+      domains: [],
+      include: [],
+      ownership: 'managed',
+      safety: {},
+      bindings: [],
+      entries: emptyDesiredEntries(),
+      valid: false,
+    });
   }
 
   return {
