@@ -59,3 +59,35 @@ describe('hostile policy files', () => {
     expect(large.ms / small.ms).toBeLessThan(20);
   }, 60_000);
 });
+
+describe('free text', () => {
+  it.each([
+    ['a right-to-left override', 'spam \u202egnp.exe', 'U+202E', 'bidirectional'],
+    ['an isolate', 'spam \u2066x\u2069', 'U+2066', 'bidirectional'],
+    ['an escape character', 'spam \u001b[31m', 'U+001B', 'control'],
+    ['a NUL', 'spam\u0000', 'U+0000', 'control'],
+  ])('refuses %s in a reason, at its line', (_name, reason, code, kind) => {
+    const set = loadFromTexts({
+      'tenants/a.yaml': tenantYaml(
+        'a',
+        `blockedSenders:\n  - sender: a.example\n    reason: ${JSON.stringify(reason)}\n`,
+      ),
+    });
+    expect(set.diagnostics.map((d) => `${d.line}:${d.column} ${d.code}`)).toEqual([
+      '7:13 TEXT_CONTROL_CHARACTER',
+    ]);
+    expect(set.diagnostics[0]?.message).toContain(code);
+    expect(set.diagnostics[0]?.message).toContain(kind);
+    expect(set.tenants[0]?.valid).toBe(false);
+  });
+
+  it('accepts tabs, newlines and ordinary non-ASCII text', () => {
+    const set = loadFromTexts({
+      'tenants/a.yaml': tenantYaml(
+        'a',
+        'displayName: "Ärzte – Zürich"\nblockedSenders:\n  - sender: a.example\n    reason: "two\\tcolumns\\nand lines, 日本語"\n',
+      ),
+    });
+    expect(set.diagnostics).toEqual([]);
+  });
+});

@@ -84,7 +84,10 @@ export function loadPolicies(sources: readonly PolicySource[], opts: LoadOptions
       );
       return undefined;
     }
-    const schemaDiagnostics = opts.validator.validate(source.kind, yaml);
+    const schemaDiagnostics = [
+      ...opts.validator.validate(source.kind, yaml),
+      ...findControlCharacters(yaml),
+    ];
     diagnostics.push(...schemaDiagnostics);
     return {
       source,
@@ -182,6 +185,7 @@ export function loadPolicies(sources: readonly PolicySource[], opts: LoadOptions
       bindings: [],
       entries: emptyDesiredEntries(),
       valid: false,
+      unloaded: true,
     });
   }
 
@@ -190,6 +194,54 @@ export function loadPolicies(sources: readonly PolicySource[], opts: LoadOptions
     bundles: [...bundles.values()].sort((a, b) => (a.bundle < b.bundle ? -1 : 1)),
     diagnostics: dedupe(diagnostics).sort(compareDiagnostics),
   };
+}
+
+/**
+ * Control characters (other than tab and newline) and bidirectional controls, which can
+ * make a reviewer read a value differently from what is stored (the "Trojan Source"
+ * trick), refused in every string of a policy file.
+ */
+const HIDDEN_CHARACTER =
+  // eslint-disable-next-line no-control-regex -- finding control characters is the point
+  /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/;
+
+function findControlCharacters(yaml: YamlFile): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  const path: (string | number)[] = [];
+  const visit = (value: unknown): void => {
+    if (typeof value === 'string') {
+      const m = HIDDEN_CHARACTER.exec(value);
+      if (m !== null) {
+        const code = (m[0].codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0');
+        const kind = /[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/.test(m[0])
+          ? 'a bidirectional control character'
+          : 'a control character';
+        out.push(
+          diagnosticAt(yaml, path, {
+            code: 'TEXT_CONTROL_CHARACTER',
+            message: `text contains ${kind} (U+${code} at position ${m.index + 1}), which would show differently from what is stored; remove it`,
+            severity: 'error',
+          }),
+        );
+      }
+      return;
+    }
+    if (value === null || typeof value !== 'object') return;
+    if (Array.isArray(value))
+      value.forEach((v, i) => {
+        path.push(i);
+        visit(v);
+        path.pop();
+      });
+    else
+      for (const [k, v] of Object.entries(value)) {
+        path.push(k);
+        visit(v);
+        path.pop();
+      }
+  };
+  visit(yaml.data);
+  return out;
 }
 
 function loadBundle(file: ParsedFile, diagnostics: Diagnostic[]): BundleConfig | undefined {

@@ -49,6 +49,11 @@ export interface TenantConfig {
   entries: DesiredEntries;
   /** False when any error was found in the tenant file or a bundle it includes. */
   valid: boolean;
+  /**
+   * The tenant file could not be read or parsed at all: this stands in for it (named after
+   * the file, no entries, invalid) so plan and apply show the tenant in error.
+   */
+  unloaded?: true;
 }
 
 export interface BundleConfig {
