@@ -91,3 +91,24 @@ describe('free text', () => {
     expect(set.diagnostics).toEqual([]);
   });
 });
+
+describe('binding URLs', () => {
+  const cf = (url: string): string =>
+    `providers:\n  gw: { type: cloudflare, account: 023e105f4ecef8ad9ca31a8372d0c353, tokenEnv: CF, baseUrl: '${url}' }\ndomains: [acme.eu]\n`;
+  it.each([
+    ['http://api.example.com/client/v4', /must be https/],
+    ['https://user:pw@api.example.com/', /user name or password/],
+  ])('validate refuses %s, at the key', (url, message) => {
+    const set = loadFromTexts({ 'tenants/a.yaml': tenantYaml('a', '', cf(url)) });
+    expect(set.diagnostics.map((d) => `${d.line} ${d.code}`)).toEqual(['3 INSECURE_URL']);
+    expect(set.diagnostics[0]?.message).toMatch(message);
+  });
+  it.each(['http://127.0.0.1:8787/client/v4', 'https://api.cloudflare.com/client/v4'])(
+    'accepts %s',
+    (url) => {
+      expect(loadFromTexts({ 'tenants/a.yaml': tenantYaml('a', '', cf(url)) }).diagnostics).toEqual(
+        [],
+      );
+    },
+  );
+});

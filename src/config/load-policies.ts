@@ -413,6 +413,12 @@ function resolveBindings(
     const caps = capabilities[value['type']];
     if (caps === undefined) continue; // the schema names the known types
     const settings = value as unknown as ProviderBinding;
+    for (const [key, setting] of Object.entries(value)) {
+      const problem =
+        /Url$/.test(key) && typeof setting === 'string' ? insecureUrl(setting) : undefined;
+      if (problem !== undefined)
+        error(['providers', name, key], 'INSECURE_URL', `'${key}' of binding '${name}' ${problem}`);
+    }
     const supported = servedKinds(caps, KINDS);
     const declared = Array.isArray(settings.kinds) ? settings.kinds.filter(isKind) : undefined;
     // A declared kind the provider does not serve is refused by its binding schema.
@@ -430,6 +436,28 @@ function resolveBindings(
     bindings.push({ name, type: settings.type, kinds, settings });
   }
   return bindings;
+}
+
+/**
+ * Why a vendor URL in a binding is unsafe, or undefined: a token must never travel in the
+ * clear, so plain http is for an emulator on this machine only (the provider refuses it
+ * again when it starts; finding it here means `validate` catches it, not only `plan`).
+ */
+function insecureUrl(value: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return undefined; // the schema's `format: uri` reports a malformed URL
+  }
+  const loopback = ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname);
+  if (url.protocol === 'http:' && !loopback)
+    return `must be https: plain http only to 127.0.0.1/localhost (an emulator), got ${url.origin}`;
+  if (url.protocol !== 'https:' && url.protocol !== 'http:')
+    return `must be an https URL, got ${url.protocol}`;
+  if (url.username !== '' || url.password !== '')
+    return 'must not carry a user name or password (tokens come from the environment)';
+  return undefined;
 }
 
 /** Normalize the entries of each kind in one file; report invalid ones and duplicates. */
