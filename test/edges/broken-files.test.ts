@@ -59,3 +59,14 @@ describe('broken files named like policy files', () => {
     });
   }, 30_000);
 });
+
+describe('--tenant', () => {
+  it('gives a clear error for a glob that is not well formed', async () => {
+    const repo = await exampleRepo();
+    const r = await runCli(['plan', '--tenant', 'acme['], { cwd: repo });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(
+      `--tenant 'acme[' is not a valid glob: '[' at position 5 is never closed`,
+    );
+  }, 30_000);
+});
