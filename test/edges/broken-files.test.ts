@@ -70,3 +70,15 @@ describe('--tenant', () => {
     );
   }, 30_000);
 });
+
+describe('apply --out', () => {
+  it('prints the per-change results before failing on an unwritable path', async () => {
+    const repo = await exampleRepo();
+    const r = await runCli(['apply', '--out', 'no/such/dir/report.txt'], { cwd: repo });
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/^Apply: 47 applied, 0 failed, 0 skipped\.$/m);
+    expect(r.stderr).toMatch(
+      /could not write --out no\/such\/dir\/report\.txt: .*the results are above/,
+    );
+  }, 30_000);
+});
