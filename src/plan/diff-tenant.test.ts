@@ -337,7 +337,7 @@ describe('diffTenant', () => {
       );
       const plan = diff(tenant(`blockedSenders:\n${yaml}`), { blockedSenders: liveEntries });
       expect(plan.changes).toHaveLength(30);
-      expect(plan.changes.every((c) => c.action === 'delete' && c.cause === 'desired')).toBe(true);
+      expect(plan.changes.every((c) => c.action === 'delete' && c.cause === 'expired')).toBe(true);
       expect(plan.status).toBe('blocked');
       expect(plan.errors[0]?.code).toBe('TOO_MANY_DELETES');
     });

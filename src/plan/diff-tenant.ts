@@ -132,15 +132,7 @@ export function diffTenant(tenant: TenantConfig, live: LiveState, opts: DiffOpti
         continue;
       }
       if (isExpired(d, opts.today) && cap.lifecycle === 'full') {
-        // Exempt from the delete limits only when the entry expired on its own: live already
-        // carries a past date. Moving `expires` into the past in this change is a delete
-        // like any other (else it would be a way around the limits).
-        const liveExpires = expiresOf(l.value);
-        const onItsOwn = liveExpires !== undefined && liveExpires < opts.today;
-        if (owned)
-          changes.push(
-            makeChange(tenant.tenant, 'delete', onItsOwn ? 'expired' : 'desired', l, undefined, d),
-          );
+        if (owned) changes.push(makeChange(tenant.tenant, 'delete', 'expired', l, undefined, d));
         else unmanaged.push({ kind, key: l.key });
         continue;
       }
@@ -174,6 +166,7 @@ export function diffTenant(tenant: TenantConfig, live: LiveState, opts: DiffOpti
     safety: tenant.safety,
     managedLiveCount,
     allowLargeChanges: opts.allowLargeChanges,
+    today: opts.today,
   });
   return {
     tenant: tenant.tenant,
