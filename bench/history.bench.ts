@@ -315,7 +315,7 @@ try {
     const rs = runs[command];
     console.log(
       `mxpolicy ${command} --format json (fresh process): median ${fmt(median(rs.map((r) => r.wall)))} wall, ` +
-        `${fmt(median(rs.map((r) => r.ms)))} in the command, peak RSS ${median(rs.map((r) => r.maxRssMB)).toFixed(0)} MB ` +
+        `${fmt(median(rs.map((r) => r.inProcessMs)))} in the command, peak RSS ${median(rs.map((r) => r.maxRssMB)).toFixed(0)} MB ` +
         `(runs: ${rs.map((r) => fmt(r.wall)).join(', ')})`,
     );
   }

@@ -65,7 +65,7 @@ console.log(
   `  ${TENANTS} tenants x ${ENTRIES} entries, half live, 1% of live drifted, ${RUNS} runs each`,
 );
 console.log(
-  `  wall time  median ${(t1 / 1000).toFixed(2)} s  (runs: ${base.map((r) => (r.ms / 1000).toFixed(2)).join(', ')})`,
+  `  wall time (from the parent: Node start and imports included)  median ${(t1 / 1000).toFixed(2)} s  (runs: ${base.map((r) => (r.ms / 1000).toFixed(2)).join(', ')})`,
 );
 console.log(`  peak RSS   median ${median(base.map((r) => r.maxRssMB)).toFixed(0)} MB`);
 console.log(

@@ -192,6 +192,18 @@ export async function runApplyCommand(
     opts.format === 'json'
       ? JSON.stringify(outcome.report, null, 2) + '\n'
       : renderApplyReportText(outcome.report, { colour: opts.out === undefined && useColour(ctx) });
-  await emit(ctx, text, opts.out);
+  try {
+    await emit(ctx, text, opts.out);
+  } catch (err) {
+    // The changes are made: whoever runs this must see what happened to each of them even
+    // when the report file cannot be written.
+    ctx.stdout.write(
+      opts.format === 'json' ? text : renderApplyReportText(outcome.report, { colour: false }),
+    );
+    ctx.stderr.write(
+      `error: could not write --out ${opts.out ?? ''}: ${(err as Error).message}; the results are above\n`,
+    );
+    return EXIT.error;
+  }
   return outcome.exitCode;
 }

@@ -47,9 +47,33 @@ export function loadPolicies(sources: readonly PolicySource[], opts: LoadOptions
   const diagnostics: Diagnostic[] = [];
   const sorted = [...sources].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   const parse = (source: PolicySource): ParsedFile | undefined => {
+    if (source.unreadable !== undefined) {
+      diagnostics.push({
+        file: source.path,
+        line: 1,
+        column: 1,
+        pointer: '',
+        code: source.unreadable.code,
+        message: `${source.path} ${source.unreadable.message}`,
+        severity: 'error',
+      });
+      return undefined;
+    }
     const yaml = parseYamlFile(source.path, source.text);
     diagnostics.push(...yaml.diagnostics);
-    if (yaml.data === undefined) return undefined;
+    if (yaml.data === undefined || (yaml.data === null && source.text.trim() === '')) {
+      if (!hasErrors(yaml.diagnostics))
+        diagnostics.push({
+          file: source.path,
+          line: 1,
+          column: 1,
+          pointer: '',
+          code: 'FILE_EMPTY',
+          message: `${source.path} is empty; a ${source.kind} file starts with '${source.kind}: ${source.name}'`,
+          severity: 'error',
+        });
+      return undefined;
+    }
     if (yaml.data === null || typeof yaml.data !== 'object' || Array.isArray(yaml.data)) {
       diagnostics.push(
         diagnosticAt(yaml, [], {
@@ -60,7 +84,10 @@ export function loadPolicies(sources: readonly PolicySource[], opts: LoadOptions
       );
       return undefined;
     }
-    const schemaDiagnostics = opts.validator.validate(source.kind, yaml);
+    const schemaDiagnostics = [
+      ...opts.validator.validate(source.kind, yaml),
+      ...findControlCharacters(yaml),
+    ];
     diagnostics.push(...schemaDiagnostics);
     return {
       source,
@@ -108,13 +135,20 @@ export function loadPolicies(sources: readonly PolicySource[], opts: LoadOptions
   }
 
   const tenants = new Map<string, TenantConfig>();
+  const unloaded: PolicySource[] = [];
   for (const source of sorted.filter((s) => s.kind === 'tenant')) {
     const before = diagnostics.length;
     const file = parse(source);
-    if (file === undefined) continue;
+    if (file === undefined) {
+      unloaded.push(source);
+      continue;
+    }
     files.set(file.source.path, file.yaml);
     const tenant = loadTenant(file, { bundles, bundleNames, locate }, opts, diagnostics);
-    if (tenant === undefined) continue;
+    if (tenant === undefined) {
+      unloaded.push(source);
+      continue;
+    }
     const previous = tenants.get(tenant.tenant);
     if (previous !== undefined) {
       diagnostics.push(
@@ -137,11 +171,77 @@ export function loadPolicies(sources: readonly PolicySource[], opts: LoadOptions
     tenants.set(tenant.tenant, tenant);
   }
 
+  // A tenant file that could not be read at all still stands for its tenant (named after the
+  // file), invalid: plan and apply then show it in error instead of leaving it out silently.
+  for (const source of unloaded) {
+    if (tenants.has(source.name) || !diagnostics.some((d) => d.file === source.path)) continue;
+    tenants.set(source.name, {
+      tenant: source.name,
+      file: source.path,
+      domains: [],
+      include: [],
+      ownership: 'managed',
+      safety: {},
+      bindings: [],
+      entries: emptyDesiredEntries(),
+      valid: false,
+      unloaded: true,
+    });
+  }
+
   return {
     tenants: [...tenants.values()].sort((a, b) => (a.tenant < b.tenant ? -1 : 1)),
     bundles: [...bundles.values()].sort((a, b) => (a.bundle < b.bundle ? -1 : 1)),
     diagnostics: dedupe(diagnostics).sort(compareDiagnostics),
   };
+}
+
+/**
+ * Control characters (other than tab and newline) and bidirectional controls, which can
+ * make a reviewer read a value differently from what is stored (the "Trojan Source"
+ * trick), refused in every string of a policy file.
+ */
+const HIDDEN_CHARACTER =
+  // eslint-disable-next-line no-control-regex -- finding control characters is the point
+  /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/;
+
+function findControlCharacters(yaml: YamlFile): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  const path: (string | number)[] = [];
+  const visit = (value: unknown): void => {
+    if (typeof value === 'string') {
+      const m = HIDDEN_CHARACTER.exec(value);
+      if (m !== null) {
+        const code = (m[0].codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0');
+        const kind = /[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/.test(m[0])
+          ? 'a bidirectional control character'
+          : 'a control character';
+        out.push(
+          diagnosticAt(yaml, path, {
+            code: 'TEXT_CONTROL_CHARACTER',
+            message: `text contains ${kind} (U+${code} at position ${m.index + 1}), which would show differently from what is stored; remove it`,
+            severity: 'error',
+          }),
+        );
+      }
+      return;
+    }
+    if (value === null || typeof value !== 'object') return;
+    if (Array.isArray(value))
+      value.forEach((v, i) => {
+        path.push(i);
+        visit(v);
+        path.pop();
+      });
+    else
+      for (const [k, v] of Object.entries(value)) {
+        path.push(k);
+        visit(v);
+        path.pop();
+      }
+  };
+  visit(yaml.data);
+  return out;
 }
 
 function loadBundle(file: ParsedFile, diagnostics: Diagnostic[]): BundleConfig | undefined {
@@ -313,6 +413,12 @@ function resolveBindings(
     const caps = capabilities[value['type']];
     if (caps === undefined) continue; // the schema names the known types
     const settings = value as unknown as ProviderBinding;
+    for (const [key, setting] of Object.entries(value)) {
+      const problem =
+        /Url$/.test(key) && typeof setting === 'string' ? insecureUrl(setting) : undefined;
+      if (problem !== undefined)
+        error(['providers', name, key], 'INSECURE_URL', `'${key}' of binding '${name}' ${problem}`);
+    }
     const supported = servedKinds(caps, KINDS);
     const declared = Array.isArray(settings.kinds) ? settings.kinds.filter(isKind) : undefined;
     // A declared kind the provider does not serve is refused by its binding schema.
@@ -332,6 +438,28 @@ function resolveBindings(
   return bindings;
 }
 
+/**
+ * Why a vendor URL in a binding is unsafe, or undefined: a token must never travel in the
+ * clear, so plain http is for an emulator on this machine only (the provider refuses it
+ * again when it starts; finding it here means `validate` catches it, not only `plan`).
+ */
+function insecureUrl(value: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return undefined; // the schema's `format: uri` reports a malformed URL
+  }
+  const loopback = ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname);
+  if (url.protocol === 'http:' && !loopback)
+    return `must be https: plain http only to 127.0.0.1/localhost (an emulator), got ${url.origin}`;
+  if (url.protocol !== 'https:' && url.protocol !== 'http:')
+    return `must be an https URL, got ${url.protocol}`;
+  if (url.username !== '' || url.password !== '')
+    return 'must not carry a user name or password (tokens come from the environment)';
+  return undefined;
+}
+
 /** Normalize the entries of each kind in one file; report invalid ones and duplicates. */
 function readEntries(
   file: ParsedFile,
@@ -343,13 +471,11 @@ function readEntries(
     const list = file.data[kind];
     if (!Array.isArray(list)) continue;
     const byKey = new Map<string, DesiredEntry>();
+    const broken = brokenItems(file.broken, kind);
+    if (broken === 'all') continue;
     list.forEach((raw: unknown, index) => {
       const pointer = `/${kind}/${index}`;
-      if (
-        file.broken.length > 0 &&
-        file.broken.some((p) => p === pointer || p.startsWith(pointer + '/') || p === `/${kind}`)
-      )
-        return;
+      if (broken.has(index)) return;
       const result = normalizeEntry(kind, raw as RawEntryOf[typeof kind]);
       if (!result.ok) {
         for (const problem of result.problems)
@@ -388,6 +514,24 @@ function readEntries(
     });
   }
   return entries;
+}
+
+/**
+ * Items of the list `kind` that have schema errors (they are not interpreted further), or
+ * 'all' when the list itself is broken. One pass over the pointers, so a file with
+ * thousands of broken entries stays linear.
+ */
+function brokenItems(pointers: readonly string[], kind: string): Set<number> | 'all' {
+  const items = new Set<number>();
+  const prefix = `/${kind}/`;
+  for (const p of pointers) {
+    if (p === `/${kind}`) return 'all';
+    if (!p.startsWith(prefix)) continue;
+    const end = p.indexOf('/', prefix.length);
+    const index = Number(p.slice(prefix.length, end < 0 ? undefined : end));
+    if (Number.isInteger(index)) items.add(index);
+  }
+  return items;
 }
 
 function mergeBundles(

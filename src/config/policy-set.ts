@@ -9,6 +9,12 @@ export interface PolicySource {
   /** File name without extension; must equal the `tenant:`/`bundle:` field. */
   name: string;
   text: string;
+  /**
+   * Why the file could not be read as a policy file (a directory, a dangling symlink or a
+   * FIFO named like one, an upper-case extension): reported at the path, and the file is
+   * skipped; every other file is still validated and planned.
+   */
+  unreadable?: { code: 'FILE_UNREADABLE' | 'FILE_EXTENSION'; message: string };
 }
 
 export interface SourceRef extends Location {
@@ -43,6 +49,11 @@ export interface TenantConfig {
   entries: DesiredEntries;
   /** False when any error was found in the tenant file or a bundle it includes. */
   valid: boolean;
+  /**
+   * The tenant file could not be read or parsed at all: this stands in for it (named after
+   * the file, no entries, invalid) so plan and apply show the tenant in error.
+   */
+  unloaded?: true;
 }
 
 export interface BundleConfig {

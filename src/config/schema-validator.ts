@@ -28,13 +28,77 @@ export function createSchemaValidator(schemas: PolicySchemas): SchemaValidator {
     tenant: ajv.compile(schemas.tenant),
     bundle: ajv.compile(schemas.bundle),
   };
+  const lists: Record<FileKind, Map<string, ValidateFunction>> = {
+    tenant: listItemValidators(ajv, schemas.defs, schemas.tenant),
+    bundle: listItemValidators(ajv, schemas.defs, schemas.bundle),
+  };
   return {
     validate(kind, yaml) {
-      const fn = compiled[kind];
-      if (fn(yaml.data)) return [];
-      return toDiagnostics(fn.errors ?? [], yaml);
+      const errors = validateByItems(compiled[kind], lists[kind], yaml.data);
+      return errors.length === 0 ? [] : toDiagnostics(errors, yaml);
     },
   };
+}
+
+/**
+ * Validators of the items of each top-level list property that is a plain
+ * `{type: array, items: {$ref}}` in the shared definitions (blockedSenders, exemptions, ...).
+ * ajv appends each failing item's errors to the list's errors with `concat`, which is
+ * quadratic when thousands of items are wrong; validating items one at a time keeps it linear.
+ */
+function listItemValidators(
+  ajv: Ajv2020,
+  defs: object,
+  file: object,
+): Map<string, ValidateFunction> {
+  const out = new Map<string, ValidateFunction>();
+  const id = (defs as { $id?: string }).$id ?? '';
+  const defsOf = (defs as { $defs?: Record<string, unknown> }).$defs ?? {};
+  const props = (file as { properties?: Record<string, { $ref?: unknown }> }).properties ?? {};
+  for (const [key, prop] of Object.entries(props)) {
+    const name =
+      typeof prop.$ref === 'string' ? /#\/\$defs\/([A-Za-z0-9]+)$/.exec(prop.$ref)?.[1] : undefined;
+    const def =
+      name !== undefined ? (defsOf[name] as Record<string, unknown> | undefined) : undefined;
+    const items = def?.['items'] as { $ref?: unknown } | undefined;
+    if (
+      def === undefined ||
+      def['type'] !== 'array' ||
+      Object.keys(def).some((k) => !['type', 'items', 'title', 'description'].includes(k)) ||
+      typeof items?.$ref !== 'string' ||
+      !items.$ref.startsWith('#/')
+    )
+      continue;
+    const fn = ajv.getSchema(`${id}${items.$ref}`);
+    if (fn !== undefined) out.set(key, fn);
+  }
+  return out;
+}
+
+function validateByItems(
+  whole: ValidateFunction,
+  lists: ReadonlyMap<string, ValidateFunction>,
+  data: unknown,
+): ErrorObject[] {
+  const isMapping = data !== null && typeof data === 'object' && !Array.isArray(data);
+  const split = isMapping
+    ? [...lists.keys()].filter((k) => Array.isArray((data as Record<string, unknown>)[k]))
+    : [];
+  if (split.length === 0) return whole(data) ? [] : [...(whole.errors ?? [])];
+  const rest: Record<string, unknown> = { ...(data as Record<string, unknown>) };
+  for (const k of split) rest[k] = [];
+  const errors: ErrorObject[] = whole(rest) ? [] : [...(whole.errors ?? [])];
+  for (const k of split) {
+    const item = lists.get(k) as ValidateFunction;
+    const list = (data as Record<string, unknown[]>)[k] as unknown[];
+    list.forEach((value, i) => {
+      if (item(value)) return;
+      const prefix = `/${k}/${i}`;
+      for (const e of item.errors ?? [])
+        errors.push({ ...e, instancePath: prefix + e.instancePath });
+    });
+  }
+  return errors;
 }
 
 function toDiagnostics(errors: readonly ErrorObject[], yaml: YamlFile): Diagnostic[] {

@@ -77,10 +77,33 @@ export function parseYamlFile(file: string, text: string): YamlFile {
       });
     }
     // Duplicate keys are reported, but the rest of the file is still worth checking.
-    data = diagnostics.every((d) => d.severity !== 'error' || d.code === 'YAML_DUPLICATE_KEY')
-      ? doc.toJS({ maxAliasCount: 100 })
-      : undefined;
+    try {
+      data = diagnostics.every((d) => d.severity !== 'error' || d.code === 'YAML_DUPLICATE_KEY')
+        ? doc.toJS({ maxAliasCount: 100 })
+        : undefined;
+    } catch {
+      // `yaml` refuses an alias that expands to too much ("Excessive alias count").
+      data = tooManyAliases;
+    }
     items.clear();
+  }
+  const expanded = data === tooManyAliases ? { unique: 0, limit: 0 } : aliasExpansion(data);
+  if (expanded !== undefined) {
+    const alias = /(?:^|[\s[{,:-])\*[^\s,\]}]+/m.exec(text);
+    const bound =
+      expanded.limit > 0
+        ? ` to more than ${expanded.limit.toLocaleString('en-US')} values (${expanded.unique.toLocaleString('en-US')} written)`
+        : '';
+    data = undefined;
+    diagnostics = [
+      {
+        ...at(alias !== null ? alias.index + alias[0].indexOf('*') : 0),
+        pointer: '',
+        code: 'YAML_ALIAS_LIMIT',
+        message: `YAML aliases (*name) expand this file${bound}; refused as a resource-exhaustion guard: write the values out instead of repeating anchors`,
+        severity: 'error',
+      },
+    ];
   }
 
   const locate = (path: readonly PathSegment[], opts: { key?: boolean } = {}): Location => {
@@ -111,6 +134,37 @@ export function parseYamlFile(file: string, text: string): YamlFile {
   };
 
   return { file, data, diagnostics, locate, locateItem };
+}
+
+const tooManyAliases = Symbol('too many aliases');
+
+/** Aliases may add at most this many values beyond those written, plus ALIAS_FACTOR x those. */
+const ALIAS_ALLOWANCE = 10_000;
+const ALIAS_FACTOR = 10;
+
+/**
+ * js-yaml shares the value of an anchor between its aliases, so a small file can stand for
+ * millions of values that anything walking the data (schema checks, normalization) visits
+ * one by one. Counts the expanded size in one pass over the shared graph (each object's
+ * subtree size is computed once) and returns the limit it exceeds, or undefined.
+ */
+function aliasExpansion(data: unknown): { unique: number; limit: number } | undefined {
+  const size = new Map<object, number>();
+  let unique = 0;
+  const visit = (value: unknown): number => {
+    unique++;
+    if (value === null || typeof value !== 'object') return 1;
+    const known = size.get(value);
+    if (known !== undefined) return known;
+    size.set(value, 1); // a cycle (not produced by js-yaml) counts once
+    let total = 1;
+    for (const child of Array.isArray(value) ? value : Object.values(value)) total += visit(child);
+    size.set(value, total);
+    return total;
+  };
+  const expanded = visit(data);
+  const limit = ALIAS_FACTOR * unique + ALIAS_ALLOWANCE;
+  return expanded > limit ? { unique, limit } : undefined;
 }
 
 /** js-yaml listener: the start offset of each item of each top-level list. */

@@ -1,4 +1,4 @@
-import { globToRegExp } from '../config/select-tenants.js';
+import { tenantGlob } from '../config/select-tenants.js';
 import type { Kind } from '../model/kinds.js';
 import type { ChangeAction, ChangeStatus, TenantApplyResult } from '../plan/types.js';
 import type { ApplyReceipt, RunnerInfo } from './apply-receipts.js';
@@ -184,7 +184,7 @@ export function filterAuditRows(
   rows: readonly AuditRow[],
   query: { tenant: readonly string[]; since?: Date },
 ): AuditRow[] {
-  const tenants = query.tenant.map(globToRegExp);
+  const tenants = query.tenant.map(tenantGlob);
   const since = query.since?.getTime();
   return rows.filter(
     (r) =>

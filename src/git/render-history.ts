@@ -1,4 +1,4 @@
-import { globToRegExp } from '../config/select-tenants.js';
+import { globToRegExp, tenantGlob } from '../config/select-tenants.js';
 import { KIND_LABELS, isKind, type Kind } from '../model/kinds.js';
 import type { Person } from './commit-log.js';
 import type { HistoryRecord } from './semantic-history.js';
@@ -33,7 +33,7 @@ export function filterHistory(
   records: readonly HistoryRecord[],
   query: HistoryQuery,
 ): HistoryRecord[] {
-  const tenants = query.tenant.map(globToRegExp);
+  const tenants = query.tenant.map(tenantGlob);
   const key = query.key !== undefined ? new RegExp(globToRegExp(query.key).source, 'i') : undefined;
   const since = query.since?.getTime();
   return records.filter(

@@ -113,7 +113,7 @@ function createPolicyFileCache(validator: SchemaValidator): {
       let loaded: LoadedFile | undefined;
       const tenant = set.tenants[0];
       const bundle = set.bundles[0];
-      if (source.kind === 'tenant' && tenant !== undefined)
+      if (source.kind === 'tenant' && tenant !== undefined && tenant.unloaded !== true)
         loaded = {
           kind: 'tenant',
           tenant: tenant.tenant,

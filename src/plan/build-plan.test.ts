@@ -104,4 +104,22 @@ describe('buildPlan', () => {
       '+ newly planned: c create blockedSenders x.example',
     ]);
   });
+
+  it('does not list a change whose YAML line merely moved', () => {
+    const at = (line: number, reason = 'r'): TenantPlan => {
+      const t = tenant('a', reason);
+      const c = t.changes[0];
+      if (c !== undefined) c.source = { file: 'policies/tenants/a.yaml', line };
+      return t;
+    };
+    const reviewed = buildPlan([at(7), tenant('b')]);
+    const moved = buildPlan([at(12), { ...tenant('b', 'changed') }]);
+    expect(explainPlanDifference(reviewed, moved)).toEqual([
+      '~ differs now: b create blockedSenders x.example',
+    ]);
+    const onlyMoved = buildPlan([at(12), tenant('b')]);
+    const lines = explainPlanDifference(reviewed, onlyMoved);
+    if (reviewed.checksum === onlyMoved.checksum) expect(lines).toEqual([]);
+    else expect(lines).toEqual([expect.stringContaining('only where they are written')]);
+  });
 });

@@ -89,7 +89,12 @@ export function explainPlanDifference(reviewed: Plan, fresh: Plan): string[] {
     const m = new Map<string, string>();
     for (const t of plan.tenants) {
       m.set(`${t.tenant} status`, t.status);
-      for (const c of t.changes) m.set(id(t.tenant, c), canonicalJson(c));
+      // Where an entry is written (file:line) is not a difference in effect: lines that
+      // moved must not be listed as if the change itself differed.
+      for (const c of t.changes) {
+        const { source: _where, ...effect } = c;
+        m.set(id(t.tenant, c), canonicalJson(effect));
+      }
     }
     return m;
   };
@@ -104,5 +109,9 @@ export function explainPlanDifference(reviewed: Plan, fresh: Plan): string[] {
       lines.push(`~ differs now: ${k}${k.endsWith(' status') ? ` (${v} -> ${w})` : ''}`);
   }
   for (const k of b.keys()) if (!a.has(k)) lines.push(`+ newly planned: ${k}`);
+  if (lines.length === 0 && reviewed.checksum !== fresh.checksum)
+    lines.push(
+      'The same changes are planned; only where they are written in the policy files (lines) moved since review.',
+    );
   return lines;
 }

@@ -140,6 +140,18 @@ describe('diffTenant', () => {
     const yaml = (custodians: string, extra = '') =>
       `holds:\n  - id: LH-1\n    matter: Doe v. ACME\n    custodians: [${custodians}]\n${extra}`;
 
+    it('names both live ids when a hold exists twice live, instead of calling one removed', () => {
+      const first = { ...hold(['a@acme.eu']), id: 'obj-1' };
+      const second = { ...hold(['a@acme.eu']), id: 'obj-2' };
+      const plan = diff(tenant(yaml('a@acme.eu')), { holds: [first, second] });
+      expect(plan.status).toBe('blocked');
+      expect(plan.errors.map((e) => e.code)).toEqual(['HOLD_DUPLICATE']);
+      expect(plan.errors[0]?.message).toContain('obj-1');
+      expect(plan.errors[0]?.message).toContain('obj-2');
+      expect(plan.errors[0]?.message).not.toContain('no longer in');
+      expect(plan.changes).toEqual([]);
+    });
+
     it('blocks the tenant when a live hold disappears from the YAML', () => {
       const plan = diff(tenant(''), { holds: [hold(['a@acme.eu'])] });
       expect(plan.status).toBe('blocked');
@@ -312,6 +324,22 @@ describe('diffTenant', () => {
       });
       expect(plan.changes).toHaveLength(30);
       expect(plan.status).toBe('ok');
+    });
+
+    it('counts entries whose expires was moved into the past in this change', () => {
+      const yaml = Array.from(
+        { length: 30 },
+        (_, i) => `  - sender: x${i}.example\n    reason: r\n    expires: 2026-01-01\n`,
+      ).join('');
+      // Live still has no date (or a future one): the YAML edit, not time, removes them.
+      const liveEntries = many(30).map((l, i) =>
+        i % 2 === 0 ? l : ({ ...l, value: { ...l.value, expires: '2027-06-30' } } as LiveEntry),
+      );
+      const plan = diff(tenant(`blockedSenders:\n${yaml}`), { blockedSenders: liveEntries });
+      expect(plan.changes).toHaveLength(30);
+      expect(plan.changes.every((c) => c.action === 'delete' && c.cause === 'expired')).toBe(true);
+      expect(plan.status).toBe('blocked');
+      expect(plan.errors[0]?.code).toBe('TOO_MANY_DELETES');
     });
 
     it('honours maxUpdates', () => {

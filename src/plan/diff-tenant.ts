@@ -2,7 +2,7 @@ import fastJsonPatch from 'fast-json-patch';
 import type { DesiredEntry, TenantConfig } from '../config/policy-set.js';
 import type { KindCapability } from '../model/capabilities.js';
 import { sameJson } from '../model/entries.js';
-import { KIND_RULES, KINDS, type AnyEntry, type Kind } from '../model/kinds.js';
+import { KIND_LABELS, KIND_RULES, KINDS, type AnyEntry, type Kind } from '../model/kinds.js';
 import type { LiveEntry } from '../model/kinds.js';
 import { checkChangeThresholds, checkProtectedKept } from './safety.js';
 import type { Change, ChangeAction, PlanError, TenantPlan, UnmanagedEntry } from './types.js';
@@ -69,6 +69,7 @@ export function diffTenant(tenant: TenantConfig, live: LiveState, opts: DiffOpti
     for (const d of tenant.entries[kind] as DesiredEntry[]) desired.set(d.key, d);
     const seen = new Set<string>();
 
+    const firstId = new Map<string, string | undefined>();
     for (const l of liveEntries) {
       if (l.foreign === true) {
         unmanaged.push({ kind, key: l.key });
@@ -77,6 +78,17 @@ export function diffTenant(tenant: TenantConfig, live: LiveState, opts: DiffOpti
       const d = desired.get(l.key);
       const duplicate = seen.has(l.key);
       seen.add(l.key);
+      if (!duplicate) firstId.set(l.key, l.id);
+      if (duplicate && protectedBy !== undefined) {
+        // Two live objects for one protected entry: neither may be dropped implicitly, and
+        // "no longer in YAML" would be untrue. Name both so a person can pick.
+        errors.push({
+          code: `${protectedBy.code}_DUPLICATE`,
+          message: `${KIND_LABELS[kind]} ${l.key} exists twice live (ids ${firstId.get(l.key) ?? '?'} and ${l.id ?? '?'}); mxpolicy manages one live object per entry: release or merge one of them in the vendor's console`,
+          file: tenant.file,
+        });
+        continue;
+      }
       const declared = d !== undefined && !duplicate;
       // Without a marker nothing proves mxpolicy made an entry: only what the YAML declares is ours.
       const owned = cap.ownershipMarker ? l.managed || authoritative : declared;
@@ -154,6 +166,7 @@ export function diffTenant(tenant: TenantConfig, live: LiveState, opts: DiffOpti
     safety: tenant.safety,
     managedLiveCount,
     allowLargeChanges: opts.allowLargeChanges,
+    today: opts.today,
   });
   return {
     tenant: tenant.tenant,

@@ -46,10 +46,23 @@ export function planMarkdownSections(plan: Plan): PlanMarkdownSections {
   const { create, update, delete: del } = plan.summary;
   const touched = plan.tenants.filter((t) => t.changes.length > 0);
   const lines: string[] = ['## mxpolicy plan', ''];
-  lines.push(
+  // Trouble first: a reviewer skimming the headline must not read "No changes" and merge.
+  const errors = plan.tenants.filter((t) => t.status === 'error').length;
+  const blocked = plan.tenants.filter((t) => t.status === 'blocked').length;
+  const trouble = [
+    errors > 0 ? `❌ ${plural(errors, 'tenant')} in error` : '',
+    blocked > 0 ? `⛔ ${plural(blocked, 'tenant')} blocked` : '',
+  ].filter((x) => x !== '');
+  const counts =
     create + update + del === 0
-      ? `**No changes.** Live state matches the policies of ${plural(plan.tenants.length, 'tenant')}.`
-      : `**${create} to create, ${update} to update, ${del} to delete** in ${touched.length} of ${plural(plan.tenants.length, 'tenant')}.`,
+      ? `no changes in the tenants that could be planned (${plural(plan.tenants.length, 'tenant')})`
+      : `${create} to create, ${update} to update, ${del} to delete in ${touched.length} of ${plural(plan.tenants.length, 'tenant')}`;
+  lines.push(
+    trouble.length > 0
+      ? `**${trouble.join(', ')}**; ${counts}.`
+      : create + update + del === 0
+        ? `**No changes.** Live state matches the policies of ${plural(plan.tenants.length, 'tenant')}.`
+        : `**${create} to create, ${update} to update, ${del} to delete** in ${touched.length} of ${plural(plan.tenants.length, 'tenant')}.`,
   );
   if (create + update + del > 0) {
     const { tighten, loosen, neutral } = plan.summary;

@@ -152,6 +152,46 @@ describe('plan renderers (golden)', () => {
       'No changes in the tenants that could be planned (2 tenants: 1 with errors; see above).',
     );
     expect(text).not.toContain('matches');
+    const markdown = renderPlanMarkdown(plan);
+    expect(markdown).not.toContain('No changes');
+    expect(markdown).toContain(
+      '**❌ 1 tenant in error**; no changes in the tenants that could be planned (2 tenants).',
+    );
+  });
+
+  it('puts errors and blocked tenants first in the markdown headline', () => {
+    const change = (tenant: string): Plan['tenants'][number]['changes'][number] => ({
+      tenant,
+      kind: 'blockedSenders',
+      key: 'x.example',
+      action: 'create',
+      cause: 'desired',
+      after: { sender: 'x.example', reason: 'r' },
+      patch: [],
+    });
+    const plan = buildPlan([
+      { tenant: 'a', status: 'ok', changes: [change('a')], errors: [], unmanaged: [] },
+      {
+        tenant: 'b',
+        status: 'blocked',
+        changes: [change('b')],
+        errors: [{ code: 'TOO_MANY_DELETES', message: 'x' }],
+        unmanaged: [],
+      },
+      {
+        tenant: 'c',
+        status: 'error',
+        changes: [],
+        errors: [{ code: 'E', message: 'y' }],
+        unmanaged: [],
+      },
+    ]);
+    const headline = renderPlanMarkdown(plan)
+      .split('\n')
+      .find((l) => l.startsWith('**'));
+    expect(headline).toBe(
+      '**❌ 1 tenant in error, ⛔ 1 tenant blocked**; 2 to create, 0 to update, 0 to delete in 2 of 3 tenants.',
+    );
   });
 
   it('says No changes for an empty plan', () => {

@@ -18,17 +18,30 @@ export interface SafetyInput {
   /** Live entries mxpolicy manages (the base the delete percentage is taken of). */
   managedLiveCount: number;
   allowLargeChanges: boolean;
+  /** Today (YYYY-MM-DD): tells an entry that expired on its own from one expired by this change. */
+  today: string;
 }
 
 /**
- * Delete/update thresholds. Expired entries do not count: their removal was reviewed when
- * the date was written. Returns the reasons the tenant is blocked (empty when safe).
+ * An expired delete is exempt from the limits only when the entry expired on its own: the
+ * live entry already carries a date before today. Moving `expires` into the past in the
+ * same change is a delete like any other (else it would be a way around the limits).
+ */
+function expiredOnItsOwn(c: Change, today: string): boolean {
+  if (c.cause !== 'expired') return false;
+  const live = (c.before as { expires?: string } | undefined)?.expires;
+  return live !== undefined && live < today;
+}
+
+/**
+ * Delete/update thresholds. Entries that expired on their own do not count: their removal
+ * was reviewed when the date was written. Returns the reasons the tenant is blocked (empty when safe).
  */
 export function checkChangeThresholds(input: SafetyInput): PlanError[] {
   if (input.allowLargeChanges) return [];
   const errors: PlanError[] = [];
   const deletes = input.changes.filter(
-    (c) => c.action === 'delete' && c.cause !== 'expired',
+    (c) => c.action === 'delete' && !expiredOnItsOwn(c, input.today),
   ).length;
   const updates = input.changes.filter((c) => c.action === 'update').length;
   const maxDeletes = input.safety.maxDeletes ?? DEFAULT_SAFETY.maxDeletes;

@@ -86,8 +86,25 @@ describe('reconcile', () => {
     expect(plan.tenants[0]?.errors[0]).toEqual({
       code: 'LIVE_READ_FAILED',
       message:
-        'reading holds failed: HTTP 503 from the gateway; nothing is planned for this tenant',
+        "reading holds (binding 'sandbox') failed: HTTP 503 from the gateway; nothing is planned for this tenant",
     });
+  });
+
+  it('reports one error per binding when every kind fails the same way (a missing token)', async () => {
+    const factory = scripted({
+      read: (tenant) => {
+        if (tenant === 'a') throw new Error('environment variable CF_TOKEN is not set');
+        return [];
+      },
+    });
+    const { plan } = await planTenants(set.tenants, deps(factory), opts);
+    expect(plan.tenants[0]?.errors).toEqual([
+      {
+        code: 'LIVE_READ_FAILED',
+        message:
+          "reading blockedSenders, exemptions, holds, routes (binding 'sandbox') failed: environment variable CF_TOKEN is not set; nothing is planned for this tenant",
+      },
+    ]);
   });
 
   it('reports a provider that throws on apply as every change of that kind failed, and goes on', async () => {

@@ -366,12 +366,25 @@ async function readOneTenant(
       );
     }),
   );
-  for (const [i, r] of reads.entries())
-    if (r.status === 'rejected')
-      errors.push({
-        code: 'LIVE_READ_FAILED',
-        message: `reading ${KINDS.filter((k) => providers.has(k))[i] ?? ''} failed: ${describeError(r.reason)}; nothing is planned for this tenant`,
-      });
+  // One error per binding and cause: a missing token fails every kind of its binding the
+  // same way, and saying so once per kind only buries it.
+  const readKinds = KINDS.filter((k) => providers.has(k));
+  const failures = new Map<string, { binding: string; kinds: Kind[]; reason: string }>();
+  for (const [i, r] of reads.entries()) {
+    if (r.status !== 'rejected') continue;
+    const kind = readKinds[i] as Kind;
+    const binding = tenant.bindings.find((b) => b.kinds.includes(kind))?.name ?? '';
+    const reason = describeError(r.reason);
+    const id = `${binding}\u0000${reason}`;
+    const known = failures.get(id);
+    if (known !== undefined) known.kinds.push(kind);
+    else failures.set(id, { binding, kinds: [kind], reason });
+  }
+  for (const f of failures.values())
+    errors.push({
+      code: 'LIVE_READ_FAILED',
+      message: `reading ${f.kinds.join(', ')}${f.binding !== '' ? ` (binding '${f.binding}')` : ''} failed: ${f.reason}; nothing is planned for this tenant`,
+    });
   if (errors.length > 0) return failed(errors);
 
   return {

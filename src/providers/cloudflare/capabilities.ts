@@ -8,6 +8,17 @@ const REASON: ValueRule = {
 };
 
 /**
+ * The ticket rides in the same tag, URL-encoded: `[mxpolicy expires=YYYY-MM-DD ticket=T] `
+ * is 38 characters plus the ticket, so 80 (plain) characters of ticket and 900 of reason
+ * stay within the 1,024.
+ */
+const TICKET: ValueRule = {
+  field: 'ticket',
+  maxLength: 80,
+  why: "Cloudflare stores 1,024 characters of comments, shared by the reason and mxpolicy's tag, which carries the ticket",
+};
+
+/**
  * Cloudflare Email Security (vendor notes §1): block_senders and allow_policies are fully
  * managed and carry the marker in `comments`; protected domains (routes) exist only when
  * set up in the dashboard and have no field for a marker.
@@ -18,7 +29,7 @@ export const CLOUDFLARE_CAPABILITIES: ProviderCapabilities = {
       lifecycle: 'full',
       ownershipMarker: true,
       settles: 'immediately',
-      values: [REASON],
+      values: [REASON, TICKET],
     },
     exemptions: {
       lifecycle: 'full',

@@ -189,3 +189,34 @@ describe('sandbox provider', () => {
     );
   });
 });
+
+describe('sandbox duplicates', () => {
+  it('deletes the extra copy the planner planned to delete, keeping the first', async () => {
+    const marker = { managedBy: 'mxpolicy' };
+    const { p, file } = await provider({
+      't.json': JSON.stringify({
+        blockedSenders: [
+          { sender: 'x.example', reason: 'kept', ...marker },
+          { sender: 'other.example', reason: 'r', ...marker },
+          { sender: 'x.example', reason: 'extra copy', ...marker },
+        ],
+      }),
+    });
+    const results = await p.apply('blockedSenders', [
+      {
+        tenant: 't',
+        kind: 'blockedSenders',
+        key: 'x.example',
+        action: 'delete',
+        cause: 'desired',
+        patch: [],
+        before: { sender: 'x.example', reason: 'extra copy' },
+      },
+    ]);
+    expect(results.map((r) => r.status)).toEqual(['applied']);
+    const state = JSON.parse(await readFile(file, 'utf8')) as {
+      blockedSenders: { reason: string }[];
+    };
+    expect(state.blockedSenders.map((e) => e.reason)).toEqual(['kept', 'r']);
+  });
+});

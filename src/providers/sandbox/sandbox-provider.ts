@@ -1,4 +1,4 @@
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { normalizeEntry, type RawEntryOf } from '../../model/entries.js';
 import { KINDS, type Kind } from '../../model/kinds.js';
@@ -131,15 +131,21 @@ class SandboxProvider implements Provider {
       return changes.map((c) => ({ kind, key: c.key, action: c.action, status: 'failed', reason }));
     }
     const list: unknown[] = [...(file[kind] ?? [])];
-    const index = new Map<string, number>();
+    // Every copy of a key, in file order. The planner keeps (and updates) the first copy of
+    // a key and plans a delete for each further copy, so a delete takes the last copy left:
+    // the one it planned to delete, never the one it kept.
+    const index = new Map<string, number[]>();
     list.forEach((raw, i) => {
       const key = toLive(kind, raw, `${this.file}: ${kind}[${i}]`).key;
-      if (!index.has(key)) index.set(key, i);
+      const copies = index.get(key);
+      if (copies === undefined) index.set(key, [i]);
+      else copies.push(i);
     });
     const removed = new Set<number>();
     const results: ChangeResult[] = [];
     for (const change of changes) {
-      const at = index.get(change.key);
+      const copies = index.get(change.key);
+      const at = change.action === 'delete' ? copies?.at(-1) : copies?.[0];
       const stored =
         change.after !== undefined ? { ...(change.after as object), ...SANDBOX_MARKER } : {};
       const result = (status: ChangeResult['status'], reason?: string): ChangeResult => ({
@@ -152,7 +158,7 @@ class SandboxProvider implements Provider {
       if (change.action === 'create') {
         // Idempotent: a create that already took effect overwrites instead of duplicating.
         if (at !== undefined) list[at] = stored;
-        else index.set(change.key, list.push(stored) - 1);
+        else index.set(change.key, [list.push(stored) - 1]);
         results.push(result('applied'));
       } else if (change.action === 'update') {
         if (at === undefined)
@@ -164,19 +170,22 @@ class SandboxProvider implements Provider {
       } else {
         if (at !== undefined) {
           removed.add(at);
-          index.delete(change.key);
+          copies?.pop();
+          if (copies?.length === 0) index.delete(change.key);
         }
         results.push(result('applied'));
       }
     }
     const kept = list.filter((_, i) => !removed.has(i));
     file[kind] = kept;
+    const tmp = `${this.file}.${process.pid}.${Date.now()}.tmp`;
     try {
       await mkdir(path.dirname(this.file), { recursive: true });
-      const tmp = `${this.file}.${process.pid}.${Date.now()}.tmp`;
       await writeFile(tmp, JSON.stringify(file, null, 2) + '\n');
       await rename(tmp, this.file);
     } catch (err) {
+      // Leave no half-written temporary file behind next to the state.
+      await rm(tmp, { force: true, recursive: true }).catch(() => undefined);
       const reason = `could not write ${this.file}: ${(err as Error).message}`;
       return results.map((r) => ({ ...r, status: 'failed', reason }));
     }
