@@ -1,5 +1,7 @@
 import type { PolicySet, TenantConfig } from '../config/policy-set.js';
+import type { RepoConfig } from '../config/repo-config.js';
 import { shardOf } from '../config/select-tenants.js';
+import type { TrustPolicy } from '../model/trust.js';
 import type { PlanError } from '../plan/types.js';
 import { builtinProviders, type ProviderRegistry } from '../providers/registry.js';
 import { planTenants, type PlanRun, type ReconcileDeps } from '../reconcile/reconcile.js';
@@ -49,7 +51,7 @@ export function parseShard(spec: string): { k: number; n: number } {
 
 export function reconcileDeps(
   ctx: CliContext,
-  opts: { concurrency?: string },
+  opts: { concurrency?: string; trust?: TrustPolicy },
   registry: ProviderRegistry = builtinProviders,
 ): ReconcileDeps {
   const concurrency = Number(opts.concurrency ?? 8);
@@ -60,6 +62,7 @@ export function reconcileDeps(
     registry,
     rootDir: ctx.cwd,
     env: ctx.env,
+    trust: opts.trust ?? {},
     logger: {
       debug: () => undefined,
       info: () => undefined,
@@ -79,6 +82,7 @@ export function reconcileDeps(
 }
 
 export interface PlannedRun extends PlanRun {
+  config: RepoConfig;
   set: PolicySet;
   selected: TenantConfig[];
 }
@@ -96,10 +100,14 @@ export async function runPlan(
     selected = selected.filter((t) => shardOf(t.tenant, n) === k);
   }
   if (filter !== undefined) selected = await filter(selected);
-  const run = await planTenants(selected, reconcileDeps(ctx, opts), {
-    today: today(ctx),
-    allowLargeChanges: opts.allowLargeChanges === true,
-    validationErrors: validationErrorsByTenant(loaded.set, selected),
-  });
-  return { ...run, set: loaded.set, selected };
+  const run = await planTenants(
+    selected,
+    reconcileDeps(ctx, { ...opts, trust: loaded.config.trust }),
+    {
+      today: today(ctx),
+      allowLargeChanges: opts.allowLargeChanges === true,
+      validationErrors: validationErrorsByTenant(loaded.set, selected),
+    },
+  );
+  return { ...run, set: loaded.set, selected, config: loaded.config };
 }
