@@ -18,7 +18,7 @@ export async function runDriftCommand(
   ctx: CliContext,
   opts: DriftCommandOptions,
 ): Promise<ExitCode> {
-  const { plan } = await runPlan(ctx, opts);
+  const { plan } = await runPlan(ctx, { ...opts, access: 'read' });
   const drift = driftOf(plan);
   const text =
     opts.format === 'json'

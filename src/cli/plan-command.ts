@@ -46,7 +46,11 @@ export async function emit(ctx: CliContext, text: string, out: string | undefine
 }
 
 export async function runPlanCommand(ctx: CliContext, opts: PlanCommandOptions): Promise<ExitCode> {
-  const { plan } = await runPlan(ctx, opts, await changedSinceOption(ctx, opts));
+  const { plan } = await runPlan(
+    ctx,
+    { ...opts, access: 'read' },
+    await changedSinceOption(ctx, opts),
+  );
   await emit(
     ctx,
     renderPlan(plan, opts.format, opts.out === undefined && useColour(ctx)),

@@ -9,6 +9,8 @@ import { today, type CliContext } from './context.js';
 import { loadSelectedPolicies, type SelectionOptions } from './load.js';
 
 export interface PlanRunOptions extends SelectionOptions {
+  /** `read` for plan and drift: providers use the bindings' read-only credentials. */
+  access?: 'read' | 'write';
   allowLargeChanges?: boolean;
   concurrency?: string;
   shard?: string;
@@ -51,7 +53,7 @@ export function parseShard(spec: string): { k: number; n: number } {
 
 export function reconcileDeps(
   ctx: CliContext,
-  opts: { concurrency?: string; trust?: TrustPolicy },
+  opts: { concurrency?: string; trust?: TrustPolicy; access?: 'read' | 'write' },
   registry: ProviderRegistry = builtinProviders,
 ): ReconcileDeps {
   const concurrency = Number(opts.concurrency ?? 8);
@@ -63,6 +65,7 @@ export function reconcileDeps(
     rootDir: ctx.cwd,
     env: ctx.env,
     trust: opts.trust ?? {},
+    ...(opts.access !== undefined ? { access: opts.access } : {}),
     logger: {
       debug: () => undefined,
       info: () => undefined,
@@ -102,7 +105,7 @@ export async function runPlan(
   if (filter !== undefined) selected = await filter(selected);
   const run = await planTenants(
     selected,
-    reconcileDeps(ctx, { ...opts, trust: loaded.config.trust }),
+    reconcileDeps(ctx, { ...opts, trust: loaded.config.trust, access: opts.access ?? 'write' }),
     {
       today: today(ctx),
       allowLargeChanges: opts.allowLargeChanges === true,

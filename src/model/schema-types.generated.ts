@@ -84,9 +84,13 @@ export interface CloudflareBinding {
    */
   account: string;
   /**
-   * Name of the environment variable holding an API token with Email Security read (plan) or edit (apply) permission. Never the token itself.
+   * Name of the environment variable holding an API token with Email Security edit permission, for apply (and for plan when readTokenEnv is not given). Never the token itself.
    */
   tokenEnv: string;
+  /**
+   * Name of the environment variable holding a read-only API token (Email Security read), used by plan and drift instead of tokenEnv: the pull-request plan job then needs no write token. Never the token itself.
+   */
+  readTokenEnv?: string;
   /**
    * API base URL; default https://api.cloudflare.com/client/v4. Plain http only to 127.0.0.1 (an emulator).
    */

@@ -33,6 +33,8 @@ export interface ReconcileDeps {
    * for a refused binding, and sees only the variables its binding names (plus MXPOLICY_*).
    */
   trust?: TrustPolicy;
+  /** `read` when nothing will be written (plan, drift): providers use read-only credentials. */
+  access?: 'read' | 'write';
   dispatcher?: Dispatcher;
   logger: Logger;
   now: () => Date;
@@ -172,6 +174,7 @@ async function planOneTenant(
         binding,
         rootDir: deps.rootDir,
         env: envFor(deps.env, secretNamesOf(settings, factory.capabilities.binding)),
+        ...(deps.access !== undefined ? { access: deps.access } : {}),
         logger: deps.logger,
         now: deps.now,
         ...(deps.dispatcher !== undefined ? { dispatcher: deps.dispatcher } : {}),
