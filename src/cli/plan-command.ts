@@ -46,7 +46,7 @@ export async function emit(ctx: CliContext, text: string, out: string | undefine
 }
 
 export async function runPlanCommand(ctx: CliContext, opts: PlanCommandOptions): Promise<ExitCode> {
-  const { plan } = await runPlan(
+  const { plan, config } = await runPlan(
     ctx,
     { ...opts, access: 'read' },
     await changedSinceOption(ctx, opts),
@@ -62,6 +62,7 @@ export async function runPlanCommand(ctx: CliContext, opts: PlanCommandOptions):
       `Plan: ${create} to create, ${update} to update, ${del} to delete (checksum ${plan.checksum}).\n`,
     );
   }
-  if (opts.githubComment === true) await publishPlanOnPullRequest(ctx, plan);
+  if (opts.githubComment === true)
+    await publishPlanOnPullRequest(ctx, plan, config.planCommentAuthor);
   return planExitCode(plan, opts.detailedExitcode === true);
 }
