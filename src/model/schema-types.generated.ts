@@ -194,3 +194,11 @@ export interface BundleFile {
   holds?: Holds;
   routes?: Routes;
 }
+
+/** Every field of each kind's entry, from the schema (sorted): what a plan checksum covers. */
+export const ENTRY_FIELDS = {
+  blockedSenders: ['expires', 'reason', 'sender', 'ticket'],
+  exemptions: ['bypass', 'expires', 'reason', 'recipient', 'sender', 'verifySender'],
+  holds: ['custodians', 'id', 'matter', 'released', 'since'],
+  routes: ['deliverTo', 'domain', 'port', 'requireTls'],
+} as const;
