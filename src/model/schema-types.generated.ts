@@ -127,6 +127,19 @@ export interface Safety {
    */
   maxDeletePercent?: number;
   maxUpdates?: number;
+  /**
+   * The broadest IP range a blocked or exempted sender may be: ranges with a shorter prefix are refused by validate. Default ipv4: 8, ipv6: 16 (never /0, a default-route half or all of 2000::/3).
+   */
+  minPrefix?: {
+    /**
+     * Shortest IPv4 prefix allowed (default 8).
+     */
+    ipv4?: number;
+    /**
+     * Shortest IPv6 prefix allowed (default 16).
+     */
+    ipv6?: number;
+  };
 }
 
 export interface BlockedSender {
