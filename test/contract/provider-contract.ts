@@ -26,7 +26,7 @@ const LATER = '2026-12-05';
 
 const bundle = `bundle: baseline
 blockedSenders:
-  - sender: 198.51.100.7
+  - sender: 45.155.205.7
     reason: botnet C2
 `;
 
@@ -58,7 +58,7 @@ routes:
 
 /** The plan every provider must produce from the same desired and live state. */
 const FIRST_PLAN = [
-  'create blockedSenders 198.51.100.7 desired',
+  'create blockedSenders 45.155.205.7 desired',
   'create blockedSenders ceo@lookalike.example desired',
   'create blockedSenders temp.example desired',
   'create exemptions recipient:abuse@acme.example desired',
@@ -142,7 +142,7 @@ export function describeProviderContract(
     it('leaves unmanaged entries untouched', async () => {
       const live = await h.liveBlockedSenders('acme');
       expect(live.sort()).toEqual([
-        '198.51.100.7',
+        '45.155.205.7',
         'by-hand.example',
         'ceo@lookalike.example',
         'temp.example',
@@ -170,7 +170,7 @@ export function describeProviderContract(
       expect(applied).toEqual(['applied delete temp.example']);
       expect(summary((await plan(LATER, extra)).tenants[0])).toEqual([]);
       expect((await h.liveBlockedSenders('acme')).sort()).toEqual([
-        '198.51.100.7',
+        '45.155.205.7',
         'by-hand.example',
         'ceo@lookalike.example',
         'new-campaign.example',
