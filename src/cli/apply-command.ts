@@ -51,26 +51,32 @@ export async function executeApply(
       ? parsePlanJson(await readFile(path.resolve(ctx.cwd, opts.plan), 'utf8'))
       : undefined;
   const expected = opts.checksum ?? reviewed?.checksum;
-  const { plan, sessions } = await runPlan(ctx, opts, await changedSinceOption(ctx, opts));
-  if (expected !== undefined && expected !== plan.checksum) {
-    const mismatch = [
-      `The plan changed since it was reviewed: reviewed checksum ${expected}, fresh plan ${plan.checksum}. Nothing was applied.`,
-      ...(reviewed !== undefined
-        ? explainPlanDifference(reviewed, plan)
-        : [
-            'Live state or the policies changed after review (a hand edit on the gateway, another merge, an expiry date passing).',
-            `The fresh plan has ${plan.summary.create} create(s), ${plan.summary.update} update(s), ${plan.summary.delete} delete(s) in ${
-              plan.tenants
-                .filter((t) => t.changes.length > 0)
-                .map((t) => t.tenant)
-                .join(', ') || 'no tenant'
-            }.`,
-            'Re-run plan, review it, and apply with the new checksum.',
-          ]),
-    ];
-    return { exitCode: EXIT.error, plan, mismatch };
+  const run = await runPlan(ctx, opts, await changedSinceOption(ctx, opts));
+  const { plan, sessions } = run;
+  let report: ApplyReport;
+  try {
+    if (expected !== undefined && expected !== plan.checksum) {
+      const mismatch = [
+        `The plan changed since it was reviewed: reviewed checksum ${expected}, fresh plan ${plan.checksum}. Nothing was applied.`,
+        ...(reviewed !== undefined
+          ? explainPlanDifference(reviewed, plan)
+          : [
+              'Live state or the policies changed after review (a hand edit on the gateway, another merge, an expiry date passing).',
+              `The fresh plan has ${plan.summary.create} create(s), ${plan.summary.update} update(s), ${plan.summary.delete} delete(s) in ${
+                plan.tenants
+                  .filter((t) => t.changes.length > 0)
+                  .map((t) => t.tenant)
+                  .join(', ') || 'no tenant'
+              }.`,
+              'Re-run plan, review it, and apply with the new checksum.',
+            ]),
+      ];
+      return { exitCode: EXIT.error, plan, mismatch };
+    }
+    report = await applyPlan(plan, sessions, reconcileDeps(ctx, opts, undefined, run.signal));
+  } finally {
+    await run.close();
   }
-  const report = await applyPlan(plan, sessions, reconcileDeps(ctx, opts));
   // Here rather than in runApplyCommand so every way of applying leaves a receipt.
   const inCi = ctx.env['CI'] === 'true' || ctx.env['GITHUB_ACTIONS'] === 'true';
   const receipt =

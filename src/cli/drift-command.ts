@@ -18,7 +18,9 @@ export async function runDriftCommand(
   ctx: CliContext,
   opts: DriftCommandOptions,
 ): Promise<ExitCode> {
-  const { plan } = await runPlan(ctx, { ...opts, access: 'read' });
+  const run = await runPlan(ctx, { ...opts, access: 'read' });
+  await run.close();
+  const { plan } = run;
   const drift = driftOf(plan);
   const text =
     opts.format === 'json'

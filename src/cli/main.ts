@@ -4,6 +4,7 @@ import { runAuditCommand, type AuditCommandOptions } from './audit-command.js';
 import { runHistoryCommand, type HistoryCommandOptions } from './history-command.js';
 import { runApplyFromGithub } from './apply-github-command.js';
 import { EXIT, processContext, type CliContext } from './context.js';
+import { DEFAULT_TIMEOUT } from './deadline.js';
 import { runDriftCommand, type DriftCommandOptions } from './drift-command.js';
 import { collect } from './load.js';
 import { runPlanCommand, type PlanCommandOptions } from './plan-command.js';
@@ -21,7 +22,12 @@ function reconciling(cmd: Command): Command {
   return selection(cmd)
     .option('--concurrency <n>', 'tenants handled at once', '8')
     .option('--shard <k/n>', 'only shard k of n (stable split of tenants for parallel runners)')
-    .option('--allow-large-changes', 'do not block tenants over the safety thresholds');
+    .option('--allow-large-changes', 'do not block tenants over the safety thresholds')
+    .option(
+      '--timeout <duration>',
+      'give up talking to vendors after this long (90s, 15m, 1h; 0 = never): tenants not yet read are errors, changes not yet applied are reported failed',
+      DEFAULT_TIMEOUT,
+    );
 }
 
 const format = (choices: string[], def: string): Option =>

@@ -46,11 +46,9 @@ export async function emit(ctx: CliContext, text: string, out: string | undefine
 }
 
 export async function runPlanCommand(ctx: CliContext, opts: PlanCommandOptions): Promise<ExitCode> {
-  const { plan, config } = await runPlan(
-    ctx,
-    { ...opts, access: 'read' },
-    await changedSinceOption(ctx, opts),
-  );
+  const run = await runPlan(ctx, { ...opts, access: 'read' }, await changedSinceOption(ctx, opts));
+  await run.close();
+  const { plan, config } = run;
   await emit(
     ctx,
     renderPlan(plan, opts.format, opts.out === undefined && useColour(ctx)),

@@ -6,6 +6,7 @@ import type { PlanError } from '../plan/types.js';
 import { builtinProviders, type ProviderRegistry } from '../providers/registry.js';
 import { planTenants, type PlanRun, type ReconcileDeps } from '../reconcile/reconcile.js';
 import { today, type CliContext } from './context.js';
+import { DEFAULT_TIMEOUT, parseDuration, startDeadline } from './deadline.js';
 import { loadSelectedPolicies, type SelectionOptions } from './load.js';
 
 export interface PlanRunOptions extends SelectionOptions {
@@ -14,6 +15,8 @@ export interface PlanRunOptions extends SelectionOptions {
   allowLargeChanges?: boolean;
   concurrency?: string;
   shard?: string;
+  /** `--timeout`: the whole command's deadline for talking to vendors (default 30m). */
+  timeout?: string;
 }
 
 /** Validation errors of each tenant's own file and of the bundles it includes. */
@@ -55,6 +58,7 @@ export function reconcileDeps(
   ctx: CliContext,
   opts: { concurrency?: string; trust?: TrustPolicy; access?: 'read' | 'write' },
   registry: ProviderRegistry = builtinProviders,
+  signal?: AbortSignal,
 ): ReconcileDeps {
   const concurrency = Number(opts.concurrency ?? 8);
   if (!Number.isInteger(concurrency) || concurrency < 1)
@@ -73,6 +77,7 @@ export function reconcileDeps(
     },
     now: ctx.now,
     concurrency,
+    ...(signal !== undefined ? { signal } : {}),
     ...(progress
       ? {
           onTenantDone: (_tenant: string, done: number, total: number) => {
@@ -88,14 +93,23 @@ export interface PlannedRun extends PlanRun {
   config: RepoConfig;
   set: PolicySet;
   selected: TenantConfig[];
+  /** The command's deadline (`--timeout`): pass it on to apply. */
+  signal: AbortSignal;
+  /** Close every provider and stop the deadline timer; call when the command is done. */
+  close(): Promise<void>;
 }
 
-/** Load the selected tenants and plan them against live state. */
+/**
+ * Load the selected tenants and plan them against live state. The caller must `close()` the
+ * run (in a `finally`) once it no longer needs the providers in `sessions`.
+ */
 export async function runPlan(
   ctx: CliContext,
   opts: PlanRunOptions,
   filter?: (t: TenantConfig[]) => Promise<TenantConfig[]>,
 ): Promise<PlannedRun> {
+  const spec = opts.timeout ?? DEFAULT_TIMEOUT;
+  const timeoutMs = parseDuration(spec);
   const loaded = await loadSelectedPolicies(ctx, opts);
   let selected = loaded.selected;
   if (opts.shard !== undefined) {
@@ -103,14 +117,36 @@ export async function runPlan(
     selected = selected.filter((t) => shardOf(t.tenant, n) === k);
   }
   if (filter !== undefined) selected = await filter(selected);
-  const run = await planTenants(
+  const deadline = startDeadline(timeoutMs, spec);
+  let run: PlanRun;
+  try {
+    run = await planTenants(
+      selected,
+      reconcileDeps(
+        ctx,
+        { ...opts, trust: loaded.config.trust, access: opts.access ?? 'write' },
+        undefined,
+        deadline.signal,
+      ),
+      {
+        today: today(ctx),
+        allowLargeChanges: opts.allowLargeChanges === true,
+        validationErrors: validationErrorsByTenant(loaded.set, selected),
+      },
+    );
+  } catch (err) {
+    deadline.dispose();
+    throw err;
+  }
+  return {
+    ...run,
+    set: loaded.set,
     selected,
-    reconcileDeps(ctx, { ...opts, trust: loaded.config.trust, access: opts.access ?? 'write' }),
-    {
-      today: today(ctx),
-      allowLargeChanges: opts.allowLargeChanges === true,
-      validationErrors: validationErrorsByTenant(loaded.set, selected),
+    config: loaded.config,
+    signal: deadline.signal,
+    close: async () => {
+      await run.close();
+      deadline.dispose();
     },
-  );
-  return { ...run, set: loaded.set, selected, config: loaded.config };
+  };
 }

@@ -10,7 +10,7 @@ import {
   type Provider,
   type ProviderFactory,
 } from '../providers/provider.js';
-import { applyPlan, closeSessions, planTenants, type ReconcileDeps } from './reconcile.js';
+import { applyPlan, planTenants, type ReconcileDeps } from './reconcile.js';
 
 /** A provider that behaves as told: the contract's failure modes, without a vendor. */
 function scripted(behaviour: {
@@ -226,9 +226,93 @@ describe('reconcile', () => {
 
     it('closes every provider of a run once', async () => {
       const closed: string[] = [];
-      const { sessions } = await planTenants(set.tenants, deps(scripted({ closed })), opts);
-      await closeSessions(sessions);
+      const run = await planTenants(set.tenants, deps(scripted({ closed })), opts);
+      await run.close();
+      await run.close();
       expect(closed.sort()).toEqual(['a', 'b']);
     });
+  });
+});
+
+describe('deadlines and closing', () => {
+  /** Records the signals providers receive and how often each is closed. */
+  function recording() {
+    const seen: { op: string; signal: AbortSignal | undefined }[] = [];
+    const closed: string[] = [];
+    const factory: ProviderFactory = {
+      ...scripted({}),
+      create: (ctx): Provider => ({
+        type: 'sandbox',
+        capabilities: SANDBOX_CAPABILITIES,
+        read: (_kind, o) => {
+          seen.push({ op: `read ${ctx.tenant}`, signal: o?.signal });
+          if (ctx.tenant === 'b') return Promise.reject(new Error('HTTP 503'));
+          return Promise.resolve([]);
+        },
+        apply: (_kind, changes, o) => {
+          seen.push({ op: `apply ${ctx.tenant}`, signal: o?.signal });
+          return Promise.resolve(
+            changes.map((c) => ({
+              kind: c.kind,
+              key: c.key,
+              action: c.action,
+              status: 'applied' as const,
+            })),
+          );
+        },
+        close: () => {
+          closed.push(ctx.tenant);
+          return Promise.resolve();
+        },
+      }),
+    };
+    return { factory, seen, closed };
+  }
+
+  it('passes the command signal to every read and apply, and closes every provider once', async () => {
+    const { factory, seen, closed } = recording();
+    const ctl = new AbortController();
+    const d = { ...deps(factory), signal: ctl.signal };
+    const run = await planTenants(set.tenants, d, opts);
+    expect(closed).toEqual([]);
+    await applyPlan(run.plan, run.sessions, d);
+    await run.close();
+    await run.close();
+    expect([...new Set(seen.map((s) => s.op))].sort()).toEqual(['apply a', 'read a', 'read b']);
+    expect(seen.every((s) => s.signal === ctl.signal)).toBe(true);
+    // b's read failed: its provider is closed all the same.
+    expect(closed.sort()).toEqual(['a', 'b']);
+  });
+
+  it('after the deadline: tenants not yet read are errors; changes not yet applied fail, none lost', async () => {
+    const { factory, seen } = recording();
+    const ctl = new AbortController();
+    const d = { ...deps(factory), signal: ctl.signal };
+    const run = await planTenants(set.tenants.slice(0, 1), d, opts);
+    expect(run.plan.tenants[0]?.changes).toHaveLength(2);
+    ctl.abort(new Error('the --timeout of 1s passed'));
+    const report = await applyPlan(run.plan, run.sessions, d);
+    expect(report.tenants[0]?.results.map((r) => [r.key, r.status, r.reason])).toEqual([
+      ['x.example', 'failed', 'not applied: the --timeout of 1s passed'],
+      ['y.example', 'failed', 'not applied: the --timeout of 1s passed'],
+    ]);
+    expect(new Set(seen.map((s) => s.op))).toEqual(new Set(['read a']));
+    const late = await planTenants(set.tenants, d, opts);
+    expect(
+      late.plan.tenants.map((t) => [t.status, t.errors[0]?.code, t.errors[0]?.message]),
+    ).toEqual([
+      [
+        'error',
+        'DEADLINE_EXCEEDED',
+        'not read: the --timeout of 1s passed; nothing is planned for this tenant',
+      ],
+      [
+        'error',
+        'DEADLINE_EXCEEDED',
+        'not read: the --timeout of 1s passed; nothing is planned for this tenant',
+      ],
+    ]);
+    await run.close();
+    await late.close();
   });
 });

@@ -42,7 +42,11 @@ export interface ReconcileDeps {
   concurrency: number;
   /** Called as each tenant finishes (progress for long runs). */
   onTenantDone?: (tenant: string, done: number, total: number) => void;
-  /** Ends every read and write of the command (its deadline, or Ctrl-C). */
+  /**
+   * The command's deadline (or Ctrl-C). Passed to every provider read, apply and settle (and
+   * so to every request); once it fires, tenants not yet read fail, and changes not yet
+   * applied are reported failed — never dropped.
+   */
   signal?: AbortSignal;
   /** Waits between polls of changes that settle later (injected in tests). */
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
@@ -77,6 +81,34 @@ export async function closeSessions(sessions: ReadonlyMap<string, TenantSession>
 export interface PlanRun {
   plan: Plan;
   sessions: Map<string, TenantSession>;
+  /**
+   * Close every provider created for the run (planned tenants and failed ones alike). Call it
+   * when the command is done with `sessions` (after apply); safe to call more than once.
+   */
+  close(): Promise<void>;
+}
+
+/** Why the deadline fired, in words. */
+function deadlineReason(signal: AbortSignal): string {
+  const reason: unknown = signal.reason;
+  return reason instanceof Error ? reason.message : 'the deadline passed';
+}
+
+/** Close providers once each; a provider that fails to close is logged, never thrown. */
+function closer(created: readonly Provider[], logger: Logger): () => Promise<void> {
+  let closed: Promise<void> | undefined;
+  return () => {
+    closed ??= Promise.allSettled(
+      [...new Set(created)].map(async (p) => {
+        await p.close?.();
+      }),
+    ).then((all) => {
+      for (const r of all)
+        if (r.status === 'rejected')
+          logger.warn(`closing a provider failed: ${describeError(r.reason)}`);
+    });
+    return closed;
+  };
 }
 
 /** Only the variables a binding names as secrets, and mxpolicy's own settings. */
@@ -101,17 +133,24 @@ export async function planTenants(
   opts: PlanOptions,
 ): Promise<PlanRun> {
   const sessions = new Map<string, TenantSession>();
+  const created: Provider[] = [];
+  const close = closer(created, deps.logger);
   let done = 0;
-  const tenantPlans = await mapConcurrent(
-    tenants,
-    deps.concurrency,
-    async (tenant): Promise<TenantPlan> => {
-      const result = await planOneTenant(tenant, deps, opts, sessions);
-      deps.onTenantDone?.(tenant.tenant, ++done, tenants.length);
-      return result;
-    },
-  );
-  return { plan: buildPlan(tenantPlans), sessions };
+  try {
+    const tenantPlans = await mapConcurrent(
+      tenants,
+      deps.concurrency,
+      async (tenant): Promise<TenantPlan> => {
+        const result = await planOneTenant(tenant, deps, opts, sessions, created);
+        deps.onTenantDone?.(tenant.tenant, ++done, tenants.length);
+        return result;
+      },
+    );
+    return { plan: buildPlan(tenantPlans), sessions, close };
+  } catch (err) {
+    await close();
+    throw err;
+  }
 }
 
 async function planOneTenant(
@@ -119,6 +158,7 @@ async function planOneTenant(
   deps: ReconcileDeps,
   opts: PlanOptions,
   sessions: Map<string, TenantSession>,
+  created: Provider[],
 ): Promise<TenantPlan> {
   const failed = (errors: PlanError[]): TenantPlan => ({
     tenant: tenant.tenant,
@@ -135,6 +175,14 @@ async function planOneTenant(
         code: 'INVALID_POLICY',
         message: 'the tenant or a bundle it includes has validation errors (run mxpolicy validate)',
         file: tenant.file,
+      },
+    ]);
+
+  if (deps.signal?.aborted === true)
+    return failed([
+      {
+        code: 'DEADLINE_EXCEEDED',
+        message: `not read: ${deadlineReason(deps.signal)}; nothing is planned for this tenant`,
       },
     ]);
 
@@ -180,6 +228,7 @@ async function planOneTenant(
         ...(deps.dispatcher !== undefined ? { dispatcher: deps.dispatcher } : {}),
         ...(deps.signal !== undefined ? { signal: deps.signal } : {}),
       });
+      created.push(provider);
       for (const kind of binding.kinds) {
         providers.set(kind, provider);
         const cap = factory.capabilities.kinds[kind];
@@ -292,6 +341,10 @@ async function applyTenant(
     const provider = session.providers.get(kind);
     if (provider === undefined) {
       results.push(...allResults(changes, 'failed', `no provider serves ${kind}`));
+      continue;
+    }
+    if (deps.signal?.aborted === true) {
+      results.push(...allResults(changes, 'failed', `not applied: ${deadlineReason(deps.signal)}`));
       continue;
     }
     const signal = deps.signal !== undefined ? { signal: deps.signal } : {};

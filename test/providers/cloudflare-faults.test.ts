@@ -227,4 +227,57 @@ describe('cloudflare provider under faults', () => {
     expect(cf.emu.stats.faults).toBeGreaterThan(0);
     expectNoDuplicates();
   });
+
+  it('stops at the command deadline: reads in flight abort, changes not applied are reported', async () => {
+    cf = await setupCloudflare();
+    const raw = { blockedSenders: senders(3) };
+    const p = cf.provider();
+    const t = await plan(p, raw);
+    cf.emu.setLatency(5_000);
+    const ctl = new AbortController();
+    setTimeout(() => {
+      ctl.abort(new Error('the --timeout of 0.2s passed'));
+    }, 200);
+    const started = Date.now();
+    const deps = {
+      registry: { cloudflare: cf.factory },
+      rootDir: '.',
+      env: cf.env,
+      dispatcher: cf.dispatcher,
+      logger: cf.logger,
+      now: () => new Date(cf.clock.now()),
+      concurrency: 2,
+      signal: ctl.signal,
+    };
+    const run = await planTenants(
+      [tenantConfig('acme', { ...cf.binding, kinds: ['blockedSenders'] }, raw)],
+      deps,
+      { today: '2026-11-23', allowLargeChanges: true, validationErrors: new Map() },
+    );
+    expect(Date.now() - started).toBeLessThan(3_000);
+    const [tenant] = run.plan.tenants;
+    expect(tenant?.status).toBe('error');
+    expect(tenant?.errors[0]?.message).toMatch(/the --timeout of 0\.2s passed/);
+    await run.close();
+    // Apply with the deadline gone while the batch is in flight: every change has a result.
+    const ctl2 = new AbortController();
+    setTimeout(() => {
+      ctl2.abort(new Error('the --timeout of 0.2s passed'));
+    }, 200);
+    const results = await p.apply(
+      'blockedSenders',
+      t.changes.filter((c) => c.kind === 'blockedSenders'),
+      {
+        signal: ctl2.signal,
+      },
+    );
+    expect(results.map((r) => r.status)).toEqual(['failed', 'failed', 'failed']);
+    expect(results[0]?.reason).toMatch(
+      /the --timeout of 0\.2s passed \(outcome unknown: it may have been applied/,
+    );
+    // A closed provider sends nothing more.
+    cf.emu.setLatency(0);
+    await p.close?.();
+    await expect(p.read('blockedSenders')).rejects.toThrow(/the client is closed/);
+  });
 });

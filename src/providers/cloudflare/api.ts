@@ -1,5 +1,5 @@
 import type { HttpClient } from '../http/client.js';
-import { HttpError } from '../http/errors.js';
+import { incompleteListing, listByPageNumber } from '../http/paging.js';
 import { parseEnvelope, type ResultInfo } from './wire.js';
 
 export type SettingsResource = 'block_senders' | 'allow_policies' | 'domains';
@@ -43,17 +43,6 @@ export interface CloudflareApi {
   remove(resource: SettingsResource, id: string, signal?: AbortSignal): Promise<void>;
 }
 
-function mismatch(path: string, detail: string): HttpError {
-  return new HttpError(`GET ${path}: incomplete listing: ${detail}`, {
-    code: 'INVALID_RESPONSE',
-    method: 'GET',
-    path,
-    retryable: true,
-    mayHaveReachedServer: false,
-    attempts: 1,
-  });
-}
-
 export function createCloudflareApi(
   http: HttpClient,
   account: string,
@@ -74,54 +63,25 @@ export function createCloudflareApi(
       ...(signal !== undefined ? { signal } : {}),
     });
     const { result, info } = parseEnvelope(res.body, path);
-    if (!Array.isArray(result)) throw mismatch(path, 'result is not a list');
+    if (!Array.isArray(result)) throw incompleteListing(path, 'result is not a list');
     return { items: result, info };
   };
 
-  /**
-   * Page 1 tells `total_count`; the other pages are then fetched concurrently. Without a
-   * total, pages are read one by one until an empty one. The result must hold exactly
-   * `total_count` distinct ids, or the listing throws: a partial list would read as deletes.
-   */
-  const listOnce = async (path: string, signal?: AbortSignal): Promise<unknown[]> => {
-    const first = await page(path, 1, signal);
-    const total = first.info?.total_count;
-    const pages: unknown[][] = [first.items];
-    if (total === undefined) {
-      for (let n = 2, last = first.items; last.length > 0; n++) {
-        last = (await page(path, n, signal)).items;
-        pages.push(last);
-      }
-    } else {
-      const count = Math.ceil(total / perPage);
-      const rest = await Promise.all(
-        Array.from({ length: Math.max(0, count - 1) }, (_, i) => page(path, i + 2, signal)),
-      );
-      for (const r of rest) {
-        if (r.items.length === 0) break; // the end came early: the count check below decides
-        pages.push(r.items);
-      }
-    }
-    const items = pages.flat();
-    const ids = new Set(
-      items.map((o) => (o !== null && typeof o === 'object' && 'id' in o ? String(o.id) : '')),
-    );
-    if (total !== undefined && (ids.size !== total || items.length !== total))
-      throw mismatch(path, `expected ${total} entries, got ${items.length} (${ids.size} distinct)`);
-    return items;
-  };
-
   return {
-    async listAll(resource, signal) {
+    listAll(resource, signal) {
       const path = `${base}/${resource}`;
-      try {
-        return await listOnce(path, signal);
-      } catch (err) {
-        // A page that came back short (or entries changing while we read): read once more.
-        if (err instanceof HttpError && err.code === 'INVALID_RESPONSE' && err.retryable)
-          return listOnce(path, signal);
-        throw err;
-      }
+      // Page 1 tells `total_count`; the other pages are then fetched concurrently, and the
+      // result must hold exactly that many distinct ids (else it is read once more, then throws).
+      return listByPageNumber({
+        what: path,
+        pageSize: perPage,
+        concurrency: 16,
+        ...(signal !== undefined ? { signal } : {}),
+        fetch: async (n, s) => {
+          const { items, info } = await page(path, n, s);
+          return { items, total: info?.total_count };
+        },
+      });
     },
     async batch(resource, body, signal) {
       const path = `${base}/${resource}/batch`;

@@ -1,13 +1,13 @@
 import { createHash } from 'node:crypto';
 import type { Agent, Dispatcher } from 'undici';
-import { sameJson } from '../../model/entries.js';
 import type { Kind } from '../../model/kinds.js';
 import type { CloudflareBinding } from '../../model/schema-types.generated.js';
 import type { Change, ChangeResult } from '../../plan/types.js';
+import { converge, outcomeOfError, type Write, type WriteOutcome } from '../converge.js';
+import { staticBearer } from '../http/auth.js';
 import type { RetryPolicy } from '../http/backoff.js';
 import { createHttpClient, createHttpDispatcher, type HttpClient } from '../http/client.js';
 import { createSystemClock, type Clock } from '../http/clock.js';
-import type { HttpError } from '../http/errors.js';
 import { isHttpError } from '../http/errors.js';
 import {
   CLOUDFLARE_IP_RATE_LIMIT,
@@ -17,6 +17,7 @@ import {
   type RateLimiter,
   type TokenBucketOptions,
 } from '../http/rate-limiter.js';
+import { requireSecureUrl } from '../http/url.js';
 import type { LiveEntry, Provider, ProviderContext, ProviderFactory } from '../provider.js';
 import { cloudflareBindingSchema } from './binding-schema.js';
 import { CLOUDFLARE_CAPABILITIES } from './capabilities.js';
@@ -38,7 +39,13 @@ import {
   type Mapped,
   type PatternCache,
 } from './map.js';
-import { parseAllowPolicy, parseBlockedSender, parseDomain } from './wire.js';
+import {
+  cloudflareErrorText,
+  cloudflareInspect,
+  parseAllowPolicy,
+  parseBlockedSender,
+  parseDomain,
+} from './wire.js';
 
 export const CLOUDFLARE_BASE_URL = 'https://api.cloudflare.com/client/v4';
 
@@ -70,9 +77,8 @@ export interface CloudflareProviderOptions {
 
 type Op = 'delete' | 'patch' | 'put' | 'post';
 
-interface Prepared {
-  index: number;
-  change: Change;
+/** One change as one vendor operation. */
+interface CfWrite extends Write {
   op: Op;
   id?: string;
   body?: object;
@@ -123,6 +129,139 @@ const SPECS: Partial<Record<Kind, KindSpec>> = {
 
 function message(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
+}
+
+/**
+ * Step 1 of apply: turn each change into one vendor operation, or a failure known up front
+ * (a kind mismatch, a domain to create or delete, no live id, a value Cloudflare cannot hold).
+ */
+function prepareWrites(
+  kind: Kind,
+  s: KindSpec,
+  changes: readonly Change[],
+  account: string,
+): { writes: { index: number; write: CfWrite }[]; refused: Map<number, string> } {
+  const writes: { index: number; write: CfWrite }[] = [];
+  const refused = new Map<number, string>();
+  changes.forEach((change, index) => {
+    if (change.kind !== kind) {
+      refused.set(index, `change of ${change.kind} given to ${kind}`);
+      return;
+    }
+    if (!s.createDelete && change.action !== 'update') {
+      refused.set(
+        index,
+        `${change.key} is not set up as a domain in Cloudflare Email Security account ${account}; mxpolicy never creates or deletes protected domains`,
+      );
+      return;
+    }
+    if (change.action !== 'create' && change.liveId === undefined) {
+      refused.set(index, 'the change carries no live id (re-plan)');
+      return;
+    }
+    if (change.action === 'delete') {
+      writes.push({ index, write: { change, op: 'delete', id: change.liveId ?? '' } });
+      return;
+    }
+    const mapped = s.toVendor(change);
+    if (!mapped.ok) {
+      refused.set(index, mapped.reason);
+      return;
+    }
+    writes.push({
+      index,
+      write:
+        change.action === 'create'
+          ? { change, op: 'post', body: mapped.body }
+          : { change, op: s.update, id: change.liveId ?? '', body: mapped.body },
+    });
+  });
+  return { writes, refused };
+}
+
+/**
+ * A write that threw: unknown when it may have reached Cloudflare, else failed (Cloudflare
+ * does not resend a throttled or unsent write within one apply: the next run will).
+ */
+function outcomeOfCloudflareError(err: unknown): WriteOutcome {
+  if (isHttpError(err) && err.code === 'ABORTED') return outcomeOfError(err);
+  if (isHttpError(err) && err.mayHaveReachedServer)
+    return { status: 'unknown', reason: err.message };
+  return { status: 'failed', reason: message(err) };
+}
+
+/** Step 2a: one write on its own (POST, PUT, PATCH or DELETE of one entry). */
+async function sendOne(
+  api: CloudflareApi,
+  resource: SettingsResource,
+  w: CfWrite,
+  signal: AbortSignal | undefined,
+): Promise<WriteOutcome> {
+  try {
+    if (w.op === 'post') await api.create(resource, w.body ?? {}, signal);
+    else if (w.op === 'put') await api.replace(resource, w.id ?? '', w.body ?? {}, signal);
+    else if (w.op === 'patch') await api.patch(resource, w.id ?? '', w.body ?? {}, signal);
+    else await api.remove(resource, w.id ?? '', signal);
+    return { status: 'applied' };
+  } catch (err) {
+    // Already gone: the desired state holds.
+    if (w.op === 'delete' && isHttpError(err) && err.status === 404) return { status: 'applied' };
+    if (isHttpError(err) && err.status === 404 && !err.mayHaveReachedServer)
+      return { status: 'failed', reason: `${message(err)} (the live entry is gone; re-plan)` };
+    return outcomeOfCloudflareError(err);
+  }
+}
+
+/**
+ * Step 2b: one atomic `/batch` call. When Cloudflare refuses it (4xx), nothing was written;
+ * one bad entry must not fail the others, so they are sent one by one to learn which ones
+ * are refused.
+ */
+async function sendBatch(
+  api: CloudflareApi,
+  resource: SettingsResource,
+  batch: readonly CfWrite[],
+  signal: AbortSignal | undefined,
+): Promise<WriteOutcome[]> {
+  if (batch.length === 1) return [await sendOne(api, resource, batch[0] as CfWrite, signal)];
+  const body: BatchBody = { deletes: [], patches: [], puts: [], posts: [] };
+  for (const w of batch) {
+    if (w.op === 'delete') body.deletes.push({ id: w.id ?? '' });
+    else if (w.op === 'patch') body.patches.push({ id: w.id, ...w.body });
+    else if (w.op === 'put') body.puts.push({ id: w.id, ...w.body });
+    else body.posts.push({ ...w.body });
+  }
+  try {
+    await api.batch(resource, body, signal);
+    return batch.map(() => ({ status: 'applied' }));
+  } catch (err) {
+    if (
+      isHttpError(err) &&
+      err.code === 'HTTP_STATUS' &&
+      err.status !== undefined &&
+      err.status < 500
+    ) {
+      const out: WriteOutcome[] = [];
+      for (const w of batch) out.push(await sendOne(api, resource, w, signal));
+      return out;
+    }
+    const o = outcomeOfCloudflareError(err);
+    return batch.map(() => o);
+  }
+}
+
+/** Step 2: the writes in atomic batches of at most `size` (so every array is ≤ 1000 too). */
+async function sendWrites(
+  api: CloudflareApi,
+  resource: SettingsResource,
+  writes: readonly CfWrite[],
+  size: number,
+  signal: AbortSignal | undefined,
+): Promise<WriteOutcome[]> {
+  const out: WriteOutcome[] = [];
+  for (let i = 0; i < writes.length; i += size)
+    out.push(...(await sendBatch(api, resource, writes.slice(i, i + size), signal)));
+  return out;
 }
 
 /**
@@ -177,20 +316,7 @@ export function createCloudflareProviderFactory(
         throw new Error('cloudflare binding needs `account`: the 32-hex-digit account id');
       if (typeof tokenEnv !== 'string')
         throw new Error('cloudflare binding needs `tokenEnv`: the variable holding the API token');
-      if (baseUrl !== undefined) {
-        let url: URL;
-        try {
-          url = new URL(baseUrl);
-        } catch {
-          throw new Error(`cloudflare binding: baseUrl '${baseUrl}' is not a URL`);
-        }
-        // The token goes in a header: never in clear text beyond this machine.
-        const loopback = ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname);
-        if (url.protocol !== 'https:' && !(url.protocol === 'http:' && loopback))
-          throw new Error(
-            `cloudflare binding: baseUrl must be https (plain http only to 127.0.0.1/localhost)`,
-          );
-      }
+      if (baseUrl !== undefined) requireSecureUrl(baseUrl, 'cloudflare binding: baseUrl');
       let session: { http: HttpClient; api: CloudflareApi } | undefined;
 
       // MXPOLICY_CLOUDFLARE_BUDGET (REQUESTS/SECONDS) narrows the per-token budget, e.g. when
@@ -214,7 +340,9 @@ export function createCloudflareProviderFactory(
           dispatcher,
           clock,
           logger: ctx.logger,
-          headers: { authorization: `Bearer ${token.trim()}` },
+          auth: staticBearer(token, `the Cloudflare API token in ${tokenEnv}`),
+          errorText: cloudflareErrorText,
+          inspect: cloudflareInspect,
           rateLimiter: limiterFor(token.trim(), budget),
           ...(opts.retry !== undefined ? { retry: opts.retry } : {}),
           ...(opts.random !== undefined ? { random: opts.random } : {}),
@@ -247,6 +375,11 @@ export function createCloudflareProviderFactory(
         return out;
       };
 
+      /**
+       * Prepare (step 1), then send in batches (step 2) until each change is in effect or
+       * failed: `converge` re-reads after a write whose outcome is unknown and sends only
+       * what is not yet in effect (step 3).
+       */
       const apply = async (
         kind: Kind,
         changes: readonly Change[],
@@ -254,185 +387,39 @@ export function createCloudflareProviderFactory(
       ): Promise<ChangeResult[]> => {
         const s = spec(kind);
         const { api, http } = connect();
-        const results: (ChangeResult | undefined)[] = new Array<ChangeResult | undefined>(
-          changes.length,
-        );
-        const done = (p: Prepared, status: ChangeResult['status'], reason?: string): void => {
-          const r: ChangeResult = {
-            kind: p.change.kind,
-            key: p.change.key,
-            action: p.change.action,
-            status,
-          };
-          if (reason !== undefined) r.reason = http.redact(reason);
-          results[p.index] = r;
-        };
-
-        // 1. Turn each change into one vendor operation, or a failure we know up front.
-        const ops: Prepared[] = [];
-        changes.forEach((change, index) => {
-          const p: Prepared = { index, change, op: 'post' };
-          if (change.kind !== kind) {
-            done(p, 'failed', `change of ${change.kind} given to ${kind}`);
-            return;
-          }
-          if (!s.createDelete && change.action !== 'update') {
-            done(
-              p,
-              'failed',
-              `${change.key} is not set up as a domain in Cloudflare Email Security account ${account}; mxpolicy never creates or deletes protected domains`,
-            );
-            return;
-          }
-          if (change.action !== 'create' && change.liveId === undefined) {
-            done(p, 'failed', 'the change carries no live id (re-plan)');
-            return;
-          }
-          if (change.action === 'delete') {
-            ops.push({ ...p, op: 'delete', id: change.liveId ?? '' });
-            return;
-          }
-          const mapped = s.toVendor(change);
-          if (!mapped.ok) {
-            done(p, 'failed', mapped.reason);
-            return;
-          }
-          if (change.action === 'create') ops.push({ ...p, op: 'post', body: mapped.body });
-          else ops.push({ ...p, op: s.update, id: change.liveId ?? '', body: mapped.body });
-        });
-
-        // 2. Atomic batches of ≤ 1000 changes (so every array is ≤ 1000 too).
+        const { writes, refused } = prepareWrites(kind, s, changes, account);
         const size = Math.min(MAX_BATCH_ITEMS, Math.max(1, opts.batchSize ?? MAX_BATCH_ITEMS));
-        for (let i = 0; i < ops.length; i += size) await runBatch(ops.slice(i, i + size), 1);
-        return results.map(
-          (r, i) =>
-            r ?? {
-              kind,
-              key: changes[i]?.key ?? '',
-              action: changes[i]?.action ?? 'create',
-              status: 'failed',
-              reason: 'no result (internal error)',
-            },
-        );
-
-        async function runBatch(batch: Prepared[], round: number): Promise<void> {
-          if (batch.length === 0) return;
-          if (batch.length === 1) return runSingle(batch[0] as Prepared, round);
-          const body: BatchBody = { deletes: [], patches: [], puts: [], posts: [] };
-          for (const p of batch) {
-            if (p.op === 'delete') body.deletes.push({ id: p.id ?? '' });
-            else if (p.op === 'patch') body.patches.push({ id: p.id, ...p.body });
-            else if (p.op === 'put') body.puts.push({ id: p.id, ...p.body });
-            else body.posts.push({ ...p.body });
-          }
-          try {
-            await api.batch(s.resource, body, signal);
-            for (const p of batch) done(p, 'applied');
-          } catch (err) {
-            if (isHttpError(err) && err.mayHaveReachedServer)
-              return afterUncertainWrite(batch, err, round, runBatch);
-            if (
-              isHttpError(err) &&
-              err.code === 'HTTP_STATUS' &&
-              err.status !== undefined &&
-              err.status < 500
-            ) {
-              // The batch is atomic, so nothing was written; one bad entry must not fail the
-              // others, so send them one by one to learn exactly which ones are refused.
-              for (const p of batch) await runSingle(p, round);
-              return;
-            }
-            for (const p of batch) done(p, 'failed', message(err));
-          }
-        }
-
-        async function runSingle(p: Prepared, round: number): Promise<void> {
-          try {
-            if (p.op === 'post') await api.create(s.resource, p.body ?? {}, signal);
-            else if (p.op === 'put')
-              await api.replace(s.resource, p.id ?? '', p.body ?? {}, signal);
-            else if (p.op === 'patch')
-              await api.patch(s.resource, p.id ?? '', p.body ?? {}, signal);
-            else await api.remove(s.resource, p.id ?? '', signal);
-            done(p, 'applied');
-          } catch (err) {
-            if (p.op === 'delete' && isHttpError(err) && err.status === 404) {
-              done(p, 'applied');
-              return;
-            } // already gone: the desired state holds
-            if (isHttpError(err) && err.mayHaveReachedServer)
-              return afterUncertainWrite([p], err, round, (rest, r) =>
-                runSingle(rest[0] as Prepared, r),
-              );
-            if (isHttpError(err) && err.status === 404) {
-              done(p, 'failed', `${message(err)} (the live entry is gone; re-plan)`);
-              return;
-            }
-            done(p, 'failed', message(err));
-          }
-        }
-
-        /**
-         * A write may or may not have happened (a 5xx, a reset, a timeout after sending).
-         * Re-read the kind and count every change already in effect as applied; send only
-         * the rest again, so a retry never duplicates a create.
-         */
-        async function afterUncertainWrite(
-          batch: Prepared[],
-          err: HttpError,
-          round: number,
-          retry: (rest: Prepared[], round: number) => Promise<void>,
-        ): Promise<void> {
-          let live: LiveEntry[];
-          try {
-            live = await read(kind, signal);
-          } catch (readErr) {
-            for (const p of batch)
-              done(
-                p,
-                'failed',
-                `outcome unknown: ${err.message}; checking failed: ${message(readErr)} (re-run apply to converge)`,
-              );
-            return;
-          }
-          const byId = new Map(live.map((l) => [l.id, l]));
-          const byKey = new Map<string, LiveEntry[]>();
-          for (const l of live) {
-            const list = byKey.get(l.key);
-            if (list === undefined) byKey.set(l.key, [l]);
-            else list.push(l);
-          }
-          const rest = batch.filter((p) => {
-            let inEffect: boolean;
-            if (p.op === 'delete') inEffect = !byId.has(p.id);
-            else if (p.op === 'post')
-              inEffect = (byKey.get(p.change.key) ?? []).some(
-                (l) => (l.managed || !s.createDelete) && sameJson(l.value, p.change.after),
-              );
-            else {
-              const l = byId.get(p.id);
-              inEffect =
-                l !== undefined &&
-                (l.managed || !s.createDelete) &&
-                sameJson(l.value, p.change.after);
-            }
-            if (inEffect) done(p, 'applied');
-            return !inEffect;
-          });
-          if (rest.length === 0) return;
-          if (round >= (opts.verifyRounds ?? 3)) {
-            for (const p of rest)
-              done(p, 'failed', `${err.message} (not in effect after ${round} attempts)`);
-            return;
-          }
-          ctx.logger.warn('cloudflare write outcome unknown; retrying what is not in effect', {
-            tenant: ctx.tenant,
+        const sent = await converge(
+          writes.map((w) => w.write),
+          {
             kind,
-            pending: rest.length,
-            round,
-          });
-          await retry(rest, round + 1);
+            send: (batch) => sendWrites(api, s.resource, batch, size, signal),
+            read: () => read(kind, signal),
+            // Domains carry no marker (they are update-only): any live domain is ours to set.
+            owned: (l) => l.managed || !s.createDelete,
+            rounds: opts.verifyRounds ?? 3,
+            clock,
+            logger: ctx.logger,
+            tenant: ctx.tenant,
+            redact: http.redact,
+            ...(signal !== undefined ? { signal } : {}),
+          },
+        );
+        const results = new Array<ChangeResult>(changes.length);
+        writes.forEach((w, n) => {
+          results[w.index] = sent[n] as ChangeResult;
+        });
+        for (const [index, reason] of refused) {
+          const c = changes[index] as Change;
+          results[index] = {
+            kind: c.kind,
+            key: c.key,
+            action: c.action,
+            status: 'failed',
+            reason: http.redact(reason),
+          };
         }
+        return results;
       };
 
       return {
@@ -440,6 +427,10 @@ export function createCloudflareProviderFactory(
         capabilities: CLOUDFLARE_CAPABILITIES,
         read: (kind, o) => read(kind, o?.signal),
         apply: (kind, changes, o) => apply(kind, changes, o?.signal),
+        // The pool is the factory's (shared by every tenant); this binding's client only.
+        close: async () => {
+          await session?.http.close();
+        },
       };
     },
   };

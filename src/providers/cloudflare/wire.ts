@@ -59,6 +59,26 @@ function invalid(path: string, detail: string): HttpError {
   });
 }
 
+/** Cloudflare's error text: `errors[]` as `code message; ...` (the client's `errorText`). */
+export function cloudflareErrorText(body: unknown): string | undefined {
+  if (!isObject(body)) return undefined;
+  const errors = body['errors'];
+  if (!Array.isArray(errors)) return undefined;
+  const parts = errors.flatMap((e: unknown) =>
+    isObject(e) && typeof e['message'] === 'string'
+      ? [`${typeof e['code'] === 'number' ? `${e['code']} ` : ''}${e['message']}`]
+      : [],
+  );
+  return parts.length > 0 ? parts.join('; ') : undefined;
+}
+
+/** A 2xx with `success: false` is a failure all the same (the client's `inspect`). */
+export function cloudflareInspect(res: { body: unknown }): { message: string } | undefined {
+  if (isObject(res.body) && res.body['success'] === false)
+    return { message: cloudflareErrorText(res.body) ?? 'success: false' };
+  return undefined;
+}
+
 /** The `{success, errors, messages, result, result_info?}` envelope. */
 export function parseEnvelope(body: unknown, path: string): { result: unknown; info?: ResultInfo } {
   if (!isObject(body) || body['success'] !== true || !('result' in body))

@@ -4,7 +4,13 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Agent } from 'undici';
 import type { Logger } from '../provider.js';
 import { backoffDelay, DEFAULT_RETRY_POLICY, parseRetryAfter } from './backoff.js';
-import { createHttpClient, createHttpDispatcher, type HttpClientOptions } from './client.js';
+import {
+  createHttpClient,
+  createHttpDispatcher,
+  genericErrorText,
+  resetHeaderMs,
+  type HttpClientOptions,
+} from './client.js';
 import { createSystemClock, createVirtualClock } from './clock.js';
 import { HttpError } from './errors.js';
 import { createTokenBucket, type RateLimiter } from './rate-limiter.js';
@@ -89,6 +95,12 @@ function recordingLogger(): Logger & { lines: LogLine[] } {
 
 const TOKEN = 'cf-secret-token-abcdef123456';
 
+/** A vendor error parser as a provider passes one: `errors[]` as `code message`. */
+const errorsText = (body: unknown): string | undefined => {
+  const errors = (body as { errors?: { code: number; message: string }[] } | undefined)?.errors;
+  return errors?.map((e) => `${e.code} ${e.message}`).join('; ');
+};
+
 function client(server: TestServer, extra: Partial<HttpClientOptions> = {}) {
   const dispatcher: Agent = createHttpDispatcher({ connections: 4 });
   cleanups.push(() => dispatcher.close());
@@ -101,6 +113,7 @@ function client(server: TestServer, extra: Partial<HttpClientOptions> = {}) {
     logger,
     headers: { authorization: `Bearer ${TOKEN}` },
     random: () => 0.5,
+    errorText: errorsText,
     ...extra,
   });
   return { http, clock, logger };
@@ -348,5 +361,173 @@ describe('backoff and rate limiter', () => {
     const pending = bucket.acquire(ctl.signal);
     ctl.abort();
     await expect(pending).rejects.toThrow();
+  });
+});
+
+describe('vendor shapes', () => {
+  it('fails a 2xx that the inspector says is a failure, as VENDOR_FAILURE', async () => {
+    const server = await serve([
+      json(200, { success: false, errors: [{ code: 10001, message: 'not entitled' }] }),
+    ]);
+    const { http } = client(server, {
+      inspect: (res) =>
+        (res.body as { success?: boolean }).success === false
+          ? { message: errorsText(res.body) ?? 'failed' }
+          : undefined,
+    });
+    const err = await http.request({ method: 'GET', path: '/x' }).catch((e: unknown) => e);
+    expect(err).toMatchObject({
+      code: 'VENDOR_FAILURE',
+      status: 200,
+      retryable: false,
+      mayHaveReachedServer: false,
+    });
+    expect((err as Error).message).toBe('GET /x: HTTP 200: 10001 not entitled');
+    expect(server.requests).toHaveLength(1);
+  });
+
+  it('reads common error shapes by default: {error:{code,message}}, OAuth, {message}, text', async () => {
+    const server = await serve([
+      json(400, { error: { code: 'BadRequest', message: 'Invalid filter' } }),
+      json(400, { error: 'invalid_scope', error_description: 'AADSTS70011' }),
+      json(404, { message: 'no such policy' }),
+      (_req, res) => {
+        res.writeHead(403, { 'content-type': 'text/plain' });
+        res.end('Forbidden by proxy');
+      },
+    ]);
+    const { http } = client(server, { errorText: genericErrorText });
+    const messages: string[] = [];
+    for (let i = 0; i < 4; i++)
+      messages.push(
+        ((await http.request({ method: 'GET', path: '/e' }).catch((e: unknown) => e)) as Error)
+          .message,
+      );
+    expect(messages).toEqual([
+      'GET /e: HTTP 400: BadRequest: Invalid filter',
+      'GET /e: HTTP 400: invalid_scope: AADSTS70011',
+      'GET /e: HTTP 404: no such policy',
+      'GET /e: HTTP 403: Forbidden by proxy',
+    ]);
+  });
+
+  it('waits the milliseconds a vendor header gives on 429 (Mimecast X-RateLimit-Reset)', async () => {
+    const server = await serve([
+      json(429, {}, { 'x-ratelimit-reset': '1500', 'retry-after': '9' }),
+      json(429, {}, { 'retry-after': '2' }),
+      json(200, {}),
+    ]);
+    const { http, clock } = client(server, { rateLimitWait: resetHeaderMs('X-RateLimit-Reset') });
+    await http.request({ method: 'POST', path: '/api/x', body: {} });
+    // The millisecond header wins; without it, Retry-After seconds still count.
+    expect(clock.sleeps).toEqual([1500, 2000]);
+    expect(http.stats.rateLimited).toBe(2);
+  });
+
+  it('holds the account budget for the milliseconds asked, and backs off a 5xx as usual', async () => {
+    const server = await serve([
+      json(429, {}, { 'x-ratelimit-reset': '700' }),
+      json(503, {}, { 'x-ratelimit-reset': '5' }),
+      json(200, {}, { 'x-ratelimit-reset': '5' }),
+    ]);
+    const clock = createVirtualClock();
+    const pauses: number[] = [];
+    const limiter = createTokenBucket({ requests: 100, windowMs: 1000 }, clock);
+    const { http } = client(server, {
+      clock,
+      rateLimitWait: resetHeaderMs('x-ratelimit-reset'),
+      rateLimiter: {
+        acquire: (signal?: AbortSignal) => limiter.acquire(signal),
+        pauseUntil: (t: number) => {
+          pauses.push(t);
+          limiter.pauseUntil(t);
+        },
+      },
+    });
+    const start = clock.now();
+    await http.request({ method: 'GET', path: '/api/x' });
+    expect(pauses).toEqual([start + 700]);
+    // 429: 700 ms; 503: exponential backoff (375 ms with this jitter), not the 5 ms header.
+    expect(clock.sleeps).toEqual([700, 375]);
+  });
+
+  it('sends form bodies form-encoded and extra headers per request', async () => {
+    const seen: { type: string | undefined; prefer: string | undefined; body: string }[] = [];
+    const server = await serve([
+      (req, res, body) => {
+        seen.push({
+          type: req.headers['content-type'],
+          prefer: req.headers['prefer'] as string | undefined,
+          body,
+        });
+        json(200, {})(req, res, body);
+      },
+    ]);
+    const { http } = client(server);
+    await http.request({
+      method: 'POST',
+      path: '/f',
+      form: { a: '1 2', b: 'x&y' },
+      headers: { prefer: 'respond-async' },
+    });
+    expect(seen).toEqual([
+      { type: 'application/x-www-form-urlencoded', prefer: 'respond-async', body: 'a=1+2&b=x%26y' },
+    ]);
+  });
+
+  it('sends an absolute URL on its own origin; refuses another origin without sending', async () => {
+    const server = await serve([json(200, { page: 2 })]);
+    const { http } = client(server);
+    const origin = new URL(server.url).origin;
+    const res = await http.request({ method: 'GET', url: `${origin}/client/v4/x?cursor=abc` });
+    expect(res.body).toEqual({ page: 2 });
+    expect(server.requests.map((r) => r.url)).toEqual(['/client/v4/x?cursor=abc']);
+    const other = origin.replace('127.0.0.1', 'localhost');
+    await expect(
+      http.request({ method: 'GET', url: `${other}/client/v4/x?cursor=def` }),
+    ).rejects.toMatchObject({ code: 'INVALID_RESPONSE', attempts: 0 });
+    await expect(http.request({ method: 'GET', url: 'not a url' })).rejects.toMatchObject({
+      code: 'INVALID_RESPONSE',
+    });
+    expect(server.requests).toHaveLength(1);
+  });
+
+  it('close() aborts what is in flight and refuses new requests', async () => {
+    const server = await serve([hang]);
+    const { http } = client(server);
+    const pending = http.request({ method: 'GET', path: '/slow' }).catch((e: unknown) => e);
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    await http.close();
+    expect(await pending).toMatchObject({
+      code: 'ABORTED',
+      message: 'GET /slow: the client is closed',
+    });
+    await expect(http.request({ method: 'GET', path: '/x' })).rejects.toMatchObject({
+      code: 'ABORTED',
+      attempts: 0,
+    });
+    await http.close();
+  });
+
+  it('pauseUntil holds the account budget (an inner 429 of a batch)', async () => {
+    const server = await serve([json(200, {})]);
+    const clock = createVirtualClock();
+    const limiter = createTokenBucket({ requests: 100, windowMs: 1000 }, clock);
+    const { http } = client(server, { clock, rateLimiter: limiter });
+    http.pauseUntil(clock.now() + 4000);
+    const start = clock.now();
+    await http.request({ method: 'GET', path: '/x' });
+    expect(clock.now() - start).toBeGreaterThanOrEqual(4000);
+  });
+});
+
+describe('redactor', () => {
+  it('hides secrets added later, and their URL- and form-encoded spellings', () => {
+    const redact = createRedactor();
+    expect(redact('tok a+b/c=')).toBe('tok a+b/c=');
+    redact.add('a+b/c=');
+    redact.add('abc'); // too short to hide safely
+    expect(redact('tok a+b/c= a%2Bb%2Fc%3D')).toBe('tok [REDACTED] [REDACTED]');
+    expect(redact('abc')).toBe('abc');
   });
 });

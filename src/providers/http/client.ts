@@ -9,6 +9,7 @@ import {
 } from './backoff.js';
 import { HttpError, type HttpErrorCode } from './errors.js';
 import { unlimited, type RateLimiter } from './rate-limiter.js';
+import type { TokenSource } from './auth.js';
 import { createRedactor, redactValue, type Redactor } from './redact.js';
 
 export interface DispatcherOptions {
@@ -40,13 +41,25 @@ export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 export interface HttpRequest {
   method: HttpMethod;
   /** Path below the client's base URL, e.g. `/accounts/x/email-security/settings/domains`. */
-  path: string;
+  path?: string;
+  /**
+   * An absolute URL instead of `path` (a vendor's next link, e.g. `@odata.nextLink`). It must
+   * have the client's origin: the request carries the client's token, which must never go
+   * to another host. Anything else fails as `INVALID_RESPONSE` without being sent.
+   */
+  url?: string;
   query?: Record<string, string | number | boolean | undefined>;
+  /** A JSON body. */
   body?: unknown;
+  /** A form-encoded body (`application/x-www-form-urlencoded`), e.g. an OAuth token request. */
+  form?: Record<string, string>;
+  /** More headers for this request only (never Authorization: that is the auth hook's). */
+  headers?: Record<string, string>;
   /**
    * Whether sending it twice has the same effect as once. Default: every method but POST.
    * A non-idempotent request is retried only when it surely never reached the server
-   * (connection refused, 429); otherwise it fails with `mayHaveReachedServer` set.
+   * (connection refused, 429, 401 before a token refresh); otherwise it fails with
+   * `mayHaveReachedServer` set. Reads sent as POST (Mimecast) should say `idempotent: true`.
    */
   idempotent?: boolean;
   signal?: AbortSignal;
@@ -63,12 +76,29 @@ export interface HttpStats {
   requests: number;
   retries: number;
   rateLimited: number;
+  /** Times a 401 made the client fetch a fresh token. */
+  tokenRefreshes: number;
 }
 
 export interface HttpClient {
   request(req: HttpRequest): Promise<HttpResponse>;
   readonly stats: HttpStats;
+  /** Hides every secret this client has seen (static ones, and every token it was given). */
   readonly redact: Redactor;
+  /** The vendor told us to slow down in a way the client cannot see (an inner 429 of a batch). */
+  pauseUntil(untilMs: number): void;
+  /** Abort what is in flight and refuse new requests (`ABORTED`). Idempotent. */
+  close(): Promise<void>;
+}
+
+/** A 2xx that is a failure all the same (Cloudflare `success: false`, an error envelope). */
+export interface VendorFailure {
+  /** The vendor's own words (redacted by the client). */
+  message: string;
+  /** Whether trying later may succeed. Default false. */
+  retryable?: boolean;
+  /** Whether the call may have changed something although it reported failure. Default false. */
+  mayHaveApplied?: boolean;
 }
 
 export interface HttpClientOptions {
@@ -76,8 +106,16 @@ export interface HttpClientOptions {
   dispatcher: Dispatcher;
   clock: Clock;
   logger: Logger;
-  /** Sent with every request (e.g. Authorization); their values are treated as secrets. */
+  /** Sent with every request; `Bearer`/`Basic` values are treated as secrets. */
   headers?: Record<string, string>;
+  /**
+   * The auth hook: where the `Authorization: Bearer` token of each request comes from. A 401
+   * (or a status in `authFailureStatuses`) makes the client drop the token, fetch a fresh
+   * one and send the request once more; a second refusal fails as `UNAUTHORIZED`.
+   */
+  auth?: TokenSource;
+  /** Statuses that mean "credentials refused or expired" besides 401 (Mimecast: 418). */
+  authFailureStatuses?: readonly number[];
   /** More strings never to print. */
   secrets?: readonly string[];
   /** The account's budget (per API user/token); paused by a 429. */
@@ -88,6 +126,16 @@ export interface HttpClientOptions {
    */
   originRateLimiter?: RateLimiter;
   retry?: Partial<RetryPolicy>;
+  /**
+   * How long a 429 (or a retried 5xx) asks us to wait, in ms, from the response headers.
+   * Default `retryAfterHeader` (Retry-After seconds or date); Mimecast gives milliseconds in
+   * `X-RateLimit-Reset`: `resetHeaderMs('x-ratelimit-reset')`.
+   */
+  rateLimitWait?: RateLimitWait;
+  /** The vendor's error text from an error body, e.g. Cloudflare's `errors[]`. */
+  errorText?: (body: unknown, status: number) => string | undefined;
+  /** Looks at every 2xx; a returned failure makes the request fail as `VENDOR_FAILURE`. */
+  inspect?: (res: HttpResponse, req: HttpRequest) => VendorFailure | undefined;
   /** Per-request timeouts (the dispatcher's connect timeout covers connecting). */
   headersTimeoutMs?: number;
   bodyTimeoutMs?: number;
@@ -134,7 +182,8 @@ function createSemaphore(max: number): <T>(fn: () => Promise<T>) => Promise<T> {
 }
 
 /**
- * A JSON-over-HTTP client for one vendor account: rate limited, retrying, redacting.
+ * A JSON-over-HTTP client for one vendor account: authenticated, rate limited, retrying,
+ * redacting.
  *
  * Not undici's RetryAgent: it sleeps on real timers (tests could not inject a clock), its
  * retries would bypass our per-account budget, and it cannot tell a create that may have
@@ -148,13 +197,21 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
   const limiter = opts.rateLimiter ?? unlimited();
   const originLimiter = opts.originRateLimiter ?? unlimited();
   const random = opts.random ?? Math.random;
+  const waitOf = opts.rateLimitWait ?? retryAfterHeader;
+  const errorText = opts.errorText ?? genericErrorText;
+  const authStatuses = new Set([401, ...(opts.authFailureStatuses ?? [])]);
   const headerSecrets = Object.values(opts.headers ?? {}).flatMap((v) => {
     const m = /^\s*(?:Bearer|Basic)\s+(.+)$/i.exec(v);
     return m?.[1] !== undefined ? [v, m[1]] : [];
   });
-  const redact = createRedactor([...headerSecrets, ...(opts.secrets ?? [])]);
+  const redact = createRedactor([
+    ...headerSecrets,
+    ...(opts.secrets ?? []),
+    ...(opts.auth?.secrets ?? []),
+  ]);
   const limit = createSemaphore(opts.maxConcurrent ?? 16);
-  const stats: HttpStats = { requests: 0, retries: 0, rateLimited: 0 };
+  const stats: HttpStats = { requests: 0, retries: 0, rateLimited: 0, tokenRefreshes: 0 };
+  const closer = new AbortController();
   const log = (message: string, fields: Record<string, unknown>): void => {
     opts.logger.debug(redact(message), redactValue(fields, redact) as Record<string, unknown>);
   };
@@ -162,22 +219,60 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
   const fail = (
     code: HttpErrorCode,
     req: HttpRequest,
+    label: string,
     detail: string,
     extra: Partial<ConstructorParameters<typeof HttpError>[1]> & { attempts: number },
   ): HttpError =>
-    new HttpError(redact(`${req.method} ${req.path}: ${detail}`), {
+    new HttpError(redact(`${req.method} ${label}: ${detail}`), {
       code,
       method: req.method,
-      path: req.path,
+      path: label,
       retryable: false,
       mayHaveReachedServer: false,
       ...extra,
+      ...(extra.body !== undefined ? { body: redactValue(extra.body, redact) } : {}),
     });
 
-  async function attempt(req: HttpRequest, path: string): Promise<HttpResponse> {
-    const body = req.body === undefined ? undefined : JSON.stringify(req.body);
-    const headers: Record<string, string> = { accept: 'application/json', ...opts.headers };
-    if (body !== undefined) headers['content-type'] = 'application/json';
+  /** Origin-relative path with query, and the label (path without query) used in messages. */
+  const target = (req: HttpRequest): { path: string; label: string } | string => {
+    let url: URL;
+    if (req.url !== undefined) {
+      try {
+        url = new URL(req.url);
+      } catch {
+        return `next link is not a URL`;
+      }
+      // The token goes with the request: never to another scheme, host or port.
+      if (url.origin !== origin)
+        return `link to another origin (${url.protocol}//${url.host}) refused: it would carry the token there`;
+    } else {
+      url = new URL(`${basePath}${req.path ?? ''}`, origin);
+    }
+    for (const [k, v] of Object.entries(req.query ?? {}))
+      if (v !== undefined) url.searchParams.append(k, String(v));
+    return { path: `${url.pathname}${url.search}`, label: req.path ?? url.pathname };
+  };
+
+  async function attempt(
+    req: HttpRequest,
+    path: string,
+    token: string | undefined,
+    signal: AbortSignal,
+  ): Promise<HttpResponse> {
+    const headers: Record<string, string> = {
+      accept: 'application/json',
+      ...opts.headers,
+      ...req.headers,
+    };
+    let body: string | undefined;
+    if (req.form !== undefined) {
+      body = new URLSearchParams(req.form).toString();
+      headers['content-type'] = 'application/x-www-form-urlencoded';
+    } else if (req.body !== undefined) {
+      body = JSON.stringify(req.body);
+      headers['content-type'] = 'application/json';
+    }
+    if (token !== undefined) headers['authorization'] = `Bearer ${token}`;
     stats.requests++;
     const res = await opts.dispatcher.request({
       origin,
@@ -185,7 +280,7 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
       method: req.method,
       headers,
       body: body ?? null,
-      signal: req.signal ?? null,
+      signal,
       headersTimeout: opts.headersTimeoutMs ?? 30_000,
       bodyTimeout: opts.bodyTimeoutMs ?? 60_000,
     });
@@ -201,24 +296,56 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
     return { status: res.statusCode, headers: res.headers, body: parsed };
   }
 
+  const vendorText = (body: unknown, status: number): string => {
+    let text: string | undefined;
+    try {
+      text = errorText(body, status);
+    } catch {
+      text = undefined;
+    }
+    return text !== undefined && text !== '' ? `: ${text}` : '';
+  };
+
   async function request(req: HttpRequest): Promise<HttpResponse> {
     const idempotent = req.idempotent ?? req.method !== 'POST';
-    const search = new URLSearchParams();
-    for (const [k, v] of Object.entries(req.query ?? {}))
-      if (v !== undefined) search.append(k, String(v));
-    const qs = search.toString();
-    const path = `${basePath}${req.path}${qs === '' ? '' : `?${qs}`}`;
-
+    const where = target(req);
+    const shownPath = req.path ?? (req.url !== undefined ? '(next link)' : '');
+    if (typeof where === 'string')
+      throw fail('INVALID_RESPONSE', req, shownPath, where, { attempts: 0 });
+    const { path, label } = where;
+    if (closer.signal.aborted)
+      throw fail('ABORTED', req, label, 'the client is closed', { attempts: 0 });
+    const signal =
+      req.signal !== undefined ? AbortSignal.any([req.signal, closer.signal]) : closer.signal;
+    const aborted = (tries: number, inFlight = false): HttpError =>
+      fail(
+        'ABORTED',
+        req,
+        label,
+        req.signal?.aborted === true ? abortReason(req.signal).message : 'the client is closed',
+        // Aborted while on the wire: a write may have been applied all the same.
+        { attempts: tries, mayHaveReachedServer: inFlight && !idempotent },
+      );
+    let refreshed = false;
     for (let tries = 1; ; tries++) {
       const canRetry = tries <= policy.maxRetries;
-      await limiter.acquire(req.signal);
-      await originLimiter.acquire(req.signal);
+      let token: string | undefined;
       let res: HttpResponse;
       try {
-        res = await limit(() => attempt(req, path));
+        await limiter.acquire(signal);
+        await originLimiter.acquire(signal);
+        if (opts.auth !== undefined) {
+          token = await opts.auth.get(signal);
+          redact.add(token);
+        }
       } catch (err) {
-        if (req.signal?.aborted === true)
-          throw fail('ABORTED', req, abortReason(req.signal).message, { attempts: tries });
+        if (signal.aborted) throw aborted(tries);
+        throw err;
+      }
+      try {
+        res = await limit(() => attempt(req, path, token, signal));
+      } catch (err) {
+        if (signal.aborted) throw aborted(tries, true);
         const code = errorCode(err);
         const sent = !NOT_SENT.has(code);
         const errCode: HttpErrorCode = TIMEOUTS.has(code) ? 'TIMEOUT' : 'NETWORK';
@@ -228,44 +355,80 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
           stats.retries++;
           log('http retry after connection error', {
             method: req.method,
-            path: req.path,
+            path: label,
             code,
             delayMs: delay,
             attempt: tries,
           });
-          await opts.clock.sleep(delay, req.signal);
+          await sleep(delay, signal, tries);
           continue;
         }
-        throw fail(errCode, req, `${code || 'error'}: ${message}`, {
+        throw fail(errCode, req, label, `${code || 'error'}: ${message}`, {
           attempts: tries,
           retryable: true,
           mayHaveReachedServer: sent,
           cause: err,
         });
       }
-
-      if (res.status >= 200 && res.status < 300) return res;
-
-      const retryAfter = parseRetryAfter(headerValue(res.headers['retry-after']), opts.clock.now());
+      if (res.status >= 200 && res.status < 300) {
+        const failure = opts.inspect?.(res, req);
+        if (failure === undefined) return res;
+        throw fail('VENDOR_FAILURE', req, label, `HTTP ${res.status}: ${failure.message}`, {
+          status: res.status,
+          attempts: tries,
+          retryable: failure.retryable ?? false,
+          mayHaveReachedServer: failure.mayHaveApplied ?? false,
+          body: res.body,
+        });
+      }
+      if (authStatuses.has(res.status)) {
+        // The server refused the credentials before doing anything: safe to send again,
+        // once, with a fresh token (another caller may have fetched it already).
+        if (
+          opts.auth !== undefined &&
+          token !== undefined &&
+          !refreshed &&
+          opts.auth.invalidate(token)
+        ) {
+          refreshed = true;
+          stats.tokenRefreshes++;
+          log('http credentials refused; fetching a fresh token', {
+            method: req.method,
+            path: label,
+            status: res.status,
+          });
+          tries--;
+          continue;
+        }
+        throw fail(
+          'UNAUTHORIZED',
+          req,
+          label,
+          `HTTP ${res.status}${vendorText(res.body, res.status)}: the credentials were refused${refreshed ? ' (also with a freshly fetched token)' : ''}${opts.auth !== undefined ? ` (${opts.auth.describe})` : ''}`,
+          { status: res.status, attempts: tries, body: res.body },
+        );
+      }
       if (res.status === 429) {
         stats.rateLimited++;
-        const wait = retryAfter ?? backoffDelay(policy, tries - 1, random);
+        const wait =
+          waitOf(res.headers, opts.clock.now()) ?? backoffDelay(policy, tries - 1, random);
         // Hold every request to this account, not only this one: the budget is shared.
         limiter.pauseUntil(opts.clock.now() + wait);
         if (canRetry && wait <= policy.maxRetryAfterMs) {
           stats.retries++;
           log('http 429, waiting', {
             method: req.method,
-            path: req.path,
+            path: label,
             delayMs: wait,
             attempt: tries,
           });
-          await opts.clock.sleep(wait, req.signal);
+          await sleep(wait, signal, tries);
           continue;
         }
         throw fail(
           'RATE_LIMITED',
           req,
+          label,
           `429 Too Many Requests (retry after ${Math.ceil(wait / 1000)} s)`,
           {
             status: 429,
@@ -276,6 +439,9 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
         );
       }
       const transient = res.status >= 500 || res.status === 408 || res.status === 409;
+      // Only Retry-After here: a vendor's rate-limit header (on every response) is no
+      // reason to retry a failing server sooner than backoff would.
+      const retryAfter = retryAfterHeader(res.headers, opts.clock.now());
       if (transient && idempotent && canRetry) {
         const delay =
           retryAfter !== undefined && retryAfter <= policy.maxRetryAfterMs
@@ -284,41 +450,104 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
         stats.retries++;
         log('http retry after status', {
           method: req.method,
-          path: req.path,
+          path: label,
           status: res.status,
           delayMs: delay,
           attempt: tries,
         });
-        await opts.clock.sleep(delay, req.signal);
+        await sleep(delay, signal, tries);
         continue;
       }
-      throw fail('HTTP_STATUS', req, `HTTP ${res.status}${vendorMessage(res.body)}`, {
-        status: res.status,
-        attempts: tries,
-        retryable: transient,
-        // A 5xx to a write may have been applied before the server failed.
-        mayHaveReachedServer: res.status >= 500,
-        body: redactValue(res.body, redact),
-      });
+      throw fail(
+        'HTTP_STATUS',
+        req,
+        label,
+        `HTTP ${res.status}${vendorText(res.body, res.status)}`,
+        {
+          status: res.status,
+          attempts: tries,
+          retryable: transient,
+          // A 5xx to a write may have been applied before the server failed.
+          mayHaveReachedServer: res.status >= 500,
+          body: res.body,
+        },
+      );
+    }
+
+    async function sleep(ms: number, s: AbortSignal, tries: number): Promise<void> {
+      try {
+        await opts.clock.sleep(ms, s);
+      } catch (err) {
+        if (s.aborted) throw aborted(tries);
+        throw err;
+      }
     }
   }
 
-  return { request, stats, redact };
+  return {
+    request,
+    stats,
+    redact,
+    pauseUntil: (untilMs) => {
+      limiter.pauseUntil(untilMs);
+    },
+    close: () => {
+      if (!closer.signal.aborted) closer.abort(new Error('the HTTP client was closed'));
+      return Promise.resolve();
+    },
+  };
 }
 
 function headerValue(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
-/** The vendor's own error text, when its envelope has one (`errors[].message`). */
-function vendorMessage(body: unknown): string {
-  if (body === null || typeof body !== 'object' || !('errors' in body)) return '';
-  const errors = body.errors;
-  if (!Array.isArray(errors)) return '';
-  const parts = errors.flatMap((e: unknown) =>
-    e !== null && typeof e === 'object' && 'message' in e && typeof e.message === 'string'
-      ? [`${'code' in e && typeof e.code === 'number' ? `${e.code} ` : ''}${e.message}`]
-      : [],
-  );
-  return parts.length > 0 ? `: ${parts.join('; ')}` : '';
+/** How long a response asks us to wait before the next request (ms), if it says. */
+export type RateLimitWait = (
+  headers: Record<string, string | string[] | undefined>,
+  nowMs: number,
+) => number | undefined;
+
+/** The standard: `Retry-After` in seconds or as an HTTP date. */
+export const retryAfterHeader: RateLimitWait = (headers, nowMs) =>
+  parseRetryAfter(headerValue(headers['retry-after']), nowMs);
+
+/**
+ * A header giving the wait in milliseconds (Mimecast: `X-RateLimit-Reset`), falling back to
+ * `Retry-After` when it is absent or not a number.
+ */
+export function resetHeaderMs(name: string): RateLimitWait {
+  const key = name.toLowerCase();
+  return (headers, nowMs) => {
+    const v = headerValue(headers[key])?.trim();
+    if (v !== undefined && /^\d+(\.\d+)?$/.test(v)) return Math.ceil(Number(v));
+    return retryAfterHeader(headers, nowMs);
+  };
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+/**
+ * The error text of the common JSON shapes: `{error: {code, message}}` (Microsoft Graph and
+ * many others), OAuth's `{error, error_description}`, `{message}`, or a plain text body.
+ * Vendors with another envelope pass their own `errorText`.
+ */
+export function genericErrorText(body: unknown): string | undefined {
+  if (typeof body === 'string') return body.trim().slice(0, 200) || undefined;
+  if (!isObject(body)) return undefined;
+  const err = body['error'];
+  if (isObject(err)) {
+    const code = typeof err['code'] === 'string' ? err['code'] : undefined;
+    const msg = typeof err['message'] === 'string' ? err['message'] : undefined;
+    const text = [code, msg].filter((x) => x !== undefined).join(': ');
+    return text || undefined;
+  }
+  if (typeof err === 'string') {
+    const desc = body['error_description'];
+    return typeof desc === 'string' ? `${err}: ${desc}` : err;
+  }
+  if (typeof body['message'] === 'string') return body['message'];
+  return undefined;
 }

@@ -4,8 +4,10 @@ export type HttpErrorCode =
   | 'RATE_LIMITED' // 429 and retries exhausted (or Retry-After beyond what we wait)
   | 'NETWORK' // connection refused, reset or closed
   | 'TIMEOUT' // connect, headers or body timeout
-  | 'ABORTED' // the caller's AbortSignal fired
-  | 'INVALID_RESPONSE'; // the body is not what the contract says
+  | 'ABORTED' // the caller's AbortSignal fired (a deadline), or the client was closed
+  | 'UNAUTHORIZED' // credentials refused: a 401 also after a fresh token, or the token endpoint said no
+  | 'VENDOR_FAILURE' // a 2xx whose body says the call failed (the client's `inspect` option)
+  | 'INVALID_RESPONSE'; // the body is not what the contract says (or a next link to another origin)
 
 export interface HttpErrorInit {
   code: HttpErrorCode;
