@@ -45,7 +45,8 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
     .configureOutput({ writeOut: (s) => ctx.stdout.write(s), writeErr: (s) => ctx.stderr.write(s) })
     .addHelpText(
       'after',
-      '\nExit codes: 0 ok or nothing to do; 1 error; 2 changes or drift present (plan with --detailed-exitcode, drift always); 3 blocked by a safety gate.',
+      '\nExit codes: 0 ok or nothing to do; 1 error; 2 changes or drift present (plan with --detailed-exitcode, drift always); 3 blocked by a safety gate.' +
+        '\nRepository configuration: mxpolicy.config.yaml at the root (or the file MXPOLICY_CONFIG names) lists the secret variables bindings may name (secrets:), extra API hosts per provider type (hosts:) and the account whose plan comment is trusted (github.planCommentAuthor). Without it: vendor hosts and 127.0.0.1 only; CI/shell variables (GITHUB_*, ACTIONS_*, RUNNER_*, PATH, HOME, ...) are never read as secrets.',
     );
 
   selection(program.command('validate'))

@@ -1,9 +1,12 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli, tempDir } from '../support/cli.js';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import { parse } from 'yaml';
+import { parseRepoConfig } from '../../src/config/repo-config.js';
+import { REPO_ROOT, runCli, tempDir } from '../support/cli.js';
 
 /** A listener on 127.0.0.1 that records every connection: proof that nothing was sent. */
 let server: Server;
@@ -104,5 +107,20 @@ describe('a policy pull request cannot steal a secret', () => {
     const r = await runCli(['validate'], { cwd, env: {} });
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('mxpolicy.config.yaml:1:11: error CONFIG_INVALID');
+  });
+});
+
+describe('the shipped mxpolicy.config.yaml', () => {
+  it('is valid against schemas/config.schema.json and parses without problems', async () => {
+    const text = await readFile(path.join(REPO_ROOT, 'mxpolicy.config.yaml'), 'utf8');
+    const schema = JSON.parse(
+      await readFile(path.join(REPO_ROOT, 'schemas/config.schema.json'), 'utf8'),
+    ) as object;
+    const validate = new Ajv2020({ strict: false }).compile(schema);
+    expect(validate(parse(text)), JSON.stringify(validate.errors)).toBe(true);
+    expect(validate({ secrets: ['*'] })).toBe(false);
+    const parsed = parseRepoConfig('mxpolicy.config.yaml', text);
+    expect(parsed.diagnostics).toEqual([]);
+    expect(parsed.config.trust.secretNames).toEqual(['CF_TOKEN_*', 'CF_READ_TOKEN_*']);
   });
 });
