@@ -1,5 +1,9 @@
 import { Command, CommanderError, Option } from 'commander';
-import { runApplyCommand, type ApplyCommandOptions } from './apply-command.js';
+import {
+  DEFAULT_TENANT_TIMEOUT,
+  runApplyCommand,
+  type ApplyCommandOptions,
+} from './apply-command.js';
 import { runAuditCommand, type AuditCommandOptions } from './audit-command.js';
 import { runHistoryCommand, type HistoryCommandOptions } from './history-command.js';
 import { runApplyFromGithub } from './apply-github-command.js';
@@ -46,7 +50,9 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
     .addHelpText(
       'after',
       '\nExit codes: 0 ok or nothing to do; 1 error; 2 changes or drift present (plan with --detailed-exitcode, drift always); 3 blocked by a safety gate.' +
-        '\nRepository configuration: mxpolicy.config.yaml at the root (or the file MXPOLICY_CONFIG names) lists the secret variables bindings may name (secrets:), extra API hosts per provider type (hosts:) and the account whose plan comment is trusted (github.planCommentAuthor). Without it: vendor hosts and 127.0.0.1 only; CI/shell variables (GITHUB_*, ACTIONS_*, RUNNER_*, PATH, HOME, ...) are never read as secrets.',
+        '\nRepository configuration: mxpolicy.config.yaml at the root (or the file MXPOLICY_CONFIG names) lists the secret variables bindings may name (secrets:), extra API hosts per provider type (hosts:) and the account whose plan comment is trusted (github.planCommentAuthor). Without it: vendor hosts and 127.0.0.1 only; CI/shell variables (GITHUB_*, ACTIONS_*, RUNNER_*, PATH, HOME, ...) are never read as secrets.' +
+        '\n\nProvider bindings (providers.<name>.type): sandbox; cloudflare {account, tokenEnv, readTokenEnv?, baseUrl?}; mimecast {clientId, secretEnv, baseUrl?} (blocked senders, exemptions with bypass: spoof). Secrets come only from the environment variables the binding names.' +
+        '\nEnvironment: MXPOLICY_CLOUDFLARE_BUDGET, MXPOLICY_MIMECAST_BUDGET=REQUESTS/SECONDS narrow the request budget per API token / Mimecast client id (e.g. 120/60).',
     );
 
   selection(program.command('validate'))
@@ -71,14 +77,21 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
     });
 
   reconciling(program.command('apply'))
-    .description('re-plan against live state and apply the changes, tenant by tenant')
+    .description(
+      're-plan against live state and apply the changes, each tenant as soon as its own plan is ready',
+    )
     .option(
       '--checksum <sha>',
-      'refuse unless the fresh plan has this checksum (the reviewed plan)',
+      'refuse unless the whole fresh plan has this checksum (the reviewed plan): every tenant is planned before any is written',
     )
     .option(
       '--plan <file>',
-      'the reviewed plan (JSON): refuse unless the fresh plan matches it, and say what differs',
+      'the reviewed plan (JSON): each tenant is checked against its part of it and applied at once; a tenant whose plan changed is refused alone (exit 1), saying what differs',
+    )
+    .option(
+      '--tenant-timeout <duration>',
+      "bound on one tenant's read, plan and apply; a tenant that hangs fails alone after it",
+      DEFAULT_TENANT_TIMEOUT,
     )
     .addOption(format(['text', 'json'], 'text'))
     .option('--out <file>', 'write the apply report to a file')

@@ -1,10 +1,15 @@
 import type { PolicySet, TenantConfig } from '../config/policy-set.js';
 import type { RepoConfig } from '../config/repo-config.js';
-import { shardOf } from '../config/select-tenants.js';
 import type { TrustPolicy } from '../model/trust.js';
+import { shardOf } from '../config/select-tenants.js';
 import type { PlanError } from '../plan/types.js';
 import { builtinProviders, type ProviderRegistry } from '../providers/registry.js';
-import { planTenants, type PlanRun, type ReconcileDeps } from '../reconcile/reconcile.js';
+import {
+  planTenants,
+  type PlanOptions,
+  type PlanRun,
+  type ReconcileDeps,
+} from '../reconcile/reconcile.js';
 import { today, type CliContext } from './context.js';
 import { DEFAULT_TIMEOUT, parseDuration, startDeadline } from './deadline.js';
 import { loadSelectedPolicies, type SelectionOptions } from './load.js';
@@ -90,6 +95,7 @@ export function reconcileDeps(
 }
 
 export interface PlannedRun extends PlanRun {
+  /** The repository configuration the policies were checked against. */
   config: RepoConfig;
   set: PolicySet;
   selected: TenantConfig[];
@@ -97,6 +103,50 @@ export interface PlannedRun extends PlanRun {
   signal: AbortSignal;
   /** Close every provider and stop the deadline timer; call when the command is done. */
   close(): Promise<void>;
+}
+
+export interface PreparedPlan {
+  /** The repository configuration: pass `config.trust` on to `reconcileDeps`. */
+  config: RepoConfig;
+  set: PolicySet;
+  selected: TenantConfig[];
+  planOptions: PlanOptions;
+  /** The command's deadline (`--timeout`). */
+  signal: AbortSignal;
+  /** Stop the deadline timer. */
+  dispose(): void;
+}
+
+/** Load and select the tenants (shard, `--changed-since` filter) and start the deadline. */
+export async function preparePlan(
+  ctx: CliContext,
+  opts: PlanRunOptions,
+  filter?: (t: TenantConfig[]) => Promise<TenantConfig[]>,
+): Promise<PreparedPlan> {
+  const spec = opts.timeout ?? DEFAULT_TIMEOUT;
+  const timeoutMs = parseDuration(spec);
+  const loaded = await loadSelectedPolicies(ctx, opts);
+  let selected = loaded.selected;
+  if (opts.shard !== undefined) {
+    const { k, n } = parseShard(opts.shard);
+    selected = selected.filter((t) => shardOf(t.tenant, n) === k);
+  }
+  if (filter !== undefined) selected = await filter(selected);
+  const deadline = startDeadline(timeoutMs, spec);
+  return {
+    config: loaded.config,
+    set: loaded.set,
+    selected,
+    planOptions: {
+      today: today(ctx),
+      allowLargeChanges: opts.allowLargeChanges === true,
+      validationErrors: validationErrorsByTenant(loaded.set, selected),
+    },
+    signal: deadline.signal,
+    dispose: () => {
+      deadline.dispose();
+    },
+  };
 }
 
 /**
@@ -108,45 +158,32 @@ export async function runPlan(
   opts: PlanRunOptions,
   filter?: (t: TenantConfig[]) => Promise<TenantConfig[]>,
 ): Promise<PlannedRun> {
-  const spec = opts.timeout ?? DEFAULT_TIMEOUT;
-  const timeoutMs = parseDuration(spec);
-  const loaded = await loadSelectedPolicies(ctx, opts);
-  let selected = loaded.selected;
-  if (opts.shard !== undefined) {
-    const { k, n } = parseShard(opts.shard);
-    selected = selected.filter((t) => shardOf(t.tenant, n) === k);
-  }
-  if (filter !== undefined) selected = await filter(selected);
-  const deadline = startDeadline(timeoutMs, spec);
+  const prepared = await preparePlan(ctx, opts, filter);
   let run: PlanRun;
   try {
     run = await planTenants(
-      selected,
+      prepared.selected,
       reconcileDeps(
         ctx,
-        { ...opts, trust: loaded.config.trust, access: opts.access ?? 'write' },
+        { ...opts, trust: prepared.config.trust, access: opts.access ?? 'write' },
         undefined,
-        deadline.signal,
+        prepared.signal,
       ),
-      {
-        today: today(ctx),
-        allowLargeChanges: opts.allowLargeChanges === true,
-        validationErrors: validationErrorsByTenant(loaded.set, selected),
-      },
+      prepared.planOptions,
     );
   } catch (err) {
-    deadline.dispose();
+    prepared.dispose();
     throw err;
   }
   return {
     ...run,
-    set: loaded.set,
-    selected,
-    config: loaded.config,
-    signal: deadline.signal,
+    config: prepared.config,
+    set: prepared.set,
+    selected: prepared.selected,
+    signal: prepared.signal,
     close: async () => {
       await run.close();
-      deadline.dispose();
+      prepared.dispose();
     },
   };
 }

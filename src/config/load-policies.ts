@@ -217,6 +217,9 @@ function loadTenant(
     error(path, code, message);
   });
   for (const b of bindings) {
+    // A binding the schema already refused is reported once, by the schema.
+    if (file.broken.some((p) => p === '/providers' || p.startsWith(`/providers/${b.name}`)))
+      continue;
     const settings = b.settings as unknown as Record<string, unknown>;
     for (const v of checkBindingTrust(
       b.type,
