@@ -36,6 +36,33 @@ export async function generateSchemaTypes(): Promise<string> {
     '// Generated from schemas/*.schema.json by `npm run gen:types`. Do not edit.\n' +
     '\n' +
     out.filter((b) => b.length > 0).join('\n\n') +
+    '\n\n' +
+    (await entryFields()) +
     '\n'
+  );
+}
+
+/**
+ * Every field of each kind's entry as the schema defines it (sorted): the plan checksum
+ * covers these by construction (`entryFingerprint`), so a field added to the schema is
+ * verified by `apply --checksum` the day it is added.
+ */
+async function entryFields(): Promise<string> {
+  const defs = (
+    JSON.parse(await readFile(path.join(root, 'schemas', 'defs.schema.json'), 'utf8')) as {
+      $defs: Record<string, { type?: string; items?: { $ref?: string }; properties?: object }>;
+    }
+  ).$defs;
+  const lines: string[] = [];
+  for (const [kind, def] of Object.entries(defs)) {
+    const ref = def.type === 'array' ? def.items?.$ref : undefined;
+    const entry = ref !== undefined ? defs[ref.replace('#/$defs/', '')] : undefined;
+    if (entry?.properties === undefined) continue;
+    const fields = Object.keys(entry.properties).sort();
+    lines.push(`  ${kind}: [${fields.map((f) => `'${f}'`).join(', ')}],`);
+  }
+  return (
+    "/** Every field of each kind's entry, from the schema (sorted): what a plan checksum covers. */\n" +
+    `export const ENTRY_FIELDS = {\n${lines.join('\n')}\n} as const;`
   );
 }

@@ -21,7 +21,7 @@ const DOMAINS = ['acme.example', 'acme.eu'];
 const senderPattern = fc.oneof(
   fc.constantFrom('evil.example', 'Phish.Example', 'spam.test', 'acme.eu', 'bad.co.uk'),
   fc.constantFrom('ceo@lookalike.example', 'x@spam.test', 'NEWS@partner.example'),
-  fc.constantFrom('203.0.113.7', '198.51.100.0/24', '2001:db8::1'),
+  fc.constantFrom('45.155.205.23', '185.220.101.0/24', '2a0b:f4c0:4f2::1'),
 );
 const reason = fc.constantFrom('', 'phish wave', 'from the old console', 'a'.repeat(950));
 const blocked = fc.record({

@@ -34,7 +34,7 @@ describe('import on the sandbox', () => {
           blockedSenders: [
             { sender: 'Evil.Example', reason: 'phish wave' },
             { sender: 'x@spam.example', reason: 'ours', managedBy: 'mxpolicy', ticket: 'INC-1' },
-            { sender: '203.0.113.0/24', reason: '' },
+            { sender: '185.220.101.0/24', reason: '' },
             { sender: 'acme.example', reason: 'someone blocked our own domain' },
           ],
           exemptions: [{ sender: 'news@partner.example', bypass: 'spam', reason: 'partner' }],

@@ -145,7 +145,7 @@ async function streamApply(
   try {
     run = await planAndApplyTenants(
       prepared.selected,
-      reconcileDeps(ctx, opts, undefined, prepared.signal),
+      reconcileDeps(ctx, { ...opts, trust: prepared.config.trust }, undefined, prepared.signal),
       {
         ...prepared.planOptions,
         tenantTimeoutMs,

@@ -6,6 +6,7 @@ import {
 } from '../github/apply-report.js';
 import { upsertApplyComment } from '../github/comments.js';
 import { findMergedPullRequest, readReviewedPlan } from '../github/pulls.js';
+import { readRepoConfig } from './repo-config.js';
 import { renderApplyReportText } from '../plan/render-apply.js';
 import { executeApply, type ApplyCommandOptions } from './apply-command.js';
 import { EXIT, type CliContext, type ExitCode } from './context.js';
@@ -40,7 +41,10 @@ export async function runApplyFromGithub(
   const pull = await findMergedPullRequest(gh.client, repo, sha);
   if (!pull) return refuse(ctx, gh, undefined, { kind: 'no-pull-request' }, link, []);
   const target = { ...repo, issueNumber: pull.number };
-  const reviewed = await readReviewedPlan(gh.client, target);
+  // Only the plan workflow's own comment carries the reviewed checksum (mxpolicy.config.yaml
+  // github.planCommentAuthor; github-actions[bot] by default).
+  const { planCommentAuthor } = await readRepoConfig(ctx);
+  const reviewed = await readReviewedPlan(gh.client, target, planCommentAuthor);
   if (!reviewed) return refuse(ctx, gh, target, { kind: 'no-reviewed-plan' }, link, []);
   ctx.stderr.write(
     `applying the plan reviewed on #${pull.number} (checksum ${reviewed.checksum})\n`,

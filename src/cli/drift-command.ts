@@ -22,7 +22,7 @@ export async function runDriftCommand(
   ctx: CliContext,
   opts: DriftCommandOptions,
 ): Promise<ExitCode> {
-  const run = await runPlan(ctx, opts);
+  const run = await runPlan(ctx, { ...opts, access: 'read' });
   await run.close();
   const { plan } = run;
   const drift = driftOf(plan);

@@ -7,7 +7,9 @@ import type { CapabilityTable } from '../model/capabilities.js';
 import { builtinProviders, capabilityTable } from '../providers/registry.js';
 import { readPolicySources } from '../sources/policy-files.js';
 import { readBundledSchemas } from '../sources/schemas.js';
+import type { RepoConfig } from '../config/repo-config.js';
 import { today, type CliContext } from './context.js';
+import { readRepoConfig } from './repo-config.js';
 
 export interface SelectionOptions {
   policies: string;
@@ -30,6 +32,8 @@ export interface LoadedPolicies {
   root: string;
   set: PolicySet;
   selected: TenantConfig[];
+  /** The repository configuration the policies were checked against. */
+  config: RepoConfig;
   /** Diagnostics about the selected tenants' files and the bundles they include. */
   diagnostics: PolicySet['diagnostics'];
 }
@@ -46,10 +50,12 @@ export async function loadSelectedPolicies(
     throw new Error(
       `no policy files in ${dir}/tenants/ or ${dir}/bundles/ (run from the repository root, or pass --policies DIR)`,
     );
+  const config = await readRepoConfig(ctx);
   const set = loadPolicies(sources, {
     validator: schemaValidator(),
     capabilities: builtinCapabilities(),
     today: today(ctx),
+    trust: config.trust,
   });
   const selected = selectTenants(set.tenants, opts.tenant);
   // A mistyped --tenant must not look like "nothing to do" (an on-call at 3 a.m.).
@@ -78,7 +84,7 @@ export async function loadSelectedPolicies(
       (d) => wanted.has(d.file) || (!unselected.has(d.file) && !bundleFiles.has(d.file)),
     );
   }
-  return { root, set, selected, diagnostics };
+  return { root, set, selected, diagnostics, config };
 }
 
 export function collect(value: string, previous: string[]): string[] {

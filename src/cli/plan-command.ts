@@ -46,9 +46,9 @@ export async function emit(ctx: CliContext, text: string, out: string | undefine
 }
 
 export async function runPlanCommand(ctx: CliContext, opts: PlanCommandOptions): Promise<ExitCode> {
-  const run = await runPlan(ctx, opts, await changedSinceOption(ctx, opts));
+  const run = await runPlan(ctx, { ...opts, access: 'read' }, await changedSinceOption(ctx, opts));
   await run.close();
-  const { plan } = run;
+  const { plan, config } = run;
   await emit(
     ctx,
     renderPlan(plan, opts.format, opts.out === undefined && useColour(ctx)),
@@ -60,6 +60,7 @@ export async function runPlanCommand(ctx: CliContext, opts: PlanCommandOptions):
       `Plan: ${create} to create, ${update} to update, ${del} to delete (checksum ${plan.checksum}).\n`,
     );
   }
-  if (opts.githubComment === true) await publishPlanOnPullRequest(ctx, plan);
+  if (opts.githubComment === true)
+    await publishPlanOnPullRequest(ctx, plan, config.planCommentAuthor);
   return planExitCode(plan, opts.detailedExitcode === true);
 }

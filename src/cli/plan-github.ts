@@ -9,7 +9,11 @@ import { openGithubSession } from './github-session.js';
  * `plan --github-comment`: the sticky comment on the pull request of the event (created or
  * updated in place, under GitHub's size limit) and the markdown plan in the job summary.
  */
-export async function publishPlanOnPullRequest(ctx: CliContext, plan: Plan): Promise<void> {
+export async function publishPlanOnPullRequest(
+  ctx: CliContext,
+  plan: Plan,
+  author: string,
+): Promise<void> {
   const gh = await openGithubSession(ctx);
   const issueNumber = gh.actions.issueNumber;
   if (issueNumber === undefined) {
@@ -28,6 +32,7 @@ export async function publishPlanOnPullRequest(ctx: CliContext, plan: Plan): Pro
     gh.client,
     { owner: gh.actions.owner, repo: gh.actions.repo, issueNumber },
     fitted.body,
+    author,
   );
   await gh.summary(markdown);
   const shortened = fitted.level === 'full' ? '' : ` (shortened: ${fitted.level})`;

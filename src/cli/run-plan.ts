@@ -1,4 +1,6 @@
 import type { PolicySet, TenantConfig } from '../config/policy-set.js';
+import type { RepoConfig } from '../config/repo-config.js';
+import type { TrustPolicy } from '../model/trust.js';
 import { shardOf } from '../config/select-tenants.js';
 import type { PlanError } from '../plan/types.js';
 import { builtinProviders, type ProviderRegistry } from '../providers/registry.js';
@@ -13,6 +15,8 @@ import { DEFAULT_TIMEOUT, parseDuration, startDeadline } from './deadline.js';
 import { loadSelectedPolicies, type SelectionOptions } from './load.js';
 
 export interface PlanRunOptions extends SelectionOptions {
+  /** `read` for plan and drift: providers use the bindings' read-only credentials. */
+  access?: 'read' | 'write';
   allowLargeChanges?: boolean;
   concurrency?: string;
   shard?: string;
@@ -57,7 +61,7 @@ export function parseShard(spec: string): { k: number; n: number } {
 
 export function reconcileDeps(
   ctx: CliContext,
-  opts: { concurrency?: string },
+  opts: { concurrency?: string; trust?: TrustPolicy; access?: 'read' | 'write' },
   registry: ProviderRegistry = builtinProviders,
   signal?: AbortSignal,
 ): ReconcileDeps {
@@ -69,6 +73,8 @@ export function reconcileDeps(
     registry,
     rootDir: ctx.cwd,
     env: ctx.env,
+    trust: opts.trust ?? {},
+    ...(opts.access !== undefined ? { access: opts.access } : {}),
     logger: {
       debug: () => undefined,
       info: () => undefined,
@@ -89,6 +95,8 @@ export function reconcileDeps(
 }
 
 export interface PlannedRun extends PlanRun {
+  /** The repository configuration the policies were checked against. */
+  config: RepoConfig;
   set: PolicySet;
   selected: TenantConfig[];
   /** The command's deadline (`--timeout`): pass it on to apply. */
@@ -98,6 +106,8 @@ export interface PlannedRun extends PlanRun {
 }
 
 export interface PreparedPlan {
+  /** The repository configuration: pass `config.trust` on to `reconcileDeps`. */
+  config: RepoConfig;
   set: PolicySet;
   selected: TenantConfig[];
   planOptions: PlanOptions;
@@ -124,6 +134,7 @@ export async function preparePlan(
   if (filter !== undefined) selected = await filter(selected);
   const deadline = startDeadline(timeoutMs, spec);
   return {
+    config: loaded.config,
     set: loaded.set,
     selected,
     planOptions: {
@@ -152,7 +163,12 @@ export async function runPlan(
   try {
     run = await planTenants(
       prepared.selected,
-      reconcileDeps(ctx, opts, undefined, prepared.signal),
+      reconcileDeps(
+        ctx,
+        { ...opts, trust: prepared.config.trust, access: opts.access ?? 'write' },
+        undefined,
+        prepared.signal,
+      ),
       prepared.planOptions,
     );
   } catch (err) {
@@ -161,6 +177,7 @@ export async function runPlan(
   }
   return {
     ...run,
+    config: prepared.config,
     set: prepared.set,
     selected: prepared.selected,
     signal: prepared.signal,

@@ -1,4 +1,5 @@
 import { getPublicSuffix } from 'tldts';
+import { DEFAULT_MIN_PREFIX, describeIpRange } from '../model/ip-ranges.js';
 import type { Diagnostic, Location } from './diagnostics.js';
 import type { DesiredEntry, TenantConfig } from './policy-set.js';
 
@@ -112,6 +113,32 @@ export function checkTenantEntries(
             ownDomain === domain
               ? `'${domain}' is one of the tenant's own domains${where(entry)}`
               : `'${domain}' is a parent of the tenant's own domain '${ownDomain}'${where(entry)}`,
+          severity: 'error',
+        });
+    }
+  }
+
+  // IP ranges no one means: the whole internet (or most of it), and special-purpose ranges
+  // no inbound mail comes from.
+  const minPrefix = { ...DEFAULT_MIN_PREFIX, ...tenant.safety.minPrefix };
+  for (const entry of [...tenant.entries.blockedSenders, ...tenant.entries.exemptions]) {
+    const pattern = patternOf(entry);
+    if (pattern === undefined || pattern.side !== 'sender' || !isIpLike(pattern.value)) continue;
+    const range = describeIpRange(pattern.value);
+    if (range === undefined) continue;
+    const verb = entry.kind === 'blockedSenders' ? 'blocking' : 'exempting';
+    if (range.special !== undefined)
+      at(entry, 'sender', {
+        code: 'IP_NOT_PUBLIC',
+        message: `'${pattern.value}' is in a special-purpose range (${range.special}): no inbound mail comes from it, ${verb} it is a mistake${where(entry)}`,
+        severity: 'error',
+      });
+    else {
+      const min = range.version === 4 ? minPrefix.ipv4 : minPrefix.ipv6;
+      if (range.prefix < min)
+        at(entry, 'sender', {
+          code: 'CIDR_TOO_BROAD',
+          message: `'${pattern.value}' is broader than a /${min}: ${verb} it would cover ${range.prefix === 0 ? 'the whole internet' : `2^${(range.version === 4 ? 32 : 128) - range.prefix} addresses`} (safety.minPrefix.ipv${range.version} sets the limit)${where(entry)}`,
           severity: 'error',
         });
     }

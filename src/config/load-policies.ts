@@ -2,6 +2,7 @@ import { KINDS, isKind, type Kind, type ProviderBinding } from '../model/kinds.j
 import { normalizeDomain } from '../model/normalize.js';
 import { normalizeEntry, type RawEntryOf } from '../model/entries.js';
 import { checkEntryValues, servedKinds, type CapabilityTable } from '../model/capabilities.js';
+import { checkBindingTrust, type TrustPolicy } from '../model/trust.js';
 import { checkTenantEntries } from './checks.js';
 import { compareDiagnostics, hasErrors, type Diagnostic, type Location } from './diagnostics.js';
 import {
@@ -28,6 +29,11 @@ export interface LoadOptions {
   capabilities: CapabilityTable;
   /** Today's date (YYYY-MM-DD), injected: entries that expired before it are warned about. */
   today: string;
+  /**
+   * What the repository configuration (not a policy file) allows bindings to name: secret
+   * variables and extra hosts. Absent: vendor hosts and 127.0.0.1 only, any unreserved name.
+   */
+  trust?: TrustPolicy;
 }
 
 interface ParsedFile {
@@ -310,6 +316,39 @@ function loadTenant(
   const bindings = resolveBindings(data['providers'], opts.capabilities, (path, code, message) => {
     error(path, code, message);
   });
+  for (const b of bindings) {
+    // A binding the schema already refused is reported once, by the schema.
+    if (file.broken.some((p) => p === '/providers' || p.startsWith(`/providers/${b.name}`)))
+      continue;
+    const settings = b.settings as unknown as Record<string, unknown>;
+    for (const v of checkBindingTrust(
+      b.type,
+      settings,
+      opts.capabilities[b.type]?.binding,
+      opts.trust ?? {},
+    )) {
+      // A URL that is insecure in itself (plain http beyond this machine, credentials in it)
+      // is reported once, as INSECURE_URL, whatever host it names.
+      const value = settings[v.field];
+      if (
+        v.code === 'HOST_NOT_ALLOWED' &&
+        typeof value === 'string' &&
+        insecureUrl(value) !== undefined
+      )
+        continue;
+      error(
+        ['providers', b.name, v.field],
+        v.code,
+        `binding '${b.name}' (${b.type}): ${v.message}`,
+      );
+    }
+    for (const v of checkBindingPaths(settings))
+      error(
+        ['providers', b.name, v.field],
+        'PATH_OUTSIDE_REPOSITORY',
+        `binding '${b.name}' (${b.type}): ${v.message}`,
+      );
+  }
 
   const include = stringList(data['include']);
   include.forEach((name, i) => {
@@ -398,6 +437,33 @@ function checkProviderValues(
     }
   }
   return out;
+}
+
+/**
+ * A binding's `dir` is a folder inside the repository: relative, no `..` segment, no drive
+ * or backslash tricks. (Symbolic links are checked where the folder is opened.)
+ */
+function checkBindingPaths(
+  settings: Readonly<Record<string, unknown>>,
+): { field: string; message: string }[] {
+  const dir = settings['dir'];
+  if (typeof dir !== 'string') return [];
+  const segments = dir.split(/[\\/]/);
+  if (/^(?:[\\/]|[a-zA-Z]:)/.test(dir) || segments.includes('..'))
+    return [
+      {
+        field: 'dir',
+        message: `dir '${dir}' must be a relative folder inside the repository (no absolute path, no '..')`,
+      },
+    ];
+  if (segments.every((s) => s === '' || s === '.'))
+    return [
+      {
+        field: 'dir',
+        message: `dir '${dir}' is the repository root itself: state files would sit beside the repository's own files; use a folder such as .mxpolicy/sandbox`,
+      },
+    ];
+  return [];
 }
 
 function resolveBindings(

@@ -29,9 +29,13 @@ function assertBodyFits(body: string): void {
   }
 }
 
+/** The account mxpolicy comments as by default: the workflow's `GITHUB_TOKEN`. */
+export const DEFAULT_COMMENT_AUTHOR = 'github-actions[bot]';
+
 /**
- * Every comment of the issue/PR written by a bot (GitHub Actions or an app: mxpolicy's own
- * identity) whose body matches, oldest first (all pages). Comments by people are never
+ * Every comment of the issue/PR written by mxpolicy's own account (`author`, by default
+ * `github-actions[bot]`; an app's `<slug>[bot]` when configured) whose body matches, oldest
+ * first (all pages). Comments by anyone else — a person, another bot or app — are never
  * taken for mxpolicy's, even when they carry its marker: the reviewed checksum must come
  * from the plan workflow, not from whoever can comment on the PR.
  */
@@ -39,7 +43,9 @@ export async function findComments(
   client: GithubClient,
   target: IssueTarget,
   matches: (body: string) => boolean,
+  author: string = DEFAULT_COMMENT_AUTHOR,
 ): Promise<StoredComment[]> {
+  const login = author.toLowerCase();
   const all = await client.paginate(client.rest.issues.listComments, {
     owner: target.owner,
     repo: target.repo,
@@ -47,7 +53,10 @@ export async function findComments(
     per_page: 100,
   });
   return all
-    .filter((c) => c.user?.type === 'Bot' && matches(c.body ?? ''))
+    .filter(
+      (c) =>
+        c.user?.type === 'Bot' && c.user.login.toLowerCase() === login && matches(c.body ?? ''),
+    )
     .map((c) => ({ id: c.id, body: c.body ?? '', url: c.html_url }));
 }
 
@@ -61,10 +70,11 @@ export async function upsertComment(
   target: IssueTarget,
   body: string,
   matches: (body: string) => boolean,
+  author: string = DEFAULT_COMMENT_AUTHOR,
 ): Promise<UpsertResult> {
   assertBodyFits(body);
   const ref = { owner: target.owner, repo: target.repo };
-  const [first, ...duplicates] = await findComments(client, target, matches);
+  const [first, ...duplicates] = await findComments(client, target, matches, author);
   const deleted: number[] = [];
   for (const d of duplicates) {
     await client.rest.issues.deleteComment({ ...ref, comment_id: d.id });
@@ -104,9 +114,10 @@ export async function upsertPlanComment(
   client: GithubClient,
   target: IssueTarget,
   body: string,
+  author: string = DEFAULT_COMMENT_AUTHOR,
 ): Promise<UpsertResult> {
   if (!hasMarker(body, 'plan')) throw new Error('a plan comment body must carry the plan marker');
-  return upsertComment(client, target, body, (b) => hasMarker(b, 'plan'));
+  return upsertComment(client, target, body, (b) => hasMarker(b, 'plan'), author);
 }
 
 /** The apply report for one commit: re-running the merge workflow updates it in place. */

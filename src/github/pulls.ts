@@ -1,5 +1,10 @@
 import type { GithubClient } from './client.js';
-import { findComments, type IssueTarget, type StoredComment } from './comments.js';
+import {
+  DEFAULT_COMMENT_AUTHOR,
+  findComments,
+  type IssueTarget,
+  type StoredComment,
+} from './comments.js';
 import type { RepoRef } from './context.js';
 import { hasMarker, parsePlanChecksum } from './markers.js';
 
@@ -46,12 +51,16 @@ export interface ReviewedPlan {
   comment: StoredComment;
 }
 
-/** The checksum of the plan reviewed on the PR, from its sticky plan comment. */
+/**
+ * The checksum of the plan reviewed on the PR, from its sticky plan comment: only a comment
+ * by `author` (the plan workflow's account) counts, never a copy of the marker by anyone else.
+ */
 export async function readReviewedPlan(
   client: GithubClient,
   target: IssueTarget,
+  author: string = DEFAULT_COMMENT_AUTHOR,
 ): Promise<ReviewedPlan | undefined> {
-  const [comment] = await findComments(client, target, (b) => hasMarker(b, 'plan'));
+  const [comment] = await findComments(client, target, (b) => hasMarker(b, 'plan'), author);
   if (!comment) return undefined;
   const checksum = parsePlanChecksum(comment.body);
   return checksum ? { checksum, comment } : undefined;

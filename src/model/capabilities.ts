@@ -1,4 +1,5 @@
 import type { AnyEntry, Kind } from './kinds.js';
+import type { BindingTrust } from './trust.js';
 
 /**
  * A field value a provider cannot express for a kind, stated as data so that `validate`
@@ -44,6 +45,12 @@ export interface KindCapability {
 /** The kinds a provider serves, and how. A kind it does not list, it does not serve. */
 export interface ProviderCapabilities {
   kinds: Partial<Record<Kind, KindCapability>>;
+  /**
+   * Which binding fields name a secret variable and which are URLs the provider dials,
+   * and the vendor's own hosts (`model/trust.ts`). Without it, `*Env` fields count as
+   * secrets and `*Url` fields may only point at configured hosts or 127.0.0.1.
+   */
+  binding?: BindingTrust;
 }
 
 /** Capabilities by binding `type` (built from the provider registry by the caller). */

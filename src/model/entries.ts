@@ -11,6 +11,7 @@ import type {
   BlockedSenderEntry,
   RouteEntry,
 } from './kinds.js';
+import { ENTRY_FIELDS } from './schema-types.generated.js';
 import {
   normalizeEmail,
   normalizeHost,
@@ -130,35 +131,33 @@ export function normalizeEntry<K extends Kind>(kind: K, raw: RawEntryOf[K]): Nor
 
 /**
  * A serialization of an entry that depends on its field values only, never on key order:
- * a tuple of the kind's fields in a fixed order (cheap enough for plans of 250,000 changes).
+ * every field of the kind's schema (`ENTRY_FIELDS`, generated from it) in a fixed order,
+ * then any other field the entry has, sorted. By construction, not a hand-kept list: a
+ * field added to the schema is in the plan checksum the day it is added. (A tuple, cheap
+ * enough for plans of 250,000 changes.)
  */
 export function entryFingerprint(kind: Kind, value: AnyEntry): string {
-  const v = value as Partial<BlockedSenderEntry & ExemptionEntry & HoldEntry & RouteEntry>;
-  switch (kind) {
-    case 'blockedSenders':
-      return JSON.stringify([v.sender, v.reason, v.expires ?? null, v.ticket ?? null]);
-    case 'exemptions':
-      return JSON.stringify([
-        v.sender ?? null,
-        v.recipient ?? null,
-        v.bypass,
-        v.verifySender,
-        v.reason,
-        v.expires ?? null,
-      ]);
-    case 'holds':
-      return JSON.stringify([
-        v.id,
-        v.matter,
-        v.custodians,
-        v.since ?? null,
-        v.released?.by ?? null,
-        v.released?.reason ?? null,
-        v.released?.date ?? null,
-      ]);
-    case 'routes':
-      return JSON.stringify([v.domain, v.deliverTo, v.port, v.requireTls]);
+  const fields: readonly string[] = ENTRY_FIELDS[kind];
+  const v = value as unknown as Record<string, unknown>;
+  const parts: unknown[] = [];
+  let present = 0;
+  for (const field of fields) {
+    const x = v[field];
+    if (x === undefined) parts.push(null);
+    else {
+      present++;
+      parts.push(x !== null && typeof x === 'object' ? canonicalJson(x) : x);
+    }
   }
+  let out = JSON.stringify(parts);
+  let count = 0;
+  for (const k in v) if (v[k] !== undefined) count++;
+  if (count !== present) {
+    const rest: Record<string, unknown> = {};
+    for (const k in v) if (!fields.includes(k)) rest[k] = v[k];
+    out += canonicalJson(rest);
+  }
+  return out;
 }
 
 /** Canonical JSON: keys sorted, undefined members left out, so equal values serialize equally. */

@@ -80,6 +80,8 @@ export function normalizeEmail(input: string): Normalized<string> {
 /** Strict forms only: four-part decimal IPv4 (no octal/hex/short forms), RFC 5952 IPv6. */
 export function normalizeIp(input: string): Normalized<string> {
   const s = input.trim().toLowerCase();
+  if (s.includes('%'))
+    return fail(`'${input}' has an IPv6 zone id: a zone names a local interface, not a sender`);
   if (ipaddr.IPv4.isValidFourPartDecimal(s)) {
     if (s.split('.').some((part) => part.length > 1 && part.startsWith('0')))
       return fail(`'${input}' has a leading zero (octal is ambiguous)`);
@@ -100,7 +102,12 @@ export function normalizeCidr(input: string): Normalized<string> {
   const prefixPart = s.slice(slash + 1);
   const addr = normalizeIp(addrPart);
   if (!addr.ok) return fail(`'${input}' is not a valid CIDR: ${addr.reason}`);
-  if (!/^[0-9]{1,3}$/.test(prefixPart)) return fail(`'${input}' has an invalid prefix length`);
+  if (!/^(?:0|[1-9][0-9]{0,2})$/.test(prefixPart))
+    return fail(
+      /^0[0-9]/.test(prefixPart)
+        ? `'${input}' has a prefix length with a leading zero (write /${Number(prefixPart)})`
+        : `'${input}' has an invalid prefix length`,
+    );
   const prefix = Number(prefixPart);
   const v4 = !addr.value.includes(':');
   if (prefix > (v4 ? 32 : 128)) return fail(`'${input}' has a prefix longer than ${v4 ? 32 : 128}`);
@@ -117,7 +124,15 @@ export function normalizeSender(input: string): Normalized<Pattern> {
   const as = (type: PatternType, r: Normalized<string>): Normalized<Pattern> =>
     r.ok ? ok({ type, value: r.value }) : r;
   if (s.includes('@')) return as('email', normalizeEmail(s));
-  if (s.includes('/')) return as('cidr', normalizeCidr(s));
+  if (s.includes('/')) {
+    // A full-length prefix is one address: `1.2.3.4/32` is the entry `1.2.3.4`.
+    const cidr = normalizeCidr(s);
+    if (cidr.ok && /\/(?:32|128)$/.test(cidr.value)) {
+      const address = cidr.value.slice(0, cidr.value.lastIndexOf('/'));
+      if (address.includes(':') === cidr.value.endsWith('/128')) return as('ip', ok(address));
+    }
+    return as('cidr', cidr);
+  }
   if (s.includes(':') || /^[0-9.]+$/.test(s)) return as('ip', normalizeIp(s));
   // A single label is kept as a domain pattern so that validation can name it for what it
   // is: a (public) top-level suffix that must never be blocked or exempted wholesale.

@@ -94,9 +94,13 @@ export interface CloudflareBinding {
    */
   account: string;
   /**
-   * Name of the environment variable holding an API token with Email Security read (plan) or edit (apply) permission. Never the token itself.
+   * Name of the environment variable holding an API token with Email Security edit permission, for apply (and for plan when readTokenEnv is not given). Never the token itself.
    */
   tokenEnv: string;
+  /**
+   * Name of the environment variable holding a read-only API token (Email Security read), used by plan and drift instead of tokenEnv: the pull-request plan job then needs no write token. Never the token itself.
+   */
+  readTokenEnv?: string;
   /**
    * API base URL; default https://api.cloudflare.com/client/v4. Plain http only to 127.0.0.1 (an emulator).
    */
@@ -202,6 +206,19 @@ export interface Safety {
    * Most updates one plan may make for this tenant; above it the plan is blocked.
    */
   maxUpdates?: number;
+  /**
+   * The broadest IP range a blocked or exempted sender may be: ranges with a shorter prefix are refused by validate. Default ipv4: 8, ipv6: 16 (never /0, a default-route half or all of 2000::/3).
+   */
+  minPrefix?: {
+    /**
+     * Shortest IPv4 prefix allowed (default 8).
+     */
+    ipv4?: number;
+    /**
+     * Shortest IPv6 prefix allowed (default 16).
+     */
+    ipv6?: number;
+  };
 }
 
 export interface BlockedSender {
@@ -291,3 +308,11 @@ export interface BundleFile {
   holds?: Holds;
   routes?: Routes;
 }
+
+/** Every field of each kind's entry, from the schema (sorted): what a plan checksum covers. */
+export const ENTRY_FIELDS = {
+  blockedSenders: ['expires', 'reason', 'sender', 'ticket'],
+  exemptions: ['bypass', 'expires', 'reason', 'recipient', 'sender', 'verifySender'],
+  holds: ['custodians', 'id', 'matter', 'released', 'since'],
+  routes: ['deliverTo', 'domain', 'port', 'requireTls'],
+} as const;

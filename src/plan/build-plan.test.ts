@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { canonicalJson, sameJson } from '../model/entries.js';
+import { canonicalJson, entryFingerprint, sameJson } from '../model/entries.js';
+import { ENTRY_FIELDS } from '../model/schema-types.generated.js';
 import { buildPlan, explainPlanDifference, planChecksum } from './build-plan.js';
 import type { TenantPlan } from './types.js';
 
@@ -121,5 +122,90 @@ describe('buildPlan', () => {
     const lines = explainPlanDifference(reviewed, onlyMoved);
     if (reviewed.checksum === onlyMoved.checksum) expect(lines).toEqual([]);
     else expect(lines).toEqual([expect.stringContaining('only where they are written')]);
+  });
+});
+
+describe('the checksum covers every field, by construction', () => {
+  const samples: Record<keyof typeof ENTRY_FIELDS, Record<string, unknown>> = {
+    blockedSenders: { sender: 'x.example', reason: 'r', expires: '2027-01-01', ticket: 'T-1' },
+    exemptions: {
+      sender: 'a@b.example',
+      recipient: 'c@d.example',
+      bypass: 'spam',
+      verifySender: true,
+      reason: 'r',
+      expires: '2027-01-01',
+    },
+    holds: {
+      id: 'LH-1',
+      matter: 'm',
+      custodians: ['a@b.example'],
+      since: '2026-01-01',
+      released: { by: 'l@b.example', reason: 'settled', date: '2026-12-01' },
+    },
+    routes: { domain: 'b.example', deliverTo: 'mx.b.example', port: 25, requireTls: true },
+  };
+  const change = (kind: keyof typeof ENTRY_FIELDS, after: Record<string, unknown>): TenantPlan => ({
+    ...tenant('t'),
+    changes: [
+      {
+        tenant: 't',
+        kind,
+        key: 'k',
+        action: 'create',
+        cause: 'desired',
+        patch: [],
+        after: after as never,
+      },
+    ],
+  });
+
+  it('changing any field the schema defines changes the checksum', () => {
+    for (const kind of Object.keys(samples) as (keyof typeof ENTRY_FIELDS)[]) {
+      const base = planChecksum([change(kind, samples[kind])]);
+      for (const field of ENTRY_FIELDS[kind]) {
+        const value = samples[kind][field];
+        expect(value, `${kind}.${field} needs a sample value`).toBeDefined();
+        const other =
+          typeof value === 'string'
+            ? `${value}x`
+            : typeof value === 'number'
+              ? value + 1
+              : typeof value === 'boolean'
+                ? !value
+                : Array.isArray(value)
+                  ? [...(value as unknown[]), 'z@b.example']
+                  : { ...(value as object), reason: 'other' };
+        expect(
+          planChecksum([change(kind, { ...samples[kind], [field]: other })]),
+          `${kind}.${field}`,
+        ).not.toBe(base);
+        const { [field]: _dropped, ...without } = samples[kind];
+        expect(planChecksum([change(kind, without)]), `${kind}.${field} removed`).not.toBe(base);
+      }
+    }
+  });
+
+  it('a field added later (not yet in the field list) still changes the checksum', () => {
+    const base = planChecksum([change('routes', samples.routes)]);
+    const added = planChecksum([change('routes', { ...samples.routes, mtaStsMode: 'enforce' })]);
+    expect(added).not.toBe(base);
+    expect(planChecksum([change('routes', { ...samples.routes, mtaStsMode: 'testing' })])).not.toBe(
+      added,
+    );
+  });
+
+  it('does not depend on key order, nested ones included', () => {
+    const h = samples.holds;
+    const reordered = {
+      released: { date: '2026-12-01', reason: 'settled', by: 'l@b.example' },
+      since: h['since'],
+      matter: h['matter'],
+      id: h['id'],
+      custodians: h['custodians'],
+    };
+    expect(entryFingerprint('holds', reordered as never)).toBe(
+      entryFingerprint('holds', h as never),
+    );
   });
 });

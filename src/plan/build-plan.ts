@@ -10,7 +10,7 @@ import type { Change, Plan, PlanSummary, TenantPlan } from './types.js';
  * by the planner in a fixed order. (Canonical JSON of a 250,000-change plan costs seconds.)
  */
 export function planChecksum(tenants: readonly TenantPlan[]): string {
-  const hash = createHash('sha256').update('mxpolicy-plan/1\n');
+  const hash = createHash('sha256').update('mxpolicy-plan/2\n');
   for (const t of tenants) {
     // Only what apply would do, or refuse to do, counts. A tenant with nothing to change,
     // the informational list of unmanaged entries and where in the YAML an entry is written

@@ -32,6 +32,11 @@ export interface ProviderContext {
   dispatcher?: Dispatcher;
   /** Ends every read and write of the command (its deadline, or Ctrl-C). */
   signal?: AbortSignal;
+  /**
+   * `read` for plan and drift (nothing will be written: use the binding's read-only
+   * credential when it names one, e.g. `readTokenEnv`); `write` (default) for apply.
+   */
+  access?: 'read' | 'write';
   logger: Logger;
   now: () => Date;
 }

@@ -3,6 +3,7 @@ import type { Dispatcher } from 'undici';
 import type { KindCapability } from '../model/capabilities.js';
 import type { TenantConfig } from '../config/policy-set.js';
 import { KINDS, type Kind } from '../model/kinds.js';
+import { checkBindingTrust, secretNamesOf, type TrustPolicy } from '../model/trust.js';
 import { buildPlan, EMPTY_TENANT_CHECKSUM, tenantChecksum } from '../plan/build-plan.js';
 import { diffTenant, type LiveState } from '../plan/diff-tenant.js';
 import type {
@@ -26,6 +27,14 @@ export interface ReconcileDeps {
   registry: ProviderRegistry;
   rootDir: string;
   env: Readonly<Record<string, string | undefined>>;
+  /**
+   * What the repository allows bindings to name (secret variables, hosts). Checked again
+   * here, before a provider is made, whatever validate said: a provider is never created
+   * for a refused binding, and sees only the variables its binding names (plus MXPOLICY_*).
+   */
+  trust?: TrustPolicy;
+  /** `read` when nothing will be written (plan, drift): providers use read-only credentials. */
+  access?: 'read' | 'write';
   dispatcher?: Dispatcher;
   logger: Logger;
   now: () => Date;
@@ -89,6 +98,17 @@ function closer(created: readonly Provider[], logger: Logger): () => Promise<voi
     });
     return closed;
   };
+}
+
+/** Only the variables a binding names as secrets, and mxpolicy's own settings. */
+function envFor(
+  env: Readonly<Record<string, string | undefined>>,
+  names: readonly string[],
+): Record<string, string | undefined> {
+  const out: Record<string, string | undefined> = {};
+  for (const [k, v] of Object.entries(env))
+    if (k.startsWith('MXPOLICY_') || names.includes(k)) out[k] = v;
+  return out;
 }
 
 function describeError(err: unknown): string {
@@ -328,12 +348,30 @@ async function readOneTenant(
       });
       continue;
     }
+    const settings = binding.settings as unknown as Record<string, unknown>;
+    const refused = checkBindingTrust(
+      binding.type,
+      settings,
+      factory.capabilities.binding,
+      deps.trust ?? {},
+    );
+    if (refused.length > 0) {
+      errors.push(
+        ...refused.map((v) => ({
+          code: v.code,
+          message: `binding '${binding.name}': ${v.message}; nothing was read or sent`,
+          file: tenant.file,
+        })),
+      );
+      continue;
+    }
     try {
       const provider = factory.create({
         tenant: tenant.tenant,
         binding,
         rootDir: deps.rootDir,
-        env: deps.env,
+        env: envFor(deps.env, secretNamesOf(settings, factory.capabilities.binding)),
+        ...(deps.access !== undefined ? { access: deps.access } : {}),
         logger: deps.logger,
         now: deps.now,
         ...(deps.dispatcher !== undefined ? { dispatcher: deps.dispatcher } : {}),

@@ -34,7 +34,7 @@ const LATER = '2026-12-05';
 
 const BUNDLE = `bundle: baseline
 blockedSenders:
-  - sender: 198.51.100.7
+  - sender: 45.155.205.7
     reason: botnet C2
 `;
 
@@ -166,7 +166,7 @@ export function describeProviderContract(
       for (const kind of served) {
         const cap = capabilities.kinds[kind];
         const keys = (samples[kind] ?? []).map((s) => s.key);
-        if (kind === 'blockedSenders') keys.push('198.51.100.7');
+        if (kind === 'blockedSenders') keys.push('45.155.205.7');
         // A domain set up in the console before the first plan exists live: an update.
         const existing =
           cap?.lifecycle === 'update-only' || (kind === 'routes' && h.seedDomain !== undefined);
@@ -214,7 +214,7 @@ export function describeProviderContract(
       it('leaves unmanaged entries untouched', async () => {
         const live = await h.liveKeys('acme', 'blockedSenders');
         expect(live.sort()).toEqual([
-          '198.51.100.7',
+          '45.155.205.7',
           'by-hand.example',
           'ceo@lookalike.example',
           'temp.example',
@@ -254,7 +254,7 @@ export function describeProviderContract(
         expect(applied).toEqual(['applied delete temp.example']);
         expect(summary((await plan(LATER, extra)).tenants[0])).toEqual([]);
         expect((await h.liveKeys('acme', 'blockedSenders')).sort()).toEqual([
-          '198.51.100.7',
+          '45.155.205.7',
           'by-hand.example',
           'ceo@lookalike.example',
           'new-campaign.example',

@@ -237,6 +237,32 @@ describe('merged pull request and reviewed plan', () => {
     expect((await readReviewedPlan(client, target))?.checksum).toBe(sum('a'));
   });
 
+  it('trusts only the expected account: another bot or app copying the marker is ignored', async () => {
+    const gh = await fakeGithub();
+    const n = gh.addPull({ title: 'p', headSha: 'a'.repeat(40) });
+    const forged = gh.seedComment(n, planBody(sum('f'), 'from another app'), {
+      login: 'helpful-app[bot]',
+      type: 'Bot',
+    });
+    const client = clientFor(gh);
+    const target = { owner: gh.owner, repo: gh.repo, issueNumber: n };
+    expect(await readReviewedPlan(client, target)).toBeUndefined();
+    // The sticky comment is ours alone: the other bot's comment is neither updated nor deleted.
+    await upsertPlanComment(client, target, planBody(sum('a'), 'real'));
+    expect(gh.commentsOn(n).find((c) => c.id === forged.id)?.body).toBe(
+      planBody(sum('f'), 'from another app'),
+    );
+    expect((await readReviewedPlan(client, target))?.checksum).toBe(sum('a'));
+    // A configured app identity: github-actions[bot]'s comment no longer counts, the app's does.
+    expect((await readReviewedPlan(client, target, 'helpful-app[bot]'))?.checksum).toBe(sum('f'));
+    const user = gh.seedComment(n, planBody(sum('b'), 'me'), {
+      login: 'mxpolicy-bot',
+      type: 'User',
+    });
+    expect(user.id).toBeGreaterThan(0);
+    expect((await readReviewedPlan(client, target, 'mxpolicy-bot'))?.checksum).toBeUndefined();
+  });
+
   it('returns nothing for a direct push and for a PR without a plan comment', async () => {
     const gh = await fakeGithub();
     const client = clientFor(gh);

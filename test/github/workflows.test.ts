@@ -1,4 +1,6 @@
+import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import {
@@ -10,7 +12,7 @@ import {
 import { convertActionTemplate, parseAction } from '@actions/workflow-parser/actions/index';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { REPO_ROOT } from '../support/cli.js';
+import { REPO_ROOT, tempDir } from '../support/cli.js';
 
 const WORKFLOWS = path.join(REPO_ROOT, '.github', 'workflows');
 const files = readdirSync(WORKFLOWS).filter((f) => /\.ya?ml$/.test(f));
@@ -176,6 +178,21 @@ describe('GitHub workflows', () => {
     );
   });
 
+  it('plan holds only read-only credentials and the base branch configuration; apply writes from a protected environment', () => {
+    const plan = yamlOf('plan.yml');
+    const text = read('plan.yml');
+    expect(text).not.toMatch(/^\s*CF_TOKEN_\w+:/m);
+    expect(text).toContain('readTokenEnv');
+    const steps = stepsOf(plan);
+    expect(steps.find((s) => s.run?.includes('mxpolicy.config.yaml'))?.run).toContain(
+      'git show "origin/$BASE_REF:mxpolicy.config.yaml"',
+    );
+    for (const s of steps.filter((x) => x.run?.includes('npx mxpolicy')))
+      expect(s.env?.['MXPOLICY_CONFIG']).toBe('${{ runner.temp }}/mxpolicy.config.yaml');
+    const apply = parse(read('apply.yml')) as { jobs: Record<string, { environment?: string }> };
+    expect(apply.jobs['apply']?.environment).toBe('mxpolicy-apply');
+  });
+
   it('drift runs on a schedule and by hand, and does not fail the run for drift itself', () => {
     const wf = yamlOf('drift.yml');
     expect(Object.keys(wf.on).sort()).toEqual(['schedule', 'workflow_dispatch']);
@@ -255,6 +272,53 @@ describe('reusable action', () => {
       expect(step.run ?? '').not.toMatch(/npm (ci|install)|tsc/);
     for (const sub of ['--github-comment', 'apply --github', 'drift --github-issues'])
       expect(run).toContain(sub);
+  });
+});
+
+describe('reusable action: args', () => {
+  it('splits args on spaces but never glob-expands them (--tenant acme-* arrives as written)', async () => {
+    const action = parse(readFileSync(path.join(REPO_ROOT, 'action.yml'), 'utf8')) as {
+      runs: { steps: Step[] };
+    };
+    const run =
+      action.runs.steps.find((s) => s.run?.includes('action/dist/mxpolicy.mjs'))?.run ?? '';
+    expect(run).not.toBe('');
+    const dir = await tempDir('mxpolicy-action-');
+    await mkdir(path.join(dir, 'action/action/dist'), { recursive: true });
+    await mkdir(path.join(dir, 'work'));
+    // Files a glob would match, in the working directory the step runs in.
+    for (const f of ['acme-emea', 'acme-apac']) await writeFile(path.join(dir, 'work', f), '');
+    // The action runs its committed bundle: stand in for it with a script that echoes argv.
+    await writeFile(
+      path.join(dir, 'action/action/dist/mxpolicy.mjs'),
+      'console.log(JSON.stringify(process.argv.slice(2)))',
+    );
+    const out = (args: string): string[] => {
+      const stdout = execFileSync('bash', ['--noprofile', '--norc', '-eo', 'pipefail', '-c', run], {
+        cwd: path.join(dir, 'work'),
+        env: {
+          PATH: process.env['PATH'] ?? '',
+          GITHUB_ACTION_PATH: path.join(dir, 'action'),
+          GITHUB_OUTPUT: path.join(dir, 'output'),
+          RUNNER_TEMP: dir,
+          MXPOLICY_COMMAND: 'validate',
+          MXPOLICY_POLICIES: 'policies',
+          MXPOLICY_ARGS: args,
+        },
+        encoding: 'utf8',
+      });
+      return JSON.parse(stdout) as string[];
+    };
+    expect(out('--tenant acme-* --concurrency 4')).toEqual([
+      'validate',
+      '--policies',
+      'policies',
+      '--tenant',
+      'acme-*',
+      '--concurrency',
+      '4',
+    ]);
+    expect(out('')).toEqual(['validate', '--policies', 'policies']);
   });
 });
 

@@ -41,7 +41,7 @@ blockedSenders:
   - sender: ceo@lookalike.example
     reason: CEO impersonation
     ticket: INC-4411
-  - sender: 198.51.100.7
+  - sender: 45.155.205.7
     reason: botnet C2
 exemptions:
   - sender: news.acme-mailer.example

@@ -19,7 +19,12 @@ export const cloudflareBindingSchema = bindingSchema('cloudflare', CLOUDFLARE_CA
     tokenEnv: {
       $ref: '#/$defs/envName',
       description:
-        'Name of the environment variable holding an API token with Email Security read (plan) or edit (apply) permission. Never the token itself.',
+        'Name of the environment variable holding an API token with Email Security edit permission, for apply (and for plan when readTokenEnv is not given). Never the token itself.',
+    },
+    readTokenEnv: {
+      $ref: '#/$defs/envName',
+      description:
+        'Name of the environment variable holding a read-only API token (Email Security read), used by plan and drift instead of tokenEnv: the pull-request plan job then needs no write token. Never the token itself.',
     },
     baseUrl: {
       type: 'string',

@@ -24,6 +24,11 @@ const TICKET: ValueRule = {
  * set up in the dashboard and have no field for a marker.
  */
 export const CLOUDFLARE_CAPABILITIES: ProviderCapabilities = {
+  binding: {
+    secretEnvFields: ['tokenEnv', 'readTokenEnv'],
+    urlFields: ['baseUrl'],
+    vendorHosts: ['api.cloudflare.com'],
+  },
   kinds: {
     blockedSenders: {
       lifecycle: 'full',

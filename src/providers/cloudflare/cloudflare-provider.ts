@@ -304,7 +304,13 @@ export function createCloudflareProviderFactory(
     capabilities: CLOUDFLARE_CAPABILITIES,
     bindingSchema: cloudflareBindingSchema,
     create(ctx: ProviderContext): Provider {
-      const { account, tokenEnv, baseUrl } = ctx.binding.settings as CloudflareBinding;
+      const settings = ctx.binding.settings as CloudflareBinding;
+      const { account, baseUrl } = settings;
+      // plan and drift read with the read-only token when the binding names one.
+      const tokenEnv =
+        ctx.access === 'read' && settings.readTokenEnv !== undefined
+          ? settings.readTokenEnv
+          : settings.tokenEnv;
       // validate checks these against the binding schema; a binding built in code may not have.
       if (!/^[0-9a-f]{32}$/.test(account))
         throw new Error('cloudflare binding needs `account`: the 32-hex-digit account id');

@@ -6,6 +6,16 @@ import type { ProviderCapabilities } from '../../model/capabilities.js';
  * API (§2.10, §2.12), so they are not served: a binding that would serve them is refused.
  */
 export const MIMECAST_CAPABILITIES: ProviderCapabilities = {
+  binding: {
+    secretEnvFields: ['secretEnv'],
+    urlFields: ['baseUrl'],
+    // API 2.0 hosts (vendor notes §2.1), as MIMECAST_HOSTS in binding-schema.ts.
+    vendorHosts: [
+      'api.services.mimecast.com',
+      'uk-api.services.mimecast.com',
+      'us-api.services.mimecast.com',
+    ],
+  },
   kinds: {
     blockedSenders: { lifecycle: 'full', ownershipMarker: true, settles: 'immediately' },
     exemptions: {

@@ -6,6 +6,12 @@ import type { ProviderCapabilities } from '../../model/capabilities.js';
  * (`status` pending -> success | error), so apply reports `pending` and `settle` polls.
  */
 export const MSGRAPH_CAPABILITIES: ProviderCapabilities = {
+  binding: {
+    secretEnvFields: ['secretEnv'],
+    urlFields: ['baseUrl', 'authorityUrl'],
+    // Graph and the Entra ID authority (vendor notes §3.1).
+    vendorHosts: ['graph.microsoft.com', 'login.microsoftonline.com'],
+  },
   kinds: {
     holds: {
       lifecycle: 'full',

@@ -1,4 +1,5 @@
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, open, readFile, realpath, rename, rm, writeFile } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import path from 'node:path';
 import { normalizeEntry, type RawEntryOf } from '../../model/entries.js';
 import { KINDS, type Kind } from '../../model/kinds.js';
@@ -29,11 +30,104 @@ export class SandboxStateError extends Error {
 export function sandboxStateFile(
   ctx: Pick<ProviderContext, 'tenant' | 'binding' | 'rootDir' | 'env'>,
 ): string {
-  const dir =
-    ctx.env['MXPOLICY_SANDBOX_DIR'] ??
-    (ctx.binding.settings as SandboxBinding).dir ??
-    DEFAULT_SANDBOX_DIR;
-  return path.resolve(ctx.rootDir, dir, `${ctx.tenant}.json`);
+  return sandboxLocation(ctx).file;
+}
+
+/**
+ * Where a tenant's state lives, and the folder it must stay in. A binding's `dir` (written
+ * in a policy file) must resolve inside the repository root; `MXPOLICY_SANDBOX_DIR` (set by
+ * whoever runs mxpolicy) may point anywhere. A tenant id only ever names its own file.
+ */
+function sandboxLocation(ctx: Pick<ProviderContext, 'tenant' | 'binding' | 'rootDir' | 'env'>): {
+  file: string;
+  confine?: string;
+} {
+  if (!/^[a-z0-9][a-z0-9-]*$/.test(ctx.tenant))
+    throw new SandboxStateError(`tenant id '${ctx.tenant}' cannot name a sandbox state file`);
+  const fromEnv = ctx.env['MXPOLICY_SANDBOX_DIR'];
+  if (fromEnv !== undefined && fromEnv !== '')
+    return { file: path.resolve(ctx.rootDir, fromEnv, `${ctx.tenant}.json`) };
+  const dir = (ctx.binding.settings as SandboxBinding).dir ?? DEFAULT_SANDBOX_DIR;
+  const root = path.resolve(ctx.rootDir);
+  const folder = path.resolve(root, dir);
+  if (path.isAbsolute(dir) || folder === root || !folder.startsWith(root + path.sep))
+    throw new SandboxStateError(
+      `sandbox dir '${dir}' must be a folder inside the repository (relative, no '..')`,
+    );
+  return { file: path.join(folder, `${ctx.tenant}.json`), confine: root };
+}
+
+/** Refuse a state folder that a symbolic link takes outside the repository. */
+async function assertConfined(file: string, root: string | undefined): Promise<void> {
+  if (root === undefined) return;
+  const realRoot = await realpath(root);
+  // The deepest folder of the path that exists, resolved through any links.
+  let dir = path.dirname(file);
+  for (;;) {
+    try {
+      const real = await realpath(dir);
+      if (real !== realRoot && !real.startsWith(realRoot + path.sep))
+        throw new SandboxStateError(
+          `${path.dirname(file)} leads outside the repository (to ${real}) through a symbolic link`,
+        );
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      const up = path.dirname(dir);
+      if (up === dir) break;
+      dir = up;
+    }
+  }
+  try {
+    if ((await lstat(file)).isSymbolicLink())
+      throw new SandboxStateError(`${file} is a symbolic link; a state file must be a plain file`);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+}
+
+/** How long a run waits for another run's lock on a state file before failing its changes. */
+const LOCK_WAIT_MS = 30_000;
+/** A lock older than this was left by a run that died: it is taken over. */
+const LOCK_STALE_MS = 120_000;
+
+/**
+ * Hold `<file>.lock` (created atomically, O_EXCL) while `fn` runs: two applies on the same
+ * tenant take turns, and each re-reads the state under the lock, so neither loses the
+ * other's writes.
+ */
+async function withLock<T>(file: string, fn: () => Promise<T>): Promise<T> {
+  const lock = `${file}.lock`;
+  await mkdir(path.dirname(file), { recursive: true });
+  const started = Date.now();
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const handle = await open(lock, 'wx');
+      await handle.writeFile(JSON.stringify({ pid: process.pid, at: new Date().toISOString() }));
+      await handle.close();
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const age = await lstat(lock).then(
+        (st) => Date.now() - st.mtimeMs,
+        () => 0,
+      );
+      if (age > LOCK_STALE_MS) {
+        await rm(lock, { force: true });
+        continue;
+      }
+      if (Date.now() - started > LOCK_WAIT_MS)
+        throw new SandboxStateError(
+          `${lock} is held by another run for more than ${LOCK_WAIT_MS / 1000} s; nothing was written`,
+        );
+      await sleep(Math.min(200, 5 + attempt * 5 + Math.floor(Math.random() * 10)));
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    await rm(lock, { force: true });
+  }
 }
 
 const REQUIRED: Record<Kind, readonly string[]> = {
@@ -83,12 +177,14 @@ class SandboxProvider implements Provider {
 
   constructor(
     private readonly file: string,
+    private readonly confine: string | undefined,
     kinds: readonly Kind[],
   ) {
     this.unread = new Set(kinds);
   }
 
   private async load(): Promise<SandboxFile> {
+    await assertConfined(this.file, this.confine);
     let text: string;
     try {
       text = await readFile(this.file, 'utf8');
@@ -105,6 +201,12 @@ class SandboxProvider implements Provider {
     if (data === null || typeof data !== 'object' || Array.isArray(data))
       throw new SandboxStateError(`${this.file} must hold a JSON object`);
     const file = data as SandboxFile;
+    // Only a sandbox state file is ever rewritten (never a package.json a binding points at).
+    const foreign = Object.keys(file).filter((k) => !(KINDS as readonly string[]).includes(k));
+    if (foreign.length > 0)
+      throw new SandboxStateError(
+        `${this.file} is not a sandbox state file (it has ${foreign.map((k) => `'${k}'`).join(', ')}); it is never rewritten`,
+      );
     for (const kind of KINDS) {
       const list = file[kind];
       if (list !== undefined && !Array.isArray(list))
@@ -123,6 +225,16 @@ class SandboxProvider implements Provider {
   }
 
   async apply(kind: Kind, changes: readonly Change[]): Promise<ChangeResult[]> {
+    try {
+      return await withLock(this.file, () => this.applyLocked(kind, changes));
+    } catch (err) {
+      const reason = `could not write ${this.file}: ${(err as Error).message}`;
+      return changes.map((c) => ({ kind, key: c.key, action: c.action, status: 'failed', reason }));
+    }
+  }
+
+  /** Under the lock: re-read the state, apply, write atomically. */
+  private async applyLocked(kind: Kind, changes: readonly Change[]): Promise<ChangeResult[]> {
     let file: SandboxFile;
     try {
       file = await this.load();
@@ -178,7 +290,7 @@ class SandboxProvider implements Provider {
     }
     const kept = list.filter((_, i) => !removed.has(i));
     file[kind] = kept;
-    const tmp = `${this.file}.${process.pid}.${Date.now()}.tmp`;
+    const tmp = `${this.file}.${process.pid}.${Date.now()}.${Math.random().toString(36).slice(2)}.tmp`;
     try {
       await mkdir(path.dirname(this.file), { recursive: true });
       await writeFile(tmp, JSON.stringify(file, null, 2) + '\n');
@@ -197,5 +309,8 @@ export const sandboxProvider: ProviderFactory = {
   type: 'sandbox',
   capabilities: SANDBOX_CAPABILITIES,
   bindingSchema: sandboxBindingSchema,
-  create: (ctx) => new SandboxProvider(sandboxStateFile(ctx), ctx.binding.kinds),
+  create: (ctx) => {
+    const { file, confine } = sandboxLocation(ctx);
+    return new SandboxProvider(file, confine, ctx.binding.kinds);
+  },
 };
