@@ -10,7 +10,7 @@ import {
   type Provider,
   type ProviderFactory,
 } from '../providers/provider.js';
-import { applyPlan, closeSessions, planTenants, type ReconcileDeps } from './reconcile.js';
+import { applyPlan, planTenants, type ReconcileDeps } from './reconcile.js';
 
 /** A provider that behaves as told: the contract's failure modes, without a vendor. */
 function scripted(behaviour: {
@@ -226,8 +226,9 @@ describe('reconcile', () => {
 
     it('closes every provider of a run once', async () => {
       const closed: string[] = [];
-      const { sessions } = await planTenants(set.tenants, deps(scripted({ closed })), opts);
-      await closeSessions(sessions);
+      const run = await planTenants(set.tenants, deps(scripted({ closed })), opts);
+      await run.close();
+      await run.close();
       expect(closed.sort()).toEqual(['a', 'b']);
     });
   });

@@ -1,3 +1,5 @@
+import { CLOUDFLARE_CAPABILITIES } from '../../src/providers/cloudflare/capabilities.js';
+import { SANDBOX_CAPABILITIES } from '../../src/providers/sandbox/capabilities.js';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -6,7 +8,7 @@ import { builtinProviders } from '../../src/providers/registry.js';
 import { ACCOUNT, setupCloudflare, TOKEN_ENV } from '../providers/cloudflare-harness.js';
 import { describeProviderContract, type ContractHarness } from './provider-contract.js';
 
-describeProviderContract('sandbox', async (): Promise<ContractHarness> => {
+describeProviderContract('sandbox', SANDBOX_CAPABILITIES, async (): Promise<ContractHarness> => {
   const root = await mkdtemp(path.join(tmpdir(), 'mxpolicy-contract-'));
   const dir = path.join(root, '.mxpolicy/sandbox');
   const file = (tenant: string): string => path.join(dir, `${tenant}.json`);
@@ -43,52 +45,64 @@ describeProviderContract('sandbox', async (): Promise<ContractHarness> => {
       data['routes'] = [...(data['routes'] ?? []), { domain, deliverTo, managedBy: 'mxpolicy' }];
       await save(tenant, data);
     },
-    async liveBlockedSenders(tenant) {
-      return ((await load(tenant))['blockedSenders'] ?? []).map((e) => String(e['sender']));
+    async liveKeys(tenant, kind) {
+      const field = {
+        blockedSenders: 'sender',
+        exemptions: 'sender',
+        holds: 'id',
+        routes: 'domain',
+      }[kind];
+      return ((await load(tenant))[kind] ?? []).map((e) => String(e[field]));
     },
     close: () => rm(root, { recursive: true, force: true }),
   };
 });
 
-describeProviderContract('cloudflare (emulator)', async (): Promise<ContractHarness> => {
-  const cf = await setupCloudflare();
-  return {
-    providersYaml: `  gateway: { type: cloudflare, account: ${ACCOUNT}, tokenEnv: ${TOKEN_ENV}, baseUrl: '${cf.emu.url}' }`,
-    deps: {
-      registry: { cloudflare: cf.factory },
-      rootDir: '.',
-      env: cf.env,
-      dispatcher: cf.dispatcher,
-      logger: cf.logger,
-      now: () => new Date(cf.clock.now()),
-    },
-    async seedUnmanagedBlockedSender(_tenant, sender, reason) {
-      cf.account.seed('block_senders', [
-        { pattern: sender, pattern_type: 'DOMAIN', is_regex: false, comments: reason },
-      ]);
-      await Promise.resolve();
-    },
-    async seedDomain(_tenant, domain, deliverTo) {
-      cf.account.seed('domains', [
-        {
-          domain,
-          transport: deliverTo,
-          allowed_delivery_modes: ['DIRECT'],
-          drop_dispositions: ['MALICIOUS', 'SPOOF'],
-          ip_restrictions: [],
-          regions: ['GLOBAL'],
-        },
-      ]);
-      await Promise.resolve();
-    },
-    async liveBlockedSenders() {
-      await Promise.resolve();
-      return cf.account.list('block_senders').map((o) => String(o['pattern']));
-    },
-    async close() {
-      if (cf.emu.violations.length > 0)
-        throw new Error(`contract violations: ${cf.emu.violations.join('\n')}`);
-      await cf.close();
-    },
-  };
-});
+describeProviderContract(
+  'cloudflare (emulator)',
+  CLOUDFLARE_CAPABILITIES,
+  async (): Promise<ContractHarness> => {
+    const cf = await setupCloudflare();
+    return {
+      providersYaml: `  gateway: { type: cloudflare, account: ${ACCOUNT}, tokenEnv: ${TOKEN_ENV}, baseUrl: '${cf.emu.url}' }`,
+      deps: {
+        registry: { cloudflare: cf.factory },
+        rootDir: '.',
+        env: cf.env,
+        dispatcher: cf.dispatcher,
+        logger: cf.logger,
+        now: () => new Date(cf.clock.now()),
+      },
+      async seedUnmanagedBlockedSender(_tenant, sender, reason) {
+        cf.account.seed('block_senders', [
+          { pattern: sender, pattern_type: 'DOMAIN', is_regex: false, comments: reason },
+        ]);
+        await Promise.resolve();
+      },
+      async seedDomain(_tenant, domain, deliverTo) {
+        cf.account.seed('domains', [
+          {
+            domain,
+            transport: deliverTo,
+            allowed_delivery_modes: ['DIRECT'],
+            drop_dispositions: ['MALICIOUS', 'SPOOF'],
+            ip_restrictions: [],
+            regions: ['GLOBAL'],
+          },
+        ]);
+        await Promise.resolve();
+      },
+      async liveKeys(_tenant, kind) {
+        await Promise.resolve();
+        if (kind !== 'blockedSenders')
+          throw new Error(`no live listing of ${kind} in this harness`);
+        return cf.account.list('block_senders').map((o) => String(o['pattern']));
+      },
+      async close() {
+        if (cf.emu.violations.length > 0)
+          throw new Error(`contract violations: ${cf.emu.violations.join('\n')}`);
+        await cf.close();
+      },
+    };
+  },
+);
