@@ -1,6 +1,7 @@
 import type { CapabilityTable } from '../model/capabilities.js';
 import type { ProviderFactory } from './provider.js';
 import { cloudflareProvider } from './cloudflare/cloudflare-provider.js';
+import { mimecastProvider } from './mimecast/mimecast-provider.js';
 import { sandboxProvider } from './sandbox/sandbox-provider.js';
 
 export type ProviderRegistry = Readonly<Record<string, ProviderFactory>>;
@@ -12,6 +13,7 @@ export type ProviderRegistry = Readonly<Record<string, ProviderFactory>>;
 export const builtinProviders: ProviderRegistry = {
   sandbox: sandboxProvider,
   cloudflare: cloudflareProvider,
+  mimecast: mimecastProvider,
 };
 
 /** What each provider type can do, as data for `validate` and the planner. */
