@@ -218,6 +218,26 @@ describe('converge', () => {
     expect(results[0]?.reason).toMatch(/checking failed: the deadline passed/);
   });
 
+  it('passes a pending outcome through with its ref (settled later by reconcile)', async () => {
+    const results = await converge([{ change: change('create', 'LH-1') }], {
+      kind: 'blockedSenders',
+      read: () => Promise.resolve([]),
+      clock: createVirtualClock(),
+      send: () =>
+        Promise.resolve([{ status: 'pending', reason: 'hold is being applied', ref: 'op-42' }]),
+    });
+    expect(results).toEqual([
+      {
+        kind: 'blockedSenders',
+        key: 'LH-1',
+        action: 'create',
+        status: 'pending',
+        reason: 'hold is being applied',
+        ref: 'op-42',
+      },
+    ]);
+  });
+
   it('refuses a send that answers for the wrong number of writes', async () => {
     const results = await converge(
       [{ change: change('create', 'a.example') }, { change: change('create', 'b.example') }],

@@ -25,7 +25,9 @@ export type WriteOutcome =
   /** It may or may not have happened: re-read before sending it again. */
   | { status: 'unknown'; reason: string }
   /** It surely did not happen (throttled, never sent): send it again, after `afterMs`. */
-  | { status: 'retry'; reason: string; afterMs?: number };
+  | { status: 'retry'; reason: string; afterMs?: number }
+  /** Accepted, settling later (reconcile polls `Provider.settle` with `ref`). */
+  | { status: 'pending'; reason?: string; ref?: string };
 
 /** Live entries indexed for `inEffect`. */
 export interface LiveIndex {
@@ -128,8 +130,8 @@ const resultOf = (change: Change, status: ChangeResult['status'], reason?: strin
     : { kind: change.kind, key: change.key, action: change.action, status, reason };
 
 /**
- * Bring `writes` into effect; one result per write, in order, each applied or failed (with
- * the reason). The loop, per round: send what is pending; applied and failed are final;
+ * Bring `writes` into effect; one result per write, in order, each applied, failed (with
+ * the reason) or pending (settling later, with the provider's `ref`). The loop, per round: send what is pending; applied and failed are final;
  * writes with an unknown outcome are checked against a fresh read (in effect → applied);
  * the rest, and throttled writes, are sent again in the next round. After the last round
  * whatever is still pending fails, saying so.
@@ -143,9 +145,16 @@ export async function converge<W extends Write>(
   const owned = opts.owned ?? ((l: LiveEntry) => l.managed);
   const inEffect = opts.inEffect ?? ((w: W, live: LiveIndex) => isInEffect(w.change, live, owned));
   const results = new Array<ChangeResult | undefined>(writes.length);
-  const finish = (i: number, status: ChangeResult['status'], reason?: string): void => {
+  const finish = (
+    i: number,
+    status: ChangeResult['status'],
+    reason?: string,
+    ref?: string,
+  ): void => {
     const w = writes[i] as W;
-    results[i] = resultOf(w.change, status, reason === undefined ? undefined : redact(reason));
+    const r = resultOf(w.change, status, reason === undefined ? undefined : redact(reason));
+    if (ref !== undefined) r.ref = ref;
+    results[i] = r;
   };
 
   let pending = writes.map((_, i) => i);
@@ -167,6 +176,7 @@ export async function converge<W extends Write>(
       const i = pending[n] as number;
       if (o.status === 'applied') finish(i, 'applied');
       else if (o.status === 'failed') finish(i, 'failed', o.reason);
+      else if (o.status === 'pending') finish(i, 'pending', o.reason, o.ref);
       else if (o.status === 'unknown') unknown.push({ i, reason: o.reason });
       else again.push({ i, reason: o.reason, afterMs: o.afterMs ?? 0 });
     });

@@ -320,6 +320,9 @@ describe('cloudflare provider', () => {
     const err = await wrong.read('blockedSenders').catch((e: unknown) => e);
     expect(String(err)).toMatch(/HTTP 403: 10000 Authentication error/);
     expect(String(err)).not.toContain('not-the-token-123');
+    // A distinct code, naming where the token comes from; sent once (nothing to refresh).
+    expect(err).toMatchObject({ code: 'UNAUTHORIZED', status: 403, attempts: 1 });
+    expect(String(err)).toContain('the Cloudflare API token in CF_TOKEN_TEST');
   });
 
   it('refuses to send the token over plain http beyond this machine', async () => {

@@ -341,6 +341,8 @@ export function createCloudflareProviderFactory(
           clock,
           logger: ctx.logger,
           auth: staticBearer(token, `the Cloudflare API token in ${tokenEnv}`),
+          // Cloudflare answers a wrong or under-privileged token with 403 (code 10000).
+          authFailureStatuses: [403],
           errorText: cloudflareErrorText,
           inspect: cloudflareInspect,
           rateLimiter: limiterFor(token.trim(), budget),

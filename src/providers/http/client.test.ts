@@ -509,6 +509,33 @@ describe('vendor shapes', () => {
     await http.close();
   });
 
+  it('adds no listener per request to a shared signal (no leak warning with many in flight)', async () => {
+    const slow: Handler = (req, res, body) => {
+      setTimeout(() => {
+        json(200, {})(req, res, body);
+      }, 30);
+    };
+    const server = await serve([slow]);
+    const { http } = client(server, { maxConcurrent: 40 });
+    const warnings: string[] = [];
+    const onWarning = (w: Error): void => {
+      warnings.push(w.name);
+    };
+    process.on('warning', onWarning);
+    try {
+      const command = new AbortController().signal;
+      await Promise.all(
+        Array.from({ length: 60 }, (_, i) =>
+          http.request({ method: 'GET', path: '/x', ...(i % 2 === 0 ? { signal: command } : {}) }),
+        ),
+      );
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    } finally {
+      process.off('warning', onWarning);
+    }
+    expect(warnings).toEqual([]);
+  });
+
   it('pauseUntil holds the account budget (an inner 429 of a batch)', async () => {
     const server = await serve([json(200, {})]);
     const clock = createVirtualClock();

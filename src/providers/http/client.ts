@@ -315,8 +315,11 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
     const { path, label } = where;
     if (closer.signal.aborted)
       throw fail('ABORTED', req, label, 'the client is closed', { attempts: 0 });
-    const signal =
-      req.signal !== undefined ? AbortSignal.any([req.signal, closer.signal]) : closer.signal;
+    // One signal per request: listeners go on it, never on the shared ones (dozens of
+    // requests in flight would pile up on a client-wide signal and warn about a leak).
+    const signal = AbortSignal.any(
+      req.signal !== undefined ? [req.signal, closer.signal] : [closer.signal],
+    );
     const aborted = (tries: number, inFlight = false): HttpError =>
       fail(
         'ABORTED',
