@@ -82,7 +82,8 @@ function exemption(raw: Exemption): NormalizedEntry<'exemptions'> {
 function hold(raw: Hold): NormalizedEntry<'holds'> {
   const problems: EntryProblem[] = [];
   const custodians = new Set<string>();
-  raw.custodians.forEach((c, i) => {
+  const list = raw.custodians === 'all' ? [] : raw.custodians;
+  list.forEach((c, i) => {
     const r = normalizeEmail(c);
     if (r.ok) custodians.add(r.value);
     else problems.push({ path: ['custodians', i], code: 'INVALID_ADDRESS', message: r.reason });
@@ -91,7 +92,7 @@ function hold(raw: Hold): NormalizedEntry<'holds'> {
   const value: HoldEntry = {
     id: raw.id.trim(),
     matter: raw.matter.trim(),
-    custodians: [...custodians].sort(),
+    custodians: raw.custodians === 'all' ? 'all' : [...custodians].sort(),
   };
   if (raw.since !== undefined) value.since = raw.since;
   if (raw.released !== undefined) value.released = raw.released;

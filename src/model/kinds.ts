@@ -70,9 +70,16 @@ export interface ExemptionEntry {
 export interface HoldEntry {
   id: string;
   matter: string;
-  custodians: string[];
+  /** Normalized addresses, sorted; or `all`: every mailbox of the tenant's directory. */
+  custodians: string[] | 'all';
   since?: string;
   released?: HoldRelease;
+  /**
+   * Live only (never in YAML): what is wrong with the hold live, e.g. a hold policy in
+   * error or sources not held. A live hold with a problem differs from its desired entry,
+   * so plan and drift show it and apply repairs it (Graph: `retryPolicy`).
+   */
+  liveProblem?: string;
 }
 export interface RouteEntry {
   domain: string;

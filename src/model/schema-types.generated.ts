@@ -1,6 +1,6 @@
 // Generated from schemas/*.schema.json by `npm run gen:types`. Do not edit.
 
-export type ProviderBinding = CloudflareBinding | MimecastBinding | SandboxBinding;
+export type ProviderBinding = CloudflareBinding | MimecastBinding | MsgraphBinding | SandboxBinding;
 
 export type BlockedSenders = BlockedSender[];
 
@@ -128,6 +128,47 @@ export interface MimecastBinding {
   baseUrl?: string;
 }
 
+export interface MsgraphBinding {
+  /**
+   * Which live system serves these kinds: msgraph.
+   */
+  type: 'msgraph';
+  /**
+   * Kinds this binding serves; default: every kind msgraph supports (holds). Each kind is served by exactly one binding of the tenant.
+   *
+   * @minItems 1
+   */
+  kinds?: ['holds', ...'holds'[]];
+  /**
+   * Microsoft Entra tenant: its id (a GUID) or a verified domain, e.g. contoso.onmicrosoft.com.
+   */
+  tenantId: string;
+  /**
+   * Application (client) id of the app registration mxpolicy signs in as.
+   */
+  clientId: string;
+  /**
+   * Name of the environment variable holding the app registration's client secret. Never the secret itself.
+   */
+  secretEnv: string;
+  /**
+   * Id of the eDiscovery case holding mxpolicy's holds (Purview > eDiscovery > the case; Graph: /security/cases/ediscoveryCases/{id}). A case that does not exist or is closed makes the tenant error.
+   */
+  case: string;
+  /**
+   * Graph base URL; default https://graph.microsoft.com/v1.0. Plain http only to 127.0.0.1 (an emulator).
+   */
+  baseUrl?: string;
+  /**
+   * Microsoft Entra authority; default https://login.microsoftonline.com (tokens from {authorityUrl}/{tenantId}/oauth2/v2.0/token). Plain http only to 127.0.0.1.
+   */
+  authorityUrl?: string;
+  /**
+   * Most mailboxes mxpolicy puts in one hold policy (Purview's limit; default 1000). A hold with more custodians becomes several policies: ID, ID#2 … (ID#1 … #k for custodians: all).
+   */
+  maxSourcesPerPolicy?: number;
+}
+
 export interface SandboxBinding {
   /**
    * Which live system serves these kinds: sandbox.
@@ -192,13 +233,9 @@ export interface Hold {
    */
   matter: string;
   /**
-   * Mailboxes under hold (email addresses). A custodian is never dropped implicitly: removing one is refused by the plan.
-   *
-   * @minItems 1
-   *
-   * Items: A custodian's email address.
+   * Mailboxes under hold: a list of email addresses, or `all` for every mailbox of the tenant's directory (providers that can list it, e.g. msgraph; users without mail and disabled accounts are skipped, and the hold follows the directory: new mailboxes are added on the next apply, ones that leave stay held). A custodian is never dropped implicitly: removing one is refused by the plan.
    */
-  custodians: [string, ...string[]];
+  custodians: [string, ...string[]] | 'all';
   /**
    * Optional. The date the hold took effect (YYYY-MM-DD).
    */

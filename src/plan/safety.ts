@@ -78,6 +78,16 @@ export function checkProtectedKept(
       file: tenantFile,
     };
   if (fields(desired)[rule.record] !== undefined) return undefined;
+  // `custodians: all` keeps every member, including ones that left the directory; a live
+  // `all` narrowed to a list would drop whoever the list leaves out.
+  const everyone = (v: AnyEntry): boolean => fields(v)[rule.members] === 'all';
+  if (everyone(desired)) return undefined;
+  if (everyone(live))
+    return {
+      code: `${code}_NARROWED`,
+      message: `${label} ${name} covers every mailbox (${rule.members}: all); a list of ${rule.members} would narrow it, which needs a '${rule.record}' record (release it and create a new ${label})`,
+      file: tenantFile,
+    };
   const members = (v: AnyEntry): string[] => {
     const m = fields(v)[rule.members];
     return Array.isArray(m) ? (m as string[]) : [];

@@ -2,6 +2,7 @@ import type { CapabilityTable } from '../model/capabilities.js';
 import type { ProviderFactory } from './provider.js';
 import { cloudflareProvider } from './cloudflare/cloudflare-provider.js';
 import { mimecastProvider } from './mimecast/mimecast-provider.js';
+import { msgraphProvider } from './msgraph/msgraph-provider.js';
 import { sandboxProvider } from './sandbox/sandbox-provider.js';
 
 export type ProviderRegistry = Readonly<Record<string, ProviderFactory>>;
@@ -14,6 +15,7 @@ export const builtinProviders: ProviderRegistry = {
   sandbox: sandboxProvider,
   cloudflare: cloudflareProvider,
   mimecast: mimecastProvider,
+  msgraph: msgraphProvider,
 };
 
 /** What each provider type can do, as data for `validate` and the planner. */

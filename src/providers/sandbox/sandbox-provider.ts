@@ -58,9 +58,10 @@ function toLive(kind: Kind, value: unknown, where: string): LiveEntry {
     throw new SandboxStateError(`${where}: needs 'sender' or 'recipient'`);
   if (
     kind === 'holds' &&
+    raw['custodians'] !== 'all' &&
     !(Array.isArray(raw['custodians']) && raw['custodians'].every((c) => typeof c === 'string'))
   )
-    throw new SandboxStateError(`${where}: 'custodians' must be a list of addresses`);
+    throw new SandboxStateError(`${where}: 'custodians' must be a list of addresses, or all`);
   const { managedBy, ...fields } = raw;
   const result = normalizeEntry(kind, fields as unknown as RawEntryOf[typeof kind]);
   if (!result.ok)
