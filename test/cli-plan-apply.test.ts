@@ -120,8 +120,8 @@ describe('plan -> apply -> plan on the sandbox (README loop)', () => {
     await writeFile(
       tenantFile,
       (await readFile(tenantFile, 'utf8')).replace(
-        'sandbox: { type: sandbox }',
-        "sandbox: { type: sandbox, dir: 'state/live' }",
+        '  sandbox:\n    type: sandbox\n',
+        '  sandbox:\n    type: sandbox\n    dir: state/live\n',
       ),
     );
     expect((await runCli(['apply', '--tenant', 'globex'], { cwd: repo })).code).toBe(0);
@@ -143,7 +143,7 @@ describe('apply --checksum / --plan', () => {
     expect(apply.stdout).toContain('Apply: 47 applied');
   });
 
-  it('refuses, applies nothing, and says what differs when the plan changed after review', async () => {
+  it('refuses what changed after review: the whole plan with --checksum, one tenant with --plan', async () => {
     const repo = await exampleRepo();
     const out = await runCli(['plan', '--format', 'json', '--out', 'reviewed.json'], { cwd: repo });
     expect(out.code).toBe(0);
@@ -159,18 +159,31 @@ describe('apply --checksum / --plan', () => {
       }),
     );
 
+    // The whole reviewed checksum: every tenant is planned first, and nothing is written.
+    const reviewedChecksum = (
+      JSON.parse(await readFile(path.join(repo, 'reviewed.json'), 'utf8')) as { checksum: string }
+    ).checksum;
+    const whole = await runCli(['apply', '--checksum', reviewedChecksum], { cwd: repo });
+    expect(whole.code).toBe(1);
+    expect(whole.stderr).toMatch(
+      /The plan changed since it was reviewed: reviewed checksum [0-9a-f]{64}, fresh plan [0-9a-f]{64}\. Nothing was applied\./,
+    );
+    expect(whole.stderr).toContain('Re-run plan, review it, and apply with the new checksum.');
+    await expect(readFile(sandboxFile(repo, 'acme-emea'))).rejects.toThrow(/ENOENT/);
+
+    // The reviewed plan itself: each tenant is checked on its own; only globex is refused.
     const apply = await runCli(['apply', '--plan', 'reviewed.json'], { cwd: repo });
     expect(apply.code).toBe(1);
-    expect(apply.stderr).toMatch(
-      /The plan changed since it was reviewed: reviewed checksum [0-9a-f]{64}, fresh plan [0-9a-f]{64}\. Nothing was applied\./,
+    expect(apply.stderr).toContain(
+      'Not applied to globex: the plan of this tenant changed since it was reviewed; the other tenants were applied.',
     );
     expect(apply.stderr).toContain('- no longer planned: globex create blockedSenders yopmail.com');
     expect(apply.stderr).toContain('+ newly planned: globex update blockedSenders yopmail.com');
-    await expect(readFile(sandboxFile(repo, 'acme-emea'))).rejects.toThrow(/ENOENT/);
-
-    const bare = await runCli(['apply', '--checksum', 'f'.repeat(64)], { cwd: repo });
-    expect(bare.code).toBe(1);
-    expect(bare.stderr).toContain('Re-run plan, review it, and apply with the new checksum.');
+    expect(apply.stdout).toMatch(/globex: skipped/);
+    await expect(readFile(sandboxFile(repo, 'acme-emea'), 'utf8')).resolves.toContain('managedBy');
+    expect(JSON.parse(await readFile(sandboxFile(repo, 'globex'), 'utf8'))).toEqual({
+      blockedSenders: [{ sender: 'yopmail.com', reason: 'by hand', managedBy: 'mxpolicy' }],
+    });
   });
 });
 
@@ -239,8 +252,8 @@ describe('safety gates and exit codes', () => {
         (e) => `${e.file ?? ''}:${e.line ?? 0}:${e.column ?? 0} ${e.code}`,
       ),
     ).toEqual([
-      'policies/tenants/globex.yaml:16:5 SCHEMA_REQUIRED',
-      'policies/tenants/globex.yaml:18:5 SCHEMA_UNKNOWN_KEY',
+      'policies/tenants/globex.yaml:17:5 SCHEMA_REQUIRED',
+      'policies/tenants/globex.yaml:19:5 SCHEMA_UNKNOWN_KEY',
     ]);
   });
 

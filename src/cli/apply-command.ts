@@ -1,15 +1,16 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { explainPlanDifference } from '../plan/build-plan.js';
+import { explainPlanDifference, tenantChecksum } from '../plan/build-plan.js';
 import { parsePlanJson } from '../plan/render-json.js';
 import { renderApplyReportText } from '../plan/render-apply.js';
 import type { ApplyReport, Plan } from '../plan/types.js';
-import { applyPlan } from '../reconcile/reconcile.js';
+import { applyPlan, planAndApplyTenants, type StreamedRun } from '../reconcile/reconcile.js';
 import { recordApplyReceipt } from './apply-receipt.js';
 import { changedSinceOption } from './changed-since.js';
 import { EXIT, useColour, type CliContext, type ExitCode } from './context.js';
 import { emit } from './plan-command.js';
-import { reconcileDeps, runPlan, type PlanRunOptions } from './run-plan.js';
+import { parseDuration } from './deadline.js';
+import { preparePlan, reconcileDeps, runPlan, type PlanRunOptions } from './run-plan.js';
 
 export interface ApplyCommandOptions extends PlanRunOptions {
   checksum?: string;
@@ -24,7 +25,11 @@ export interface ApplyCommandOptions extends PlanRunOptions {
   receipt?: boolean;
   /** Apply only tenants whose effective desired state differs from this git ref (as plan). */
   changedSince?: string;
+  /** `--tenant-timeout`: bound on one tenant's read, plan and apply (default 10m). */
+  tenantTimeout?: string;
 }
+
+export const DEFAULT_TENANT_TIMEOUT = '10m';
 
 export function applyExitCode(plan: Plan, report: ApplyReport): ExitCode {
   if (report.summary.failed > 0 || plan.tenants.some((t) => t.status === 'error'))
@@ -50,12 +55,15 @@ export async function executeApply(
     opts.plan !== undefined
       ? parsePlanJson(await readFile(path.resolve(ctx.cwd, opts.plan), 'utf8'))
       : undefined;
-  const expected = opts.checksum ?? reviewed?.checksum;
+  // Without a whole-plan checksum, each tenant is applied as soon as its own plan is ready
+  // (checked against its part of the reviewed plan, when one is given).
+  if (opts.checksum === undefined) return streamApply(ctx, opts, reviewed);
+  const expected = opts.checksum;
   const run = await runPlan(ctx, opts, await changedSinceOption(ctx, opts));
   const { plan, sessions } = run;
   let report: ApplyReport;
   try {
-    if (expected !== undefined && expected !== plan.checksum) {
+    if (expected !== plan.checksum) {
       const mismatch = [
         `The plan changed since it was reviewed: reviewed checksum ${expected}, fresh plan ${plan.checksum}. Nothing was applied.`,
         ...(reviewed !== undefined
@@ -77,15 +85,78 @@ export async function executeApply(
   } finally {
     await run.close();
   }
+  return finishApply(ctx, opts, plan, report);
+}
+
+async function finishApply(
+  ctx: CliContext,
+  opts: ApplyCommandOptions,
+  plan: Plan,
+  report: ApplyReport,
+  mismatch?: string[],
+): Promise<ApplyOutcome> {
   // Here rather than in runApplyCommand so every way of applying leaves a receipt.
   const inCi = ctx.env['CI'] === 'true' || ctx.env['GITHUB_ACTIONS'] === 'true';
   const receipt =
     (opts.receipt ?? inCi) ? await recordApplyReceipt(ctx, report, opts.policies) : EXIT.ok;
   return {
-    exitCode: receipt === EXIT.ok ? applyExitCode(plan, report) : EXIT.error,
+    exitCode:
+      receipt === EXIT.ok && (mismatch ?? []).length === 0
+        ? applyExitCode(plan, report)
+        : EXIT.error,
     plan,
     report,
+    ...(mismatch !== undefined && mismatch.length > 0 ? { mismatch } : {}),
   };
+}
+
+/** Plan and apply tenant by tenant (see `planAndApplyTenants`). */
+async function streamApply(
+  ctx: CliContext,
+  opts: ApplyCommandOptions,
+  reviewed: Plan | undefined,
+): Promise<ApplyOutcome> {
+  const spec = opts.tenantTimeout ?? DEFAULT_TENANT_TIMEOUT;
+  const tenantTimeoutMs = parseDuration(spec, '--tenant-timeout');
+  const prepared = await preparePlan(ctx, opts, await changedSinceOption(ctx, opts));
+  let run: StreamedRun;
+  try {
+    run = await planAndApplyTenants(
+      prepared.selected,
+      reconcileDeps(ctx, opts, undefined, prepared.signal),
+      {
+        ...prepared.planOptions,
+        tenantTimeoutMs,
+        ...(reviewed !== undefined
+          ? { reviewed: new Map(reviewed.tenants.map((t) => [t.tenant, tenantChecksum(t)])) }
+          : {}),
+      },
+    );
+  } finally {
+    prepared.dispose();
+  }
+  const mismatch =
+    run.refused.length === 0 || reviewed === undefined
+      ? []
+      : [
+          `Not applied to ${run.refused.map((r) => r.tenant).join(', ')}: the plan of ${run.refused.length === 1 ? 'this tenant' : 'these tenants'} changed since it was reviewed; the other tenants were applied.`,
+          ...explainPlanDifference(
+            {
+              ...reviewed,
+              tenants: reviewed.tenants.filter((t) =>
+                run.refused.some((r) => r.tenant === t.tenant),
+              ),
+            },
+            {
+              ...run.plan,
+              tenants: run.plan.tenants.filter((t) =>
+                run.refused.some((r) => r.tenant === t.tenant),
+              ),
+            },
+          ),
+          'Re-run plan for them, review it, and apply again.',
+        ];
+  return finishApply(ctx, opts, run.plan, run.report, mismatch);
 }
 
 export async function runApplyCommand(
@@ -93,10 +164,8 @@ export async function runApplyCommand(
   opts: ApplyCommandOptions,
 ): Promise<ExitCode> {
   const outcome = await executeApply(ctx, opts);
-  if (outcome.report === undefined) {
-    ctx.stderr.write((outcome.mismatch ?? []).join('\n') + '\n');
-    return outcome.exitCode;
-  }
+  if (outcome.mismatch !== undefined) ctx.stderr.write(outcome.mismatch.join('\n') + '\n');
+  if (outcome.report === undefined) return outcome.exitCode;
   const text =
     opts.format === 'json'
       ? JSON.stringify(outcome.report, null, 2) + '\n'

@@ -1,5 +1,9 @@
 import { Command, CommanderError, Option } from 'commander';
-import { runApplyCommand, type ApplyCommandOptions } from './apply-command.js';
+import {
+  DEFAULT_TENANT_TIMEOUT,
+  runApplyCommand,
+  type ApplyCommandOptions,
+} from './apply-command.js';
 import { runAuditCommand, type AuditCommandOptions } from './audit-command.js';
 import { runHistoryCommand, type HistoryCommandOptions } from './history-command.js';
 import { runApplyFromGithub } from './apply-github-command.js';
@@ -71,14 +75,21 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
     });
 
   reconciling(program.command('apply'))
-    .description('re-plan against live state and apply the changes, tenant by tenant')
+    .description(
+      're-plan against live state and apply the changes, each tenant as soon as its own plan is ready',
+    )
     .option(
       '--checksum <sha>',
-      'refuse unless the fresh plan has this checksum (the reviewed plan)',
+      'refuse unless the whole fresh plan has this checksum (the reviewed plan): every tenant is planned before any is written',
     )
     .option(
       '--plan <file>',
-      'the reviewed plan (JSON): refuse unless the fresh plan matches it, and say what differs',
+      'the reviewed plan (JSON): each tenant is checked against its part of it and applied at once; a tenant whose plan changed is refused alone (exit 1), saying what differs',
+    )
+    .option(
+      '--tenant-timeout <duration>',
+      "bound on one tenant's read, plan and apply; a tenant that hangs fails alone after it",
+      DEFAULT_TENANT_TIMEOUT,
     )
     .addOption(format(['text', 'json'], 'text'))
     .option('--out <file>', 'write the apply report to a file')

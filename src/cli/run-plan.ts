@@ -2,7 +2,12 @@ import type { PolicySet, TenantConfig } from '../config/policy-set.js';
 import { shardOf } from '../config/select-tenants.js';
 import type { PlanError } from '../plan/types.js';
 import { builtinProviders, type ProviderRegistry } from '../providers/registry.js';
-import { planTenants, type PlanRun, type ReconcileDeps } from '../reconcile/reconcile.js';
+import {
+  planTenants,
+  type PlanOptions,
+  type PlanRun,
+  type ReconcileDeps,
+} from '../reconcile/reconcile.js';
 import { today, type CliContext } from './context.js';
 import { DEFAULT_TIMEOUT, parseDuration, startDeadline } from './deadline.js';
 import { loadSelectedPolicies, type SelectionOptions } from './load.js';
@@ -92,15 +97,22 @@ export interface PlannedRun extends PlanRun {
   close(): Promise<void>;
 }
 
-/**
- * Load the selected tenants and plan them against live state. The caller must `close()` the
- * run (in a `finally`) once it no longer needs the providers in `sessions`.
- */
-export async function runPlan(
+export interface PreparedPlan {
+  set: PolicySet;
+  selected: TenantConfig[];
+  planOptions: PlanOptions;
+  /** The command's deadline (`--timeout`). */
+  signal: AbortSignal;
+  /** Stop the deadline timer. */
+  dispose(): void;
+}
+
+/** Load and select the tenants (shard, `--changed-since` filter) and start the deadline. */
+export async function preparePlan(
   ctx: CliContext,
   opts: PlanRunOptions,
   filter?: (t: TenantConfig[]) => Promise<TenantConfig[]>,
-): Promise<PlannedRun> {
+): Promise<PreparedPlan> {
   const spec = opts.timeout ?? DEFAULT_TIMEOUT;
   const timeoutMs = parseDuration(spec);
   const loaded = await loadSelectedPolicies(ctx, opts);
@@ -111,25 +123,50 @@ export async function runPlan(
   }
   if (filter !== undefined) selected = await filter(selected);
   const deadline = startDeadline(timeoutMs, spec);
-  let run: PlanRun;
-  try {
-    run = await planTenants(selected, reconcileDeps(ctx, opts, undefined, deadline.signal), {
+  return {
+    set: loaded.set,
+    selected,
+    planOptions: {
       today: today(ctx),
       allowLargeChanges: opts.allowLargeChanges === true,
       validationErrors: validationErrorsByTenant(loaded.set, selected),
-    });
+    },
+    signal: deadline.signal,
+    dispose: () => {
+      deadline.dispose();
+    },
+  };
+}
+
+/**
+ * Load the selected tenants and plan them against live state. The caller must `close()` the
+ * run (in a `finally`) once it no longer needs the providers in `sessions`.
+ */
+export async function runPlan(
+  ctx: CliContext,
+  opts: PlanRunOptions,
+  filter?: (t: TenantConfig[]) => Promise<TenantConfig[]>,
+): Promise<PlannedRun> {
+  const prepared = await preparePlan(ctx, opts, filter);
+  let run: PlanRun;
+  try {
+    run = await planTenants(
+      prepared.selected,
+      reconcileDeps(ctx, opts, undefined, prepared.signal),
+      prepared.planOptions,
+    );
   } catch (err) {
-    deadline.dispose();
+    prepared.dispose();
     throw err;
   }
   return {
     ...run,
-    set: loaded.set,
-    selected,
-    signal: deadline.signal,
+    set: prepared.set,
+    selected: prepared.selected,
+    signal: prepared.signal,
     close: async () => {
       await run.close();
-      deadline.dispose();
+      prepared.dispose();
     },
   };
 }

@@ -41,7 +41,10 @@ function toDiagnostics(errors: readonly ErrorObject[], yaml: YamlFile): Diagnost
   // Combinator keywords only summarize their branches' own errors: keep the branches.
   const useful = errors.filter(
     (e) =>
-      !['if', 'allOf', 'anyOf', 'oneOf'].includes(e.keyword) &&
+      !['if', 'allOf', 'anyOf', 'oneOf', 'propertyNames'].includes(e.keyword) &&
+      // A pattern beside a format only lets editors catch some of what the format catches
+      // (`2027-02-30`); the format error says it better.
+      !(e.keyword === 'pattern' && (e.parentSchema as { format?: unknown }).format !== undefined) &&
       // A binding without a usable `type` is already reported as such by `required`/`type`.
       !(
         e.keyword === 'discriminator' &&
@@ -130,11 +133,26 @@ function describe(e: ErrorObject, path: PathSegment[], yaml: YamlFile): Diagnost
         `${where} must be one of ${allowed.map((v) => JSON.stringify(v)).join(', ')}, got ${describeValue(e.data)}`,
       );
     }
-    case 'pattern':
+    case 'pattern': {
+      // The schemas say in words what each pattern means (`patternErrorMessage`, which editors
+      // show too); a raw regular expression is only the fallback.
+      const explained = (e.parentSchema as { patternErrorMessage?: unknown } | undefined)
+        ?.patternErrorMessage;
+      if (e.propertyName !== undefined)
+        return at(
+          'SCHEMA_PATTERN',
+          `the name ${JSON.stringify(e.propertyName)} in ${where} is not valid` +
+            (typeof explained === 'string' ? `: ${explained}` : ''),
+          [...path, e.propertyName],
+          true,
+        );
       return at(
         'SCHEMA_PATTERN',
-        `${where} ${describeValue(e.data)} does not match ${String(params['pattern'])}`,
+        typeof explained === 'string'
+          ? `${where} ${describeValue(e.data)} is not valid: ${explained}`
+          : `${where} ${describeValue(e.data)} does not match ${String(params['pattern'])}`,
       );
+    }
     case 'format':
       return at(
         'SCHEMA_FORMAT',
@@ -146,6 +164,14 @@ function describe(e: ErrorObject, path: PathSegment[], yaml: YamlFile): Diagnost
       return at('SCHEMA_INVALID', `${where} needs at least ${String(params['limit'])} item(s)`);
     case 'minLength':
       return at('SCHEMA_INVALID', `${where} must not be empty`);
+    case 'false schema':
+      // Only the exemption's `recipient` beside a `sender` is declared `false`.
+      return at(
+        'SCHEMA_INVALID',
+        `'${formatPath(path.slice(0, -1))}' must have either 'sender' or 'recipient', not both`,
+        path,
+        true,
+      );
     case 'not':
       return at('SCHEMA_INVALID', `${where} must have exactly one of 'sender' or 'recipient'`);
     default:

@@ -6,24 +6,27 @@ export type BlockedSenders = BlockedSender[];
 
 export type Exemption = {
   /**
-   * Sender address, domain, IP or CIDR.
+   * Mail FROM this sender is exempt: an email address, a domain, an IP address or a CIDR range. Give `sender` or `recipient`, not both.
    */
   sender?: string;
   /**
-   * Recipient address or domain.
+   * Mail TO this recipient is exempt: an email address or a domain. Give `sender` or `recipient`, not both.
    */
   recipient?: string;
   /**
-   * spam = spam, spoof and bulk checks; all = every check.
+   * Which checks the exempt mail skips: `spam` (spam, spoofing and bulk only) or `all` (every check, malware and phishing included).
    */
   bypass: 'spam' | 'all';
   /**
-   * Only exempt when SPF/DKIM/DMARC pass.
+   * Exempt only mail whose sender passes SPF, DKIM or DMARC (default `true`). `false` also exempts forged mail that merely claims to come from this sender.
    */
   verifySender?: boolean;
+  /**
+   * Why the exemption is needed, in words a reviewer understands (shown in the plan and the audit trail).
+   */
   reason: string;
   /**
-   * A calendar date, YYYY-MM-DD.
+   * Optional. After this date (YYYY-MM-DD) the next plan removes the exemption. Recommended for `bypass: all`.
    */
   expires?: string;
 };
@@ -36,26 +39,33 @@ export type Routes = Route[];
 
 export interface TenantFile {
   /**
-   * Tenant id; equals the file name.
+   * Tenant id: lower-case letters, digits and '-'. Must equal the file name (`policies/tenants/<tenant>.yaml`).
    */
   tenant: string;
+  /**
+   * Optional. A human-readable name for plans, comments and reports, e.g. `ACME Europe`.
+   */
   displayName?: string;
   /**
-   * Binding name -> live system serving some kinds.
+   * Where this tenant's entries live: binding name -> live system. Each binding serves some kinds (`kinds`, default every kind its provider supports); each kind must be served by exactly one binding.
    */
   providers: {
     [k: string]: ProviderBinding;
   };
   /**
-   * The tenant's own domains: blocking them, or a parent of one, is refused.
+   * The tenant's own domains. Blocking one of them, an address in one, or a parent of one is refused; routes may only name these domains.
+   *
+   * Items: One of the tenant's own domains, e.g. `acme.eu`.
    */
   domains: string[];
   /**
-   * Bundles whose entries this tenant takes.
+   * Bundles (`policies/bundles/<bundle>.yaml`) whose entries this tenant takes, e.g. `baseline`.
+   *
+   * Items: A bundle name, as in `policies/bundles/<bundle>.yaml`.
    */
   include?: string[];
   /**
-   * managed: only entries mxpolicy created are changed; authoritative: adopt and prune everything.
+   * Which live entries mxpolicy may change or delete: `managed` (default, only its own) or `authoritative` (everything, including entries made by hand in the vendor console).
    */
   ownership?: 'managed' | 'authoritative';
   safety?: Safety;
@@ -71,7 +81,7 @@ export interface CloudflareBinding {
    */
   type: 'cloudflare';
   /**
-   * Kinds this binding serves; default: every kind cloudflare supports (blockedSenders, exemptions, routes).
+   * Kinds this binding serves; default: every kind cloudflare supports (blockedSenders, exemptions, routes). Each kind is served by exactly one binding of the tenant.
    *
    * @minItems 1
    */
@@ -99,7 +109,7 @@ export interface MsgraphBinding {
    */
   type: 'msgraph';
   /**
-   * Kinds this binding serves; default: every kind msgraph supports (holds).
+   * Kinds this binding serves; default: every kind msgraph supports (holds). Each kind is served by exactly one binding of the tenant.
    *
    * @minItems 1
    */
@@ -140,7 +150,7 @@ export interface SandboxBinding {
    */
   type: 'sandbox';
   /**
-   * Kinds this binding serves; default: every kind sandbox supports (blockedSenders, exemptions, holds, routes).
+   * Kinds this binding serves; default: every kind sandbox supports (blockedSenders, exemptions, holds, routes). Each kind is served by exactly one binding of the tenant.
    *
    * @minItems 1
    */
@@ -156,73 +166,100 @@ export interface SandboxBinding {
 
 export interface Safety {
   /**
-   * Deletes per tenant above which the plan is blocked.
+   * Most deletes one plan may make for this tenant; above it the plan is blocked.
    */
   maxDeletes?: number;
   /**
-   * Share of live entries a plan may delete (applies once a tenant has 10+ entries).
+   * Largest share (percent) of the tenant's live entries one plan may delete; applies once the tenant has 10 or more entries.
    */
   maxDeletePercent?: number;
+  /**
+   * Most updates one plan may make for this tenant; above it the plan is blocked.
+   */
   maxUpdates?: number;
 }
 
 export interface BlockedSender {
   /**
-   * Email address, domain, IP address or CIDR.
+   * Who is blocked: an email address (`ceo@lookalike.example`), a domain and its subdomains (`lookalike.example`), an IPv4/IPv6 address or a CIDR range (`203.0.113.0/24`). Never one of the tenant's own domains or a public suffix such as `com` (`mxpolicy validate` checks both).
    */
   sender: string;
   /**
-   * Why it is blocked.
+   * Why it is blocked, in words a reviewer understands (shown in the plan and the audit trail).
    */
   reason: string;
   /**
-   * After this date the entry is planned for removal.
+   * Optional. After this date (YYYY-MM-DD) the next plan removes the entry.
    */
   expires?: string;
   /**
-   * Incident or change ticket.
+   * Optional. The incident or change ticket that asked for the block, e.g. `INC-4411`.
    */
   ticket?: string;
 }
 
 export interface Hold {
+  /**
+   * The hold's stable id, e.g. `LH-2026-017`; the hold is tracked by it, so never reuse or rename it.
+   */
   id: string;
+  /**
+   * The legal matter the hold preserves mail for, e.g. `Doe v. ACME GmbH`.
+   */
   matter: string;
   /**
-   * Mailboxes under hold: a list of email addresses, or `all` for every mailbox of the tenant's directory (providers that can list it, e.g. msgraph; users without mail and disabled accounts are skipped, and the hold follows the directory: new mailboxes are added on the next apply, ones that leave stay held).
+   * Mailboxes under hold: a list of email addresses, or `all` for every mailbox of the tenant's directory (msgraph; users without mail and disabled accounts are skipped; the hold follows the directory: new mailboxes are added on the next apply, ones that leave stay held). A custodian is never dropped implicitly: removing one is refused by the plan.
    */
   custodians: [string, ...string[]] | 'all';
   /**
-   * A calendar date, YYYY-MM-DD.
+   * Optional. The date the hold took effect (YYYY-MM-DD).
    */
   since?: string;
   released?: HoldRelease;
 }
 
 export interface HoldRelease {
+  /**
+   * Who authorized the release (name or email address of counsel).
+   */
   by: string;
+  /**
+   * Why the hold is released, e.g. `matter settled`.
+   */
   reason: string;
   /**
-   * A calendar date, YYYY-MM-DD.
+   * The date of the release (YYYY-MM-DD).
    */
   date: string;
 }
 
 export interface Route {
+  /**
+   * One of the tenant's own `domains` whose mail this route delivers.
+   */
   domain: string;
   /**
-   * Host name of the next hop.
+   * Host name of the next hop, e.g. your mail server `mx1.internal.example.com`.
    */
   deliverTo: string;
+  /**
+   * TCP port of the next hop (default 25).
+   */
   port?: number;
+  /**
+   * `true`: deliver only over TLS, and hold mail when the next hop offers none. `false` or absent: TLS when offered.
+   */
   requireTls?: boolean;
 }
 
 export interface BundleFile {
   /**
-   * Bundle name; equals the file name.
+   * Bundle name: lower-case letters, digits and '-'. Must equal the file name (`policies/bundles/<bundle>.yaml`); tenants name it in `include`.
    */
   bundle: string;
+  /**
+   * Optional. What the bundle is for and who owns it.
+   */
   description?: string;
   blockedSenders?: BlockedSenders;
   exemptions?: Exemptions;

@@ -30,6 +30,15 @@ export function planChecksum(tenants: readonly TenantPlan[]): string {
   return hash.digest('hex');
 }
 
+/**
+ * The checksum of one tenant's part of a plan: a reviewed plan can be checked, and applied,
+ * tenant by tenant. A tenant with nothing to do has `EMPTY_TENANT_CHECKSUM`.
+ */
+export function tenantChecksum(tenant: TenantPlan): string {
+  return planChecksum([tenant]);
+}
+export const EMPTY_TENANT_CHECKSUM = planChecksum([]);
+
 export function summarize(tenants: readonly TenantPlan[]): PlanSummary {
   const summary: PlanSummary = { create: 0, update: 0, delete: 0 };
   for (const t of tenants) for (const c of t.changes) summary[c.action]++;

@@ -1,10 +1,23 @@
-import { KINDS } from '../model/kinds.js';
+import { KINDS, type Kind } from '../model/kinds.js';
 import type { ProviderCapabilities } from '../model/capabilities.js';
 import type { JsonSchemaObject, ProviderFactory } from './provider.js';
+
+/** What each kind means, shown beside each choice of a binding's `kinds` in editors. */
+const KIND_CHOICES: Record<Kind, string> = {
+  blockedSenders: 'Blocked senders: mail from these addresses, domains, IPs or ranges is rejected.',
+  exemptions:
+    'Exemptions: permitted senders and exempt recipients that skip some checks (`bypass: all` skips every check).',
+  holds: 'Litigation holds: mail of the custodians is preserved; never removed implicitly.',
+  routes:
+    "Delivery routes of the tenant's own domains: a wrong route stops mail delivery for that domain.",
+};
 
 /**
  * The parts every binding schema shares. A provider's own schema lives in its folder
  * (`<type>/binding-schema.ts`) and is assembled into `schemas/tenant.schema.json`.
+ * Editors show `typeChoice` beside the type in completion (say plainly whether the binding
+ * changes live mail flow) and offer `snippet` under a binding name: it must hold every
+ * required key, with tab-stop defaults that pass `mxpolicy validate` as inserted.
  */
 export function bindingSchema(
   type: string,
@@ -12,8 +25,10 @@ export function bindingSchema(
   spec: {
     title: string;
     description: string;
+    typeChoice: string;
     required?: readonly string[];
     properties: Record<string, JsonSchemaObject>;
+    snippet: { description: string; body: Readonly<Record<string, unknown>> };
   },
 ): JsonSchemaObject {
   const served = KINDS.filter((k) => caps.kinds[k] !== undefined);
@@ -24,16 +39,27 @@ export function bindingSchema(
     additionalProperties: false,
     required: ['type', ...(spec.required ?? [])],
     properties: {
-      type: { const: type, description: `Which live system serves these kinds: ${type}.` },
+      type: {
+        const: type,
+        description: `Which live system serves these kinds: ${type}.`,
+        markdownDescription: spec.typeChoice,
+      },
       kinds: {
         type: 'array',
         minItems: 1,
         uniqueItems: true,
-        items: { enum: served },
-        description: `Kinds this binding serves; default: every kind ${type} supports (${served.join(', ')}).`,
+        items: { enum: served, markdownEnumDescriptions: served.map((k) => KIND_CHOICES[k]) },
+        description: `Kinds this binding serves; default: every kind ${type} supports (${served.join(', ')}). Each kind is served by exactly one binding of the tenant.`,
       },
       ...spec.properties,
     },
+    defaultSnippets: [
+      {
+        label: `${type} binding`,
+        description: spec.snippet.description,
+        body: { type, ...spec.snippet.body },
+      },
+    ],
   };
 }
 

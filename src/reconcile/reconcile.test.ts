@@ -10,7 +10,8 @@ import {
   type Provider,
   type ProviderFactory,
 } from '../providers/provider.js';
-import { applyPlan, planTenants, type ReconcileDeps } from './reconcile.js';
+import { tenantChecksum } from '../plan/build-plan.js';
+import { applyPlan, planAndApplyTenants, planTenants, type ReconcileDeps } from './reconcile.js';
 
 /** A provider that behaves as told: the contract's failure modes, without a vendor. */
 function scripted(behaviour: {
@@ -314,5 +315,93 @@ describe('deadlines and closing', () => {
     ]);
     await run.close();
     await late.close();
+  });
+});
+
+describe('streaming apply: no tenant waits for another', () => {
+  it('applies healthy tenants while one hangs, and fails the hung one within its bound', async () => {
+    const events: string[] = [];
+    const factory: ProviderFactory = {
+      ...scripted({}),
+      create: (ctx): Provider => ({
+        type: 'sandbox',
+        capabilities: SANDBOX_CAPABILITIES,
+        read: (_kind, o) => {
+          if (ctx.tenant !== 'a') return Promise.resolve([]);
+          // Accepts the connection and never answers: only its deadline ends it.
+          return new Promise((_resolve, reject) => {
+            o?.signal?.addEventListener('abort', () => {
+              events.push('a gave up');
+              reject(new Error('read aborted'));
+            });
+          });
+        },
+        apply: (_kind, changes) => {
+          events.push(`applied ${ctx.tenant}`);
+          return Promise.resolve(
+            changes.map((c) => ({
+              kind: c.kind,
+              key: c.key,
+              action: c.action,
+              status: 'applied' as const,
+            })),
+          );
+        },
+      }),
+    };
+    const started = Date.now();
+    const run = await planAndApplyTenants(set.tenants, deps(factory), {
+      ...opts,
+      tenantTimeoutMs: 300,
+    });
+    expect(Date.now() - started).toBeLessThan(5_000);
+    // b was written while a was still hanging (a's reads of each kind gave up afterwards).
+    expect(events[0]).toBe('applied b');
+    expect(new Set(events.slice(1))).toEqual(new Set(['a gave up']));
+    expect(run.plan.tenants.map((t) => [t.tenant, t.status])).toEqual([
+      ['a', 'error'],
+      ['b', 'ok'],
+    ]);
+    expect(run.report.tenants.map((t) => [t.tenant, t.status])).toEqual([
+      ['a', 'skipped'],
+      ['b', 'applied'],
+    ]);
+  });
+
+  it('refuses only the tenant whose live state moved since review, and applies the rest', async () => {
+    let moved = false;
+    const factory = scripted({
+      read: (tenant, kind) =>
+        moved && tenant === 'a' && kind === 'blockedSenders'
+          ? [
+              {
+                kind: 'blockedSenders',
+                key: 'x.example',
+                value: { sender: 'x.example', reason: 'added by hand meanwhile' },
+                managed: true,
+              },
+            ]
+          : [],
+    });
+    const reviewed = (await planTenants(set.tenants, deps(factory), opts)).plan;
+    moved = true;
+    const run = await planAndApplyTenants(set.tenants, deps(factory), {
+      ...opts,
+      reviewed: new Map(reviewed.tenants.map((t) => [t.tenant, tenantChecksum(t)])),
+    });
+    expect(run.refused.map((r) => r.tenant)).toEqual(['a']);
+    expect(run.report.tenants.map((t) => [t.tenant, t.status])).toEqual([
+      ['a', 'skipped'],
+      ['b', 'applied'],
+    ]);
+    expect(run.report.tenants[0]?.reason).toMatch(/changed since it was reviewed/);
+    // Unchanged live state: the same reviewed checksums apply everything.
+    moved = false;
+    const again = await planAndApplyTenants(set.tenants, deps(factory), {
+      ...opts,
+      reviewed: new Map(reviewed.tenants.map((t) => [t.tenant, tenantChecksum(t)])),
+    });
+    expect(again.refused).toEqual([]);
+    expect(again.report.summary.applied).toBe(3);
   });
 });

@@ -3,7 +3,7 @@ import type { Dispatcher } from 'undici';
 import type { KindCapability } from '../model/capabilities.js';
 import type { TenantConfig } from '../config/policy-set.js';
 import { KINDS, type Kind } from '../model/kinds.js';
-import { buildPlan } from '../plan/build-plan.js';
+import { buildPlan, EMPTY_TENANT_CHECKSUM, tenantChecksum } from '../plan/build-plan.js';
 import { diffTenant, type LiveState } from '../plan/diff-tenant.js';
 import type {
   ApplyReport,
@@ -34,9 +34,9 @@ export interface ReconcileDeps {
   /** Called as each tenant finishes (progress for long runs). */
   onTenantDone?: (tenant: string, done: number, total: number) => void;
   /**
-   * The command's deadline (or Ctrl-C). Passed to every provider read and apply (and so to
-   * every request); once it fires, tenants not yet read fail, and changes not yet applied
-   * are reported failed — never dropped.
+   * The command's deadline (or Ctrl-C). Passed to every provider read, apply and settle (and
+   * so to every request); once it fires, tenants not yet read fail, and changes not yet
+   * applied are reported failed — never dropped.
    */
   signal?: AbortSignal;
   /** Waits between polls of changes that settle later (injected in tests). */
@@ -119,6 +119,99 @@ export async function planTenants(
   } catch (err) {
     await close();
     throw err;
+  }
+}
+
+export interface StreamOptions extends PlanOptions {
+  /**
+   * The reviewed plan's checksum of each tenant (`tenantChecksum`); a tenant missing from it
+   * had nothing to do when reviewed. When given, a tenant whose fresh plan differs from what
+   * was reviewed is refused alone; the others are applied.
+   */
+  reviewed?: ReadonlyMap<string, string>;
+  /** Bound on one tenant's reading, planning and applying (ms); it then fails alone. */
+  tenantTimeoutMs?: number;
+}
+
+/** A tenant refused because its fresh plan is not the one reviewed. */
+export interface Refusal {
+  tenant: string;
+  reviewed: string;
+  fresh: string;
+}
+
+export interface StreamedRun {
+  plan: Plan;
+  report: ApplyReport;
+  refused: Refusal[];
+}
+
+/**
+ * Plan and apply tenant by tenant: each tenant is written as soon as its own plan is ready
+ * (and matches the reviewed one, when given), so a slow, hung or failing tenant never
+ * delays another's writes; each tenant also has its own deadline. The plan and report are
+ * the same values a plan-then-apply run gives.
+ */
+export async function planAndApplyTenants(
+  tenants: readonly TenantConfig[],
+  deps: ReconcileDeps,
+  opts: StreamOptions,
+): Promise<StreamedRun> {
+  const startedAt = deps.now().toISOString();
+  const sessions = new Map<string, TenantSession>();
+  const created: Provider[] = [];
+  const close = closer(created, deps.logger);
+  const refused: Refusal[] = [];
+  let done = 0;
+  try {
+    const pairs = await mapConcurrent(tenants, deps.concurrency, async (tenant) => {
+      const signals = [
+        ...(deps.signal !== undefined ? [deps.signal] : []),
+        ...(opts.tenantTimeoutMs !== undefined ? [AbortSignal.timeout(opts.tenantTimeoutMs)] : []),
+      ];
+      const signal = signals.length > 1 ? AbortSignal.any(signals) : signals[0];
+      const own: ReconcileDeps = { ...deps, ...(signal !== undefined ? { signal } : {}) };
+      const plan = await planOneTenant(tenant, own, opts, sessions, created);
+      let result: TenantApplyResult;
+      const fresh = tenantChecksum(plan);
+      const reviewed =
+        opts.reviewed === undefined
+          ? undefined
+          : (opts.reviewed.get(plan.tenant) ?? EMPTY_TENANT_CHECKSUM);
+      if (reviewed !== undefined && reviewed !== fresh) {
+        refused.push({ tenant: plan.tenant, reviewed, fresh });
+        const reason = `refused: this tenant's plan changed since it was reviewed (reviewed ${reviewed.slice(0, 12)}, fresh ${fresh.slice(0, 12)}); re-run plan and review it`;
+        result = {
+          tenant: plan.tenant,
+          status: 'skipped',
+          results: allResults(plan.changes, 'skipped', reason),
+          reason,
+        };
+      } else result = await applyTenant(plan, sessions.get(plan.tenant), own);
+      deps.onTenantDone?.(tenant.tenant, ++done, tenants.length);
+      return { plan, result };
+    });
+    const plan = buildPlan(pairs.map((p) => p.plan));
+    const order = new Map(plan.tenants.map((t, i) => [t.tenant, i]));
+    const results = pairs
+      .map((p) => p.result)
+      .sort((a, b) => (order.get(a.tenant) ?? 0) - (order.get(b.tenant) ?? 0));
+    const summary = { applied: 0, failed: 0, skipped: 0, pending: 0 };
+    for (const t of results) for (const r of t.results) summary[r.status]++;
+    return {
+      plan,
+      refused: refused.sort((a, b) => (a.tenant < b.tenant ? -1 : 1)),
+      report: {
+        formatVersion: 1,
+        checksum: plan.checksum,
+        startedAt,
+        finishedAt: deps.now().toISOString(),
+        tenants: results,
+        summary,
+      },
+    };
+  } finally {
+    await close();
   }
 }
 
@@ -294,11 +387,11 @@ async function applyTenant(
       results.push(...allResults(changes, 'failed', `no provider serves ${kind}`));
       continue;
     }
-    const signal = deps.signal !== undefined ? { signal: deps.signal } : {};
     if (deps.signal?.aborted === true) {
       results.push(...allResults(changes, 'failed', `not applied: ${deadlineReason(deps.signal)}`));
       continue;
     }
+    const signal = deps.signal !== undefined ? { signal: deps.signal } : {};
     try {
       const got = reconcileResults(changes, await provider.apply(kind, changes, signal));
       results.push(

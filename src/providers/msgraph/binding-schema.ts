@@ -5,6 +5,8 @@ export const msgraphBindingSchema = bindingSchema('msgraph', MSGRAPH_CAPABILITIE
   title: 'MsgraphBinding',
   description:
     'Microsoft 365 through Microsoft Graph eDiscovery: litigation holds as hold policies (legalHolds) in one eDiscovery (Premium) case. The app registration needs the application permissions eDiscovery.ReadWrite.All (eDiscovery.Read.All is enough for plan and drift) and User.Read.All (for custodians: all).',
+  typeChoice:
+    '⚠️ **Live** Microsoft 365 tenant: `apply` places and releases real litigation holds in a Purview eDiscovery case (Microsoft Graph). Serves holds only; `custodians: all` holds every mailbox of the directory.',
   required: ['tenantId', 'clientId', 'secretEnv', 'case'],
   properties: {
     tenantId: {
@@ -48,6 +50,16 @@ export const msgraphBindingSchema = bindingSchema('msgraph', MSGRAPH_CAPABILITIE
       maximum: 10000,
       description:
         "Most mailboxes mxpolicy puts in one hold policy (Purview's limit; default 1000). A hold with more custodians becomes several policies: ID, ID#2 … (ID#1 … #k for custodians: all).",
+    },
+  },
+  snippet: {
+    description:
+      'A live Microsoft 365 tenant: holds in one eDiscovery case; the client secret comes from an environment variable.',
+    body: {
+      tenantId: '${1:00000000-0000-0000-0000-000000000000}',
+      clientId: '${2:00000000-0000-0000-0000-000000000000}',
+      secretEnv: '${3:M365_CLIENT_SECRET}',
+      case: '${4:ediscovery-case-id}',
     },
   },
 });

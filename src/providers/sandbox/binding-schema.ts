@@ -5,6 +5,8 @@ export const sandboxBindingSchema = bindingSchema('sandbox', SANDBOX_CAPABILITIE
   title: 'SandboxBinding',
   description:
     'The embedded sandbox: live state in a JSON file per tenant inside the repository, for rehearsals and tests. No account, no network.',
+  typeChoice:
+    'The embedded sandbox: a JSON file per tenant in the repository stands in for a gateway. **Changes no live mail system**: for rehearsals and tests. Serves every kind.',
   properties: {
     dir: {
       type: 'string',
@@ -12,5 +14,9 @@ export const sandboxBindingSchema = bindingSchema('sandbox', SANDBOX_CAPABILITIE
       description:
         'Folder of the state files, relative to the repository root (default .mxpolicy/sandbox).',
     },
+  },
+  snippet: {
+    description: 'A sandbox: JSON files in the repository; changes no live system.',
+    body: {},
   },
 });
