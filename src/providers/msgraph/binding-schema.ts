@@ -13,6 +13,8 @@ export const msgraphBindingSchema = bindingSchema('msgraph', MSGRAPH_CAPABILITIE
       type: 'string',
       minLength: 1,
       pattern: '^[A-Za-z0-9.-]+$',
+      patternErrorMessage:
+        'A Microsoft Entra tenant is its id (a GUID such as 72f988bf-86f1-41af-91ab-2d7cd011db47) or a verified domain (contoso.onmicrosoft.com): letters, digits, dots and hyphens only.',
       description:
         'Microsoft Entra tenant: its id (a GUID) or a verified domain, e.g. contoso.onmicrosoft.com.',
     },
