@@ -46,7 +46,9 @@ describe('the installed binary', () => {
     for (const cmd of ['validate', 'plan', 'apply', 'drift', 'shards'])
       expect(r.stdout).toContain(cmd);
     expect(r.stdout).toContain('Exit codes: 0 ok or nothing to do; 1 error; 2 changes');
-    expect(r.stdout).toContain('msgraph (Microsoft 365 litigation holds');
+    expect(r.stdout).toContain('msgraph {tenantId, clientId, secretEnv, case');
+    expect(r.stdout).toContain('Microsoft 365 litigation holds');
+    expect(r.stdout).toContain('mimecast {clientId, secretEnv');
   });
 
   it('exits 1 with usage on an unknown command', async () => {

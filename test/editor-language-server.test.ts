@@ -188,7 +188,7 @@ routes:
     [
       'bad enum',
       (t) => t.replace('bypass: spam', 'bypass: everything'),
-      /Valid values: "spam", "all"/,
+      /Valid values: "spoof", "spam", "all"/,
     ],
     [
       'missing reason',

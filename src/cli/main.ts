@@ -50,7 +50,8 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
     .addHelpText(
       'after',
       '\nExit codes: 0 ok or nothing to do; 1 error; 2 changes or drift present (plan with --detailed-exitcode, drift always); 3 blocked by a safety gate.' +
-        '\n\nProviders (binding type): sandbox (a JSON file per tenant); cloudflare (Cloudflare Email Security; token from tokenEnv); msgraph (Microsoft 365 litigation holds through Graph eDiscovery, holds only, custodians may be `all`; app permissions eDiscovery.ReadWrite.All (eDiscovery.Read.All for plan/drift) and User.Read.All; client secret from secretEnv).',
+        '\n\nProvider bindings (providers.<name>.type): sandbox (a JSON file per tenant); cloudflare {account, tokenEnv, baseUrl?} (Cloudflare Email Security); mimecast {clientId, secretEnv, baseUrl?} (blocked senders, exemptions with bypass: spoof); msgraph {tenantId, clientId, secretEnv, case, baseUrl?, authorityUrl?} (Microsoft 365 litigation holds through Graph eDiscovery, holds only, custodians may be `all`; app permissions eDiscovery.ReadWrite.All (eDiscovery.Read.All for plan/drift) and User.Read.All). Secrets come only from the environment variables the binding names.' +
+        '\nEnvironment: MXPOLICY_CLOUDFLARE_BUDGET, MXPOLICY_MIMECAST_BUDGET=REQUESTS/SECONDS narrow the request budget per API token / Mimecast client id (e.g. 120/60).',
     );
 
   selection(program.command('validate'))

@@ -88,7 +88,7 @@ describe('loadPolicies', () => {
       ),
     });
     expect(set.diagnostics.map((d) => `${d.line}:${d.column} ${d.code} ${d.message}`)).toEqual([
-      `3:15 PROVIDER_UNKNOWN unknown provider type "cloudflair" in 'providers.gw' (did you mean 'cloudflare'?); this version serves: cloudflare, msgraph, sandbox`,
+      `3:15 PROVIDER_UNKNOWN unknown provider type "cloudflair" in 'providers.gw' (did you mean 'cloudflare'?); this version serves: cloudflare, mimecast, msgraph, sandbox`,
     ]);
     expect(set.tenants[0]?.valid).toBe(false);
   });

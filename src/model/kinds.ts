@@ -62,7 +62,7 @@ export interface BlockedSenderEntry {
 export interface ExemptionEntry {
   sender?: string;
   recipient?: string;
-  bypass: 'spam' | 'all';
+  bypass: Exemption['bypass'];
   verifySender: boolean;
   reason: string;
   expires?: string;
@@ -111,6 +111,13 @@ export type LiveEntry<K extends Kind = Kind> = K extends Kind
       managed: boolean;
       /** The vendor's opaque id, when it has one. */
       id?: string;
+      /**
+       * A live object the provider cannot model (it targets something the model has no field
+       * for, e.g. a Mimecast policy for a group): listed as unmanaged, never adopted, updated
+       * or deleted, whatever the ownership mode. Its key names it and never equals a desired
+       * key; its value is only a description.
+       */
+      foreign?: true;
     }
   : never;
 

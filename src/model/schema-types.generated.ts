@@ -1,6 +1,6 @@
 // Generated from schemas/*.schema.json by `npm run gen:types`. Do not edit.
 
-export type ProviderBinding = CloudflareBinding | MsgraphBinding | SandboxBinding;
+export type ProviderBinding = CloudflareBinding | MimecastBinding | MsgraphBinding | SandboxBinding;
 
 export type BlockedSenders = BlockedSender[];
 
@@ -14,9 +14,9 @@ export type Exemption = {
    */
   recipient?: string;
   /**
-   * Which checks the exempt mail skips: `spam` (spam, spoofing and bulk only) or `all` (every check, malware and phishing included).
+   * Which checks the exempt mail skips: `spoof` (only the anti-spoofing check), `spam` (spam, spoofing and bulk only) or `all` (every check, malware and phishing included). Not every provider can express every value: validate says which.
    */
-  bypass: 'spam' | 'all';
+  bypass: 'spoof' | 'spam' | 'all';
   /**
    * Exempt only mail whose sender passes SPF, DKIM or DMARC (default `true`). `false` also exempts forged mail that merely claims to come from this sender.
    */
@@ -99,6 +99,31 @@ export interface CloudflareBinding {
   tokenEnv: string;
   /**
    * API base URL; default https://api.cloudflare.com/client/v4. Plain http only to 127.0.0.1 (an emulator).
+   */
+  baseUrl?: string;
+}
+
+export interface MimecastBinding {
+  /**
+   * Which live system serves these kinds: mimecast.
+   */
+  type: 'mimecast';
+  /**
+   * Kinds this binding serves; default: every kind mimecast supports (blockedSenders, exemptions). Each kind is served by exactly one binding of the tenant.
+   *
+   * @minItems 1
+   */
+  kinds?: ['blockedSenders' | 'exemptions', ...('blockedSenders' | 'exemptions')[]];
+  /**
+   * Client id of the API 2.0 application (Mimecast Administration > Services > API and Platform Integrations). Not a secret.
+   */
+  clientId: string;
+  /**
+   * Name of the environment variable holding the application's client secret. Never the secret itself.
+   */
+  secretEnv: string;
+  /**
+   * API 2.0 host; default https://api.services.mimecast.com (global, with failover). https://uk-api.services.mimecast.com or https://us-api.services.mimecast.com pin a region; plain http only to 127.0.0.1 (an emulator).
    */
   baseUrl?: string;
 }
@@ -208,7 +233,7 @@ export interface Hold {
    */
   matter: string;
   /**
-   * Mailboxes under hold: a list of email addresses, or `all` for every mailbox of the tenant's directory (msgraph; users without mail and disabled accounts are skipped; the hold follows the directory: new mailboxes are added on the next apply, ones that leave stay held). A custodian is never dropped implicitly: removing one is refused by the plan.
+   * Mailboxes under hold: a list of email addresses, or `all` for every mailbox of the tenant's directory (providers that can list it, e.g. msgraph; users without mail and disabled accounts are skipped, and the hold follows the directory: new mailboxes are added on the next apply, ones that leave stay held). A custodian is never dropped implicitly: removing one is refused by the plan.
    */
   custodians: [string, ...string[]] | 'all';
   /**

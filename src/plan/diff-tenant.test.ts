@@ -102,6 +102,21 @@ describe('diffTenant', () => {
     expect(plan.unmanaged).toEqual([]);
   });
 
+  it('lists a foreign live entry (one the provider cannot model) and never touches it, in any mode', () => {
+    const foreign: LiveEntry = {
+      ...block('profile_group g1 (policy p1)', 'group policy', true),
+      foreign: true,
+      id: 'p1',
+    };
+    for (const ownership of ['managed', 'authoritative']) {
+      const plan = diff(tenant(`ownership: ${ownership}\n`), { blockedSenders: [foreign] });
+      expect(plan.changes).toEqual([]);
+      expect(plan.unmanaged).toEqual([
+        { kind: 'blockedSenders', key: 'profile_group g1 (policy p1)' },
+      ]);
+    }
+  });
+
   it('plans expired entries as deletes marked expired, and never creates them', () => {
     const t = tenant(
       'blockedSenders:\n  - sender: old.example\n    reason: r\n    expires: 2026-11-22\n  - sender: older.example\n    reason: r\n    expires: 2026-01-01\n  - sender: today.example\n    reason: r\n    expires: 2026-11-23\n',

@@ -70,6 +70,10 @@ export function diffTenant(tenant: TenantConfig, live: LiveState, opts: DiffOpti
     const seen = new Set<string>();
 
     for (const l of liveEntries) {
+      if (l.foreign === true) {
+        unmanaged.push({ kind, key: l.key });
+        continue; // not ours to change in any mode: the model cannot say what it is
+      }
       const d = desired.get(l.key);
       const duplicate = seen.has(l.key);
       seen.add(l.key);

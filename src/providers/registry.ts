@@ -1,6 +1,7 @@
 import type { CapabilityTable } from '../model/capabilities.js';
 import type { ProviderFactory } from './provider.js';
 import { cloudflareProvider } from './cloudflare/cloudflare-provider.js';
+import { mimecastProvider } from './mimecast/mimecast-provider.js';
 import { msgraphProvider } from './msgraph/msgraph-provider.js';
 import { sandboxProvider } from './sandbox/sandbox-provider.js';
 
@@ -13,6 +14,7 @@ export type ProviderRegistry = Readonly<Record<string, ProviderFactory>>;
 export const builtinProviders: ProviderRegistry = {
   sandbox: sandboxProvider,
   cloudflare: cloudflareProvider,
+  mimecast: mimecastProvider,
   msgraph: msgraphProvider,
 };
 

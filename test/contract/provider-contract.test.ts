@@ -1,11 +1,13 @@
 import { CLOUDFLARE_CAPABILITIES } from '../../src/providers/cloudflare/capabilities.js';
 import { SANDBOX_CAPABILITIES } from '../../src/providers/sandbox/capabilities.js';
+import { MIMECAST_CAPABILITIES } from '../../src/providers/mimecast/capabilities.js';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { silentLogger } from '../../src/providers/provider.js';
 import { builtinProviders } from '../../src/providers/registry.js';
 import { ACCOUNT, setupCloudflare, TOKEN_ENV } from '../providers/cloudflare-harness.js';
+import { CLIENT_ID, SECRET_ENV, setupMimecast } from '../providers/mimecast-harness.js';
 import { describeProviderContract, type ContractHarness } from './provider-contract.js';
 
 describeProviderContract('sandbox', SANDBOX_CAPABILITIES, async (): Promise<ContractHarness> => {
@@ -102,6 +104,54 @@ describeProviderContract(
         if (cf.emu.violations.length > 0)
           throw new Error(`contract violations: ${cf.emu.violations.join('\n')}`);
         await cf.close();
+      },
+    };
+  },
+);
+
+describeProviderContract(
+  'mimecast (emulator)',
+  MIMECAST_CAPABILITIES,
+  async (): Promise<ContractHarness> => {
+    const mc = await setupMimecast();
+    return {
+      providersYaml: `  gateway: { type: mimecast, clientId: ${CLIENT_ID}, secretEnv: ${SECRET_ENV}, baseUrl: '${mc.emu.url}' }`,
+      deps: {
+        registry: { mimecast: mc.factory },
+        rootDir: '.',
+        env: mc.env,
+        dispatcher: mc.dispatcher,
+        logger: mc.logger,
+        now: () => new Date(mc.clock.now()),
+      },
+      async seedUnmanagedBlockedSender(_tenant, sender, reason) {
+        mc.account.seed('blockedsenders', [
+          {
+            option: 'block_sender',
+            policy: {
+              description: reason,
+              from: { type: 'email_domain', emailDomain: sender },
+              to: { type: 'everyone' },
+            },
+          },
+        ]);
+        await Promise.resolve();
+      },
+      async liveKeys(_tenant, kind) {
+        await Promise.resolve();
+        const family = kind === 'blockedSenders' ? 'blockedsenders' : 'antispoofing-bypass';
+        return mc.account.list(family).map((p) => {
+          const from = p.policy['from'] as { emailAddress?: string; emailDomain?: string };
+          const ips = (p.policy['conditions'] as { sourceIPs?: string[] }).sourceIPs ?? [];
+          const sender =
+            from.emailAddress ?? from.emailDomain ?? (ips[0] ?? '').replace(/\/(32|128)$/, '');
+          return kind === 'blockedSenders' ? sender : `sender:${sender}`;
+        });
+      },
+      async close() {
+        if (mc.emu.violations.length > 0)
+          throw new Error(`contract violations: ${mc.emu.violations.join('\n')}`);
+        await mc.close();
       },
     };
   },

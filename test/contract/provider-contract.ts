@@ -63,6 +63,10 @@ const SAMPLES: Record<Kind, Sample[]> = {
       yaml: '  - recipient: abuse@acme.example\n    bypass: all\n    verifySender: false\n    reason: the abuse desk sees everything\n',
       key: 'recipient:abuse@acme.example',
     },
+    {
+      yaml: '  - sender: mailer.example\n    bypass: spoof\n    reason: company-wide mail a partner sends in our name\n',
+      key: 'sender:mailer.example',
+    },
   ],
   holds: [
     {

@@ -6,7 +6,7 @@ export const msgraphBindingSchema = bindingSchema('msgraph', MSGRAPH_CAPABILITIE
   description:
     'Microsoft 365 through Microsoft Graph eDiscovery: litigation holds as hold policies (legalHolds) in one eDiscovery (Premium) case. The app registration needs the application permissions eDiscovery.ReadWrite.All (eDiscovery.Read.All is enough for plan and drift) and User.Read.All (for custodians: all).',
   typeChoice:
-    '⚠️ **Live** Microsoft 365 tenant: `apply` places and releases real litigation holds in a Purview eDiscovery case (Microsoft Graph). Serves holds only; `custodians: all` holds every mailbox of the directory.',
+    '⚠️ **Live** Microsoft 365 tenant (Graph eDiscovery): `apply` places and releases real litigation holds. Serves holds only; `custodians: all` follows the directory.',
   required: ['tenantId', 'clientId', 'secretEnv', 'case'],
   properties: {
     tenantId: {
@@ -14,7 +14,7 @@ export const msgraphBindingSchema = bindingSchema('msgraph', MSGRAPH_CAPABILITIE
       minLength: 1,
       pattern: '^[A-Za-z0-9.-]+$',
       patternErrorMessage:
-        'A Microsoft Entra tenant is its id (a GUID such as 72f988bf-86f1-41af-91ab-2d7cd011db47) or a verified domain (contoso.onmicrosoft.com): letters, digits, dots and hyphens only.',
+        'A tenant is its id (a GUID) or a verified domain: letters, digits, dots and dashes only.',
       description:
         'Microsoft Entra tenant: its id (a GUID) or a verified domain, e.g. contoso.onmicrosoft.com.',
     },
@@ -56,11 +56,11 @@ export const msgraphBindingSchema = bindingSchema('msgraph', MSGRAPH_CAPABILITIE
   },
   snippet: {
     description:
-      'A live Microsoft 365 tenant: holds in one eDiscovery case; the client secret comes from an environment variable.',
+      'Litigation holds in Microsoft 365 (Graph eDiscovery); the client secret comes from an environment variable.',
     body: {
-      tenantId: '${1:00000000-0000-0000-0000-000000000000}',
+      tenantId: '${1:contoso.onmicrosoft.com}',
       clientId: '${2:00000000-0000-0000-0000-000000000000}',
-      secretEnv: '${3:M365_CLIENT_SECRET}',
+      secretEnv: '${3:GRAPH_CLIENT_SECRET}',
       case: '${4:ediscovery-case-id}',
     },
   },
