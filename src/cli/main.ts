@@ -192,7 +192,10 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
       ]),
     )
     .option('--matter <text>', 'the legal matter (hold)')
-    .option('--custodians <list>', 'comma-separated mailboxes under hold (hold)')
+    .option(
+      '--custodians <list>',
+      'comma-separated mailboxes under hold, or all for every mailbox of the directory (hold)',
+    )
     .option('--by <who>', 'who releases the hold (release)')
     .option('--requested-by <who>', 'who asked (a person, a SOAR playbook): commit, PR and events')
     .option('--no-plan', 'do not read live state for the plan summary')

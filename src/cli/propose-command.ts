@@ -108,7 +108,7 @@ export async function requestFromEvent(
       ...set('expires', r.expires),
       ...set('bypass', r.bypass),
       ...set('matter', r.matter),
-      ...set('custodians', r.custodians?.join(',')),
+      ...set('custodians', Array.isArray(r.custodians) ? r.custodians.join(',') : r.custodians),
       ...set('by', r.by),
       ...set('requestedBy', r.requested_by),
       ...(r.auto_merge === true ? { autoMerge: true } : {}),
@@ -157,10 +157,15 @@ export function parseIntent(
     case 'unexempt':
       return { verb, sender: subject };
     case 'hold': {
-      const custodians = need(opts.custodians, '--custodians a@x,b@y', verb)
-        .split(',')
-        .map((c) => c.trim())
-        .filter((c) => c !== '');
+      const list = need(opts.custodians, '--custodians a@x,b@y|all', verb);
+      // `all`: every mailbox of the tenant's directory (providers that can list it).
+      const custodians =
+        list.trim().toLowerCase() === 'all'
+          ? ('all' as const)
+          : list
+              .split(',')
+              .map((c) => c.trim())
+              .filter((c) => c !== '');
       return { verb, id: subject, matter: need(opts.matter, '--matter', verb), custodians };
     }
     case 'release':

@@ -20,7 +20,7 @@ export type Intent =
       expires?: string;
     }
   | { verb: 'unexempt'; sender: string }
-  | { verb: 'hold'; id: string; matter: string; custodians: string[] }
+  | { verb: 'hold'; id: string; matter: string; custodians: string[] | 'all' }
   | { verb: 'release'; id: string; by: string; reason: string; date: string };
 
 export type IntentTarget = { bundle: string } | { tenants: string[] };
@@ -249,7 +249,18 @@ export function editsForIntent(
           );
           continue;
         }
-        const current = have.value as { custodians: string[]; released?: unknown };
+        const current = have.value as { custodians: string[] | 'all'; released?: unknown };
+        if (current.custodians === 'all') {
+          result.notes.push(
+            `${t.label}: hold ${key} already holds every mailbox (custodians: all)`,
+          );
+          continue;
+        }
+        if (intent.custodians === 'all') {
+          // Widening to the whole directory: every mailbox now held stays held.
+          edits.push({ op: 'set', list: kind, key, field: 'custodians', value: 'all' });
+          break;
+        }
         const known = new Set(current.custodians.map((c) => c.toLowerCase()));
         const added = intent.custodians.filter((c) => !known.has(c.trim().toLowerCase()));
         if (added.length === 0) {

@@ -15,7 +15,8 @@ export interface ProposeRequest {
   expires?: string;
   bypass?: 'spam' | 'spoof' | 'all';
   matter?: string;
-  custodians?: string[];
+  /** Mailboxes under hold, or 'all' for every mailbox of the directory. */
+  custodians?: string[] | 'all';
   by?: string;
   requested_by?: string;
   auto_merge?: boolean;
@@ -67,7 +68,9 @@ function fromInputs(inputs: Record<string, unknown>): Record<string, unknown> {
     const key = k.replaceAll('-', '_');
     if (key === 'subject') {
       out[inputs['intent'] === 'hold' || inputs['intent'] === 'release' ? 'id' : 'sender'] = v;
-    } else if (key === 'tenants' || key === 'custodians')
+    } else if (key === 'custodians' && typeof v === 'string' && v.trim().toLowerCase() === 'all')
+      out[key] = 'all';
+    else if (key === 'tenants' || key === 'custodians')
       out[key] = typeof v === 'string' ? list(v) : v;
     else if (key === 'auto_merge') out[key] = v === true || v === 'true';
     else out[key] = v;

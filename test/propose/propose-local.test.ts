@@ -184,6 +184,52 @@ describe('mxpolicy propose (local)', () => {
       'holds:\n  - id: LH-2026-099\n',
     );
 
+    // Every mailbox of the directory: the hold says all, and a later list changes nothing.
+    const all = await run(
+      'hold',
+      'LH-2026-100',
+      '--tenant',
+      'globex',
+      '--matter',
+      'In re Globex',
+      '--custodians',
+      'all',
+    );
+    expect(all.code).toBe(0);
+    expect(await read(dir, 'policies/tenants/globex.yaml')).toMatch(
+      /- id: LH-2026-100\n {4}matter: In re Globex\n {4}custodians: all\n/,
+    );
+    const listAfterAll = await run(
+      'hold',
+      'LH-2026-100',
+      '--tenant',
+      'globex',
+      '--matter',
+      'In re Globex',
+      '--custodians',
+      'cfo@globex.com',
+    );
+    expect(listAfterAll.code).toBe(0);
+    expect(listAfterAll.stdout + listAfterAll.stderr).toMatch(/already holds every mailbox/);
+    // Widening a listed hold to all is a tightening edit of that one hold.
+    expect(
+      (
+        await run(
+          'hold',
+          'LH-2026-099',
+          '--tenant',
+          'globex',
+          '--matter',
+          'Roe v. Globex',
+          '--custodians',
+          'all',
+        )
+      ).code,
+    ).toBe(0);
+    expect(await read(dir, 'policies/tenants/globex.yaml')).toMatch(
+      /- id: LH-2026-099\n {4}matter: Roe v. Globex\n {4}custodians: all\n/,
+    );
+
     expect(
       (
         await run(
