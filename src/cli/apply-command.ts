@@ -157,25 +157,17 @@ async function streamApply(
   } finally {
     prepared.dispose();
   }
+  const refused = new Set(run.refused.map((r) => r.tenant));
+  const onlyRefused = (p: Plan): Plan => ({
+    ...p,
+    tenants: p.tenants.filter((t) => refused.has(t.tenant)),
+  });
   const mismatch =
-    run.refused.length === 0 || reviewed === undefined
+    refused.size === 0 || reviewed === undefined
       ? []
       : [
           `Not applied to ${run.refused.map((r) => r.tenant).join(', ')}: the plan of ${run.refused.length === 1 ? 'this tenant' : 'these tenants'} changed since it was reviewed; the other tenants were applied.`,
-          ...explainPlanDifference(
-            {
-              ...reviewed,
-              tenants: reviewed.tenants.filter((t) =>
-                run.refused.some((r) => r.tenant === t.tenant),
-              ),
-            },
-            {
-              ...run.plan,
-              tenants: run.plan.tenants.filter((t) =>
-                run.refused.some((r) => r.tenant === t.tenant),
-              ),
-            },
-          ),
+          ...explainPlanDifference(onlyRefused(reviewed), onlyRefused(run.plan)),
           'Re-run plan for them, review it, and apply again.',
         ];
   return finishApply(ctx, opts, run.plan, run.report, mismatch);

@@ -1,5 +1,5 @@
 import { KINDS, type Kind } from '../model/kinds.js';
-import type { ProviderCapabilities } from '../model/capabilities.js';
+import { servedKinds, type ProviderCapabilities } from '../model/capabilities.js';
 import type { JsonSchemaObject, ProviderFactory } from './provider.js';
 
 /** What each kind means, shown beside each choice of a binding's `kinds` in editors. */
@@ -31,7 +31,7 @@ export function bindingSchema(
     snippet: { description: string; body: Readonly<Record<string, unknown>> };
   },
 ): JsonSchemaObject {
-  const served = KINDS.filter((k) => caps.kinds[k] !== undefined);
+  const served = servedKinds(caps, KINDS);
   return {
     title: spec.title,
     description: spec.description,

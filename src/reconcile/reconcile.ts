@@ -216,19 +216,10 @@ export async function planAndApplyTenants(
     const results = pairs
       .map((p) => p.result)
       .sort((a, b) => (order.get(a.tenant) ?? 0) - (order.get(b.tenant) ?? 0));
-    const summary = { applied: 0, failed: 0, skipped: 0, pending: 0 };
-    for (const t of results) for (const r of t.results) summary[r.status]++;
     return {
       plan,
       refused: refused.sort((a, b) => (a.tenant < b.tenant ? -1 : 1)),
-      report: {
-        formatVersion: 1,
-        checksum: plan.checksum,
-        startedAt,
-        finishedAt: deps.now().toISOString(),
-        tenants: results,
-        summary,
-      },
+      report: applyReport(plan, startedAt, deps.now().toISOString(), results),
     };
   } finally {
     await close();
@@ -455,16 +446,19 @@ export async function applyPlan(
       return result;
     },
   );
+  return applyReport(plan, startedAt, deps.now().toISOString(), tenants);
+}
+
+/** The apply report of a plan: per-tenant results and their counts. */
+function applyReport(
+  plan: Plan,
+  startedAt: string,
+  finishedAt: string,
+  tenants: TenantApplyResult[],
+): ApplyReport {
   const summary = { applied: 0, failed: 0, skipped: 0, pending: 0 };
   for (const t of tenants) for (const r of t.results) summary[r.status]++;
-  return {
-    formatVersion: 1,
-    checksum: plan.checksum,
-    startedAt,
-    finishedAt: deps.now().toISOString(),
-    tenants,
-    summary,
-  };
+  return { formatVersion: 1, checksum: plan.checksum, startedAt, finishedAt, tenants, summary };
 }
 
 /** The same outcome for every change of a group (a skipped tenant, a provider that threw). */
