@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { affectedKeys } from '../config/affected-tenants.js';
 import { loadPolicies } from '../config/load-policies.js';
 import {
   describeIntent,
@@ -395,11 +396,22 @@ export async function runProposeCommand(
 
   let plan: Plan | undefined;
   if (opts.plan) {
-    ({ plan } = await runPlan(ctx, {
-      policies: opts.policies,
-      tenant: tenants,
-      ...(opts.concurrency !== undefined ? { concurrency: opts.concurrency } : {}),
-    }));
+    // Limited to the entries the edit changes, as the pull request's `plan --changed-since`
+    // and the merge's `apply --changed-since` are: read with the vendor's filters, and the
+    // same checksum for the same change.
+    const keys = affectedKeys(set.tenants, checked.tenants);
+    const targets = new Map(tenants.map((t) => [t, keys.get(t) ?? {}]));
+    const run = await runPlan(
+      ctx,
+      {
+        policies: opts.policies,
+        tenant: tenants,
+        ...(opts.concurrency !== undefined ? { concurrency: opts.concurrency } : {}),
+      },
+      (selected) => Promise.resolve({ tenants: selected, targets }),
+    );
+    await run.close();
+    plan = run.plan;
   }
   const effect =
     plan === undefined

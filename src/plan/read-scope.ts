@@ -34,7 +34,9 @@ function expiresOf(value: AnyEntry): string | undefined {
 
 function isReleased(kind: Kind, value: AnyEntry): boolean {
   const rule = KIND_RULES[kind].protectedBy;
-  return rule !== undefined && (value as unknown as Record<string, unknown>)[rule.record] !== undefined;
+  return (
+    rule !== undefined && (value as unknown as Record<string, unknown>)[rule.record] !== undefined
+  );
 }
 
 /**
@@ -102,8 +104,7 @@ export function planTenantReads(
   // D deletes can trip it only if D / PERCENT_THRESHOLD_MIN_ENTRIES exceeds the percentage.
   const maxPercent = tenant.safety.maxDeletePercent ?? DEFAULT_SAFETY.maxDeletePercent;
   const limitCouldTrip =
-    !opts.allowLargeChanges &&
-    (possibleDeletes * 100) / PERCENT_THRESHOLD_MIN_ENTRIES > maxPercent;
+    !opts.allowLargeChanges && (possibleDeletes * 100) / PERCENT_THRESHOLD_MIN_ENTRIES > maxPercent;
   if (limitCouldTrip)
     return {
       full: fullKinds,
@@ -147,8 +148,7 @@ export function summarizeReadScopes(
 /** `read: targeted (3 keys in 125 tenants)` / `read: full`, for every renderer. */
 export function describeReadScope(read: PlanReadScope): string {
   if (read.mode === 'full') return 'read: full';
-  const plural = (n: number, one: string, many: string): string =>
-    `${n} ${n === 1 ? one : many}`;
+  const plural = (n: number, one: string, many: string): string => `${n} ${n === 1 ? one : many}`;
   return `read: targeted (${plural(read.keys, 'key', 'keys')} in ${plural(read.tenants, 'tenant', 'tenants')}${
     read.fullTenants > 0 ? `; ${plural(read.fullTenants, 'tenant', 'tenants')} read in full` : ''
   })`;

@@ -78,7 +78,11 @@ export interface Provider {
    * asked for. Like `read`, it never returns part of an answer: it throws. A provider without
    * it is read in full for the kinds a targeted plan needs.
    */
-  readKeys?(kind: Kind, keys: readonly string[], opts?: { signal?: AbortSignal }): Promise<LiveEntry[]>;
+  readKeys?(
+    kind: Kind,
+    keys: readonly string[],
+    opts?: { signal?: AbortSignal },
+  ): Promise<LiveEntry[]>;
   apply(
     kind: Kind,
     changes: readonly Change[],
