@@ -37,7 +37,7 @@ const domain = (name: string, transport: string): Record<string, unknown> => ({
 const gets = (s: CloudflareSetup): string[] =>
   s.emu.log.filter((r) => r.method === 'GET').map((r) => `${r.path.slice(BASE.length)}?${r.query}`);
 const keys = (o: Partial<Record<Kind, string[]>>): KeyTargets =>
-  Object.fromEntries(Object.entries(o).map(([k, v]) => [k, new Set(v)])) as KeyTargets;
+  Object.fromEntries(Object.entries(o).map(([k, v]) => [k, new Set(v)]));
 
 describe('Cloudflare readKeys', () => {
   it('reads one key with one filtered request, keeping every live copy of it', async () => {
