@@ -23,6 +23,7 @@ import {
   upsertProposalPull,
 } from '../github/propose-pull.js';
 import { proposalEvent, type ProposalSummary } from '../plan/events.js';
+import { describeReadScope } from '../plan/read-scope.js';
 import { planMarkdownSections } from '../plan/render-markdown.js';
 import type { Change, Plan } from '../plan/types.js';
 import {
@@ -265,6 +266,7 @@ function renderPlanSummary(plan: Plan, tenants: number): string {
     ),
     ...loosening.slice(0, 20).map((l) => `  loosens: ${l}`),
     ...(loosening.length > 20 ? [`  ... and ${loosening.length - 20} more loosening changes`] : []),
+    ...(plan.read !== undefined ? [describeReadScope(plan.read)] : []),
     `Run \`mxpolicy plan --tenant ...\` for every change.`,
     '',
   ].join('\n');
