@@ -311,7 +311,10 @@ describe('output', () => {
       (await runCli(['plan', '--format', 'json'], { cwd: repo })).stdout,
     ) as Plan;
     const md = await runCli(['plan', '--format', 'markdown'], { cwd: repo });
-    expect(md.stdout.split('\n')[0]).toBe(`<!-- mxpolicy:plan checksum=${json.checksum} -->`);
+    // The marker also lists each changed tenant's checksum (the merge applies tenant by tenant).
+    expect(md.stdout.split('\n')[0]).toMatch(
+      new RegExp(`^<!-- mxpolicy:plan checksum=${json.checksum}( tenants=\\S+)? -->$`),
+    );
     expect(md.stdout).toContain('- + block `mailinator.com` in 3 tenants');
   });
 });
