@@ -1,3 +1,4 @@
+import { measureLength } from '../../model/capabilities.js';
 import type { BlockedSenderEntry, ExemptionEntry, RouteEntry } from '../../model/kinds.js';
 import { exemptionKey } from '../../model/entries.js';
 import {
@@ -127,10 +128,12 @@ export interface DomainPatch {
 export type Mapped<T> = { ok: true; body: T } | { ok: false; reason: string };
 
 function withComment<T extends { comments: string }>(body: T): Mapped<T> {
-  return body.comments.length > MAX_COMMENTS
+  // Characters as Cloudflare counts them (code points; see capabilities.ts).
+  const length = measureLength(body.comments, 'code-points');
+  return length > MAX_COMMENTS
     ? {
         ok: false,
-        reason: `reason and metadata take ${body.comments.length} characters; Cloudflare comments allow ${MAX_COMMENTS}`,
+        reason: `reason and metadata take ${length} characters; Cloudflare comments allow ${MAX_COMMENTS}`,
       }
     : { ok: true, body };
 }
