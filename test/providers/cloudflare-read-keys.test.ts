@@ -1,3 +1,4 @@
+import Cloudflare from 'cloudflare';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { KeyTargets } from '../../src/config/affected-tenants.js';
 import type { TenantConfig } from '../../src/config/policy-set.js';
@@ -99,6 +100,43 @@ describe('Cloudflare readKeys', () => {
     const got = await cf.provider().readKeys?.('routes', ['c.example', 'a.example']);
     expect(got?.map((e) => e.key).sort()).toEqual(['a.example', 'c.example']);
     expect(gets(cf)).toEqual(['/domains?domain=a.example&domain=c.example&page=1&per_page=1000']);
+  });
+
+  it("sends its filters as Cloudflare's SDK sends them (repeated `domain`, one `pattern`)", async () => {
+    cf = await setupCloudflare({ emulator: { recordRequests: true } });
+    cf.account.seed('domains', [domain('a.example', 'mx.a.example')]);
+    const p = cf.provider();
+    await p.readKeys?.('routes', ['a.example', 'c.example']);
+    await p.readKeys?.('blockedSenders', ['x@evil.example']);
+    const ours = gets(cf);
+    cf.emu.log.length = 0;
+    const sdk = new Cloudflare({
+      apiToken: cf.env['CF_TOKEN_TEST'] ?? '',
+      apiKey: null,
+      apiEmail: null,
+      userServiceKey: null,
+      baseURL: cf.emu.url,
+      maxRetries: 0,
+    });
+    const settings = sdk.emailSecurity.settings;
+    const listed = await settings.domains.list({
+      account_id: ACCOUNT,
+      domain: ['a.example', 'c.example'],
+      page: 1,
+      per_page: 1000,
+    });
+    expect(listed.result.map((d) => d.domain)).toEqual(['a.example']);
+    await settings.blockSenders.list({
+      account_id: ACCOUNT,
+      pattern: 'x@evil.example',
+      page: 1,
+      per_page: 1000,
+    });
+    const sorted = (q: string): string => {
+      const [path = '', query = ''] = q.split('?');
+      return `${path}?${query.split('&').sort().join('&')}`;
+    };
+    expect(gets(cf).map(sorted)).toEqual(ours.map(sorted));
   });
 
   it('chooses N filtered reads or the full listing, whichever costs fewer requests', async () => {
