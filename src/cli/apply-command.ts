@@ -97,7 +97,11 @@ export async function executeApply(
         ]);
       return { exitCode: EXIT.error, plan, mismatch };
     }
-    report = await applyPlan(plan, sessions, reconcileDeps(ctx, opts, undefined, run.signal));
+    report = await applyPlan(
+      plan,
+      sessions,
+      reconcileDeps(ctx, opts, undefined, run.signal, run.deadlineAt),
+    );
   } finally {
     await run.close();
   }
@@ -145,7 +149,13 @@ async function streamApply(
   try {
     run = await planAndApplyTenants(
       prepared.selected,
-      reconcileDeps(ctx, { ...opts, trust: prepared.config.trust }, undefined, prepared.signal),
+      reconcileDeps(
+        ctx,
+        { ...opts, trust: prepared.config.trust },
+        undefined,
+        prepared.signal,
+        prepared.deadlineAt,
+      ),
       {
         ...prepared.planOptions,
         tenantTimeoutMs,
