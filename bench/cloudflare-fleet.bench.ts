@@ -204,11 +204,15 @@ async function scenario(name: 'own tokens' | 'shared token'): Promise<ScenarioRe
           }),
         },
         rootDir: root,
-        env: shared
-          ? { CF_TOKEN_SHARED: SHARED_TOKEN }
-          : Object.fromEntries(
-              Array.from({ length: shape.tenants }, (_, t) => [tokenEnvOf(t), tokenOf(t)]),
-            ),
+        env: {
+          // FLEET_BUDGET_STATE=off: without the spending log, to see what it costs.
+          ...(env['FLEET_BUDGET_STATE'] === 'off' ? { MXPOLICY_BUDGET_STATE: 'off' } : {}),
+          ...(shared
+            ? { CF_TOKEN_SHARED: SHARED_TOKEN }
+            : Object.fromEntries(
+                Array.from({ length: shape.tenants }, (_, t) => [tokenEnvOf(t), tokenOf(t)]),
+              )),
+        },
         dispatcher,
         logger: silentLogger,
         now: () => new Date(`${TODAY}T12:00:00Z`),
@@ -273,7 +277,11 @@ async function scenario(name: 'own tokens' | 'shared token'): Promise<ScenarioRe
 console.log(
   `fleet: ${shape.tenants} tenants x (${shape.senders} senders + ${shape.exemptions} exemptions), ${latencyMs} ms per request, ${perIpRate} req/s per IP, median of ${runs} runs`,
 );
-const results = [await scenario('own tokens'), await scenario('shared token')];
+// FLEET_SCENARIOS=own or shared runs one of the two.
+const which = env['FLEET_SCENARIOS'] ?? 'own,shared';
+const results: ScenarioResult[] = [];
+if (which.includes('own')) results.push(await scenario('own tokens'));
+if (which.includes('shared')) results.push(await scenario('shared token'));
 console.log('');
 for (const r of results)
   console.log(

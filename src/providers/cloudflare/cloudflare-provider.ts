@@ -8,7 +8,12 @@ import type { RetryPolicy } from '../http/backoff.js';
 import { createHttpClient, createHttpDispatcher, type HttpClient } from '../http/client.js';
 import { createSystemClock, type Clock } from '../http/clock.js';
 import { isHttpError } from '../http/errors.js';
-import { createTokenBudgets, effectiveBudget, ratelimitHeaderState } from '../http/budget.js';
+import {
+  createTokenBudgets,
+  effectiveBudget,
+  ratelimitHeaderState,
+  type SharedBudget,
+} from '../http/budget.js';
 import {
   CLOUDFLARE_IP_RATE_LIMIT,
   CLOUDFLARE_RATE_LIMIT,
@@ -324,6 +329,7 @@ export function createCloudflareProviderFactory(
         throw new Error('cloudflare binding needs `tokenEnv`: the variable holding the API token');
       if (baseUrl !== undefined) requireSecureUrl(baseUrl, 'cloudflare binding: baseUrl');
       let session: { http: HttpClient; api: CloudflareApi } | undefined;
+      let budget: SharedBudget | undefined;
 
       const budgetRequest = (token: string): Parameters<typeof budgets.budgetFor>[0] => ({
         identity: token,
@@ -358,7 +364,7 @@ export function createCloudflareProviderFactory(
           authFailureStatuses: [403],
           errorText: cloudflareErrorText,
           inspect: cloudflareInspect,
-          rateLimiter: budgets.budgetFor(budgetRequest(token.trim())),
+          rateLimiter: (budget = budgets.budgetFor(budgetRequest(token.trim()))),
           rateLimitState: ratelimitHeaderState,
           ...(ctx.deadlineAt !== undefined ? { deadlineAt: ctx.deadlineAt } : {}),
           ...(opts.retry !== undefined ? { retry: opts.retry } : {}),
@@ -447,7 +453,8 @@ export function createCloudflareProviderFactory(
         // The pool is the factory's (shared by every tenant); this binding's client only.
         close: async () => {
           await session?.http.close();
-          await budgets.flushAll();
+          // What this token spent, for the next command on this machine.
+          await budget?.flush();
         },
       };
     },

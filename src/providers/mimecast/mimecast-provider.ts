@@ -21,7 +21,12 @@ import {
 } from '../http/client.js';
 import { createSystemClock, type Clock } from '../http/clock.js';
 import { isHttpError } from '../http/errors.js';
-import { createTokenBudgets, effectiveBudget, xRateLimitState } from '../http/budget.js';
+import {
+  createTokenBudgets,
+  effectiveBudget,
+  xRateLimitState,
+  type SharedBudget,
+} from '../http/budget.js';
 import type { TokenBucketOptions } from '../http/rate-limiter.js';
 import { requireSecureUrl } from '../http/url.js';
 import type { LiveEntry, Provider, ProviderContext, ProviderFactory } from '../provider.js';
@@ -207,6 +212,7 @@ export function createMimecastProviderFactory(opts: MimecastProviderOptions = {}
       effectiveBudget(opts.budget ?? MIMECAST_DEFAULT_BUDGET, ctx.env, 'MXPOLICY_MIMECAST_BUDGET');
 
       let session: { http: HttpClient; api: MimecastApi } | undefined;
+      let budget: SharedBudget | undefined;
       const connect = (): { http: HttpClient; api: MimecastApi } => {
         if (session !== undefined) return session;
         const secret = ctx.env[secretEnv];
@@ -234,13 +240,13 @@ export function createMimecastProviderFactory(opts: MimecastProviderOptions = {}
           auth,
           // 418: "binding expired" (the application's credentials no longer work).
           authFailureStatuses: [418],
-          rateLimiter: budgets.budgetFor({
+          rateLimiter: (budget = budgets.budgetFor({
             identity: clientId,
             origin,
             env: ctx.env,
             rootDir: ctx.rootDir,
             logger: ctx.logger,
-          }),
+          })),
           rateLimitState: xRateLimitState,
           ...(ctx.deadlineAt !== undefined ? { deadlineAt: ctx.deadlineAt } : {}),
           rateLimitWait: resetHeaderMs('x-ratelimit-reset'),
@@ -463,7 +469,7 @@ export function createMimecastProviderFactory(opts: MimecastProviderOptions = {}
         apply: (kind, changes, o) => apply(kind, changes, o?.signal ?? ctx.signal),
         close: async () => {
           await session?.http.close();
-          await budgets.flushAll();
+          await budget?.flush();
         },
       };
     },
