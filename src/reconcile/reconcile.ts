@@ -198,7 +198,9 @@ export async function planAndApplyTenants(
       const signal = signals.length > 1 ? AbortSignal.any(signals) : signals[0];
       const ends = [
         ...(deps.deadlineAt !== undefined ? [deps.deadlineAt] : []),
-        ...(opts.tenantTimeoutMs !== undefined ? [deps.now().getTime() + opts.tenantTimeoutMs] : []),
+        ...(opts.tenantTimeoutMs !== undefined
+          ? [deps.now().getTime() + opts.tenantTimeoutMs]
+          : []),
       ];
       const own: ReconcileDeps = {
         ...deps,
