@@ -378,13 +378,14 @@ export function createTokenBudgets(opts: TokenBudgetsOptions): {
   return {
     budgetFor(req) {
       const key = budgetKey(opts.vendor, req.origin, req.identity);
-      const existing = budgets.get(key);
-      if (existing !== undefined) return existing;
       const { limit, warning } = effectiveBudget(opts.vendorLimit, req.env, opts.variable);
       if (warning !== undefined && !warned.has(warning)) {
         warned.add(warning);
         req.logger.warn(warning);
       }
+      const known = `${key} ${limit.requests}/${limit.windowMs}`;
+      const existing = budgets.get(known);
+      if (existing !== undefined) return existing;
       const fromEnv = req.env['MXPOLICY_BUDGET_STATE'];
       const dir =
         opts.stateDir !== undefined
@@ -401,7 +402,7 @@ export function createTokenBudgets(opts: TokenBudgetsOptions): {
         logger: req.logger,
         ...(dir !== false ? { store: { spend: storeFor(dir, req.logger), key } } : {}),
       });
-      budgets.set(key, budget);
+      budgets.set(known, budget);
       return budget;
     },
     flushAll: async () => {
