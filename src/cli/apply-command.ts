@@ -111,7 +111,11 @@ export async function executeApply(
         ]);
       return { exitCode: EXIT.error, plan, mismatch };
     }
-    report = await applyPlan(plan, sessions, reconcileDeps(ctx, opts, undefined, run.signal));
+    report = await applyPlan(
+      plan,
+      sessions,
+      reconcileDeps(ctx, opts, undefined, run.signal, run.deadlineAt),
+    );
   } finally {
     await run.close();
   }
@@ -160,7 +164,13 @@ async function streamApply(
   try {
     run = await planAndApplyTenants(
       prepared.selected,
-      reconcileDeps(ctx, { ...opts, trust: prepared.config.trust }, undefined, prepared.signal),
+      reconcileDeps(
+        ctx,
+        { ...opts, trust: prepared.config.trust },
+        undefined,
+        prepared.signal,
+        prepared.deadlineAt,
+      ),
       {
         ...prepared.planOptions,
         tenantTimeoutMs,

@@ -72,7 +72,7 @@ export async function runImportCommand(
   const { root, set } = loaded;
   const selected = loaded.selected;
   const deadline = startDeadline(timeoutMs, spec);
-  const deps = reconcileDeps(ctx, opts, undefined, deadline.signal);
+  const deps = reconcileDeps(ctx, opts, undefined, deadline.signal, deadline.at);
   const run = await readTenants(selected, deps, validationErrorsByTenant(set, selected));
   let failed = false;
   try {

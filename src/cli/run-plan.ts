@@ -73,6 +73,7 @@ export function reconcileDeps(
   opts: { concurrency?: string; trust?: TrustPolicy; access?: 'read' | 'write' },
   registry: ProviderRegistry = builtinProviders,
   signal?: AbortSignal,
+  deadlineAt?: number,
 ): ReconcileDeps {
   const concurrency = Number(opts.concurrency ?? 8);
   if (!Number.isInteger(concurrency) || concurrency < 1)
@@ -92,6 +93,7 @@ export function reconcileDeps(
     now: ctx.now,
     concurrency,
     ...(signal !== undefined ? { signal } : {}),
+    ...(deadlineAt !== undefined ? { deadlineAt } : {}),
     ...(progress
       ? {
           onTenantDone: (_tenant: string, done: number, total: number) => {
@@ -110,6 +112,8 @@ export interface PlannedRun extends PlanRun {
   selected: TenantConfig[];
   /** The command's deadline (`--timeout`): pass it on to apply. */
   signal: AbortSignal;
+  /** When that deadline fires (epoch ms), if there is one. */
+  deadlineAt?: number;
   /** Close every provider and stop the deadline timer; call when the command is done. */
   close(): Promise<void>;
 }
@@ -122,6 +126,8 @@ export interface PreparedPlan {
   planOptions: PlanOptions;
   /** The command's deadline (`--timeout`). */
   signal: AbortSignal;
+  /** When that deadline fires (epoch ms), if there is one. */
+  deadlineAt?: number;
   /** Stop the deadline timer. */
   dispose(): void;
 }
@@ -154,6 +160,7 @@ export async function preparePlan(
       ...(targets !== undefined ? { targets } : {}),
     },
     signal: deadline.signal,
+    ...(deadline.at !== undefined ? { deadlineAt: deadline.at } : {}),
     dispose: () => {
       deadline.dispose();
     },
@@ -179,6 +186,7 @@ export async function runPlan(
         { ...opts, trust: prepared.config.trust, access: opts.access ?? 'write' },
         undefined,
         prepared.signal,
+        prepared.deadlineAt,
       ),
       prepared.planOptions,
     );
@@ -192,6 +200,7 @@ export async function runPlan(
     set: prepared.set,
     selected: prepared.selected,
     signal: prepared.signal,
+    ...(prepared.deadlineAt !== undefined ? { deadlineAt: prepared.deadlineAt } : {}),
     close: async () => {
       await run.close();
       prepared.dispose();

@@ -33,6 +33,11 @@ export interface ProviderContext {
   /** Ends every read and write of the command (its deadline, or Ctrl-C). */
   signal?: AbortSignal;
   /**
+   * When that deadline fires (epoch ms), if known: a wait the vendor imposes (a rate-limit
+   * block) that ends later fails at once, naming the wait.
+   */
+  deadlineAt?: number;
+  /**
    * `read` for plan and drift (nothing will be written: use the binding's read-only
    * credential when it names one, e.g. `readTokenEnv`); `write` (default) for apply.
    */

@@ -49,6 +49,11 @@ export interface ReconcileDeps {
    * applied are reported failed — never dropped.
    */
   signal?: AbortSignal;
+  /**
+   * When that deadline fires (epoch ms), if known: a provider told to wait longer than this
+   * (a vendor's rate-limit block) fails at once, naming the wait, instead of waiting.
+   */
+  deadlineAt?: number;
   /** Waits between polls of changes that settle later (injected in tests). */
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   /** Bounds on polling pending changes; defaults in `DEFAULT_SETTLE`. */
@@ -197,7 +202,17 @@ export async function planAndApplyTenants(
         ...(opts.tenantTimeoutMs !== undefined ? [AbortSignal.timeout(opts.tenantTimeoutMs)] : []),
       ];
       const signal = signals.length > 1 ? AbortSignal.any(signals) : signals[0];
-      const own: ReconcileDeps = { ...deps, ...(signal !== undefined ? { signal } : {}) };
+      const ends = [
+        ...(deps.deadlineAt !== undefined ? [deps.deadlineAt] : []),
+        ...(opts.tenantTimeoutMs !== undefined
+          ? [deps.now().getTime() + opts.tenantTimeoutMs]
+          : []),
+      ];
+      const own: ReconcileDeps = {
+        ...deps,
+        ...(signal !== undefined ? { signal } : {}),
+        ...(ends.length > 0 ? { deadlineAt: Math.min(...ends) } : {}),
+      };
       const plan = await planOneTenant(tenant, own, opts, sessions, created);
       let result: TenantApplyResult;
       const fresh = tenantChecksum(plan);
@@ -387,6 +402,7 @@ async function readOneTenant(
         now: deps.now,
         ...(deps.dispatcher !== undefined ? { dispatcher: deps.dispatcher } : {}),
         ...(deps.signal !== undefined ? { signal: deps.signal } : {}),
+        ...(deps.deadlineAt !== undefined ? { deadlineAt: deps.deadlineAt } : {}),
       });
       created.push(provider);
       for (const kind of binding.kinds) {

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import type { Agent, Dispatcher } from 'undici';
 import type { Kind } from '../../model/kinds.js';
 import type { CloudflareBinding } from '../../model/schema-types.generated.js';
@@ -10,10 +9,15 @@ import { createHttpClient, createHttpDispatcher, type HttpClient } from '../http
 import { createSystemClock, type Clock } from '../http/clock.js';
 import { isHttpError } from '../http/errors.js';
 import {
+  createTokenBudgets,
+  effectiveBudget,
+  ratelimitHeaderState,
+  type SharedBudget,
+} from '../http/budget.js';
+import {
   CLOUDFLARE_IP_RATE_LIMIT,
   CLOUDFLARE_RATE_LIMIT,
   createTokenBucket,
-  parseBudget,
   type RateLimiter,
   type TokenBucketOptions,
 } from '../http/rate-limiter.js';
@@ -57,8 +61,16 @@ export interface CloudflareProviderOptions {
   clock?: Clock;
   /** Jitter source for backoff. */
   random?: () => number;
-  /** Client-side budget per API token (Cloudflare: 1,200 requests per 5 minutes per user). */
+  /**
+   * The vendor's budget per API token (Cloudflare: 1,200 requests per 5 minutes per user);
+   * MXPOLICY_CLOUDFLARE_BUDGET may only narrow it, MXPOLICY_BUDGET_SHARE takes a share.
+   */
   rateLimit?: TokenBucketOptions;
+  /**
+   * Where what each token spent is kept for the next command on this machine (default
+   * `<rootDir>/.mxpolicy/budget`, or MXPOLICY_BUDGET_STATE); `false`: nowhere.
+   */
+  budgetStateDir?: string | false;
   /**
    * Client-side budget per origin, shared by every tenant of the factory (Cloudflare: 200
    * requests per second per IP); `false` turns it off.
@@ -276,7 +288,15 @@ export function createCloudflareProviderFactory(
   opts: CloudflareProviderOptions = {},
 ): ProviderFactory {
   const clock = opts.clock ?? createSystemClock();
-  const limiters = new Map<string, RateLimiter>();
+  // One budget per token and origin, shared by every tenant using it and, through a
+  // spending log beside the repository's cache, by the commands run one after another.
+  const budgets = createTokenBudgets({
+    vendor: 'cloudflare',
+    vendorLimit: opts.rateLimit ?? CLOUDFLARE_RATE_LIMIT,
+    variable: 'MXPOLICY_CLOUDFLARE_BUDGET',
+    clock,
+    ...(opts.budgetStateDir !== undefined ? { stateDir: opts.budgetStateDir } : {}),
+  });
   const patterns = createPatternCache();
   const originLimiters = new Map<string, RateLimiter>();
   const originLimiterFor = (baseUrl: string): RateLimiter | undefined => {
@@ -292,15 +312,6 @@ export function createCloudflareProviderFactory(
   // Without an injected dispatcher, the factory's tenants share one keep-alive pool per
   // origin (idle sockets are unref'ed, so it never keeps a CLI run alive).
   let sharedAgent: Agent | undefined;
-  const limiterFor = (token: string, budget: TokenBucketOptions | undefined): RateLimiter => {
-    const id = createHash('sha256').update(token).digest('hex');
-    let limiter = limiters.get(id);
-    if (limiter === undefined) {
-      limiter = createTokenBucket(budget ?? opts.rateLimit ?? CLOUDFLARE_RATE_LIMIT, clock);
-      limiters.set(id, limiter);
-    }
-    return limiter;
-  };
 
   return {
     type: 'cloudflare',
@@ -321,14 +332,22 @@ export function createCloudflareProviderFactory(
         throw new Error('cloudflare binding needs `tokenEnv`: the variable holding the API token');
       if (baseUrl !== undefined) requireSecureUrl(baseUrl, 'cloudflare binding: baseUrl');
       let session: { http: HttpClient; api: CloudflareApi } | undefined;
+      let budget: SharedBudget | undefined;
 
+      const budgetRequest = (token: string): Parameters<typeof budgets.budgetFor>[0] => ({
+        identity: token,
+        origin: new URL(baseUrl ?? CLOUDFLARE_BASE_URL).origin,
+        env: ctx.env,
+        rootDir: ctx.rootDir,
+        logger: ctx.logger,
+      });
       // MXPOLICY_CLOUDFLARE_BUDGET (REQUESTS/SECONDS) narrows the per-token budget, e.g. when
       // other tools share the token; checked here so a bad value fails the binding at once.
-      const budgetSpec = ctx.env['MXPOLICY_CLOUDFLARE_BUDGET'];
-      const budget =
-        budgetSpec !== undefined && budgetSpec !== ''
-          ? parseBudget(budgetSpec, 'MXPOLICY_CLOUDFLARE_BUDGET')
-          : undefined;
+      effectiveBudget(
+        opts.rateLimit ?? CLOUDFLARE_RATE_LIMIT,
+        ctx.env,
+        'MXPOLICY_CLOUDFLARE_BUDGET',
+      );
 
       const connect = (): { http: HttpClient; api: CloudflareApi } => {
         if (session !== undefined) return session;
@@ -348,7 +367,9 @@ export function createCloudflareProviderFactory(
           authFailureStatuses: [403],
           errorText: cloudflareErrorText,
           inspect: cloudflareInspect,
-          rateLimiter: limiterFor(token.trim(), budget),
+          rateLimiter: (budget = budgets.budgetFor(budgetRequest(token.trim()))),
+          rateLimitState: ratelimitHeaderState,
+          ...(ctx.deadlineAt !== undefined ? { deadlineAt: ctx.deadlineAt } : {}),
           ...(opts.retry !== undefined ? { retry: opts.retry } : {}),
           ...(opts.random !== undefined ? { random: opts.random } : {}),
           ...(opts.maxConcurrent !== undefined ? { maxConcurrent: opts.maxConcurrent } : {}),
@@ -445,6 +466,8 @@ export function createCloudflareProviderFactory(
         // The pool is the factory's (shared by every tenant); this binding's client only.
         close: async () => {
           await session?.http.close();
+          // What this token spent, for the next command on this machine.
+          await budget?.flush();
         },
       };
     },
