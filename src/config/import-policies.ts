@@ -43,6 +43,8 @@ export interface TenantImport {
   declared: number;
   /** Live entries that stay unmanaged, with the reason. */
   skipped: SkippedEntry[];
+  /** Imported entries of ours that are not in place live: the first plan repairs them. */
+  repairs: SkippedEntry[];
 }
 
 export interface CollectImportInput {
@@ -90,6 +92,7 @@ export function collectImport(input: CollectImportInput): TenantImport {
     entries: [],
     declared: 0,
     skipped: [],
+    repairs: [],
   };
   const ownDomains = new Set(
     tenant.domains.map((d) => {
@@ -117,10 +120,27 @@ export function collectImport(input: CollectImportInput): TenantImport {
       }
       seen.add(l.key);
       if (l.foreign === true) {
-        skip(`${input.providerTypes[kind] ?? 'the provider'} cannot express it in a policy file`);
+        // The provider says why in the value's reason (it describes, it is no entry).
+        const why = (l.value as { reason?: unknown }).reason;
+        skip(
+          `${input.providerTypes[kind] ?? 'the provider'} cannot express it in a policy file${typeof why === 'string' && why.trim() !== '' ? `: ${why.trim()}` : ''}`,
+        );
         continue;
       }
-      const value = { ...l.value } as AnyEntry & { reason?: string };
+      const value = { ...l.value } as AnyEntry & { reason?: string; liveProblem?: string };
+      const problem = value.liveProblem;
+      if (problem !== undefined) {
+        // Live only, never in YAML. An entry of ours (marked) is imported all the same, so
+        // it is not dropped (the plan repairs it); someone else's waits until it is in place.
+        if (!l.managed) {
+          skip(
+            `it is not in place live (${problem}); import again once ${input.providerTypes[kind] ?? 'the vendor'} has placed it`,
+          );
+          continue;
+        }
+        delete value.liveProblem;
+        out.repairs.push({ kind, key: l.key, why: problem });
+      }
       if ('reason' in value && (value.reason ?? '').trim() === '')
         value.reason = importedReason(input.providerTypes[kind] ?? 'the provider', input.today);
       const item = entryItem(kind, value);
@@ -240,8 +260,8 @@ export function importIntoTenantFile(
   opts: { today: string; bundle?: { name: string; entries: readonly ImportedEntry[] } },
 ): TenantFileEdit {
   const inBundle = new Set(opts.bundle?.entries.map((e) => e.fingerprint) ?? []);
-  // Each edit parses the text as it is then: the small edits first, the longest list last,
-  // the comment block (no parse) at the very end of the file.
+  // One run of edits of different lists: the file is parsed once, whatever the number of
+  // entries; the comment block (no parse) goes at the very end of the file.
   const edits: YamlEdit[] = [];
   if (opts.bundle !== undefined && opts.bundle.entries.length > 0)
     edits.push({ op: 'addValues', list: 'include', values: [opts.bundle.name] });
@@ -252,7 +272,6 @@ export function importIntoTenantFile(
       .map((e) => e.item);
     if (items.length > 0) adds.push({ op: 'add', list: kind, items });
   }
-  adds.sort((a, b) => a.items.length - b.items.length);
   const written = adds.reduce((n, a) => n + a.items.length, 0);
   const comment: YamlEdit = {
     op: 'comment',
