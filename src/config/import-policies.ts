@@ -1,6 +1,6 @@
 import { checkEntryValues, type KindCapability } from '../model/capabilities.js';
 import { entryFingerprint, normalizeEntry, sameJson, type RawEntryOf } from '../model/entries.js';
-import { KINDS, KIND_LABELS, type AnyEntry, type Kind, type LiveEntry } from '../model/kinds.js';
+import { KINDS, KIND_LABELS, KIND_RULES, type AnyEntry, type Kind, type LiveEntry } from '../model/kinds.js';
 import { normalizeDomain } from '../model/normalize.js';
 import { POLICY_EDIT_OPTIONS } from './policy-edit.js';
 import type { TenantConfig } from './policy-set.js';
@@ -105,7 +105,11 @@ export function collectImport(input: CollectImportInput): TenantImport {
     const cap = input.capabilities[kind];
     if (live === undefined || cap === undefined) continue;
     const declared = new Set(tenant.entries[kind].map((d) => d.key));
-    const seen = new Set<string>();
+    // A key live more than once: none of its copies is imported. Which copy the planner
+    // takes for the entry depends on the order the vendor lists them, and adopting one
+    // may move it (a vendor without update re-creates it at the end of the list).
+    const copies = new Map<string, number>();
+    for (const l of live) if (l.foreign !== true) copies.set(l.key, (copies.get(l.key) ?? 0) + 1);
     for (const l of live) {
       const skip = (why: string): void => {
         out.skipped.push({ kind, key: l.key, why });
@@ -114,11 +118,13 @@ export function collectImport(input: CollectImportInput): TenantImport {
         out.declared++;
         continue;
       }
-      if (seen.has(l.key)) {
-        skip(`a second live ${KIND_LABELS[kind]} with the same key; only the first is imported`);
+      const n = l.foreign === true ? 1 : (copies.get(l.key) ?? 1);
+      if (n > 1) {
+        skip(
+          `live ${n} times (the same ${KIND_LABELS[kind]} twice); keep one in the vendor's console and import again`,
+        );
         continue;
       }
-      seen.add(l.key);
       if (l.foreign === true) {
         // The provider says why in the value's reason (it describes, it is no entry).
         const why = (l.value as { reason?: unknown }).reason;
@@ -143,6 +149,12 @@ export function collectImport(input: CollectImportInput): TenantImport {
       }
       if ('reason' in value && (value.reason ?? '').trim() === '')
         value.reason = importedReason(input.providerTypes[kind] ?? 'the provider', input.today);
+      const expires = (value as { expires?: unknown }).expires;
+      if (KIND_RULES[kind].expires && typeof expires === 'string' && expires < input.today) {
+        // Declared, it would be planned for removal at once: the first plan would not be empty.
+        skip(`it expired on ${expires}; remove it in the vendor's console`);
+        continue;
+      }
       const item = entryItem(kind, value);
       const normalized = normalizeEntry(kind, item as unknown as RawEntryOf[typeof kind]);
       if (!normalized.ok) {
