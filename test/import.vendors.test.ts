@@ -3,7 +3,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadMimecastContract } from './emulators/mimecast/contract.js';
 import { startMimecastEmulator, type MimecastEmulator } from './emulators/mimecast/emulator.js';
-import { setupMsGraph, type MsGraphSetup } from './providers/msgraph-harness.js';
+import { M365_CASE, setupMsGraph, type MsGraphSetup } from './providers/msgraph-harness.js';
 import { runCli, tempDir } from './support/cli.js';
 
 /**
@@ -124,6 +124,7 @@ describe('import on the Mimecast emulator', () => {
 });
 
 describe('import on the Graph emulator (holds)', () => {
+  const CASE = M365_CASE;
   let g: MsGraphSetup;
   beforeAll(async () => {
     g = await setupMsGraph();
@@ -134,7 +135,7 @@ describe('import on the Graph emulator (holds)', () => {
   });
 
   it('imports holds with custodians and matter; an all-hold stays all; plan is empty', async () => {
-    const caseId = '3c2b1a09-8f7e-4d6c-b5a4-938271605f4e';
+    const caseId = CASE;
     g.tenant.seedHold(caseId, {
       displayName: 'LH-1',
       description: 'Doe v. Acme (2026)',
@@ -159,8 +160,88 @@ describe('import on the Graph emulator (holds)', () => {
     expect(imp.code).toBe(0);
     const text = await tenantFile(repo);
     expect(text).toContain('custodians: all');
+    expect(text).toMatch(
+      /- id: LH-1\n {4}matter: Doe v\. Acme \(2026\)\n {4}custodians:\n {6}- ann@acme\.example\n {6}- bob@acme\.example\n/,
+    );
+    expect(text).toMatch(
+      /- id: LH-ALL\n {4}matter: Everyone, SEC inquiry\n {4}custodians: all\n {4}since: 2026-02-01\n/,
+    );
     const plan = await runCli(['plan', '--detailed-exitcode'], { cwd: repo, env: g.env });
     expect(plan.stdout).toContain('No changes');
     expect(plan.code).toBe(0);
+    // Adopted: LH-1 now carries the marker, its matter unchanged.
+    const lh1 = g.tenant.holds(CASE).find((h) => h.displayName === 'LH-1');
+    expect(lh1?.description).toBe('[mxpolicy] Doe v. Acme (2026)');
+  });
+
+  it('a hold on more mailboxes than the directory has comes across whole; query, disabled and failed holds of others stay unmanaged; ours in error is imported for apply to repair', async () => {
+    g.tenant.clearHolds(CASE);
+    const five = ['ann', 'bob', 'carol', 'dave', 'erin'].map((u) => `${u}@acme.example`);
+    g.tenant.seedHold(CASE, {
+      displayName: 'LH-WIDE',
+      description: 'Departures 2025',
+      emails: five,
+    });
+    g.tenant.seedHold(CASE, {
+      displayName: 'LH-QUERY',
+      description: 'Project X only',
+      emails: ['ann@acme.example'],
+      contentQuery: 'subject:"Project X"',
+    });
+    g.tenant.seedHold(CASE, {
+      displayName: 'LH-OFF',
+      description: 'switched off',
+      emails: ['bob@acme.example'],
+      isEnabled: false,
+    });
+    g.tenant.seedHold(CASE, {
+      displayName: 'LH-BROKEN',
+      description: 'placed by hand, failed',
+      emails: ['carol@acme.example'],
+      status: 'error',
+    });
+    g.tenant.seedHold(CASE, {
+      displayName: 'LH-OURS',
+      description: '[mxpolicy since=2026-03-01] Roe v. Acme',
+      emails: ['dave@acme.example'],
+      status: 'error',
+    });
+    // Three of the five custodians have left the directory since: they stay held.
+    for (const gone of ['carol', 'dave', 'erin']) g.tenant.removeUser(`${gone}@acme.example`);
+    const repo = await repoWithTenant(
+      `tenant: acme\nproviders:\n${g.providersYaml()}\ndomains: [acme.example]\n`,
+    );
+    const imp = await runCli(['import'], { cwd: repo, env: g.env });
+    expect(imp.stderr).toBe('');
+    expect(imp.code).toBe(0);
+    expect(imp.stdout).toMatch(/^acme: 2 entries written to .*, 3 left unmanaged:$/m);
+    expect(imp.stdout).toMatch(
+      /hold LH-QUERY \(hold policy [^)]+\): msgraph cannot express it in a policy file: .*Project X/,
+    );
+    expect(imp.stdout).toMatch(/hold LH-OFF \(hold policy [^)]+\): .*disabled/);
+    expect(imp.stdout).toMatch(
+      /hold LH-BROKEN: it is not in place live \(hold policy LH-BROKEN in error/,
+    );
+    expect(imp.stdout).toMatch(
+      /! hold LH-OURS is imported but not in place live .*the next apply repairs it/,
+    );
+    const text = await tenantFile(repo);
+    expect(text).toMatch(
+      /- id: LH-WIDE\n {4}matter: Departures 2025\n {4}custodians:\n(?: {6}- \w+@acme\.example\n){5}/,
+    );
+    expect(text).toMatch(
+      /- id: LH-OURS\n {4}matter: Roe v\. Acme\n {4}custodians:\n {6}- dave@acme\.example\n {4}since: 2026-03-01\n/,
+    );
+    expect(text).toMatch(/^# - hold LH-QUERY \(hold policy /m);
+    expect(text).toMatch(/^# - hold LH-BROKEN: /m);
+    // The first plan repairs our hold in error (a retry), and only that.
+    const plan = await runCli(['plan', '--detailed-exitcode'], { cwd: repo, env: g.env });
+    expect(plan.code).toBe(2);
+    expect(plan.stdout).toMatch(/acme: 0 to create, 1 to update, 0 to delete/);
+    expect(plan.stdout).toMatch(/~ hold LH-OURS/);
+    // Query, disabled and failed holds of others are untouched by import.
+    const live = g.tenant.holds(CASE);
+    for (const name of ['LH-QUERY', 'LH-OFF', 'LH-BROKEN'])
+      expect(live.find((h) => h.displayName === name)?.description).not.toMatch(/mxpolicy/);
   });
 });
