@@ -59,9 +59,12 @@ const liveState = fc.record({
     fc.record({
       id: fc.constantFrom('LH-1', 'LH-2', 'LH-3'),
       matter: fc.constantFrom('Doe v. Acme', 'Audit 2026'),
-      custodians: fc.uniqueArray(
-        fc.constantFrom('a@acme.example', 'b@acme.example', 'c@elsewhere.example'),
-        { minLength: 1, maxLength: 3 },
+      custodians: fc.oneof(
+        fc.uniqueArray(fc.constantFrom('a@acme.example', 'b@acme.example', 'c@elsewhere.example'), {
+          minLength: 1,
+          maxLength: 3,
+        }),
+        fc.constant('all' as const),
       ),
       managed: fc.boolean(),
     }),
@@ -175,6 +178,16 @@ describe('import then plan is empty (property)', () => {
         };
         await writeFile(path.join(repo, '.mxpolicy/sandbox/t.json'), JSON.stringify(state));
         await importThenPlan(repo, {});
+        // Holds come across whole: matter, and custodians as a list or as `all`.
+        const file = parse(await readFile(path.join(repo, 'policies/tenants/t.yaml'), 'utf8')) as {
+          holds?: { id: string; matter: string; custodians: string[] | 'all' }[];
+        };
+        for (const h of s.holds)
+          expect(file.holds?.find((x) => x.id === h.id)).toEqual({
+            id: h.id,
+            matter: h.matter,
+            custodians: h.custodians === 'all' ? 'all' : [...h.custodians].sort(),
+          });
       }),
       { numRuns: 25 },
     );
@@ -243,9 +256,12 @@ describe('import then plan is empty (property)', () => {
               `{ type: cloudflare, account: '${account}', tokenEnv: CF_TOKEN, baseUrl: '${emu.url}' }`,
             ),
           );
-          await importThenPlan(repo, { CF_TOKEN: TOKEN });
+          const out = await importThenPlan(repo, { CF_TOKEN: TOKEN });
           const text = await readFile(path.join(repo, 'policies/tenants/t.yaml'), 'utf8');
-          if (s.blocked.some((b) => b.regex)) expect(text).toMatch(/# - blocked sender regex:/);
+          if (s.blocked.some((b) => b.regex)) {
+            expect(text).toMatch(/# - blocked sender regex:/);
+            expect(out).toMatch(/^ {2}- blocked sender regex:/m);
+          }
         }),
         { numRuns: 25 },
       );
