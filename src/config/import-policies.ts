@@ -1,6 +1,13 @@
 import { checkEntryValues, type KindCapability } from '../model/capabilities.js';
 import { entryFingerprint, normalizeEntry, sameJson, type RawEntryOf } from '../model/entries.js';
-import { KINDS, KIND_LABELS, KIND_RULES, type AnyEntry, type Kind, type LiveEntry } from '../model/kinds.js';
+import {
+  KINDS,
+  KIND_LABELS,
+  KIND_RULES,
+  type AnyEntry,
+  type Kind,
+  type LiveEntry,
+} from '../model/kinds.js';
 import { normalizeDomain } from '../model/normalize.js';
 import { POLICY_EDIT_OPTIONS } from './policy-edit.js';
 import type { TenantConfig } from './policy-set.js';
