@@ -43,7 +43,7 @@ const sec = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
 
 async function startEmulator(): Promise<{
   url: string;
-  stats: () => Promise<{ requests: number; byOperation: Record<string, number> }>;
+  stats: () => Promise<{ requests: number; byOperation: Record<string, number>; cpuMs: number }>;
   stop: () => Promise<void>;
 }> {
   const child = fork(fileURLToPath(new URL('./cloudflare-emulator-process.ts', import.meta.url)), {
@@ -67,13 +67,13 @@ async function startEmulator(): Promise<{
   await ask({ type: 'validate-responses', on: false }, 'validate-responses');
   return {
     url,
-    stats: async () =>
-      (
-        await ask<{ stats: { requests: number; byOperation: Record<string, number> } }>(
-          { type: 'stats' },
-          'stats',
-        )
-      ).stats,
+    stats: async () => {
+      const r = await ask<{
+        stats: { requests: number; byOperation: Record<string, number> };
+        cpuMs: number;
+      }>({ type: 'stats' }, 'stats');
+      return { ...r.stats, cpuMs: r.cpuMs };
+    },
     stop: async () => {
       await ask({ type: 'close' }, 'closed');
     },
@@ -126,6 +126,7 @@ for (let run = 1; run <= runs; run++) {
         path.join(repo, `policies/tenants/${tenantId(t)}.yaml`),
         `# acquired tenant ${t}\ntenant: ${tenantId(t)}\nproviders:\n  gateway:\n    type: cloudflare\n    account: '${accountOf(t)}'\n    tokenEnv: ${tokenEnvOf(t)}\n    baseUrl: ${emu.url}\n    kinds: [blockedSenders, exemptions]\ndomains: [${tenantId(t)}.mail.example]\n`,
       );
+    const beforeImport = await emu.stats();
     const imp = await cli(
       ['import', '--bundle', 'baseline', '--min-share', '0.8', '--concurrency', concurrency],
       repo,
@@ -149,7 +150,7 @@ for (let run = 1; run <= runs; run++) {
     const bundle = await readFile(path.join(repo, 'policies/bundles/baseline.yaml'), 'utf8');
     const last = imp.stdout.trim().split('\n').slice(-2).join(' | ');
     console.log(
-      `run ${run}: import ${sec(imp.ms)} wall, ${sec(imp.cpuMs)} CPU of this process (load ${(loadavg()[0] ?? 0).toFixed(1)}; ${afterImport.requests} requests: ${JSON.stringify(afterImport.byOperation)}), then plan ${sec(plan.ms)} (exit 0, no changes); bundle ${bundle.split('\n').length} lines; ${last}`,
+      `run ${run}: import ${sec(imp.ms)} wall, ${sec(imp.cpuMs)} CPU of this process + ${sec(afterImport.cpuMs - beforeImport.cpuMs)} CPU of the emulator (load ${(loadavg()[0] ?? 0).toFixed(1)}; ${afterImport.requests} requests: ${JSON.stringify(afterImport.byOperation)}), then plan ${sec(plan.ms)} (exit 0, no changes); bundle ${bundle.split('\n').length} lines; ${last}`,
     );
   } finally {
     await rm(repo, { recursive: true, force: true });

@@ -174,6 +174,47 @@ describe('import on the Graph emulator (holds)', () => {
     expect(lh1?.description).toBe('[mxpolicy] Doe v. Acme (2026)');
   });
 
+  it('an all-hold that misses a mailbox that joined the directory is imported as all; the first plan adds the newcomer', async () => {
+    g.tenant.clearHolds(CASE);
+    g.tenant.seedHold(CASE, {
+      displayName: 'LH-ALL#1',
+      description: '[mxpolicy custodians=all] Everyone, SEC inquiry',
+      emails: [
+        'ann@acme.example',
+        'bob@acme.example',
+        'carol@acme.example',
+        'dave@acme.example',
+        'erin@acme.example',
+      ],
+    });
+    g.tenant.addUsers([{ mail: 'newhire@acme.example' }]);
+    const repo = await repoWithTenant(
+      `tenant: acme\nproviders:\n${g.providersYaml()}\ndomains: [acme.example]\n`,
+    );
+    const imp = await runCli(['import'], { cwd: repo, env: g.env });
+    expect(imp.stderr).toBe('');
+    expect(imp.code).toBe(0);
+    expect(imp.stdout).toContain(
+      '! hold LH-ALL is imported but not in place live (custodians: "all" is not yet complete live)',
+    );
+    expect(await tenantFile(repo)).toMatch(
+      /- id: LH-ALL\n {4}matter: Everyone, SEC inquiry\n {4}custodians: all\n/,
+    );
+    const plan = await runCli(['plan', '--detailed-exitcode'], { cwd: repo, env: g.env });
+    expect(plan.code).toBe(2);
+    expect(plan.stdout).toMatch(/acme: 0 to create, 1 to update, 0 to delete/);
+    expect(plan.stdout).toMatch(
+      /~ hold LH-ALL\n\s+custodians: \[.*"erin@acme\.example"\] -> "all"/,
+    );
+    const apply = await runCli(['apply', '--no-receipt'], { cwd: repo, env: g.env });
+    expect(apply.code).toBe(0);
+    g.tenant.settleAll();
+    const again = await runCli(['plan', '--detailed-exitcode'], { cwd: repo, env: g.env });
+    expect(again.stdout).toContain('No changes');
+    expect(again.code).toBe(0);
+    g.tenant.removeUser('newhire@acme.example');
+  });
+
   it('a hold on more mailboxes than the directory has comes across whole; query, disabled and failed holds of others stay unmanaged; ours in error is imported for apply to repair', async () => {
     g.tenant.clearHolds(CASE);
     const five = ['ann', 'bob', 'carol', 'dave', 'erin'].map((u) => `${u}@acme.example`);

@@ -137,13 +137,16 @@ export async function runImportCommand(
         allowLargeChanges: true, // adoptions write only the marker (checked below)
         capabilities: r.capabilities,
       });
-      // A marked entry not in place live (a hold policy in error): imported, and repaired by
-      // the next apply, not by import (which only marks).
+      // A marked entry not in place live (a hold policy in error, an all-hold missing a new
+      // mailbox): imported as it should be, and completed by the next apply, not by import
+      // (which only marks).
+      const repairs = new Set(
+        (imports.find((i) => i.tenant === r.tenant)?.repairs ?? []).map(
+          (x) => `${x.kind} ${x.key}`,
+        ),
+      );
       const repair = (c: (typeof plan.changes)[number]): boolean =>
-        c.action === 'update' &&
-        c.cause === 'desired' &&
-        c.patch.length > 0 &&
-        c.patch.every((op) => op.path === '/liveProblem');
+        c.action === 'update' && c.cause === 'desired' && repairs.has(`${c.kind} ${c.key}`);
       // Adoptions, and the reason written where live had none (an update of `reason` alone).
       const other = plan.changes.filter(
         (c) =>

@@ -140,7 +140,21 @@ export function collectImport(input: CollectImportInput): TenantImport {
         );
         continue;
       }
-      const value = { ...l.value } as AnyEntry & { reason?: string; liveProblem?: string };
+      // What the live object means, where that is not what it reads as (see `declaredAs`).
+      const value = { ...(l.declaredAs ?? l.value) } as AnyEntry & {
+        reason?: string;
+        liveProblem?: string;
+      };
+      if (l.declaredAs !== undefined) {
+        const read = l.value as unknown as Record<string, unknown>;
+        const meant = l.declaredAs as unknown as Record<string, unknown>;
+        const fields = Object.keys(meant).filter((f) => !sameJson(read[f], meant[f]));
+        out.repairs.push({
+          kind,
+          key: l.key,
+          why: `${fields.map((f) => `${f}: ${JSON.stringify(meant[f])}`).join(', ')} is not yet complete live`,
+        });
+      }
       const problem = value.liveProblem;
       if (problem !== undefined) {
         // Live only, never in YAML. An entry of ours (marked) is imported all the same, so

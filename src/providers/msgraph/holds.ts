@@ -71,6 +71,8 @@ export interface LiveHold {
    * never adopted or changed. Its key names it and is never a hold id; `why` says what it is.
    */
   foreign?: { why: string };
+  /** A hold on all (its marker says so) that misses mailboxes reads as a list but means all. */
+  declaredAs?: LiveHoldValue;
 }
 
 export interface GraphHoldsOptions {
@@ -235,7 +237,13 @@ export function createGraphHolds(o: GraphHoldsOptions): GraphHolds {
           id,
           foreign: { why: g.notWholeMailboxes },
         };
-      return { key: g.hold, value: liveHoldValue(g, dir), managed: g.managed, id };
+      const value = liveHoldValue(g, dir);
+      const hold: LiveHold = { key: g.hold, value, managed: g.managed, id };
+      if (g.managed && g.all && value.custodians !== 'all') {
+        const { liveProblem: _problem, ...meant } = value;
+        hold.declaredAs = { ...meant, custodians: 'all' };
+      }
+      return hold;
     });
   };
 

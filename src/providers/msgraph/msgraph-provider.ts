@@ -166,7 +166,14 @@ export function createMsGraphProviderFactory(opts: MsGraphProviderOptions = {}):
                   foreign: true,
                   id: h.id,
                 } as LiveEntry)
-              : { kind: 'holds', key: h.key, value: h.value, managed: h.managed, id: h.id },
+              : {
+                  kind: 'holds',
+                  key: h.key,
+                  value: h.value,
+                  managed: h.managed,
+                  id: h.id,
+                  ...(h.declaredAs !== undefined ? { declaredAs: h.declaredAs } : {}),
+                },
           );
         },
         async apply(kind, changes, o) {
