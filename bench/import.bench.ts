@@ -1,9 +1,9 @@
-import { fork } from 'node:child_process';
+import { fork, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type * as MainModule from '../src/cli/main.js';
 import { accountOf, tenantId, tokenEnvOf, tokenOf, type BenchShape } from './cloudflare-data.js';
 import type { Command } from './cloudflare-emulator-process.js';
 
@@ -16,8 +16,7 @@ import type { Command } from './cloudflare-emulator-process.js';
  * --detailed-exitcode`, which must exit 0. Fresh emulator per run. Target: import < 30 s.
  */
 
-const dist = async <T>(p: string): Promise<T> => (await import(`../dist/${p}`)) as T;
-const { main } = await dist<typeof MainModule>('cli/main.js');
+const BIN = fileURLToPath(new URL('../bin/mxpolicy.js', import.meta.url));
 
 const env = process.env;
 const num = (name: string, dflt: number): number => {
@@ -80,30 +79,47 @@ async function startEmulator(): Promise<{
   };
 }
 
+/**
+ * CPU time (user + system) of this process's children that have exited, from
+ * /proc/self/stat (cutime, cstime; Linux, 100 ticks a second); NaN elsewhere. The CLI runs
+ * in a child: the difference around one run is that run's CPU, whatever the machine's load.
+ */
+function exitedChildrenCpuMs(): number {
+  try {
+    const stat = readFileSync('/proc/self/stat', 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[13]) + Number(fields[14])) * 10;
+  } catch {
+    return Number.NaN;
+  }
+}
+
 async function cli(
   args: string[],
   cwd: string,
   tokens: Record<string, string>,
 ): Promise<{ code: number; stdout: string; stderr: string; ms: number; cpuMs: number }> {
+  // Timed here, in the parent, from spawning the built CLI to its exit: what a user waits
+  // for, Node's start-up and imports included.
   let stdout = '';
   let stderr = '';
   const t0 = performance.now();
-  const c0 = process.cpuUsage();
-  const code = await main(['node', 'mxpolicy', ...args], {
-    cwd,
-    env: tokens,
-    stdout: { write: (s: string) => (stdout += s) },
-    stderr: { write: (s: string) => (stderr += s) },
-    now: () => new Date(),
+  const c0 = exitedChildrenCpuMs();
+  const code = await new Promise<number>((resolve, reject) => {
+    const p = spawn(process.execPath, [BIN, ...args], {
+      cwd,
+      env: { PATH: env['PATH'] ?? '', ...tokens },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    p.on('error', reject);
+    p.on('close', (c) => {
+      resolve(c ?? 1);
+    });
   });
-  const cpu = process.cpuUsage(c0);
-  return {
-    code,
-    stdout,
-    stderr,
-    ms: performance.now() - t0,
-    cpuMs: (cpu.user + cpu.system) / 1000,
-  };
+  const ms = performance.now() - t0;
+  return { code, stdout, stderr, ms, cpuMs: exitedChildrenCpuMs() - c0 };
 }
 
 const tokens = Object.fromEntries(
@@ -150,7 +166,7 @@ for (let run = 1; run <= runs; run++) {
     const bundle = await readFile(path.join(repo, 'policies/bundles/baseline.yaml'), 'utf8');
     const last = imp.stdout.trim().split('\n').slice(-2).join(' | ');
     console.log(
-      `run ${run}: import ${sec(imp.ms)} wall, ${sec(imp.cpuMs)} CPU of this process + ${sec(afterImport.cpuMs - beforeImport.cpuMs)} CPU of the emulator (load ${(loadavg()[0] ?? 0).toFixed(1)}; ${afterImport.requests} requests: ${JSON.stringify(afterImport.byOperation)}), then plan ${sec(plan.ms)} (exit 0, no changes); bundle ${bundle.split('\n').length} lines; ${last}`,
+      `run ${run}: import ${sec(imp.ms)} wall, ${sec(imp.cpuMs)} CPU of the CLI + ${sec(afterImport.cpuMs - beforeImport.cpuMs)} CPU of the emulator (load ${(loadavg()[0] ?? 0).toFixed(1)}; ${afterImport.requests} requests: ${JSON.stringify(afterImport.byOperation)}), then plan ${sec(plan.ms)} (exit 0, no changes); bundle ${bundle.split('\n').length} lines; ${last}`,
     );
   } finally {
     await rm(repo, { recursive: true, force: true });
@@ -158,6 +174,6 @@ for (let run = 1; run <= runs; run++) {
   }
 }
 console.log(
-  `median of ${runs}: import ${sec(median(imports))} wall (target < 30 s), ${sec(median(importCpu))} CPU; plan after import ${sec(median(plans))}; load average ${median(loads).toFixed(1)} on ${cpus().length} CPUs (wall time stretches with load; CPU time much less)`,
+  `median of ${runs}: import ${sec(median(imports))} wall (target < 30 s), ${sec(median(importCpu))} CPU of the CLI; plan after import ${sec(median(plans))}; load average ${median(loads).toFixed(1)} on ${cpus().length} CPUs (wall time stretches with load, CPU time much less)`,
 );
 if (median(imports) >= 30_000) process.exitCode = 1;
