@@ -31,7 +31,9 @@ describe('plan -> apply -> plan on the sandbox (README loop)', () => {
 
     const again = await runCli(['plan', '--detailed-exitcode'], { cwd: repo });
     expect(again.code).toBe(0);
-    expect(again.stdout).toBe('No changes. Live state matches the policies of 3 tenants.\n');
+    expect(again.stdout).toBe(
+      'No changes. Live state matches the policies of 3 tenants.\nread: full\n',
+    );
 
     const reapply = await runCli(['apply'], { cwd: repo });
     expect(reapply.code).toBe(0);

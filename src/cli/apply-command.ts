@@ -27,6 +27,8 @@ export interface ApplyCommandOptions extends PlanRunOptions {
   receipt?: boolean;
   /** Apply only tenants whose effective desired state differs from this git ref (as plan). */
   changedSince?: string;
+  /** With `changedSince`: plan the selected tenants whole instead of only the keys that differ. */
+  fullRead?: boolean;
   /** `--tenant-timeout`: bound on one tenant's read, plan and apply (default 10m). */
   tenantTimeout?: string;
   /** `--events FILE|-`: one ECS event per change result, as NDJSON. */

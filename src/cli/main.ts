@@ -75,7 +75,11 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
     .option('--detailed-exitcode', 'exit 2 when there are changes')
     .option(
       '--changed-since <ref>',
-      'plan only tenants whose effective desired state differs from merge-base(REF, HEAD); a bundle change selects every tenant including it',
+      'plan only tenants whose effective desired state differs from merge-base(REF, HEAD); a bundle change selects every tenant including it. Each plan is limited to the entries that differ, read with the vendor filters ("read: targeted"); drift elsewhere is left to drift',
+    )
+    .option(
+      '--full-read',
+      'with --changed-since: plan the selected tenants whole, reading every live entry ("read: full"); apply must then be run the same way',
     )
     .option('--github-comment', 'in GitHub Actions: upsert the plan comment on the pull request')
     .action(async (opts: PlanCommandOptions) => {
@@ -103,7 +107,11 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
     .option('--out <file>', 'write the apply report to a file')
     .option(
       '--changed-since <ref>',
-      'apply only tenants whose effective desired state differs from merge-base(REF, HEAD); select as the reviewed plan did, or changes pending elsewhere make the checksum differ',
+      'apply only tenants whose effective desired state differs from merge-base(REF, HEAD), and in them only the entries that differ; select as the reviewed plan did, or changes pending elsewhere make the checksum differ',
+    )
+    .option(
+      '--full-read',
+      'with --changed-since: apply the selected tenants whole (every live entry read), as a plan run with --full-read',
     )
     .option(
       '--receipt',

@@ -2,6 +2,7 @@ import type { PolicySet, TenantConfig } from '../config/policy-set.js';
 import type { RepoConfig } from '../config/repo-config.js';
 import type { TrustPolicy } from '../model/trust.js';
 import { shardOf } from '../config/select-tenants.js';
+import type { PlanTargets } from '../plan/read-scope.js';
 import type { PlanError } from '../plan/types.js';
 import { builtinProviders, type ProviderRegistry } from '../providers/registry.js';
 import {
@@ -13,6 +14,14 @@ import {
 import { today, type CliContext } from './context.js';
 import { DEFAULT_TIMEOUT, parseDuration, startDeadline } from './deadline.js';
 import { loadSelectedPolicies, type SelectionOptions } from './load.js';
+
+/**
+ * Narrows the selected tenants (`--changed-since`, `propose`) and may limit each one's plan
+ * to the keys that changed (`targets`: only those are read and diffed).
+ */
+export type TenantFilter = (
+  selected: TenantConfig[],
+) => Promise<{ tenants: TenantConfig[]; targets?: PlanTargets }>;
 
 export interface PlanRunOptions extends SelectionOptions {
   /** `read` for plan and drift: providers use the bindings' read-only credentials. */
@@ -121,7 +130,7 @@ export interface PreparedPlan {
 export async function preparePlan(
   ctx: CliContext,
   opts: PlanRunOptions,
-  filter?: (t: TenantConfig[]) => Promise<TenantConfig[]>,
+  filter?: TenantFilter,
 ): Promise<PreparedPlan> {
   const spec = opts.timeout ?? DEFAULT_TIMEOUT;
   const timeoutMs = parseDuration(spec);
@@ -131,7 +140,8 @@ export async function preparePlan(
     const { k, n } = parseShard(opts.shard);
     selected = selected.filter((t) => shardOf(t.tenant, n) === k);
   }
-  if (filter !== undefined) selected = await filter(selected);
+  let targets: PlanTargets | undefined;
+  if (filter !== undefined) ({ tenants: selected, targets } = await filter(selected));
   const deadline = startDeadline(timeoutMs, spec);
   return {
     config: loaded.config,
@@ -141,6 +151,7 @@ export async function preparePlan(
       today: today(ctx),
       allowLargeChanges: opts.allowLargeChanges === true,
       validationErrors: validationErrorsByTenant(loaded.set, selected),
+      ...(targets !== undefined ? { targets } : {}),
     },
     signal: deadline.signal,
     dispose: () => {
@@ -156,7 +167,7 @@ export async function preparePlan(
 export async function runPlan(
   ctx: CliContext,
   opts: PlanRunOptions,
-  filter?: (t: TenantConfig[]) => Promise<TenantConfig[]>,
+  filter?: TenantFilter,
 ): Promise<PlannedRun> {
   const prepared = await preparePlan(ctx, opts, filter);
   let run: PlanRun;

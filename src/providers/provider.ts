@@ -70,6 +70,19 @@ export interface Provider {
   readonly type: string;
   readonly capabilities: ProviderCapabilities;
   read(kind: Kind, opts?: { signal?: AbortSignal }): Promise<LiveEntry[]>;
+  /**
+   * Optional targeted read, for plans limited to known keys (`--changed-since`, `propose`):
+   * every live entry of `kind` whose key is one of `keys` (every copy of each), found with
+   * the vendor's filters. It MAY return other entries too (a filter that matches substrings,
+   * or the full listing when that costs fewer requests): the caller keeps exactly the keys it
+   * asked for. Like `read`, it never returns part of an answer: it throws. A provider without
+   * it is read in full for the kinds a targeted plan needs.
+   */
+  readKeys?(
+    kind: Kind,
+    keys: readonly string[],
+    opts?: { signal?: AbortSignal },
+  ): Promise<LiveEntry[]>;
   apply(
     kind: Kind,
     changes: readonly Change[],

@@ -20,6 +20,7 @@ import {
 import { requireSecureUrl } from '../http/url.js';
 import type { LiveEntry, Provider, ProviderContext, ProviderFactory } from '../provider.js';
 import { cloudflareBindingSchema } from './binding-schema.js';
+import { listForKeys } from './read-keys.js';
 import { CLOUDFLARE_CAPABILITIES } from './capabilities.js';
 import {
   createCloudflareApi,
@@ -430,6 +431,16 @@ export function createCloudflareProviderFactory(
         type: 'cloudflare',
         capabilities: CLOUDFLARE_CAPABILITIES,
         read: (kind, o) => read(kind, o?.signal),
+        // Targeted reads (read-keys.ts): only the keys a limited plan needs, by filter.
+        readKeys: async (kind, keys, o) => {
+          const s = spec(kind);
+          const path = `/accounts/${account}/email-security/settings/${s.resource}`;
+          const items = await listForKeys(connect().api, s.resource, keys, o?.signal);
+          const wanted = new Set(keys);
+          return items
+            .map((raw) => s.fromVendor(raw, path, patterns))
+            .filter((e) => wanted.has(e.key));
+        },
         apply: (kind, changes, o) => apply(kind, changes, o?.signal),
         // The pool is the factory's (shared by every tenant); this binding's client only.
         close: async () => {

@@ -48,7 +48,8 @@ export interface HttpRequest {
    * to another host. Anything else fails as `INVALID_RESPONSE` without being sent.
    */
   url?: string;
-  query?: Record<string, string | number | boolean | undefined>;
+  /** Query parameters; an array is sent as the parameter repeated (`domain=a&domain=b`). */
+  query?: Record<string, string | number | boolean | readonly string[] | undefined>;
   /** A JSON body. */
   body?: unknown;
   /** A form-encoded body (`application/x-www-form-urlencoded`), e.g. an OAuth token request. */
@@ -249,7 +250,9 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
       url = new URL(`${basePath}${req.path ?? ''}`, origin);
     }
     for (const [k, v] of Object.entries(req.query ?? {}))
-      if (v !== undefined) url.searchParams.append(k, String(v));
+      if (Array.isArray(v))
+        for (const one of v as readonly string[]) url.searchParams.append(k, one);
+      else if (v !== undefined) url.searchParams.append(k, String(v));
     return { path: `${url.pathname}${url.search}`, label: req.path ?? url.pathname };
   };
 

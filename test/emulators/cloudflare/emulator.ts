@@ -87,6 +87,22 @@ export interface EmulatorOptions {
   /** Skip validating responses (benchmarks only: the check costs CPU the client needs). */
   validateResponses?: boolean;
   onViolation?: (message: string) => void;
+  /** Keep every request (method, path below /client/v4, query) in `log`, for tests that count them. */
+  recordRequests?: boolean;
+  /**
+   * How the `pattern` list filter matches: `exact` (default; what the vendor notes record) or
+   * `substring` (the block_senders contract only says "filter by pattern value").
+   */
+  patternFilter?: 'exact' | 'substring';
+}
+
+/** One request as the emulator received it (`recordRequests`). */
+export interface RecordedRequest {
+  method: string;
+  /** Below `/client/v4`, without the query. */
+  path: string;
+  /** The query string as sent (`pattern=x&page=1&per_page=1000`). */
+  query: string;
 }
 
 export interface EmulatorStats {
@@ -112,6 +128,8 @@ export interface CloudflareEmulator {
   readonly url: string;
   readonly stats: EmulatorStats;
   readonly violations: string[];
+  /** The requests received, when `recordRequests` is set (cleared by `resetStats`). */
+  readonly log: RecordedRequest[];
   addAccount(id: string, token: string): AccountState;
   account(id: string): AccountState;
   inject(rule: FaultRule): void;
@@ -224,6 +242,7 @@ export async function startCloudflareEmulator(
   const accounts = new Map<string, Store>();
   const buckets = new Map<string, { tokens: number; last: number }>();
   const violations: string[] = [];
+  const log: RecordedRequest[] = [];
   const hanging = new Set<ServerResponse>();
   const stats: EmulatorStats = {
     requests: 0,
@@ -413,6 +432,10 @@ export async function startCloudflareEmulator(
     for (const key of exact) {
       const v = q[key];
       if (v === undefined) continue;
+      if (key === 'pattern' && opts.patternFilter === 'substring' && typeof v === 'string') {
+        items = items.filter((o) => typeof o['pattern'] === 'string' && o['pattern'].includes(v));
+        continue;
+      }
       if (key === 'allowed_delivery_mode')
         items = items.filter(
           (o) =>
@@ -559,6 +582,12 @@ export async function startCloudflareEmulator(
     stats.requests++;
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     const method = req.method ?? 'GET';
+    if (opts.recordRequests === true)
+      log.push({
+        method,
+        path: url.pathname.replace(/^\/client\/v4/, ''),
+        query: url.search.replace(/^\?/, ''),
+      });
     const text = await readBody(req);
     if (latencyMs > 0) await new Promise((r) => setTimeout(r, latencyMs));
     const headers: Record<string, string> = {};
@@ -753,6 +782,7 @@ export async function startCloudflareEmulator(
     url: `http://127.0.0.1:${port}/client/v4`,
     stats,
     violations,
+    log,
     addAccount(id, token) {
       const s: Store = { token, data: emptyData() };
       accounts.set(id, s);
@@ -777,6 +807,7 @@ export async function startCloudflareEmulator(
     },
     resetStats() {
       stats.requests = 0;
+      log.length = 0;
       stats.faults = 0;
       stats.created = 0;
       stats.byOperation = {};
