@@ -4,7 +4,12 @@ import { explainPlanDifference, tenantChecksum } from '../plan/build-plan.js';
 import { parsePlanJson } from '../plan/render-json.js';
 import { renderApplyReportText } from '../plan/render-apply.js';
 import type { ApplyReport, Plan } from '../plan/types.js';
-import { applyPlan, planAndApplyTenants, type StreamedRun } from '../reconcile/reconcile.js';
+import {
+  applyPlan,
+  createReadAhead,
+  planAndApplyTenants,
+  type StreamedRun,
+} from '../reconcile/reconcile.js';
 import { applyEvents, applyRefusedEvent } from '../plan/events.js';
 import { recordApplyReceipt } from './apply-receipt.js';
 import { eventContext, writeEvents } from './events-output.js';
@@ -140,7 +145,15 @@ async function streamApply(
 ): Promise<ApplyOutcome> {
   const spec = opts.tenantTimeout ?? DEFAULT_TENANT_TIMEOUT;
   const tenantTimeoutMs = parseDuration(spec, '--tenant-timeout');
-  const prepared = await preparePlan(ctx, opts, await changedSinceOption(ctx, opts));
+  const prepared = await preparePlan(
+    ctx,
+    opts,
+    await changedSinceOption(ctx, opts),
+    (config, signal) =>
+      createReadAhead(reconcileDeps(ctx, { ...opts, trust: config.trust }, undefined, signal), {
+        tenantTimeoutMs,
+      }),
+  );
   let run: StreamedRun;
   try {
     run = await planAndApplyTenants(

@@ -1,8 +1,9 @@
 import path from 'node:path';
-import { loadPolicies } from '../config/load-policies.js';
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
+import { loadPoliciesOneByOne, type LoadedTenant } from '../config/load-policies.js';
 import type { PolicySet, TenantConfig } from '../config/policy-set.js';
 import { createSchemaValidator, type SchemaValidator } from '../config/schema-validator.js';
-import { selectTenants } from '../config/select-tenants.js';
+import { selectTenants, tenantGlob } from '../config/select-tenants.js';
 import type { CapabilityTable } from '../model/capabilities.js';
 import { builtinProviders, capabilityTable } from '../providers/registry.js';
 import { readPolicySources } from '../sources/policy-files.js';
@@ -38,10 +39,16 @@ export interface LoadedPolicies {
   diagnostics: PolicySet['diagnostics'];
 }
 
-/** Read the policy folder from the working tree and resolve the selected tenants. */
+/**
+ * Read the policy folder from the working tree and resolve the selected tenants. With
+ * `onTenant`, each selected tenant is handed over as soon as its own file is loaded (the
+ * event loop runs between files, so work started on it, such as reading its live state,
+ * goes on while the next files are parsed).
+ */
 export async function loadSelectedPolicies(
   ctx: CliContext,
   opts: SelectionOptions,
+  onTenant?: (loaded: LoadedTenant, config: RepoConfig) => void,
 ): Promise<LoadedPolicies> {
   const root = ctx.cwd;
   const dir = path.relative(root, path.resolve(root, opts.policies)) || '.';
@@ -51,12 +58,25 @@ export async function loadSelectedPolicies(
       `no policy files in ${dir}/tenants/ or ${dir}/bundles/ (run from the repository root, or pass --policies DIR)`,
     );
   const config = await readRepoConfig(ctx);
-  const set = loadPolicies(sources, {
+  const loading = loadPoliciesOneByOne(sources, {
     validator: schemaValidator(),
     capabilities: builtinCapabilities(),
     today: today(ctx),
     trust: config.trust,
   });
+  const wanted = opts.tenant.map(tenantGlob);
+  let set: PolicySet;
+  for (;;) {
+    const step = loading.next();
+    if (step.done === true) {
+      set = step.value;
+      break;
+    }
+    if (onTenant === undefined) continue;
+    if (wanted.length === 0 || wanted.some((g) => g.test(step.value.tenant.tenant)))
+      onTenant(step.value, config);
+    await yieldToEventLoop();
+  }
   const selected = selectTenants(set.tenants, opts.tenant);
   // A mistyped --tenant must not look like "nothing to do" (an on-call at 3 a.m.).
   for (const glob of opts.tenant) {

@@ -50,6 +50,33 @@ interface ParsedFile {
  * (syntax, schema, semantics) with its file, line and column. Pure: no I/O, no clock.
  */
 export function loadPolicies(sources: readonly PolicySource[], opts: LoadOptions): PolicySet {
+  const loading = loadPoliciesOneByOne(sources, opts);
+  for (;;) {
+    const step = loading.next();
+    if (step.done === true) return step.value;
+  }
+}
+
+/** A tenant as soon as its own file is loaded (see `loadPoliciesOneByOne`). */
+export interface LoadedTenant {
+  tenant: TenantConfig;
+  /**
+   * No error so far in the tenant's own file or in a bundle file it includes. Final only
+   * once every file is loaded: a later file can still make the tenant invalid (another file
+   * claiming the same tenant id, another tenant's entry problem reported in a shared bundle).
+   */
+  clean: boolean;
+}
+
+/**
+ * `loadPolicies`, one tenant file at a time: bundles first, then each tenant file in path
+ * order, yielded as soon as it is loaded so a caller can start on it (read its live state)
+ * while the next files are parsed. Returns the same `PolicySet` as `loadPolicies`.
+ */
+export function* loadPoliciesOneByOne(
+  sources: readonly PolicySource[],
+  opts: LoadOptions,
+): Generator<LoadedTenant, PolicySet, void> {
   const diagnostics: Diagnostic[] = [];
   const sorted = [...sources].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   const parse = (source: PolicySource): ParsedFile | undefined => {
@@ -175,6 +202,7 @@ export function loadPolicies(sources: readonly PolicySource[], opts: LoadOptions
       !hasErrors(diagnostics.slice(before)) &&
       tenant.include.every((b) => bundles.get(b)?.valid === true);
     tenants.set(tenant.tenant, tenant);
+    yield { tenant, clean: tenant.valid && !errorsIn(diagnostics, tenant, bundles) };
   }
 
   // A tenant file that could not be read at all still stands for its tenant (named after the
@@ -200,6 +228,17 @@ export function loadPolicies(sources: readonly PolicySource[], opts: LoadOptions
     bundles: [...bundles.values()].sort((a, b) => (a.bundle < b.bundle ? -1 : 1)),
     diagnostics: dedupe(diagnostics).sort(compareDiagnostics),
   };
+}
+
+/** Whether any error so far is in the tenant's file or a bundle file it includes. */
+function errorsIn(
+  diagnostics: readonly Diagnostic[],
+  tenant: TenantConfig,
+  bundles: ReadonlyMap<string, BundleConfig>,
+): boolean {
+  const files = new Set([tenant.file]);
+  for (const b of tenant.include) files.add(bundles.get(b)?.file ?? `bundles/${b}`);
+  return diagnostics.some((d) => d.severity === 'error' && files.has(d.file));
 }
 
 /**

@@ -59,6 +59,81 @@ export interface PlanOptions {
   allowLargeChanges: boolean;
   /** Validation errors per tenant id: such a tenant is `error` and is not read live. */
   validationErrors: ReadonlyMap<string, PlanError[]>;
+  /**
+   * Reads started while the policy files were still loading (`createReadAhead`): a tenant
+   * read ahead is not read again, unless it turned out invalid (its read is then dropped).
+   */
+  readAhead?: ReadAhead;
+}
+
+/**
+ * Live reads started before the final list of tenants is known: the CLI starts a tenant's
+ * read as soon as its own file (and its bundles) loaded without error, while the next files
+ * are still being parsed. Reads only, never a write; at most `deps.concurrency` at once.
+ */
+export interface ReadAhead {
+  /** Start reading this tenant (its file and bundles passed validation so far). */
+  start(tenant: TenantConfig): void;
+  /** The read started for this tenant, with the tenant's own deadline, if any. */
+  take(tenant: TenantConfig): Promise<EarlyRead> | undefined;
+  /** Close the providers the reads created (a run that took them closes them too). */
+  close(): Promise<void>;
+}
+
+/** A tenant's own deadline: the command's, and `tenantTimeoutMs` from when it starts. */
+function tenantSignal(
+  deps: ReconcileDeps,
+  tenantTimeoutMs: number | undefined,
+): AbortSignal | undefined {
+  const signals = [
+    ...(deps.signal !== undefined ? [deps.signal] : []),
+    ...(tenantTimeoutMs !== undefined ? [AbortSignal.timeout(tenantTimeoutMs)] : []),
+  ];
+  return signals.length > 1 ? AbortSignal.any(signals) : signals[0];
+}
+
+/** A read done ahead, and the tenant's deadline (started with the read). */
+export interface EarlyRead {
+  read: TenantRead;
+  signal?: AbortSignal;
+}
+
+export function createReadAhead(
+  deps: ReconcileDeps,
+  opts: { tenantTimeoutMs?: number } = {},
+): ReadAhead {
+  const created: Provider[] = [];
+  const started = new Map<TenantConfig, Promise<EarlyRead>>();
+  const queue: (() => void)[] = [];
+  let active = 0;
+  const slot = async (): Promise<void> => {
+    if (active >= deps.concurrency) await new Promise<void>((resolve) => queue.push(resolve));
+    active++;
+  };
+  const release = (): void => {
+    active--;
+    queue.shift()?.();
+  };
+  return {
+    start(tenant) {
+      if (started.has(tenant) || !tenant.valid) return;
+      const early = (async (): Promise<EarlyRead> => {
+        await slot();
+        try {
+          // The deadline starts with the read: it bounds the tenant's read, plan and apply.
+          const signal = tenantSignal(deps, opts.tenantTimeoutMs);
+          const own: ReconcileDeps = { ...deps, ...(signal !== undefined ? { signal } : {}) };
+          const read = await readOneTenant(tenant, own, new Map(), created);
+          return signal !== undefined ? { read, signal } : { read };
+        } finally {
+          release();
+        }
+      })();
+      started.set(tenant, early);
+    },
+    take: (tenant) => started.get(tenant),
+    close: closer(created, deps.logger),
+  };
 }
 
 /** A tenant's providers by kind, kept from planning so apply writes through the same ones. */
@@ -100,6 +175,28 @@ function closer(created: readonly Provider[], logger: Logger): () => Promise<voi
   };
 }
 
+/**
+ * The read started ahead for a tenant, when it still counts: the tenant is still valid now
+ * that every file is loaded. Otherwise it is planned as if it had never been read.
+ */
+async function readAheadOf(
+  tenant: TenantConfig,
+  opts: PlanOptions,
+): Promise<EarlyRead | undefined> {
+  const early = opts.readAhead?.take(tenant);
+  if (early === undefined || !tenant.valid) return undefined;
+  if ((opts.validationErrors.get(tenant.tenant) ?? []).length > 0) return undefined;
+  return early;
+}
+
+/** A run's close that also closes the providers of the reads it took from `readAhead`. */
+function withReadAhead(close: () => Promise<void>, readAhead?: ReadAhead): () => Promise<void> {
+  if (readAhead === undefined) return close;
+  return async () => {
+    await Promise.all([close(), readAhead.close()]);
+  };
+}
+
 /** Only the variables a binding names as secrets, and mxpolicy's own settings. */
 function envFor(
   env: Readonly<Record<string, string | undefined>>,
@@ -123,14 +220,15 @@ export async function planTenants(
 ): Promise<PlanRun> {
   const sessions = new Map<string, TenantSession>();
   const created: Provider[] = [];
-  const close = closer(created, deps.logger);
+  const close = withReadAhead(closer(created, deps.logger), opts.readAhead);
   let done = 0;
   try {
     const tenantPlans = await mapConcurrent(
       tenants,
       deps.concurrency,
       async (tenant): Promise<TenantPlan> => {
-        const result = await planOneTenant(tenant, deps, opts, sessions, created);
+        const early = await readAheadOf(tenant, opts);
+        const result = await planOneTenant(tenant, deps, opts, sessions, created, early?.read);
         deps.onTenantDone?.(tenant.tenant, ++done, tenants.length);
         return result;
       },
@@ -180,18 +278,15 @@ export async function planAndApplyTenants(
   const startedAt = deps.now().toISOString();
   const sessions = new Map<string, TenantSession>();
   const created: Provider[] = [];
-  const close = closer(created, deps.logger);
+  const close = withReadAhead(closer(created, deps.logger), opts.readAhead);
   const refused: Refusal[] = [];
   let done = 0;
   try {
     const pairs = await mapConcurrent(tenants, deps.concurrency, async (tenant) => {
-      const signals = [
-        ...(deps.signal !== undefined ? [deps.signal] : []),
-        ...(opts.tenantTimeoutMs !== undefined ? [AbortSignal.timeout(opts.tenantTimeoutMs)] : []),
-      ];
-      const signal = signals.length > 1 ? AbortSignal.any(signals) : signals[0];
+      const early = await readAheadOf(tenant, opts);
+      const signal = early !== undefined ? early.signal : tenantSignal(deps, opts.tenantTimeoutMs);
       const own: ReconcileDeps = { ...deps, ...(signal !== undefined ? { signal } : {}) };
-      const plan = await planOneTenant(tenant, own, opts, sessions, created);
+      const plan = await planOneTenant(tenant, own, opts, sessions, created, early?.read);
       let result: TenantApplyResult;
       const fresh = tenantChecksum(plan);
       const reviewed =
@@ -232,8 +327,9 @@ async function planOneTenant(
   opts: PlanOptions,
   sessions: Map<string, TenantSession>,
   created: Provider[],
+  early?: TenantRead,
 ): Promise<TenantPlan> {
-  const read = await readOneTenant(tenant, deps, opts.validationErrors, created);
+  const read = early ?? (await readOneTenant(tenant, deps, opts.validationErrors, created));
   if (read.status === 'error')
     return {
       tenant: tenant.tenant,
