@@ -11,12 +11,11 @@ import {
   type StreamedRun,
 } from '../reconcile/reconcile.js';
 import { applyEvents, applyRefusedEvent } from '../plan/events.js';
-import { recordApplyReceipt } from './apply-receipt.js';
 import { eventContext, writeEvents } from './events-output.js';
 import { changedSinceOption } from './changed-since.js';
 import { EXIT, useColour, type CliContext, type ExitCode } from './context.js';
 import { emit } from './plan-command.js';
-import { parseDuration } from './deadline.js';
+import { DEFAULT_TENANT_TIMEOUT, parseDuration } from './deadline.js';
 import { preparePlan, reconcileDeps, runPlan, type PlanRunOptions } from './run-plan.js';
 
 export interface ApplyCommandOptions extends PlanRunOptions {
@@ -43,7 +42,7 @@ export interface ApplyCommandOptions extends PlanRunOptions {
 const eventExtra = (opts: ApplyCommandOptions): { pr?: number } =>
   opts.pr !== undefined ? { pr: opts.pr } : {};
 
-export const DEFAULT_TENANT_TIMEOUT = '10m';
+export { DEFAULT_TENANT_TIMEOUT };
 
 export function applyExitCode(plan: Plan, report: ApplyReport): ExitCode {
   if (report.summary.failed > 0 || plan.tenants.some((t) => t.status === 'error'))
@@ -125,7 +124,9 @@ async function finishApply(
   // Here rather than in runApplyCommand so every way of applying leaves a receipt.
   const inCi = ctx.env['CI'] === 'true' || ctx.env['GITHUB_ACTIONS'] === 'true';
   const receipt =
-    (opts.receipt ?? inCi) ? await recordApplyReceipt(ctx, report, opts.policies) : EXIT.ok;
+    (opts.receipt ?? inCi)
+      ? await (await import('./apply-receipt.js')).recordApplyReceipt(ctx, report, opts.policies)
+      : EXIT.ok;
   return {
     exitCode:
       receipt === EXIT.ok && (mismatch ?? []).length === 0

@@ -107,6 +107,4 @@ export async function loadSelectedPolicies(
   return { root, set, selected, diagnostics, config };
 }
 
-export function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
-}
+export { collect } from './collect.js';
