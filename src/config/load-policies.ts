@@ -119,7 +119,7 @@ export function* loadPoliciesOneByOne(
     }
     const schemaDiagnostics = [
       ...opts.validator.validate(source.kind, yaml),
-      ...findControlCharacters(yaml),
+      ...findControlCharacters(yaml, source.text),
     ];
     diagnostics.push(...schemaDiagnostics);
     return {
@@ -250,7 +250,10 @@ const HIDDEN_CHARACTER =
   // eslint-disable-next-line no-control-regex -- finding control characters is the point
   /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/;
 
-function findControlCharacters(yaml: YamlFile): Diagnostic[] {
+function findControlCharacters(yaml: YamlFile, text: string): Diagnostic[] {
+  // A value can only hold such a character if the text does, or writes it as an escape
+  // (which needs a backslash): most files skip the walk over every value.
+  if (!HIDDEN_CHARACTER.test(text) && !text.includes('\\')) return [];
   const out: Diagnostic[] = [];
   const path: (string | number)[] = [];
   const visit = (value: unknown): void => {
