@@ -1,3 +1,4 @@
+import v8 from 'node:v8';
 import path from 'node:path';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { loadPoliciesOneByOne, type LoadedTenant } from '../config/load-policies.js';
@@ -29,6 +30,21 @@ export function builtinCapabilities(): CapabilityTable {
   return capabilityTable(builtinProviders);
 }
 
+/** Policy text beyond which the process trades some CPU for a smaller heap (~750k entries). */
+const LARGE_ESTATE_CHARS = 24 * 2 ** 20;
+
+/**
+ * V8 lets the heap grow to about twice what is live before collecting it; an estate of a
+ * million entries would then pass 1 GB. For such an estate, grow it by a fifth instead:
+ * measured on a 312,500-entry plan, a quarter less peak memory for some 15% more CPU. A
+ * process setting, made once the size of the work is known (smaller estates keep the speed).
+ */
+function favourMemoryForLargeEstates(sources: readonly { text: string }[]): void {
+  let chars = 0;
+  for (const s of sources) chars += s.text.length;
+  if (chars > LARGE_ESTATE_CHARS) v8.setFlagsFromString('--heap-growing-percent=20');
+}
+
 export interface LoadedPolicies {
   root: string;
   set: PolicySet;
@@ -53,6 +69,7 @@ export async function loadSelectedPolicies(
   const root = ctx.cwd;
   const dir = path.relative(root, path.resolve(root, opts.policies)) || '.';
   const sources = await readPolicySources(root, dir);
+  favourMemoryForLargeEstates(sources);
   if (sources.length === 0)
     throw new Error(
       `no policy files in ${dir}/tenants/ or ${dir}/bundles/ (run from the repository root, or pass --policies DIR)`,
