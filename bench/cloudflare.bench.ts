@@ -339,3 +339,9 @@ try {
 } finally {
   await ask({ type: 'close' }, 'closed').catch(() => undefined);
 }
+
+// ---- whole-process scenarios (bench/cloudflare-fleet.ts; FLEET=none leaves them out) ------
+if (env['FLEET'] !== 'none') {
+  const { runFleetBench } = await import('./cloudflare-fleet.js');
+  if (!(await runFleetBench(env)) && env['BENCH_STRICT'] === '1') process.exitCode = 1;
+}
