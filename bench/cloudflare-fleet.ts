@@ -286,10 +286,12 @@ export async function benchHungTenant(
       );
       const { at, created } = await landed;
       const value = JSON.parse(await readFile(report, 'utf8')) as ApplyReport;
-      const failed = value.tenants.filter((t) => t.status !== 'applied').map((t) => t.tenant);
-      if (created < healthy || failed.join() !== tenantId(hung))
+      const failed = value.tenants.filter((t) => t.status !== 'applied');
+      if (created < healthy || failed.map((t) => t.tenant).join() !== tenantId(hung))
         throw new Error(
-          `expected every tenant but ${tenantId(hung)} applied; not applied: ${failed.join(', ')}; writes landed: ${created}`,
+          `expected every tenant but ${tenantId(hung)} applied; not applied: ${failed
+            .map((t) => `${t.tenant} (${t.reason ?? t.results[0]?.reason ?? t.status})`)
+            .join(', ')}; writes landed: ${created}`,
         );
       results.push({ landedMs: at - startedAt, exitMs: run.ms, requests: await emu.requests() });
     }

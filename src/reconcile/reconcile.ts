@@ -74,8 +74,8 @@ export interface PlanOptions {
 export interface ReadAhead {
   /** Start reading this tenant (its file and bundles passed validation so far). */
   start(tenant: TenantConfig): void;
-  /** The read started for this tenant, with the tenant's own deadline, if any. */
-  take(tenant: TenantConfig): Promise<EarlyRead> | undefined;
+  /** The read started for this tenant, if any. */
+  take(tenant: TenantConfig): Promise<TenantRead> | undefined;
   /** Close the providers the reads created (a run that took them closes them too). */
   close(): Promise<void>;
 }
@@ -92,18 +92,12 @@ function tenantSignal(
   return signals.length > 1 ? AbortSignal.any(signals) : signals[0];
 }
 
-/** A read done ahead, and the tenant's deadline (started with the read). */
-export interface EarlyRead {
-  read: TenantRead;
-  signal?: AbortSignal;
-}
-
 export function createReadAhead(
   deps: ReconcileDeps,
   opts: { tenantTimeoutMs?: number } = {},
 ): ReadAhead {
   const created: Provider[] = [];
-  const started = new Map<TenantConfig, Promise<EarlyRead>>();
+  const started = new Map<TenantConfig, Promise<TenantRead>>();
   const queue: (() => void)[] = [];
   let active = 0;
   const slot = async (): Promise<void> => {
@@ -117,14 +111,13 @@ export function createReadAhead(
   return {
     start(tenant) {
       if (started.has(tenant) || !tenant.valid) return;
-      const early = (async (): Promise<EarlyRead> => {
+      const early = (async (): Promise<TenantRead> => {
         await slot();
         try {
-          // The deadline starts with the read: it bounds the tenant's read, plan and apply.
+          // The tenant's deadline bounds its read from when the read starts.
           const signal = tenantSignal(deps, opts.tenantTimeoutMs);
           const own: ReconcileDeps = { ...deps, ...(signal !== undefined ? { signal } : {}) };
-          const read = await readOneTenant(tenant, own, new Map(), created);
-          return signal !== undefined ? { read, signal } : { read };
+          return await readOneTenant(tenant, own, new Map(), created);
         } finally {
           release();
         }
@@ -182,7 +175,7 @@ function closer(created: readonly Provider[], logger: Logger): () => Promise<voi
 async function readAheadOf(
   tenant: TenantConfig,
   opts: PlanOptions,
-): Promise<EarlyRead | undefined> {
+): Promise<TenantRead | undefined> {
   const early = opts.readAhead?.take(tenant);
   if (early === undefined || !tenant.valid) return undefined;
   if ((opts.validationErrors.get(tenant.tenant) ?? []).length > 0) return undefined;
@@ -228,7 +221,7 @@ export async function planTenants(
       deps.concurrency,
       async (tenant): Promise<TenantPlan> => {
         const early = await readAheadOf(tenant, opts);
-        const result = await planOneTenant(tenant, deps, opts, sessions, created, early?.read);
+        const result = await planOneTenant(tenant, deps, opts, sessions, created, early);
         deps.onTenantDone?.(tenant.tenant, ++done, tenants.length);
         return result;
       },
@@ -248,7 +241,10 @@ export interface StreamOptions extends PlanOptions {
    * was reviewed is refused alone; the others are applied.
    */
   reviewed?: ReadonlyMap<string, string>;
-  /** Bound on one tenant's reading, planning and applying (ms); it then fails alone. */
+  /**
+   * Bound on one tenant's reading, and again on its planning and applying (ms); it then
+   * fails alone. (A tenant read ahead may wait for the other files to load in between.)
+   */
   tenantTimeoutMs?: number;
 }
 
@@ -285,9 +281,11 @@ export async function planAndApplyTenants(
   try {
     const pairs = await mapConcurrent(tenants, deps.concurrency, async (tenant) => {
       const early = await readAheadOf(tenant, opts);
-      const signal = early !== undefined ? early.signal : tenantSignal(deps, opts.tenantTimeoutMs);
+      // A fresh deadline for planning and applying: a tenant read ahead may have waited for
+      // the other files to load (its read had a deadline of its own).
+      const signal = tenantSignal(deps, opts.tenantTimeoutMs);
       const own: ReconcileDeps = { ...deps, ...(signal !== undefined ? { signal } : {}) };
-      const plan = await planOneTenant(tenant, own, opts, sessions, created, early?.read);
+      const plan = await planOneTenant(tenant, own, opts, sessions, created, early);
       let result: TenantApplyResult;
       const fresh = tenantChecksum(plan);
       const reviewed =
