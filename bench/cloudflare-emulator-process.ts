@@ -3,7 +3,14 @@ import {
   startCloudflareEmulator,
   type CloudflareEmulator,
 } from '../test/emulators/cloudflare/emulator.js';
-import { accountOf, benchData, benchDomains, tokenOf, type BenchShape } from './cloudflare-data.js';
+import {
+  accountOf,
+  benchData,
+  benchDomains,
+  tenantId,
+  tokenOf,
+  type BenchShape,
+} from './cloudflare-data.js';
 
 /**
  * The benchmark's emulator, in its own process so that it has its own core: serving
@@ -25,13 +32,31 @@ export type Command =
       /** Budget of each token, and the block once it is exceeded (default: none). */
       rateLimit?: { requests: number; windowMs: number };
       blockMs?: number;
+      /** Accounts start with no entries (a full apply from empty); only the domain exists. */
+      empty?: boolean;
+      /** Tenants whose account accepts connections and never answers. */
+      hang?: number[];
     }
+  /** Answer once the emulator has created `count` objects: when those writes landed. */
+  | { type: 'watch-created'; count: number }
   | { type: 'stats' }
   | { type: 'reset' }
   | { type: 'validate-responses'; on: boolean }
   | { type: 'close' };
 
 let emu: CloudflareEmulator | undefined;
+
+/** The tenant's one protected domain, as the policies' route declares it (bench data). */
+const domainOf = (t: number): Record<string, unknown> => ({
+  domain: `${tenantId(t)}.mail.example`,
+  transport: `mx1.${tenantId(t)}.mail.example`,
+  require_tls_inbound: true,
+  require_tls_outbound: true,
+  allowed_delivery_modes: ['DIRECT'],
+  drop_dispositions: ['MALICIOUS'],
+  ip_restrictions: [],
+  regions: ['GLOBAL'],
+});
 
 function reply(message: unknown): void {
   process.send?.(message);
@@ -45,9 +70,19 @@ process.on('message', (cmd: Command) => {
         ...(cmd.rateLimit !== undefined ? { rateLimit: cmd.rateLimit } : {}),
         ...(cmd.blockMs !== undefined ? { blockMs: cmd.blockMs } : {}),
       });
-      const data = benchData(cmd.shape, benchDomains());
+      const data = cmd.empty === true ? undefined : benchData(cmd.shape, benchDomains());
       for (let t = 0; t < cmd.shape.tenants; t++) {
         const acct = emu.addAccount(accountOf(t), cmd.sharedToken ?? tokenOf(t));
+        if (cmd.hang?.includes(t) === true)
+          emu.inject({
+            path: new RegExp(`^/accounts/${accountOf(t)}/`),
+            fault: 'timeout',
+            times: Number.MAX_SAFE_INTEGER,
+          });
+        if (data === undefined) {
+          acct.seed('domains', [domainOf(t)]);
+          continue;
+        }
         const mine = data.tenant(t);
         const body = <T>(m: { ok: true; body: T } | { ok: false; reason: string }): T => {
           if (!m.ok) throw new Error(m.reason);
@@ -72,18 +107,7 @@ process.on('message', (cmd: Command) => {
             ...plain(body(exemptionToVendor(e)), e.reason),
           })),
         );
-        acct.seed('domains', [
-          {
-            domain: mine.route.domain,
-            transport: mine.route.deliverTo,
-            require_tls_inbound: true,
-            require_tls_outbound: true,
-            allowed_delivery_modes: ['DIRECT'],
-            drop_dispositions: ['MALICIOUS'],
-            ip_restrictions: [],
-            regions: ['GLOBAL'],
-          },
-        ]);
+        acct.seed('domains', [domainOf(t)]);
       }
       reply({ type: 'started', url: emu.url });
     } else if (cmd.type === 'stats') {
@@ -93,6 +117,13 @@ process.on('message', (cmd: Command) => {
         violations: emu?.violations.length ?? 0,
         cpuMs: (process.cpuUsage().user + process.cpuUsage().system) / 1000,
       });
+    } else if (cmd.type === 'watch-created') {
+      const started = Date.now();
+      const timer = setInterval(() => {
+        if ((emu?.stats.created ?? 0) < cmd.count && Date.now() - started < 600_000) return;
+        clearInterval(timer);
+        reply({ type: 'created-reached', at: Date.now(), created: emu?.stats.created ?? 0 });
+      }, 5);
     } else if (cmd.type === 'validate-responses') {
       emu?.setValidateResponses(cmd.on);
       reply({ type: 'validate-responses' });

@@ -339,3 +339,9 @@ try {
 } finally {
   await ask({ type: 'close' }, 'closed').catch(() => undefined);
 }
+
+// ---- whole-process scenarios (bench/cloudflare-scale.ts; SCALE=none leaves them out) ------
+if (env['SCALE'] !== 'none') {
+  const { runScaleBench } = await import('./cloudflare-scale.js');
+  if (!(await runScaleBench(env)) && env['BENCH_STRICT'] === '1') process.exitCode = 1;
+}

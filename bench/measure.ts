@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -44,4 +44,34 @@ export const median = (xs: number[]): number => {
 
 export function machine(): string {
   return `${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`;
+}
+
+/** `measureCli` without blocking this process (a benchmark that talks to an emulator meanwhile). */
+export function measureCliAsync(
+  args: string[],
+  cwd: string,
+  env: Record<string, string> = {},
+): Promise<Run> {
+  const child = path.resolve(import.meta.dirname, 'child.mjs');
+  const started = performance.now();
+  return new Promise((resolve, reject) => {
+    const p = spawn(process.execPath, [child, ...args], {
+      cwd,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    p.on('error', reject);
+    p.on('close', () => {
+      const ms = performance.now() - started;
+      const line = stderr.trim().split('\n').pop() ?? '';
+      try {
+        const reported = JSON.parse(line) as Omit<Run, 'inProcessMs'>;
+        resolve({ ...reported, inProcessMs: reported.ms, ms });
+      } catch {
+        reject(new Error(`benchmark child failed: ${stderr.slice(0, 2000)}`));
+      }
+    });
+  });
 }

@@ -4,14 +4,18 @@ import { explainPlanDifference, tenantChecksum } from '../plan/build-plan.js';
 import { parsePlanJson } from '../plan/render-json.js';
 import { renderApplyReportText } from '../plan/render-apply.js';
 import type { ApplyReport, Plan } from '../plan/types.js';
-import { applyPlan, planAndApplyTenants, type StreamedRun } from '../reconcile/reconcile.js';
+import {
+  applyPlan,
+  createReadAhead,
+  planAndApplyTenants,
+  type StreamedRun,
+} from '../reconcile/reconcile.js';
 import { applyEvents, applyRefusedEvent } from '../plan/events.js';
-import { recordApplyReceipt } from './apply-receipt.js';
 import { eventContext, writeEvents } from './events-output.js';
 import { changedSinceOption } from './changed-since.js';
 import { EXIT, useColour, type CliContext, type ExitCode } from './context.js';
 import { emit } from './plan-command.js';
-import { parseDuration } from './deadline.js';
+import { DEFAULT_TENANT_TIMEOUT, parseDuration } from './deadline.js';
 import { preparePlan, reconcileDeps, runPlan, type PlanRunOptions } from './run-plan.js';
 
 export interface ApplyCommandOptions extends PlanRunOptions {
@@ -45,7 +49,7 @@ export interface ApplyCommandOptions extends PlanRunOptions {
 const eventExtra = (opts: ApplyCommandOptions): { pr?: number } =>
   opts.pr !== undefined ? { pr: opts.pr } : {};
 
-export const DEFAULT_TENANT_TIMEOUT = '10m';
+export { DEFAULT_TENANT_TIMEOUT };
 
 export function applyExitCode(plan: Plan, report: ApplyReport): ExitCode {
   if (report.summary.failed > 0 || plan.tenants.some((t) => t.status === 'error'))
@@ -138,7 +142,9 @@ async function finishApply(
   // Here rather than in runApplyCommand so every way of applying leaves a receipt.
   const inCi = ctx.env['CI'] === 'true' || ctx.env['GITHUB_ACTIONS'] === 'true';
   const receipt =
-    (opts.receipt ?? inCi) ? await recordApplyReceipt(ctx, report, opts.policies) : EXIT.ok;
+    (opts.receipt ?? inCi)
+      ? await (await import('./apply-receipt.js')).recordApplyReceipt(ctx, report, opts.policies)
+      : EXIT.ok;
   return {
     exitCode:
       receipt === EXIT.ok && (mismatch ?? []).length === 0
@@ -159,7 +165,15 @@ async function streamApply(
 ): Promise<ApplyOutcome> {
   const spec = opts.tenantTimeout ?? DEFAULT_TENANT_TIMEOUT;
   const tenantTimeoutMs = parseDuration(spec, '--tenant-timeout');
-  const prepared = await preparePlan(ctx, opts, await changedSinceOption(ctx, opts));
+  const prepared = await preparePlan(
+    ctx,
+    opts,
+    await changedSinceOption(ctx, opts),
+    (config, signal) =>
+      createReadAhead(reconcileDeps(ctx, { ...opts, trust: config.trust }, undefined, signal), {
+        tenantTimeoutMs,
+      }),
+  );
   let run: StreamedRun;
   try {
     run = await planAndApplyTenants(

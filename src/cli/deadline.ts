@@ -1,6 +1,9 @@
 /** `--timeout`: how long plan, apply and drift may talk to vendors before giving up. */
 export const DEFAULT_TIMEOUT = '30m';
 
+/** `--tenant-timeout`: bound on one tenant's read, plan and apply. */
+export const DEFAULT_TENANT_TIMEOUT = '10m';
+
 /** `90s`, `15m`, `1h`, `1h30m`, or bare seconds; `0` means no deadline. Returns ms. */
 export function parseDuration(spec: string, name = '--timeout'): number {
   const s = spec.trim();

@@ -1,8 +1,10 @@
+import v8 from 'node:v8';
 import path from 'node:path';
-import { loadPolicies } from '../config/load-policies.js';
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
+import { loadPoliciesOneByOne, type LoadedTenant } from '../config/load-policies.js';
 import type { PolicySet, TenantConfig } from '../config/policy-set.js';
 import { createSchemaValidator, type SchemaValidator } from '../config/schema-validator.js';
-import { selectTenants } from '../config/select-tenants.js';
+import { selectTenants, tenantGlob } from '../config/select-tenants.js';
 import type { CapabilityTable } from '../model/capabilities.js';
 import { builtinProviders, capabilityTable } from '../providers/registry.js';
 import { readPolicySources } from '../sources/policy-files.js';
@@ -28,6 +30,21 @@ export function builtinCapabilities(): CapabilityTable {
   return capabilityTable(builtinProviders);
 }
 
+/** Policy text beyond which the process trades some CPU for a smaller heap (~750k entries). */
+const LARGE_ESTATE_CHARS = 24 * 2 ** 20;
+
+/**
+ * V8 lets the heap grow to about twice what is live before collecting it; an estate of a
+ * million entries would then pass 1 GB. For such an estate, grow it by a fifth instead:
+ * measured on a 312,500-entry plan, a quarter less peak memory for some 15% more CPU. A
+ * process setting, made once the size of the work is known (smaller estates keep the speed).
+ */
+function favourMemoryForLargeEstates(sources: readonly { text: string }[]): void {
+  let chars = 0;
+  for (const s of sources) chars += s.text.length;
+  if (chars > LARGE_ESTATE_CHARS) v8.setFlagsFromString('--heap-growing-percent=20');
+}
+
 export interface LoadedPolicies {
   root: string;
   set: PolicySet;
@@ -38,25 +55,45 @@ export interface LoadedPolicies {
   diagnostics: PolicySet['diagnostics'];
 }
 
-/** Read the policy folder from the working tree and resolve the selected tenants. */
+/**
+ * Read the policy folder from the working tree and resolve the selected tenants. With
+ * `onTenant`, each selected tenant is handed over as soon as its own file is loaded (the
+ * event loop runs between files, so work started on it, such as reading its live state,
+ * goes on while the next files are parsed).
+ */
 export async function loadSelectedPolicies(
   ctx: CliContext,
   opts: SelectionOptions,
+  onTenant?: (loaded: LoadedTenant, config: RepoConfig) => void,
 ): Promise<LoadedPolicies> {
   const root = ctx.cwd;
   const dir = path.relative(root, path.resolve(root, opts.policies)) || '.';
   const sources = await readPolicySources(root, dir);
+  favourMemoryForLargeEstates(sources);
   if (sources.length === 0)
     throw new Error(
       `no policy files in ${dir}/tenants/ or ${dir}/bundles/ (run from the repository root, or pass --policies DIR)`,
     );
   const config = await readRepoConfig(ctx);
-  const set = loadPolicies(sources, {
+  const loading = loadPoliciesOneByOne(sources, {
     validator: schemaValidator(),
     capabilities: builtinCapabilities(),
     today: today(ctx),
     trust: config.trust,
   });
+  const wanted = opts.tenant.map(tenantGlob);
+  let set: PolicySet;
+  for (;;) {
+    const step = loading.next();
+    if (step.done === true) {
+      set = step.value;
+      break;
+    }
+    if (onTenant === undefined) continue;
+    if (wanted.length === 0 || wanted.some((g) => g.test(step.value.tenant.tenant)))
+      onTenant(step.value, config);
+    await yieldToEventLoop();
+  }
   const selected = selectTenants(set.tenants, opts.tenant);
   // A mistyped --tenant must not look like "nothing to do" (an on-call at 3 a.m.).
   for (const glob of opts.tenant) {
@@ -87,6 +124,4 @@ export async function loadSelectedPolicies(
   return { root, set, selected, diagnostics, config };
 }
 
-export function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
-}
+export { collect } from './collect.js';

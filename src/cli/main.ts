@@ -1,25 +1,18 @@
 import { Command, CommanderError, Option } from 'commander';
-import {
-  DEFAULT_TENANT_TIMEOUT,
-  runApplyCommand,
-  type ApplyCommandOptions,
-} from './apply-command.js';
-import { runAuditCommand, type AuditCommandOptions } from './audit-command.js';
-import { runImportCommand, type ImportCommandOptions } from './import-command.js';
-import { runHistoryCommand, type HistoryCommandOptions } from './history-command.js';
-import { runApplyFromGithub } from './apply-github-command.js';
+import type { ApplyCommandOptions } from './apply-command.js';
+import type { AuditCommandOptions } from './audit-command.js';
+import type { ImportCommandOptions } from './import-command.js';
+import type { HistoryCommandOptions } from './history-command.js';
 import { EXIT, processContext, type CliContext } from './context.js';
-import { DEFAULT_TIMEOUT } from './deadline.js';
-import { runDriftCommand, type DriftCommandOptions } from './drift-command.js';
-import { collect } from './load.js';
-import { runPlanCommand, type PlanCommandOptions } from './plan-command.js';
-import {
-  requestFromEvent,
-  runProposeCommand,
-  type ProposeCommandOptions,
-} from './propose-command.js';
-import { runValidate, type ValidateOptions } from './validate-command.js';
+import { DEFAULT_TENANT_TIMEOUT, DEFAULT_TIMEOUT } from './deadline.js';
+import type { DriftCommandOptions } from './drift-command.js';
+import { collect } from './collect.js';
+import type { PlanCommandOptions } from './plan-command.js';
+import type { ProposeCommandOptions } from './propose-command.js';
+import type { ValidateOptions } from './validate-command.js';
 
+// Each command's module is imported when the command runs: a plan does not pay for loading
+// what only propose, import, history or the GitHub flows use (octokit, simple-git).
 const VERSION = '0.1.0';
 
 function selection(cmd: Command): Command {
@@ -65,7 +58,7 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
     .description('check policy files against the schemas and the safety rules; reads nothing live')
     .addOption(format(['text', 'json'], 'text'))
     .action(async (opts: ValidateOptions) => {
-      setExit(await runValidate(ctx, opts));
+      setExit(await (await import('./validate-command.js')).runValidate(ctx, opts));
     });
 
   reconciling(program.command('plan'))
@@ -83,7 +76,7 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
     )
     .option('--github-comment', 'in GitHub Actions: upsert the plan comment on the pull request')
     .action(async (opts: PlanCommandOptions) => {
-      setExit(await runPlanCommand(ctx, opts));
+      setExit(await (await import('./plan-command.js')).runPlanCommand(ctx, opts));
     });
 
   reconciling(program.command('apply'))
@@ -129,8 +122,8 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
     .action(async (opts: ApplyCommandOptions & { github?: boolean }) => {
       setExit(
         opts.github === true
-          ? await runApplyFromGithub(ctx, opts)
-          : await runApplyCommand(ctx, opts),
+          ? await (await import('./apply-github-command.js')).runApplyFromGithub(ctx, opts)
+          : await (await import('./apply-command.js')).runApplyCommand(ctx, opts),
       );
     });
 
@@ -144,7 +137,7 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
       'write one ECS event per drift finding as NDJSON to FILE (- for stdout), for a SIEM',
     )
     .action(async (opts: DriftCommandOptions) => {
-      setExit(await runDriftCommand(ctx, opts));
+      setExit(await (await import('./drift-command.js')).runDriftCommand(ctx, opts));
     });
 
   selection(program.command('import'))
@@ -176,7 +169,7 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
       '\nA tenant file needs only tenant, providers and domains. Live entries a policy file cannot express (a Cloudflare regex pattern, a route of a domain not in domains:) are listed in a comment block and stay unmanaged. Then: mxpolicy plan --detailed-exitcode exits 0.',
     )
     .action(async (opts: ImportCommandOptions) => {
-      setExit(await runImportCommand(ctx, opts));
+      setExit(await (await import('./import-command.js')).runImportCommand(ctx, opts));
     });
 
   program
@@ -232,11 +225,13 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
         opts: ProposeCommandOptions,
       ) => {
         if (opts.fromEvent === true) {
-          const request = await requestFromEvent(ctx, opts);
+          const request = await (await import('./propose-command.js')).requestFromEvent(ctx, opts);
           setExit(
             request === undefined
               ? EXIT.error
-              : await runProposeCommand(ctx, request.verb, request.subject, request.opts),
+              : await (
+                  await import('./propose-command.js')
+                ).runProposeCommand(ctx, request.verb, request.subject, request.opts),
           );
           return;
         }
@@ -244,7 +239,11 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
           throw new Error(
             'propose needs an intent and a subject, e.g. propose block evil.example --bundle baseline --reason "..."',
           );
-        setExit(await runProposeCommand(ctx, intent, subject, opts));
+        setExit(
+          await (
+            await import('./propose-command.js')
+          ).runProposeCommand(ctx, intent, subject, opts),
+        );
       },
     );
 
@@ -270,7 +269,7 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
     .addOption(format(['text', 'json', 'csv'], 'text'))
     .option('--out <file>', 'write the history to a file')
     .action(async (opts: HistoryCommandOptions) => {
-      setExit(await runHistoryCommand(ctx, opts));
+      setExit(await (await import('./history-command.js')).runHistoryCommand(ctx, opts));
     });
 
   program
@@ -285,7 +284,7 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
     .addOption(format(['markdown', 'json', 'csv'], 'markdown'))
     .option('--out <file>', 'write the audit to a file')
     .action(async (opts: AuditCommandOptions) => {
-      setExit(await runAuditCommand(ctx, opts));
+      setExit(await (await import('./audit-command.js')).runAuditCommand(ctx, opts));
     });
 
   program

@@ -7,7 +7,6 @@ import { renderPlanText } from '../plan/render-text.js';
 import type { Plan } from '../plan/types.js';
 import { changedSinceOption } from './changed-since.js';
 import { EXIT, useColour, type CliContext, type ExitCode } from './context.js';
-import { publishPlanOnPullRequest } from './plan-github.js';
 import { runPlan, type PlanRunOptions } from './run-plan.js';
 
 export type PlanFormat = 'text' | 'markdown' | 'json';
@@ -63,6 +62,9 @@ export async function runPlanCommand(ctx: CliContext, opts: PlanCommandOptions):
     );
   }
   if (opts.githubComment === true)
-    await publishPlanOnPullRequest(ctx, plan, config.planCommentAuthor);
+    // Loaded only here: octokit is not needed for a plan printed locally.
+    await (
+      await import('./plan-github.js')
+    ).publishPlanOnPullRequest(ctx, plan, config.planCommentAuthor);
   return planExitCode(plan, opts.detailedExitcode === true);
 }

@@ -6,8 +6,10 @@ import type { PlanTargets } from '../plan/read-scope.js';
 import type { PlanError } from '../plan/types.js';
 import { builtinProviders, type ProviderRegistry } from '../providers/registry.js';
 import {
+  createReadAhead,
   planTenants,
   type PlanOptions,
+  type ReadAhead,
   type PlanRun,
   type ReconcileDeps,
 } from '../reconcile/reconcile.js';
@@ -82,7 +84,8 @@ export function reconcileDeps(
   return {
     registry,
     rootDir: ctx.cwd,
-    env: ctx.env,
+    // A plain copy: reading process.env goes through the OS environment on every access.
+    env: { ...ctx.env },
     trust: opts.trust ?? {},
     ...(opts.access !== undefined ? { access: opts.access } : {}),
     logger: {
@@ -132,39 +135,63 @@ export interface PreparedPlan {
   dispose(): void;
 }
 
-/** Load and select the tenants (shard, `--changed-since` filter) and start the deadline. */
+/**
+ * Load and select the tenants (shard, `--changed-since` filter) and start the deadline.
+ * With `readAhead` (and no `--changed-since` filter, which needs every tenant first), a
+ * selected tenant's live state is read as soon as its own file and its bundles loaded
+ * without error, while the other files are still being parsed (`planOptions.readAhead`).
+ */
 export async function preparePlan(
   ctx: CliContext,
   opts: PlanRunOptions,
   filter?: TenantFilter,
+  readAhead?: (config: RepoConfig, signal: AbortSignal) => ReadAhead,
 ): Promise<PreparedPlan> {
   const spec = opts.timeout ?? DEFAULT_TIMEOUT;
   const timeoutMs = parseDuration(spec);
-  const loaded = await loadSelectedPolicies(ctx, opts);
-  let selected = loaded.selected;
-  if (opts.shard !== undefined) {
-    const { k, n } = parseShard(opts.shard);
-    selected = selected.filter((t) => shardOf(t.tenant, n) === k);
-  }
-  let targets: PlanTargets | undefined;
-  if (filter !== undefined) ({ tenants: selected, targets } = await filter(selected));
+  const shard = opts.shard !== undefined ? parseShard(opts.shard) : undefined;
   const deadline = startDeadline(timeoutMs, spec);
-  return {
-    config: loaded.config,
-    set: loaded.set,
-    selected,
-    planOptions: {
-      today: today(ctx),
-      allowLargeChanges: opts.allowLargeChanges === true,
-      validationErrors: validationErrorsByTenant(loaded.set, selected),
-      ...(targets !== undefined ? { targets } : {}),
-    },
-    signal: deadline.signal,
-    ...(deadline.at !== undefined ? { deadlineAt: deadline.at } : {}),
-    dispose: () => {
-      deadline.dispose();
-    },
-  };
+  let ahead: ReadAhead | undefined;
+  try {
+    const loaded = await loadSelectedPolicies(
+      ctx,
+      opts,
+      readAhead === undefined || filter !== undefined
+        ? undefined
+        : (t, config) => {
+            if (!t.clean || (shard !== undefined && shardOf(t.tenant.tenant, shard.n) !== shard.k))
+              return;
+            ahead ??= readAhead(config, deadline.signal);
+            ahead.start(t.tenant);
+          },
+    );
+    let selected = loaded.selected;
+    if (shard !== undefined)
+      selected = selected.filter((t) => shardOf(t.tenant, shard.n) === shard.k);
+    let targets: PlanTargets | undefined;
+    if (filter !== undefined) ({ tenants: selected, targets } = await filter(selected));
+    return {
+      config: loaded.config,
+      set: loaded.set,
+      selected,
+      planOptions: {
+        today: today(ctx),
+        allowLargeChanges: opts.allowLargeChanges === true,
+        validationErrors: validationErrorsByTenant(loaded.set, selected),
+        ...(targets !== undefined ? { targets } : {}),
+        ...(ahead !== undefined ? { readAhead: ahead } : {}),
+      },
+      signal: deadline.signal,
+      ...(deadline.at !== undefined ? { deadlineAt: deadline.at } : {}),
+      dispose: () => {
+        deadline.dispose();
+      },
+    };
+  } catch (err) {
+    await ahead?.close();
+    deadline.dispose();
+    throw err;
+  }
 }
 
 /**
@@ -176,21 +203,26 @@ export async function runPlan(
   opts: PlanRunOptions,
   filter?: TenantFilter,
 ): Promise<PlannedRun> {
-  const prepared = await preparePlan(ctx, opts, filter);
+  const deps = (config: RepoConfig, signal: AbortSignal, deadlineAt?: number): ReconcileDeps =>
+    reconcileDeps(
+      ctx,
+      { ...opts, trust: config.trust, access: opts.access ?? 'write' },
+      undefined,
+      signal,
+      deadlineAt,
+    );
+  const prepared = await preparePlan(ctx, opts, filter, (config, signal) =>
+    createReadAhead(deps(config, signal)),
+  );
   let run: PlanRun;
   try {
     run = await planTenants(
       prepared.selected,
-      reconcileDeps(
-        ctx,
-        { ...opts, trust: prepared.config.trust, access: opts.access ?? 'write' },
-        undefined,
-        prepared.signal,
-        prepared.deadlineAt,
-      ),
+      deps(prepared.config, prepared.signal, prepared.deadlineAt),
       prepared.planOptions,
     );
   } catch (err) {
+    await prepared.planOptions.readAhead?.close();
     prepared.dispose();
     throw err;
   }

@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { loadFromTexts, tenantYaml } from '../../test/support/policies.js';
+import { builtinProviders, capabilityTable } from '../providers/registry.js';
+import { readBundledSchemas } from '../sources/schemas.js';
+import { loadPolicies, loadPoliciesOneByOne } from './load-policies.js';
+import type { PolicySource } from './policy-set.js';
+import { createSchemaValidator } from './schema-validator.js';
 
 describe('loadPolicies', () => {
   it('resolves bundles into every including tenant, keeping the source of each entry', () => {
@@ -162,5 +167,80 @@ describe('loadPolicies', () => {
     };
     const reversed = Object.fromEntries(Object.entries(files).reverse());
     expect(loadFromTexts(files)).toEqual(loadFromTexts(reversed));
+  });
+});
+
+describe('loadPoliciesOneByOne', () => {
+  const sourcesOf = (files: Record<string, string>): PolicySource[] =>
+    Object.entries(files).map(([rel, text]) => {
+      const [folder, file = ''] = rel.split('/');
+      return {
+        path: `policies/${rel}`,
+        kind: folder === 'bundles' ? 'bundle' : 'tenant',
+        name: file.replace(/\.ya?ml$/, ''),
+        text,
+      };
+    });
+  const options = {
+    validator: createSchemaValidator(readBundledSchemas()),
+    capabilities: capabilityTable(builtinProviders),
+    today: '2026-11-23',
+  };
+
+  it('hands over each tenant as its file loads, in path order, and returns what loadPolicies returns', () => {
+    const files = sourcesOf({
+      'tenants/b.yaml': tenantYaml('b', 'include: [baseline]\n'),
+      'tenants/a.yaml': tenantYaml('a', 'include: [baseline]\n'),
+      'tenants/c.yaml': tenantYaml(
+        'c',
+        'blockedSenders:\n  - sender: not an address\n    reason: r\n',
+      ),
+      'bundles/baseline.yaml':
+        'bundle: baseline\nblockedSenders:\n  - sender: x.example\n    reason: r\n',
+    });
+    const loading = loadPoliciesOneByOne(files, options);
+    const first = loading.next();
+    // Only a's file is loaded: b and c are not yet looked at.
+    expect(first.done).toBe(false);
+    expect(first.value).toMatchObject({ tenant: { tenant: 'a', valid: true }, clean: true });
+    const handed: [string, boolean][] = [];
+    let step = loading.next();
+    while (step.done !== true) {
+      handed.push([step.value.tenant.tenant, step.value.clean]);
+      step = loading.next();
+    }
+    expect(handed).toEqual([
+      ['b', true],
+      ['c', false],
+    ]);
+    expect(step.value).toEqual(loadPolicies(files, options));
+  });
+
+  it('a tenant handed over clean can still turn invalid once a later file claims the same id', () => {
+    const loading = loadPoliciesOneByOne(
+      sourcesOf({
+        'tenants/a.yaml': tenantYaml('a'),
+        'tenants/z.yaml': tenantYaml('a'),
+      }),
+      options,
+    );
+    const first = loading.next();
+    expect(first.value).toMatchObject({ tenant: { tenant: 'a' }, clean: true });
+    let step = loading.next();
+    while (step.done !== true) step = loading.next();
+    expect(step.value.tenants.map((t) => [t.tenant, t.valid])).toEqual([['a', false]]);
+    expect(step.value.diagnostics.map((d) => d.code)).toContain('TENANT_DUPLICATE');
+  });
+
+  it('a tenant is not clean while a bundle it includes has an error', () => {
+    const loading = loadPoliciesOneByOne(
+      sourcesOf({
+        'tenants/a.yaml': tenantYaml('a', 'include: [baseline]\n'),
+        'bundles/baseline.yaml':
+          'bundle: baseline\nblockedSenders:\n  - sender: com\n    reason: r\n',
+      }),
+      options,
+    );
+    expect(loading.next().value).toMatchObject({ tenant: { tenant: 'a' }, clean: false });
   });
 });

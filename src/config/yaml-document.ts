@@ -87,7 +87,13 @@ export function parseYamlFile(file: string, text: string): YamlFile {
     }
     items.clear();
   }
-  const expanded = data === tooManyAliases ? { unique: 0, limit: 0 } : aliasExpansion(data);
+  // Without a '*' the file has no alias, so nothing can expand (skips a walk of large files).
+  const expanded =
+    data === tooManyAliases
+      ? { unique: 0, limit: 0 }
+      : text.includes('*')
+        ? aliasExpansion(data)
+        : undefined;
   if (expanded !== undefined) {
     const alias = /(?:^|[\s[{,:-])\*[^\s,\]}]+/m.exec(text);
     const bound =

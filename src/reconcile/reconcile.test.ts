@@ -11,7 +11,13 @@ import {
   type ProviderFactory,
 } from '../providers/provider.js';
 import { tenantChecksum } from '../plan/build-plan.js';
-import { applyPlan, planAndApplyTenants, planTenants, type ReconcileDeps } from './reconcile.js';
+import {
+  applyPlan,
+  createReadAhead,
+  planAndApplyTenants,
+  planTenants,
+  type ReconcileDeps,
+} from './reconcile.js';
 
 /** A provider that behaves as told: the contract's failure modes, without a vendor. */
 function scripted(behaviour: {
@@ -420,5 +426,86 @@ describe('streaming apply: no tenant waits for another', () => {
     });
     expect(again.refused).toEqual([]);
     expect(again.report.summary.applied).toBe(3);
+  });
+});
+
+describe('read-ahead: reads start while policy files still load', () => {
+  it('a tenant read ahead is read once, planned and applied as usual, and its provider closed', async () => {
+    const reads: string[] = [];
+    const closed: string[] = [];
+    const factory = scripted({
+      read: (tenant, kind) => {
+        reads.push(`${tenant}/${kind}`);
+        return [];
+      },
+      closed,
+    });
+    const ahead = createReadAhead(deps(factory));
+    for (const t of set.tenants) ahead.start(t);
+    const run = await planAndApplyTenants(set.tenants, deps(factory), {
+      ...opts,
+      readAhead: ahead,
+    });
+    expect(reads.filter((r) => r.endsWith('/blockedSenders')).sort()).toEqual([
+      'a/blockedSenders',
+      'b/blockedSenders',
+    ]);
+    expect(run.plan.tenants.map((t) => [t.tenant, t.status, t.changes.length])).toEqual([
+      ['a', 'ok', 2],
+      ['b', 'ok', 1],
+    ]);
+    expect(run.report.summary.applied).toBe(3);
+    expect(closed.sort()).toEqual(['a', 'b']);
+  });
+
+  it('a tenant that turned invalid after its read started is planned in error and never applied', async () => {
+    const applied: string[] = [];
+    const factory = scripted({
+      apply: (tenant, changes) => {
+        applied.push(tenant);
+        return changes.map((c) => ({
+          kind: c.kind,
+          key: c.key,
+          action: c.action,
+          status: 'applied',
+        }));
+      },
+    });
+    const ahead = createReadAhead(deps(factory));
+    for (const t of set.tenants) ahead.start(t);
+    const invalid = {
+      code: 'TENANT_DUPLICATE',
+      message: "tenant 'a' is also defined in policies/tenants/z.yaml",
+      file: 'policies/tenants/a.yaml',
+    };
+    const run = await planAndApplyTenants(set.tenants, deps(factory), {
+      ...opts,
+      validationErrors: new Map([['a', [invalid]]]),
+      readAhead: ahead,
+    });
+    expect(run.plan.tenants.map((t) => [t.tenant, t.status])).toEqual([
+      ['a', 'error'],
+      ['b', 'ok'],
+    ]);
+    expect(run.plan.tenants[0]?.errors).toEqual([invalid]);
+    expect(applied).toEqual(['b']);
+  });
+
+  it('never reads ahead a tenant already known to be invalid', async () => {
+    const reads: string[] = [];
+    const factory = scripted({
+      read: (tenant) => {
+        reads.push(tenant);
+        return [];
+      },
+    });
+    const ahead = createReadAhead(deps(factory));
+    const [a, b] = set.tenants;
+    if (a === undefined || b === undefined) throw new Error('fixture');
+    ahead.start({ ...a, valid: false });
+    ahead.start(b);
+    await ahead.take(b);
+    expect(reads).toEqual(['b', 'b', 'b', 'b']);
+    await ahead.close();
   });
 });

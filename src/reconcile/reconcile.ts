@@ -70,6 +70,91 @@ export interface PlanOptions {
    * read (with the vendor's filters) and diffed. A tenant not listed, or `all`, is planned whole.
    */
   targets?: PlanTargets;
+  /**
+   * Reads started while the policy files were still loading (`createReadAhead`): a tenant
+   * read ahead is not read again, unless it turned out invalid (its read is then dropped).
+   */
+  readAhead?: ReadAhead;
+}
+
+/**
+ * Live reads started before the final list of tenants is known: the CLI starts a tenant's
+ * read as soon as its own file (and its bundles) loaded without error, while the next files
+ * are still being parsed. Reads only, never a write; at most `deps.concurrency` at once.
+ */
+export interface ReadAhead {
+  /** Start reading this tenant (its file and bundles passed validation so far). */
+  start(tenant: TenantConfig): void;
+  /** The read started for this tenant, if any. */
+  take(tenant: TenantConfig): Promise<TenantRead> | undefined;
+  /** Close the providers the reads created (a run that took them closes them too). */
+  close(): Promise<void>;
+}
+
+/** A tenant's own deadline: the command's, and `tenantTimeoutMs` from when it starts. */
+function tenantSignal(
+  deps: ReconcileDeps,
+  tenantTimeoutMs: number | undefined,
+): AbortSignal | undefined {
+  const signals = [
+    ...(deps.signal !== undefined ? [deps.signal] : []),
+    ...(tenantTimeoutMs !== undefined ? [AbortSignal.timeout(tenantTimeoutMs)] : []),
+  ];
+  return signals.length > 1 ? AbortSignal.any(signals) : signals[0];
+}
+
+/** The deps of one tenant: its own signal, and the earlier of the command's deadline and its own. */
+function tenantDeps(deps: ReconcileDeps, tenantTimeoutMs: number | undefined): ReconcileDeps {
+  const signal = tenantSignal(deps, tenantTimeoutMs);
+  const ends = [
+    ...(deps.deadlineAt !== undefined ? [deps.deadlineAt] : []),
+    ...(tenantTimeoutMs !== undefined ? [deps.now().getTime() + tenantTimeoutMs] : []),
+  ];
+  return {
+    ...deps,
+    ...(signal !== undefined ? { signal } : {}),
+    ...(ends.length > 0 ? { deadlineAt: Math.min(...ends) } : {}),
+  };
+}
+
+export function createReadAhead(
+  deps: ReconcileDeps,
+  opts: { tenantTimeoutMs?: number } = {},
+): ReadAhead {
+  const created: Provider[] = [];
+  const started = new Map<TenantConfig, Promise<TenantRead>>();
+  const queue: (() => void)[] = [];
+  let active = 0;
+  const slot = async (): Promise<void> => {
+    if (active >= deps.concurrency) await new Promise<void>((resolve) => queue.push(resolve));
+    active++;
+  };
+  const release = (): void => {
+    active--;
+    queue.shift()?.();
+  };
+  return {
+    start(tenant) {
+      if (started.has(tenant) || !tenant.valid) return;
+      const early = (async (): Promise<TenantRead> => {
+        await slot();
+        try {
+          // The tenant's deadline bounds its read from when the read starts.
+          const own = tenantDeps(deps, opts.tenantTimeoutMs);
+          // A read ahead is a full read (targeted plans wait for the whole list): the kinds
+          // the plan cannot change are skipped as in any full plan.
+          return await readOneTenant(tenant, own, new Map(), created, (caps) =>
+            planTenantReads(tenant, caps, { today: '', allowLargeChanges: false }),
+          );
+        } finally {
+          release();
+        }
+      })();
+      started.set(tenant, early);
+    },
+    take: (tenant) => started.get(tenant),
+    close: closer(created, deps.logger),
+  };
 }
 
 /** A tenant's providers by kind, kept from planning so apply writes through the same ones. */
@@ -111,6 +196,28 @@ function closer(created: readonly Provider[], logger: Logger): () => Promise<voi
   };
 }
 
+/**
+ * The read started ahead for a tenant, when it still counts: the tenant is still valid now
+ * that every file is loaded. Otherwise it is planned as if it had never been read.
+ */
+async function readAheadOf(
+  tenant: TenantConfig,
+  opts: PlanOptions,
+): Promise<TenantRead | undefined> {
+  const early = opts.readAhead?.take(tenant);
+  if (early === undefined || !tenant.valid) return undefined;
+  if ((opts.validationErrors.get(tenant.tenant) ?? []).length > 0) return undefined;
+  return early;
+}
+
+/** A run's close that also closes the providers of the reads it took from `readAhead`. */
+function withReadAhead(close: () => Promise<void>, readAhead?: ReadAhead): () => Promise<void> {
+  if (readAhead === undefined) return close;
+  return async () => {
+    await Promise.all([close(), readAhead.close()]);
+  };
+}
+
 /** Only the variables a binding names as secrets, and mxpolicy's own settings. */
 function envFor(
   env: Readonly<Record<string, string | undefined>>,
@@ -134,14 +241,15 @@ export async function planTenants(
 ): Promise<PlanRun> {
   const sessions = new Map<string, TenantSession>();
   const created: Provider[] = [];
-  const close = closer(created, deps.logger);
+  const close = withReadAhead(closer(created, deps.logger), opts.readAhead);
   let done = 0;
   try {
     const tenantPlans = await mapConcurrent(
       tenants,
       deps.concurrency,
       async (tenant): Promise<TenantPlan> => {
-        const result = await planOneTenant(tenant, deps, opts, sessions, created);
+        const early = await readAheadOf(tenant, opts);
+        const result = await planOneTenant(tenant, deps, opts, sessions, created, early);
         deps.onTenantDone?.(tenant.tenant, ++done, tenants.length);
         return result;
       },
@@ -161,7 +269,10 @@ export interface StreamOptions extends PlanOptions {
    * was reviewed is refused alone; the others are applied.
    */
   reviewed?: ReadonlyMap<string, string>;
-  /** Bound on one tenant's reading, planning and applying (ms); it then fails alone. */
+  /**
+   * Bound on one tenant's reading, and again on its planning and applying (ms); it then
+   * fails alone. (A tenant read ahead may wait for the other files to load in between.)
+   */
   tenantTimeoutMs?: number;
 }
 
@@ -192,28 +303,16 @@ export async function planAndApplyTenants(
   const startedAt = deps.now().toISOString();
   const sessions = new Map<string, TenantSession>();
   const created: Provider[] = [];
-  const close = closer(created, deps.logger);
+  const close = withReadAhead(closer(created, deps.logger), opts.readAhead);
   const refused: Refusal[] = [];
   let done = 0;
   try {
     const pairs = await mapConcurrent(tenants, deps.concurrency, async (tenant) => {
-      const signals = [
-        ...(deps.signal !== undefined ? [deps.signal] : []),
-        ...(opts.tenantTimeoutMs !== undefined ? [AbortSignal.timeout(opts.tenantTimeoutMs)] : []),
-      ];
-      const signal = signals.length > 1 ? AbortSignal.any(signals) : signals[0];
-      const ends = [
-        ...(deps.deadlineAt !== undefined ? [deps.deadlineAt] : []),
-        ...(opts.tenantTimeoutMs !== undefined
-          ? [deps.now().getTime() + opts.tenantTimeoutMs]
-          : []),
-      ];
-      const own: ReconcileDeps = {
-        ...deps,
-        ...(signal !== undefined ? { signal } : {}),
-        ...(ends.length > 0 ? { deadlineAt: Math.min(...ends) } : {}),
-      };
-      const plan = await planOneTenant(tenant, own, opts, sessions, created);
+      const early = await readAheadOf(tenant, opts);
+      // A fresh deadline for planning and applying: a tenant read ahead may have waited for
+      // the other files to load (its read had a deadline of its own).
+      const own = tenantDeps(deps, opts.tenantTimeoutMs);
+      const plan = await planOneTenant(tenant, own, opts, sessions, created, early);
       let result: TenantApplyResult;
       const fresh = tenantChecksum(plan);
       const reviewed =
@@ -255,14 +354,17 @@ async function planOneTenant(
   opts: PlanOptions,
   sessions: Map<string, TenantSession>,
   created: Provider[],
+  early?: TenantRead,
 ): Promise<TenantPlan> {
-  const read = await readOneTenant(tenant, deps, opts.validationErrors, created, (caps) =>
-    planTenantReads(tenant, caps, {
-      targets: opts.targets?.get(tenant.tenant),
-      today: opts.today,
-      allowLargeChanges: opts.allowLargeChanges,
-    }),
-  );
+  const read =
+    early ??
+    (await readOneTenant(tenant, deps, opts.validationErrors, created, (caps) =>
+      planTenantReads(tenant, caps, {
+        targets: opts.targets?.get(tenant.tenant),
+        today: opts.today,
+        allowLargeChanges: opts.allowLargeChanges,
+      }),
+    ));
   if (read.status === 'error')
     return {
       tenant: tenant.tenant,
