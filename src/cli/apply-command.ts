@@ -31,6 +31,8 @@ export interface ApplyCommandOptions extends PlanRunOptions {
   tenantTimeout?: string;
   /** `--events FILE|-`: one ECS event per change result, as NDJSON. */
   events?: string;
+  /** Text: every change result on its own line (default: grouped, counted per tenant). */
+  verbose?: boolean;
   /** The pull request applied (the GitHub merge flow), for the events. */
   pr?: number;
 }
@@ -97,7 +99,11 @@ export async function executeApply(
         ]);
       return { exitCode: EXIT.error, plan, mismatch };
     }
-    report = await applyPlan(plan, sessions, reconcileDeps(ctx, opts, undefined, run.signal));
+    report = await applyPlan(
+      plan,
+      sessions,
+      reconcileDeps(ctx, { ...opts, phase: 'apply' }, undefined, run.signal),
+    );
   } finally {
     await run.close();
   }
@@ -145,7 +151,12 @@ async function streamApply(
   try {
     run = await planAndApplyTenants(
       prepared.selected,
-      reconcileDeps(ctx, { ...opts, trust: prepared.config.trust }, undefined, prepared.signal),
+      reconcileDeps(
+        ctx,
+        { ...opts, trust: prepared.config.trust, phase: 'apply' },
+        undefined,
+        prepared.signal,
+      ),
       {
         ...prepared.planOptions,
         tenantTimeoutMs,
@@ -183,14 +194,24 @@ export async function runApplyCommand(
   const text =
     opts.format === 'json'
       ? JSON.stringify(outcome.report, null, 2) + '\n'
-      : renderApplyReportText(outcome.report, { colour: opts.out === undefined && useColour(ctx) });
+      : renderApplyReportText(outcome.report, {
+          colour: opts.out === undefined && useColour(ctx),
+          verbose: opts.verbose === true,
+          plan: outcome.plan,
+        });
   try {
     await emit(ctx, text, opts.out);
   } catch (err) {
     // The changes are made: whoever runs this must see what happened to each of them even
     // when the report file cannot be written.
     ctx.stdout.write(
-      opts.format === 'json' ? text : renderApplyReportText(outcome.report, { colour: false }),
+      opts.format === 'json'
+        ? text
+        : renderApplyReportText(outcome.report, {
+            colour: false,
+            verbose: opts.verbose === true,
+            plan: outcome.plan,
+          }),
     );
     ctx.stderr.write(
       `error: could not write --out ${opts.out ?? ''}: ${(err as Error).message}; the results are above\n`,

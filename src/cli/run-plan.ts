@@ -11,6 +11,7 @@ import {
   type ReconcileDeps,
 } from '../reconcile/reconcile.js';
 import { today, type CliContext } from './context.js';
+import { createProgress, type ProgressPhase } from './progress.js';
 import { DEFAULT_TIMEOUT, parseDuration, startDeadline } from './deadline.js';
 import { loadSelectedPolicies, type SelectionOptions } from './load.js';
 
@@ -61,14 +62,20 @@ export function parseShard(spec: string): { k: number; n: number } {
 
 export function reconcileDeps(
   ctx: CliContext,
-  opts: { concurrency?: string; trust?: TrustPolicy; access?: 'read' | 'write' },
+  opts: {
+    concurrency?: string;
+    trust?: TrustPolicy;
+    access?: 'read' | 'write';
+    /** What the progress line on stderr says is being done (default `read`). */
+    phase?: ProgressPhase;
+  },
   registry: ProviderRegistry = builtinProviders,
   signal?: AbortSignal,
 ): ReconcileDeps {
   const concurrency = Number(opts.concurrency ?? 8);
   if (!Number.isInteger(concurrency) || concurrency < 1)
     throw new Error(`--concurrency must be a positive whole number`);
-  const progress = ctx.stderr.isTTY === true;
+  const progress = createProgress(ctx, opts.phase ?? 'read');
   return {
     registry,
     rootDir: ctx.cwd,
@@ -78,19 +85,17 @@ export function reconcileDeps(
     logger: {
       debug: () => undefined,
       info: () => undefined,
-      warn: (message) => ctx.stderr.write(`warning: ${message}\n`),
+      warn: (message) => {
+        progress.interrupt();
+        ctx.stderr.write(`warning: ${message}\n`);
+      },
     },
     now: ctx.now,
     concurrency,
     ...(signal !== undefined ? { signal } : {}),
-    ...(progress
-      ? {
-          onTenantDone: (_tenant: string, done: number, total: number) => {
-            if (total >= 10)
-              ctx.stderr.write(`\r${done}/${total} tenants${done === total ? '\n' : ''}`);
-          },
-        }
-      : {}),
+    onTenantDone: (_tenant, done, total, result) => {
+      progress.tenantDone(done, total, result);
+    },
   };
 }
 
@@ -165,7 +170,12 @@ export async function runPlan(
       prepared.selected,
       reconcileDeps(
         ctx,
-        { ...opts, trust: prepared.config.trust, access: opts.access ?? 'write' },
+        {
+          ...opts,
+          trust: prepared.config.trust,
+          access: opts.access ?? 'write',
+          phase: 'plan',
+        },
         undefined,
         prepared.signal,
       ),

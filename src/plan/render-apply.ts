@@ -1,17 +1,48 @@
 import { KIND_LABELS } from '../model/kinds.js';
-import { ACTION_SYMBOL } from './describe.js';
-import type { ApplyReport } from './types.js';
+import { ACTION_SYMBOL, describeKindCounts } from './describe.js';
+import {
+  changeGroupKey,
+  groupAcrossTenants,
+  sortGroups,
+  type TenantGroup,
+} from './group-changes.js';
+import { LISTED_GROUPS, foldedText, tenantsOf, whereText } from './render-text.js';
+import type { ApplyReport, Change, ChangeResult, ChangeStatus, Plan } from './types.js';
 
 const ANSI = {
   green: '\x1b[32m',
   red: '\x1b[31m',
   yellow: '\x1b[33m',
   bold: '\x1b[1m',
+  dim: '\x1b[2m',
   reset: '\x1b[0m',
 };
 
-/** Per tenant, each change applied / failed (reason) / skipped, then a summary line. */
-export function renderApplyReportText(report: ApplyReport, opts: { colour: boolean }): string {
+export interface ApplyTextOptions {
+  colour: boolean;
+  /** Every change result on its own line, per tenant (the default groups them). */
+  verbose?: boolean;
+  /**
+   * The plan that was applied: identical changes across tenants are grouped by what they
+   * do (`changeGroupKey`); without it, by kind, key and action.
+   */
+  plan?: Plan;
+}
+
+/** A change result, with the plan's change it carries out and the reason worth showing. */
+interface ResultRow {
+  result: ChangeResult;
+  change: Change | undefined;
+  /** Undefined when the tenant's line already says why (a skipped tenant). */
+  reason: string | undefined;
+}
+
+/**
+ * Per tenant its status and counts (with `verbose`, each change applied / failed (reason) /
+ * skipped); then every failure and every delete named, pending changes, and identical
+ * changes across tenants on one line; then a summary line.
+ */
+export function renderApplyReportText(report: ApplyReport, opts: ApplyTextOptions): string {
   const paint = (c: keyof typeof ANSI, s: string): string =>
     opts.colour ? `${ANSI[c]}${s}${ANSI.reset}` : s;
   const colourOf = {
@@ -30,14 +61,17 @@ export function renderApplyReportText(report: ApplyReport, opts: { colour: boole
         ` (${n.applied} applied, ${n.failed} failed, ${n.skipped} skipped${n.pending > 0 ? `, ${n.pending} pending` : ''})` +
         (t.reason !== undefined ? ` — ${t.reason}` : ''),
     );
-    for (const r of t.results)
-      out.push(
-        paint(
-          colourOf[r.status],
-          `  ${r.status.padEnd(7)} ${ACTION_SYMBOL[r.action]} ${KIND_LABELS[r.kind]} ${r.key}`,
-        ) + (r.reason !== undefined && t.reason === undefined ? ` — ${r.reason}` : ''),
-      );
+    if (opts.verbose === true)
+      for (const r of t.results)
+        out.push(
+          paint(
+            colourOf[r.status],
+            `  ${r.status.padEnd(7)} ${ACTION_SYMBOL[r.action]} ${KIND_LABELS[r.kind]} ${r.key}`,
+          ) + (r.reason !== undefined && t.reason === undefined ? ` — ${r.reason}` : ''),
+        );
+    else if (t.results.length > 0) out.push(`  ${describeKindCounts(t.results)}`);
   }
+  if (opts.verbose !== true) out.push(...groupedResults(report, opts.plan, paint));
   const { applied, failed, skipped, pending } = report.summary;
   const failedTenants = report.tenants
     .filter((t) => t.status === 'failed' || t.status === 'partial')
@@ -48,7 +82,8 @@ export function renderApplyReportText(report: ApplyReport, opts: { colour: boole
     out.push('No changes. Nothing to apply.');
   else
     out.push(
-      `Apply: ${applied} applied, ${failed} failed, ${skipped} skipped${pending > 0 ? `, ${pending} pending` : ''}.` +
+      (opts.verbose === true ? '' : '\n') +
+        `Apply: ${applied} applied, ${failed} failed, ${skipped} skipped${pending > 0 ? `, ${pending} pending` : ''}.` +
         (pendingTenants.length > 0
           ? ` Still settling at the vendor in: ${pendingTenants.join(', ')} (run plan later to see them applied).`
           : '') +
@@ -58,4 +93,95 @@ export function renderApplyReportText(report: ApplyReport, opts: { colour: boole
           : ''),
     );
   return out.join('\n') + '\n';
+}
+
+type Paint = (colour: keyof typeof ANSI, s: string) => string;
+
+const STATUS_ORDER: Record<ChangeStatus, number> = {
+  failed: 0,
+  pending: 1,
+  skipped: 2,
+  applied: 3,
+};
+
+function groupedResults(report: ApplyReport, plan: Plan | undefined, paint: Paint): string[] {
+  const changes = new Map<string, Change>();
+  const id = (tenant: string, c: Pick<Change, 'kind' | 'action' | 'key'>): string =>
+    `${tenant}\u0000${c.kind}\u0000${c.action}\u0000${c.key}`;
+  for (const t of plan?.tenants ?? []) for (const c of t.changes) changes.set(id(t.tenant, c), c);
+  const rows = (keep: (r: ChangeResult) => boolean): [string, ResultRow][] => {
+    const out: [string, ResultRow][] = [];
+    for (const t of report.tenants)
+      for (const r of t.results)
+        if (keep(r))
+          out.push([
+            t.tenant,
+            {
+              result: r,
+              change: changes.get(id(t.tenant, r)),
+              reason: r.status === 'failed' || t.reason === undefined ? r.reason : undefined,
+            },
+          ]);
+    return out;
+  };
+  const keyOf = (row: ResultRow): string =>
+    `${row.result.status}\u0000${row.reason ?? ''}\u0000${
+      row.change !== undefined
+        ? changeGroupKey(row.change)
+        : JSON.stringify([row.result.kind, row.result.key, row.result.action])
+    }`;
+  const group = (keep: (r: ChangeResult) => boolean): TenantGroup<ResultRow>[] =>
+    sortGroups(groupAcrossTenants(rows(keep), keyOf), (row: ResultRow) => row.change).sort(
+      (a, b) => STATUS_ORDER[a.item.result.status] - STATUS_ORDER[b.item.result.status],
+    );
+  const line = (g: TenantGroup<ResultRow>, all: boolean): string => {
+    const r = g.item.result;
+    return (
+      paint(
+        r.status === 'failed' || r.action === 'delete'
+          ? 'red'
+          : r.status === 'applied'
+            ? 'green'
+            : 'yellow',
+        `  ${r.status.padEnd(7)} ${ACTION_SYMBOL[r.action]} ${KIND_LABELS[r.kind]} ${r.key} ${whereText(g.tenants, all)}`,
+      ) + (g.item.reason !== undefined ? ` — ${g.item.reason}` : '')
+    );
+  };
+  const count = (groups: readonly TenantGroup<unknown>[]): number =>
+    groups.reduce((n, g) => n + g.tenants.length, 0);
+
+  const out: string[] = [];
+  const section = (title: string, groups: TenantGroup<ResultRow>[]): void => {
+    if (groups.length === 0) return;
+    out.push('', paint('bold', `${title} (${count(groups)}), each named:`));
+    for (const g of groups) out.push(line(g, true));
+  };
+  section(
+    'Failed',
+    group((r) => r.status === 'failed'),
+  );
+  section(
+    'Pending',
+    group((r) => r.status === 'pending'),
+  );
+  section(
+    'Deletes',
+    group((r) => r.action === 'delete' && r.status !== 'failed' && r.status !== 'pending'),
+  );
+  const rest = group(
+    (r) => r.action !== 'delete' && (r.status === 'applied' || r.status === 'skipped'),
+  );
+  if (rest.length > 0) {
+    out.push(
+      '',
+      paint('bold', `Changes (${count(rest)}; identical ones across tenants on one line):`),
+    );
+    for (const g of rest.slice(0, LISTED_GROUPS)) out.push(line(g, false));
+    const folded = rest.slice(LISTED_GROUPS);
+    if (folded.length > 0)
+      out.push(
+        paint('dim', `  ${foldedText(count(folded), folded.length, tenantsOf(folded).size)}`),
+      );
+  }
+  return out;
 }
