@@ -63,6 +63,8 @@ export function renderPlanText(plan: Plan, opts: TextOptions): string {
           ? `BLOCKED by a safety gate (${n.create} to create, ${n.update} to update, ${n.delete} to delete; nothing will be applied)`
           : 'ERROR (nothing planned for this tenant)';
     out.push(paint('bold', `${t.tenant}: `) + (t.status === 'ok' ? head : paint('red', head)));
+    if (opts.verbose !== true && t.changes.length > 0)
+      out.push(`  ${describeKindCounts(t.changes)}`);
     for (const e of t.errors)
       out.push(
         paint('red', `  ! ${e.code}: ${e.message}`) +
@@ -80,7 +82,6 @@ export function renderPlanText(plan: Plan, opts: TextOptions): string {
         );
         for (const line of describeChangeFields(c)) out.push(`      ${line}`);
       }
-    else if (t.changes.length > 0) out.push(`  ${describeKindCounts(t.changes)}`);
     if (t.unmanaged.length > 0)
       out.push(
         paint(
@@ -148,7 +149,9 @@ function groupedSections(plan: Plan, paint: Paint): string[] {
       paint(
         'red',
         `  - ${describeChangeHeadline(g.item, g.bundle)} ${whereText(g.tenants, true)}`,
-      ) + note;
+      ) +
+      (g.item.effect === 'loosen' ? paint('yellow', ' (loosens)') : '') +
+      note;
     for (const g of deletes) out.push(line(g, ''));
     for (const g of blockedDeletes) out.push(line(g, ' (tenant blocked: not applied)'));
   }
