@@ -21,13 +21,11 @@ export const KIND_VERB: Record<Kind, string> = {
 };
 
 /**
- * `blocked sender evil.example (expired 2026-06-30) [bundle baseline]`. `bundle` overrides the
- * change's own source (a group of changes from several sources names none).
+ * `blocked sender evil.example (expired 2026-06-30) [bundle baseline]`. A `group`'s bundle
+ * replaces the change's own source (a group of changes from several sources names none).
  */
-export function describeChangeHeadline(
-  c: Change,
-  bundle: string | undefined = c.source?.bundle,
-): string {
+export function describeChangeHeadline(c: Change, group?: { bundle: string | undefined }): string {
+  const bundle = group !== undefined ? group.bundle : c.source?.bundle;
   const note =
     c.cause === 'expired'
       ? ` (expired${expiresOf(c) !== undefined ? ` ${expiresOf(c) ?? ''}` : ''})`

@@ -1,7 +1,7 @@
-import { KIND_LABELS } from '../model/kinds.js';
+import { KIND_LABELS, KINDS } from '../model/kinds.js';
 import { ACTION_SYMBOL, describeKindCounts } from './describe.js';
 import {
-  changeGroupKey,
+  changeValueKey,
   groupAcrossTenants,
   sortGroups,
   type TenantGroup,
@@ -24,7 +24,7 @@ export interface ApplyTextOptions {
   verbose?: boolean;
   /**
    * The plan that was applied: identical changes across tenants are grouped by what they
-   * do (`changeGroupKey`); without it, by kind, key and action.
+   * do (`SAME_CHANGE`, `changeValueKey`); without it, by kind, key and action.
    */
   plan?: Plan;
 }
@@ -105,35 +105,49 @@ const STATUS_ORDER: Record<ChangeStatus, number> = {
 };
 
 function groupedResults(report: ApplyReport, plan: Plan | undefined, paint: Paint): string[] {
-  const changes = new Map<string, Change>();
-  const id = (tenant: string, c: Pick<Change, 'kind' | 'action' | 'key'>): string =>
-    `${tenant}\u0000${c.kind}\u0000${c.action}\u0000${c.key}`;
-  for (const t of plan?.tenants ?? []) for (const c of t.changes) changes.set(id(t.tenant, c), c);
-  const rows = (keep: (r: ChangeResult) => boolean): [string, ResultRow][] => {
-    const out: [string, ResultRow][] = [];
-    for (const t of report.tenants)
-      for (const r of t.results)
-        if (keep(r))
-          out.push([
-            t.tenant,
-            {
-              result: r,
-              change: changes.get(id(t.tenant, r)),
-              reason: r.status === 'failed' || t.reason === undefined ? r.reason : undefined,
-            },
-          ]);
-    return out;
-  };
+  const planned = new Map((plan?.tenants ?? []).map((t) => [t.tenant, t.changes]));
+  // Each result with the change it carries out: apply reports a tenant's results kind by
+  // kind, in plan order within a kind, so match by position and look up only what differs.
+  const rows = report.tenants.map((t) => {
+    const changes = planned.get(t.tenant) ?? [];
+    const ordered = KINDS.flatMap((k) => changes.filter((c) => c.kind === k));
+    let byKey: Map<string, Change> | undefined;
+    const id = (c: Pick<Change, 'kind' | 'action' | 'key'>): string =>
+      `${c.kind} ${c.action} ${c.key}`;
+    const items = t.results.map((r, i): ResultRow => {
+      let change = ordered[i];
+      if (
+        change === undefined ||
+        change.key !== r.key ||
+        change.kind !== r.kind ||
+        change.action !== r.action
+      ) {
+        byKey ??= new Map(changes.map((c) => [id(c), c]));
+        change = byKey.get(id(r));
+      }
+      return {
+        result: r,
+        change,
+        reason: r.status === 'failed' || t.reason === undefined ? r.reason : undefined,
+      };
+    });
+    return { tenant: t.tenant, items };
+  });
+  const same = [
+    (row: ResultRow): string => row.result.status,
+    (row: ResultRow): string => row.result.kind,
+    (row: ResultRow): string => row.result.action,
+    (row: ResultRow): string => row.result.key,
+  ] as const;
   const keyOf = (row: ResultRow): string =>
     `${row.result.status}\u0000${row.reason ?? ''}\u0000${
-      row.change !== undefined
-        ? changeGroupKey(row.change)
-        : JSON.stringify([row.result.kind, row.result.key, row.result.action])
+      row.change !== undefined ? changeValueKey(row.change) : ''
     }`;
   const group = (keep: (r: ChangeResult) => boolean): TenantGroup<ResultRow>[] =>
-    sortGroups(groupAcrossTenants(rows(keep), keyOf), (row: ResultRow) => row.change).sort(
-      (a, b) => STATUS_ORDER[a.item.result.status] - STATUS_ORDER[b.item.result.status],
-    );
+    sortGroups(
+      groupAcrossTenants(rows, (row: ResultRow) => keep(row.result), same, keyOf),
+      (row: ResultRow) => row.change,
+    ).sort((a, b) => STATUS_ORDER[a.item.result.status] - STATUS_ORDER[b.item.result.status]);
   const line = (g: TenantGroup<ResultRow>, all: boolean): string => {
     const r = g.item.result;
     return (

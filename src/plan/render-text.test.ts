@@ -234,6 +234,37 @@ describe('text apply report', () => {
     expect(out).toContain('more changes');
   });
 
+  it('matches results to their changes in any order: different values stay apart', () => {
+    const two = buildPlan([
+      tenant('a', [block('a', 'x.example', 'create', 'one'), block('a', 'y.example')]),
+      tenant('b', [block('b', 'x.example', 'create', 'two'), block('b', 'y.example')]),
+      tenant('c', [block('c', 'x.example', 'create', 'two'), block('c', 'y.example')]),
+    ]);
+    const r = reportOf(two, () => ({ status: 'applied' }));
+    for (const t of r.tenants) t.results.reverse();
+    const out = renderApplyReportText(r, { colour: false, plan: two });
+    expect(out).toContain('  applied + blocked sender x.example in 2 tenants: b, c\n');
+    expect(out).toContain('  applied + blocked sender x.example in a\n');
+    expect(out).toContain('  applied + blocked sender y.example in 3 tenants: a, b, c\n');
+  });
+
+  it('names a bundle on a grouped line only when every tenant has it from that bundle', () => {
+    const from = (c: Change, bundle?: string): Change => ({
+      ...c,
+      source: { file: 'f.yaml', line: 1, ...(bundle !== undefined ? { bundle } : {}) },
+    });
+    const mixed = buildPlan([
+      tenant('a', [
+        from(block('a', 'x.example'), 'baseline'),
+        from(block('a', 'y.example'), 'baseline'),
+      ]),
+      tenant('b', [from(block('b', 'x.example'), 'baseline'), from(block('b', 'y.example'))]),
+    ]);
+    const out = text(mixed);
+    expect(out).toContain('  + blocked sender x.example [bundle baseline] in 2 tenants: a, b\n');
+    expect(out).toContain('  + blocked sender y.example in 2 tenants: a, b\n');
+  });
+
   it('without the plan, groups by kind, key and action', () => {
     const out = renderApplyReportText(report, { colour: false });
     expect(out).toContain(

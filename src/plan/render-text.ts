@@ -146,10 +146,7 @@ function groupedSections(plan: Plan, paint: Paint): string[] {
   if (nDeletes > 0) {
     out.push('', paint('bold', `Deletes (${nDeletes}), each named:`));
     const line = (g: ChangeGroup, note: string): string =>
-      paint(
-        'red',
-        `  - ${describeChangeHeadline(g.item, g.bundle)} ${whereText(g.tenants, true)}`,
-      ) +
+      paint('red', `  - ${describeChangeHeadline(g.item, g)} ${whereText(g.tenants, true)}`) +
       (g.item.effect === 'loosen' ? paint('yellow', ' (loosens)') : '') +
       note;
     for (const g of deletes) out.push(line(g, ''));
@@ -166,7 +163,7 @@ function groupedSections(plan: Plan, paint: Paint): string[] {
       out.push(
         paint(
           c.action === 'create' ? 'green' : 'yellow',
-          `  ${ACTION_SYMBOL[c.action]} ${describeChangeHeadline(c, g.bundle)} ${whereText(g.tenants, false)}`,
+          `  ${ACTION_SYMBOL[c.action]} ${describeChangeHeadline(c, g)} ${whereText(g.tenants, false)}`,
         ) + (c.effect === 'loosen' ? paint('yellow', ' (loosens)') : ''),
       );
       for (const l of describeChangeFields(c)) out.push(`      ${l}`);
