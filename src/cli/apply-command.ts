@@ -214,7 +214,6 @@ export async function runApplyCommand(
       : renderApplyReportText(outcome.report, {
           colour: opts.out === undefined && useColour(ctx),
           verbose: opts.verbose === true,
-          plan: outcome.plan,
         });
   try {
     await emit(ctx, text, opts.out);
@@ -227,7 +226,6 @@ export async function runApplyCommand(
         : renderApplyReportText(outcome.report, {
             colour: false,
             verbose: opts.verbose === true,
-            plan: outcome.plan,
           }),
     );
     ctx.stderr.write(

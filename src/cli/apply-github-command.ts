@@ -97,7 +97,6 @@ export async function runApplyFromGithub(
       : renderApplyReportText(outcome.report, {
           colour: false,
           verbose: opts.verbose === true,
-          plan: outcome.plan,
         });
   await emit(ctx, text, opts.out);
   ctx.stderr.write(`apply report ${posted.action} on #${pull.number}: ${posted.comment.url}\n`);

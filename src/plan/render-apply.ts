@@ -1,13 +1,8 @@
-import { KIND_LABELS, KINDS } from '../model/kinds.js';
+import { KIND_LABELS } from '../model/kinds.js';
 import { ACTION_SYMBOL, describeKindCounts } from './describe.js';
-import {
-  changeValueKey,
-  groupAcrossTenants,
-  sortGroups,
-  type TenantGroup,
-} from './group-changes.js';
+import { groupAcrossTenants, type TenantGroup } from './group-changes.js';
 import { LISTED_GROUPS, foldedText, tenantsOf, whereText } from './render-text.js';
-import type { ApplyReport, Change, ChangeResult, ChangeStatus, Plan } from './types.js';
+import type { ApplyReport, ChangeResult, ChangeStatus } from './types.js';
 
 const ANSI = {
   green: '\x1b[32m',
@@ -22,19 +17,6 @@ export interface ApplyTextOptions {
   colour: boolean;
   /** Every change result on its own line, per tenant (the default groups them). */
   verbose?: boolean;
-  /**
-   * The plan that was applied: identical changes across tenants are grouped by what they
-   * do (`SAME_CHANGE`, `changeValueKey`); without it, by kind, key and action.
-   */
-  plan?: Plan;
-}
-
-/** A change result, with the plan's change it carries out and the reason worth showing. */
-interface ResultRow {
-  result: ChangeResult;
-  change: Change | undefined;
-  /** Undefined when the tenant's line already says why (a skipped tenant). */
-  reason: string | undefined;
 }
 
 /**
@@ -71,7 +53,7 @@ export function renderApplyReportText(report: ApplyReport, opts: ApplyTextOption
         );
     else if (t.results.length > 0) out.push(`  ${describeKindCounts(t.results)}`);
   }
-  if (opts.verbose !== true) out.push(...groupedResults(report, opts.plan, paint));
+  if (opts.verbose !== true) out.push(...groupedResults(report, paint));
   const { applied, failed, skipped, pending } = report.summary;
   const failedTenants = report.tenants
     .filter((t) => t.status === 'failed' || t.status === 'partial')
@@ -104,52 +86,34 @@ const STATUS_ORDER: Record<ChangeStatus, number> = {
   applied: 3,
 };
 
-function groupedResults(report: ApplyReport, plan: Plan | undefined, paint: Paint): string[] {
-  const planned = new Map((plan?.tenants ?? []).map((t) => [t.tenant, t.changes]));
-  // Each result with the change it carries out: apply reports a tenant's results kind by
-  // kind, in plan order within a kind, so match by position and look up only what differs.
-  const rows = report.tenants.map((t) => {
-    const changes = planned.get(t.tenant) ?? [];
-    const ordered = KINDS.flatMap((k) => changes.filter((c) => c.kind === k));
-    let byKey: Map<string, Change> | undefined;
-    const id = (c: Pick<Change, 'kind' | 'action' | 'key'>): string =>
-      `${c.kind} ${c.action} ${c.key}`;
-    const items = t.results.map((r, i): ResultRow => {
-      let change = ordered[i];
-      if (
-        change === undefined ||
-        change.key !== r.key ||
-        change.kind !== r.kind ||
-        change.action !== r.action
-      ) {
-        byKey ??= new Map(changes.map((c) => [id(c), c]));
-        change = byKey.get(id(r));
-      }
-      return {
-        result: r,
-        change,
-        reason: r.status === 'failed' || t.reason === undefined ? r.reason : undefined,
-      };
-    });
-    return { tenant: t.tenant, items };
-  });
+/**
+ * Results grouped across tenants with the plan's grouping engine and its cheap keys (same
+ * status, kind, action and entry key) plus the reason shown. A result line shows no field
+ * values, so values do not split it (the plan's text and comment group by them too).
+ */
+function groupedResults(report: ApplyReport, paint: Paint): string[] {
+  const rows = report.tenants.map((t) => ({ tenant: t.tenant, items: t.results }));
+  // A skipped tenant's line already says why: its results do not repeat it.
+  const tenantReason = new Map(report.tenants.map((t) => [t.tenant, t.reason]));
+  const shown = (r: ChangeResult, tenant: string): string | undefined =>
+    r.status === 'failed' || r.status === 'pending' || tenantReason.get(tenant) === undefined
+      ? r.reason
+      : undefined;
   const same = [
-    (row: ResultRow): string => row.result.status,
-    (row: ResultRow): string => row.result.kind,
-    (row: ResultRow): string => row.result.action,
-    (row: ResultRow): string => row.result.key,
+    (r: ChangeResult): string => r.status,
+    (r: ChangeResult): string => r.kind,
+    (r: ChangeResult): string => r.action,
+    (r: ChangeResult): string => r.key,
   ] as const;
-  const keyOf = (row: ResultRow): string =>
-    `${row.result.status}\u0000${row.reason ?? ''}\u0000${
-      row.change !== undefined ? changeValueKey(row.change) : ''
-    }`;
-  const group = (keep: (r: ChangeResult) => boolean): TenantGroup<ResultRow>[] =>
-    sortGroups(
-      groupAcrossTenants(rows, (row: ResultRow) => keep(row.result), same, keyOf),
-      (row: ResultRow) => row.change,
-    ).sort((a, b) => STATUS_ORDER[a.item.result.status] - STATUS_ORDER[b.item.result.status]);
-  const line = (g: TenantGroup<ResultRow>, all: boolean): string => {
-    const r = g.item.result;
+  const group = (keep: (r: ChangeResult) => boolean): TenantGroup<ChangeResult>[] =>
+    groupAcrossTenants(rows, keep, same, (r) => r.reason ?? '').sort(
+      (a, b) =>
+        STATUS_ORDER[a.item.status] - STATUS_ORDER[b.item.status] ||
+        b.tenants.length - a.tenants.length,
+    );
+  const line = (g: TenantGroup<ChangeResult>, all: boolean): string => {
+    const r = g.item;
+    const reason = shown(r, g.tenants[0] ?? '');
     return (
       paint(
         r.status === 'failed' || r.action === 'delete'
@@ -158,14 +122,14 @@ function groupedResults(report: ApplyReport, plan: Plan | undefined, paint: Pain
             ? 'green'
             : 'yellow',
         `  ${r.status.padEnd(7)} ${ACTION_SYMBOL[r.action]} ${KIND_LABELS[r.kind]} ${r.key} ${whereText(g.tenants, all)}`,
-      ) + (g.item.reason !== undefined ? ` — ${g.item.reason}` : '')
+      ) + (reason !== undefined ? ` — ${reason}` : '')
     );
   };
   const count = (groups: readonly TenantGroup<unknown>[]): number =>
     groups.reduce((n, g) => n + g.tenants.length, 0);
 
   const out: string[] = [];
-  const section = (title: string, groups: TenantGroup<ResultRow>[]): void => {
+  const section = (title: string, groups: TenantGroup<ChangeResult>[]): void => {
     if (groups.length === 0) return;
     out.push('', paint('bold', `${title} (${count(groups)}), each named:`));
     for (const g of groups) out.push(line(g, true));
