@@ -37,6 +37,8 @@ export interface ApplyCommandOptions extends PlanRunOptions {
   tenantTimeout?: string;
   /** `--events FILE|-`: one ECS event per change result, as NDJSON. */
   events?: string;
+  /** Text: every change result on its own line (default: grouped, counted per tenant). */
+  verbose?: boolean;
   /** The pull request applied (the GitHub merge flow), for the events. */
   pr?: number;
   /**
@@ -118,7 +120,7 @@ export async function executeApply(
     report = await applyPlan(
       plan,
       sessions,
-      reconcileDeps(ctx, opts, undefined, run.signal, run.deadlineAt),
+      reconcileDeps(ctx, { ...opts, phase: 'apply' }, undefined, run.signal, run.deadlineAt),
     );
   } finally {
     await run.close();
@@ -180,7 +182,7 @@ async function streamApply(
       prepared.selected,
       reconcileDeps(
         ctx,
-        { ...opts, trust: prepared.config.trust },
+        { ...opts, trust: prepared.config.trust, phase: 'apply' },
         undefined,
         prepared.signal,
         prepared.deadlineAt,
@@ -226,14 +228,22 @@ export async function runApplyCommand(
   const text =
     opts.format === 'json'
       ? JSON.stringify(outcome.report, null, 2) + '\n'
-      : renderApplyReportText(outcome.report, { colour: opts.out === undefined && useColour(ctx) });
+      : renderApplyReportText(outcome.report, {
+          colour: opts.out === undefined && useColour(ctx),
+          verbose: opts.verbose === true,
+        });
   try {
     await emit(ctx, text, opts.out);
   } catch (err) {
     // The changes are made: whoever runs this must see what happened to each of them even
     // when the report file cannot be written.
     ctx.stdout.write(
-      opts.format === 'json' ? text : renderApplyReportText(outcome.report, { colour: false }),
+      opts.format === 'json'
+        ? text
+        : renderApplyReportText(outcome.report, {
+            colour: false,
+            verbose: opts.verbose === true,
+          }),
     );
     ctx.stderr.write(
       `error: could not write --out ${opts.out ?? ''}: ${(err as Error).message}; the results are above\n`,

@@ -94,7 +94,10 @@ export async function runApplyFromGithub(
   const text =
     opts.format === 'json'
       ? JSON.stringify(outcome.report, null, 2) + '\n'
-      : renderApplyReportText(outcome.report, { colour: false });
+      : renderApplyReportText(outcome.report, {
+          colour: false,
+          verbose: opts.verbose === true,
+        });
   await emit(ctx, text, opts.out);
   ctx.stderr.write(`apply report ${posted.action} on #${pull.number}: ${posted.comment.url}\n`);
   return outcome.exitCode;

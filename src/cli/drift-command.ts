@@ -15,6 +15,8 @@ export interface DriftCommandOptions extends PlanRunOptions {
   githubIssues?: boolean;
   /** `--events FILE|-`: one ECS event per drift finding, as NDJSON. */
   events?: string;
+  /** Text: every finding on its own line (default: grouped across tenants, counted per tenant). */
+  verbose?: boolean;
 }
 
 /** Read-only: what differs live from the policies, less what the policies expect to change. */
@@ -31,10 +33,10 @@ export async function runDriftCommand(
       ? renderPlanJson(drift)
       : opts.format === 'markdown'
         ? renderPlanMarkdown(drift)
-        : renderPlanText(drift, { colour: opts.out === undefined && useColour(ctx) }).replace(
-            /^No changes\./m,
-            'No drift.',
-          );
+        : renderPlanText(drift, {
+            colour: opts.out === undefined && useColour(ctx),
+            verbose: opts.verbose === true,
+          }).replace(/^No changes\./m, 'No drift.');
   await emit(ctx, text, opts.out);
   if (opts.events !== undefined)
     await writeEvents(ctx, opts.events, driftEvents(drift, await eventContext(ctx)));

@@ -33,6 +33,9 @@ function reconciling(cmd: Command): Command {
     );
 }
 
+const VERBOSE_HELP =
+  'text output: every change on its own line, per tenant (default: counts per tenant, every delete and failure named, identical changes across tenants on one line, the first 50 such lines listed)';
+
 const format = (choices: string[], def: string): Option =>
   new Option('--format <format>', 'output format').choices(choices).default(def);
 
@@ -51,6 +54,7 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
       '\nExit codes: 0 ok or nothing to do; 1 error; 2 changes or drift present (plan with --detailed-exitcode, drift always); 3 blocked by a safety gate.' +
         '\nRepository configuration: mxpolicy.config.yaml at the root (or the file MXPOLICY_CONFIG names) lists the secret variables bindings may name (secrets:), extra API hosts per provider type (hosts:) and the account whose plan comment is trusted (github.planCommentAuthor). Without it: vendor hosts and 127.0.0.1 only; CI/shell variables (GITHUB_*, ACTIONS_*, RUNNER_*, PATH, HOME, ...) are never read as secrets.' +
         '\n\nProvider bindings (providers.<name>.type): sandbox (a JSON file per tenant); cloudflare {account, tokenEnv, readTokenEnv?, baseUrl?} (Cloudflare Email Security); mimecast {clientId, secretEnv, baseUrl?} (blocked senders, exemptions with bypass: spoof); msgraph {tenantId, clientId, secretEnv, case, baseUrl?, authorityUrl?} (Microsoft 365 litigation holds through Graph eDiscovery, holds only, custodians may be `all`; app permissions eDiscovery.ReadWrite.All (eDiscovery.Read.All for plan/drift) and User.Read.All). Secrets come only from the environment variables the binding names.' +
+        '\nOutput: results go to stdout (or --out); progress of plan, apply and drift goes to stderr only: a live line on a terminal, otherwise a line every 10 s once a run takes that long. --format json always has every change.' +
         '\nEnvironment: MXPOLICY_CLOUDFLARE_BUDGET, MXPOLICY_MIMECAST_BUDGET=REQUESTS/SECONDS narrow the request budget per API token / Mimecast client id (e.g. 120/60; a wider value than the vendor allows is refused with a warning); MXPOLICY_BUDGET_SHARE=k/n spends only that share of each budget (parallel shards: from `shards`); MXPOLICY_BUDGET_STATE=DIR|off moves or turns off the spending log (default .mxpolicy/budget/) that lets back-to-back commands on one machine see what the previous one spent.',
     );
 
@@ -75,6 +79,7 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
       'with --changed-since: plan the selected tenants whole, reading every live entry ("read: full"); apply must then be run the same way',
     )
     .option('--github-comment', 'in GitHub Actions: upsert the plan comment on the pull request')
+    .option('--verbose', VERBOSE_HELP)
     .action(async (opts: PlanCommandOptions) => {
       setExit(await (await import('./plan-command.js')).runPlanCommand(ctx, opts));
     });
@@ -98,6 +103,7 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
     )
     .addOption(format(['text', 'json'], 'text'))
     .option('--out <file>', 'write the apply report to a file')
+    .option('--verbose', VERBOSE_HELP)
     .option(
       '--changed-since <ref>',
       'apply only tenants whose effective desired state differs from merge-base(REF, HEAD), and in them only the entries that differ; select as the reviewed plan did, or changes pending elsewhere make the checksum differ',
@@ -132,6 +138,7 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
     .addOption(format(['text', 'markdown', 'json'], 'text'))
     .option('--out <file>', 'write the drift report to a file')
     .option('--github-issues', 'in GitHub Actions: open/update/close one issue per drifted tenant')
+    .option('--verbose', VERBOSE_HELP)
     .option(
       '--events <file>',
       'write one ECS event per drift finding as NDJSON to FILE (- for stdout), for a SIEM',

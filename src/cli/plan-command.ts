@@ -20,12 +20,19 @@ export interface PlanCommandOptions extends PlanRunOptions {
   /** With `changedSince`: plan the selected tenants whole instead of only the keys that differ. */
   fullRead?: boolean;
   githubComment?: boolean;
+  /** Text: every change on its own line (default: grouped across tenants, counted per tenant). */
+  verbose?: boolean;
 }
 
-export function renderPlan(plan: Plan, format: PlanFormat, colour: boolean): string {
+export function renderPlan(
+  plan: Plan,
+  format: PlanFormat,
+  colour: boolean,
+  verbose = false,
+): string {
   if (format === 'json') return renderPlanJson(plan);
   if (format === 'markdown') return renderPlanMarkdown(plan);
-  return renderPlanText(plan, { colour });
+  return renderPlanText(plan, { colour, verbose });
 }
 
 /** Exit code of a plan: errors beat safety blocks beat changes (DESIGN §8). */
@@ -52,7 +59,7 @@ export async function runPlanCommand(ctx: CliContext, opts: PlanCommandOptions):
   const { plan, config } = run;
   await emit(
     ctx,
-    renderPlan(plan, opts.format, opts.out === undefined && useColour(ctx)),
+    renderPlan(plan, opts.format, opts.out === undefined && useColour(ctx), opts.verbose === true),
     opts.out,
   );
   if (opts.out !== undefined) {

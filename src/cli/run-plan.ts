@@ -14,6 +14,7 @@ import {
   type ReconcileDeps,
 } from '../reconcile/reconcile.js';
 import { today, type CliContext } from './context.js';
+import { createProgress, type ProgressPhase } from './progress.js';
 import { DEFAULT_TIMEOUT, parseDuration, startDeadline } from './deadline.js';
 import { loadSelectedPolicies, type SelectionOptions } from './load.js';
 
@@ -72,7 +73,13 @@ export function parseShard(spec: string): { k: number; n: number } {
 
 export function reconcileDeps(
   ctx: CliContext,
-  opts: { concurrency?: string; trust?: TrustPolicy; access?: 'read' | 'write' },
+  opts: {
+    concurrency?: string;
+    trust?: TrustPolicy;
+    access?: 'read' | 'write';
+    /** What the progress line on stderr says is being done (default `read`). */
+    phase?: ProgressPhase;
+  },
   registry: ProviderRegistry = builtinProviders,
   signal?: AbortSignal,
   deadlineAt?: number,
@@ -80,7 +87,7 @@ export function reconcileDeps(
   const concurrency = Number(opts.concurrency ?? 8);
   if (!Number.isInteger(concurrency) || concurrency < 1)
     throw new Error(`--concurrency must be a positive whole number`);
-  const progress = ctx.stderr.isTTY === true;
+  const progress = createProgress(ctx, opts.phase ?? 'read');
   return {
     registry,
     rootDir: ctx.cwd,
@@ -91,20 +98,18 @@ export function reconcileDeps(
     logger: {
       debug: () => undefined,
       info: () => undefined,
-      warn: (message) => ctx.stderr.write(`warning: ${message}\n`),
+      warn: (message) => {
+        progress.interrupt();
+        ctx.stderr.write(`warning: ${message}\n`);
+      },
     },
     now: ctx.now,
     concurrency,
     ...(signal !== undefined ? { signal } : {}),
     ...(deadlineAt !== undefined ? { deadlineAt } : {}),
-    ...(progress
-      ? {
-          onTenantDone: (_tenant: string, done: number, total: number) => {
-            if (total >= 10)
-              ctx.stderr.write(`\r${done}/${total} tenants${done === total ? '\n' : ''}`);
-          },
-        }
-      : {}),
+    onTenantDone: (_tenant, done, total, result) => {
+      progress.tenantDone(done, total, result);
+    },
   };
 }
 
@@ -206,7 +211,7 @@ export async function runPlan(
   const deps = (config: RepoConfig, signal: AbortSignal, deadlineAt?: number): ReconcileDeps =>
     reconcileDeps(
       ctx,
-      { ...opts, trust: config.trust, access: opts.access ?? 'write' },
+      { ...opts, trust: config.trust, access: opts.access ?? 'write', phase: 'plan' },
       undefined,
       signal,
       deadlineAt,

@@ -1,5 +1,5 @@
 import fastJsonPatch from 'fast-json-patch';
-import { KIND_LABELS, type Kind } from '../model/kinds.js';
+import { KIND_LABELS, KINDS, type Kind } from '../model/kinds.js';
 import type { Change, TenantPlan } from './types.js';
 
 /** The field of each kind that names the entry (shown as its key, not among its fields). */
@@ -20,7 +20,12 @@ export const KIND_VERB: Record<Kind, string> = {
   routes: 'route',
 };
 
-export function describeChangeHeadline(c: Change): string {
+/**
+ * `blocked sender evil.example (expired 2026-06-30) [bundle baseline]`. A `group`'s bundle
+ * replaces the change's own source (a group of changes from several sources names none).
+ */
+export function describeChangeHeadline(c: Change, group?: { bundle: string | undefined }): string {
+  const bundle = group !== undefined ? group.bundle : c.source?.bundle;
   const note =
     c.cause === 'expired'
       ? ` (expired${expiresOf(c) !== undefined ? ` ${expiresOf(c) ?? ''}` : ''})`
@@ -31,7 +36,7 @@ export function describeChangeHeadline(c: Change): string {
           : c.cause === 'released'
             ? ` (${describeRelease(c)})`
             : '';
-  const from = c.source?.bundle !== undefined ? ` [bundle ${c.source.bundle}]` : '';
+  const from = bundle !== undefined ? ` [bundle ${bundle}]` : '';
   return `${KIND_LABELS[c.kind]} ${c.key}${note}${from}`;
 }
 
@@ -85,6 +90,32 @@ export function countActions(t: TenantPlan): { create: number; update: number; d
   for (const c of t.changes) n[c.action]++;
   return n;
 }
+
+/** `blocked senders +1 ~1 -2; exemptions +1`: changes by kind and action, in kind order. */
+export function describeKindCounts(changes: Iterable<Pick<Change, 'kind' | 'action'>>): string {
+  const counts = new Map<Kind, { create: number; update: number; delete: number }>();
+  for (const c of changes) {
+    const n = counts.get(c.kind) ?? { create: 0, update: 0, delete: 0 };
+    n[c.action]++;
+    counts.set(c.kind, n);
+  }
+  return KINDS.filter((k) => counts.has(k))
+    .map((k) => {
+      const n = counts.get(k) ?? { create: 0, update: 0, delete: 0 };
+      const parts = (['create', 'update', 'delete'] as const)
+        .filter((a) => n[a] > 0)
+        .map((a) => `${ACTION_SYMBOL[a]}${n[a]}`);
+      return `${KIND_PLURALS[k]} ${parts.join(' ')}`;
+    })
+    .join('; ');
+}
+
+const KIND_PLURALS: Record<Kind, string> = {
+  blockedSenders: 'blocked senders',
+  exemptions: 'exemptions',
+  holds: 'holds',
+  routes: 'routes',
+};
 
 export function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? '' : 's'}`;

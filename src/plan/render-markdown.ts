@@ -1,16 +1,14 @@
-import { canonicalJson, entryFingerprint } from '../model/entries.js';
-import { KIND_LABELS } from '../model/kinds.js';
 import {
   ACTION_SYMBOL,
-  KIND_VERB,
   countActions,
   describeChangeFields,
   describeChangeHeadline,
   plural,
 } from './describe.js';
+import { groupPlanChanges, groupVerb } from './group-changes.js';
 import { planMarker } from './plan-marker.js';
 import { describeReadScope } from './read-scope.js';
-import type { Change, Plan } from './types.js';
+import type { Plan } from './types.js';
 
 export { planMarker, readPlanMarker } from './plan-marker.js';
 
@@ -28,12 +26,6 @@ export interface PlanMarkdownSections {
 
 const STATUS = { ok: '✅ ok', blocked: '⛔ blocked', error: '❌ error' } as const;
 const code = (s: string): string => '`' + s.replaceAll('`', "'") + '`';
-
-/** Changes that do the same thing in several tenants share this key. */
-function groupKey(c: Change): string {
-  const after = c.after !== undefined ? entryFingerprint(c.kind, c.after) : 'null';
-  return `${JSON.stringify([c.kind, c.key, c.action, c.cause])}${after}${canonicalJson(c.patch)}`;
-}
 
 /** The markdown plan in sections, so a caller fitting a size limit can drop details first. */
 export function planMarkdownSections(plan: Plan): PlanMarkdownSections {
@@ -103,30 +95,14 @@ export function planMarkdownSections(plan: Plan): PlanMarkdownSections {
         `- ➖ **${t.tenant}**: ${describeChangeHeadline(c)}${t.status !== 'ok' ? ` (tenant ${t.status}: not applied)` : ''}`,
       );
 
-  const groups = new Map<string, { change: Change; tenants: string[] }>();
   // Only what will be applied is grouped; blocked and failed tenants are named above.
-  for (const t of plan.tenants.filter((x) => x.status === 'ok'))
-    for (const c of t.changes) {
-      const k = groupKey(c);
-      const g = groups.get(k);
-      if (g !== undefined) g.tenants.push(t.tenant);
-      else groups.set(k, { change: c, tenants: [t.tenant] });
-    }
-  // Loosening changes first (they are what a reviewer must look at), then most-shared first.
-  const loosens = (c: Change): number => (c.effect === 'loosen' ? 0 : 1);
-  const grouped = [...groups.values()]
-    .sort((a, b) => loosens(a.change) - loosens(b.change) || b.tenants.length - a.tenants.length)
-    .map(({ change: c, tenants }) => {
+  const grouped = groupPlanChanges(plan.tenants.filter((x) => x.status === 'ok')).map(
+    ({ item: c, tenants }) => {
       const where =
         tenants.length === 1 ? `in ${tenants[0] ?? ''}` : `in ${tenants.length} tenants`;
-      const verb =
-        c.action === 'create'
-          ? KIND_VERB[c.kind]
-          : c.action === 'delete'
-            ? `remove ${KIND_LABELS[c.kind]}`
-            : `update ${KIND_LABELS[c.kind]}`;
-      return `- ${ACTION_SYMBOL[c.action]} ${verb} ${code(c.key)} ${where}${c.cause === 'expired' ? ' (expired)' : ''}${c.effect === 'loosen' ? ' ⚠️ loosens' : ''}`;
-    });
+      return `- ${ACTION_SYMBOL[c.action]} ${groupVerb(c)} ${code(c.key)} ${where}${c.cause === 'expired' ? ' (expired)' : ''}${c.effect === 'loosen' ? ' ⚠️ loosens' : ''}`;
+    },
+  );
 
   const details = touched.map((t) => {
     const n = countActions(t);

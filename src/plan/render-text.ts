@@ -3,9 +3,11 @@ import {
   countActions,
   describeChangeFields,
   describeChangeHeadline,
+  describeKindCounts,
   plural,
 } from './describe.js';
 import { describeReadScope } from './read-scope.js';
+import { groupPlanChanges, type ChangeGroup } from './group-changes.js';
 import type { Plan } from './types.js';
 
 const ANSI = {
@@ -19,9 +21,34 @@ const ANSI = {
 
 export interface TextOptions {
   colour: boolean;
+  /**
+   * Every change on its own line, per tenant, with its fields. Without it the output stays
+   * readable at fleet size: counts per tenant, every delete named, identical creates and
+   * updates across tenants on one line, the first `LISTED_GROUPS` of them listed.
+   */
+  verbose?: boolean;
 }
 
-/** A `terraform plan`-like view: per tenant, `+`/`~`/`-` with the fields that change. */
+/** Grouped creates and updates listed before the rest is only counted (deletes: all). */
+export const LISTED_GROUPS = 50;
+
+/** `in alpha`; `in 3 tenants: a, b, c`; `in 117 tenants` (all named when `all`). */
+export function whereText(tenants: readonly string[], all: boolean): string {
+  if (tenants.length === 1) return `in ${tenants[0] ?? ''}`;
+  return all || tenants.length <= 3
+    ? `in ${tenants.length} tenants: ${tenants.join(', ')}`
+    : `in ${tenants.length} tenants`;
+}
+
+/** `… and 2400 more changes (…) not listed: --verbose lists every change`. */
+export function foldedText(changes: number, groups: number, tenants: number): string {
+  return `… and ${plural(changes, 'more change')} (${plural(groups, 'line')} in ${plural(tenants, 'tenant')}) not listed: --verbose lists every change, --format json has each`;
+}
+
+/**
+ * A `terraform plan`-like view. Per tenant its counts (with `verbose`, each change with the
+ * fields that change); then every delete, and identical changes across tenants on one line.
+ */
 export function renderPlanText(plan: Plan, opts: TextOptions): string {
   const paint = (colour: keyof typeof ANSI, s: string): string =>
     opts.colour ? `${ANSI[colour]}${s}${ANSI.reset}` : s;
@@ -37,6 +64,8 @@ export function renderPlanText(plan: Plan, opts: TextOptions): string {
           ? `BLOCKED by a safety gate (${n.create} to create, ${n.update} to update, ${n.delete} to delete; nothing will be applied)`
           : 'ERROR (nothing planned for this tenant)';
     out.push(paint('bold', `${t.tenant}: `) + (t.status === 'ok' ? head : paint('red', head)));
+    if (opts.verbose !== true && t.changes.length > 0)
+      out.push(`  ${describeKindCounts(t.changes)}`);
     for (const e of t.errors)
       out.push(
         paint('red', `  ! ${e.code}: ${e.message}`) +
@@ -44,12 +73,16 @@ export function renderPlanText(plan: Plan, opts: TextOptions): string {
             ? paint('dim', ` (${e.file}${e.line !== undefined ? `:${e.line}` : ''})`)
             : ''),
       );
-    for (const c of t.changes) {
-      out.push(
-        paint(actionColour[c.action], `  ${ACTION_SYMBOL[c.action]} ${describeChangeHeadline(c)}`),
-      );
-      for (const line of describeChangeFields(c)) out.push(`      ${line}`);
-    }
+    if (opts.verbose === true)
+      for (const c of t.changes) {
+        out.push(
+          paint(
+            actionColour[c.action],
+            `  ${ACTION_SYMBOL[c.action]} ${describeChangeHeadline(c)}`,
+          ),
+        );
+        for (const line of describeChangeFields(c)) out.push(`      ${line}`);
+      }
     if (t.unmanaged.length > 0)
       out.push(
         paint(
@@ -58,6 +91,7 @@ export function renderPlanText(plan: Plan, opts: TextOptions): string {
         ),
       );
   }
+  if (opts.verbose !== true) out.push(...groupedSections(plan, paint));
   const blocked = plan.tenants.filter((t) => t.status === 'blocked').length;
   const errors = plan.tenants.filter((t) => t.status === 'error').length;
   const { create, update, delete: del } = plan.summary;
@@ -95,4 +129,58 @@ export function renderPlanText(plan: Plan, opts: TextOptions): string {
   }
   if (plan.read !== undefined) out.push(paint('dim', describeReadScope(plan.read)));
   return out.join('\n') + '\n';
+}
+
+type Paint = (colour: keyof typeof ANSI, s: string) => string;
+
+const changeCount = (groups: readonly ChangeGroup[]): number =>
+  groups.reduce((n, g) => n + g.tenants.length, 0);
+
+/** Every delete (all tenants named), then grouped creates and updates of tenants that are ok. */
+function groupedSections(plan: Plan, paint: Paint): string[] {
+  const ok = plan.tenants.filter((t) => t.status === 'ok');
+  const blocked = plan.tenants.filter((t) => t.status === 'blocked');
+  const out: string[] = [];
+  const isDelete = (c: { action: string }): boolean => c.action === 'delete';
+  const deletes = groupPlanChanges(ok, isDelete);
+  const blockedDeletes = groupPlanChanges(blocked, isDelete);
+  const nDeletes = changeCount(deletes) + changeCount(blockedDeletes);
+  if (nDeletes > 0) {
+    out.push('', paint('bold', `Deletes (${nDeletes}), each named:`));
+    const line = (g: ChangeGroup, note: string): string =>
+      paint('red', `  - ${describeChangeHeadline(g.item, g)} ${whereText(g.tenants, true)}`) +
+      (g.item.effect === 'loosen' ? paint('yellow', ' (loosens)') : '') +
+      note;
+    for (const g of deletes) out.push(line(g, ''));
+    for (const g of blockedDeletes) out.push(line(g, ' (tenant blocked: not applied)'));
+  }
+  const rest = groupPlanChanges(ok, (c) => !isDelete(c));
+  if (rest.length > 0) {
+    out.push(
+      '',
+      paint('bold', `Changes (${changeCount(rest)}; identical ones across tenants on one line):`),
+    );
+    for (const g of rest.slice(0, LISTED_GROUPS)) {
+      const c = g.item;
+      out.push(
+        paint(
+          c.action === 'create' ? 'green' : 'yellow',
+          `  ${ACTION_SYMBOL[c.action]} ${describeChangeHeadline(c, g)} ${whereText(g.tenants, false)}`,
+        ) + (c.effect === 'loosen' ? paint('yellow', ' (loosens)') : ''),
+      );
+      for (const l of describeChangeFields(c)) out.push(`      ${l}`);
+    }
+    const folded = rest.slice(LISTED_GROUPS);
+    if (folded.length > 0)
+      out.push(
+        paint('dim', `  ${foldedText(changeCount(folded), folded.length, tenantsOf(folded).size)}`),
+      );
+  }
+  return out;
+}
+
+export function tenantsOf(groups: readonly { tenants: readonly string[] }[]): Set<string> {
+  const s = new Set<string>();
+  for (const g of groups) for (const t of g.tenants) s.add(t);
+  return s;
 }

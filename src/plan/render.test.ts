@@ -92,6 +92,10 @@ describe('plan renderers (golden)', () => {
     expectGolden('plan.txt', renderPlanText(plan, { colour: false }));
   });
 
+  it('text --verbose: every change on its own line, per tenant', () => {
+    expectGolden('plan-verbose.txt', renderPlanText(plan, { colour: false, verbose: true }));
+  });
+
   it('text with colour only when asked', () => {
     expect(renderPlanText(plan, { colour: true })).toContain('\x1b[32m  + ');
     expect(renderPlanText(plan, { colour: false })).not.toContain('\x1b[');

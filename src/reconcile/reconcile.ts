@@ -41,8 +41,8 @@ export interface ReconcileDeps {
   now: () => Date;
   /** Tenants handled at once. */
   concurrency: number;
-  /** Called as each tenant finishes (progress for long runs). */
-  onTenantDone?: (tenant: string, done: number, total: number) => void;
+  /** Called as each tenant finishes (progress for long runs); with its result when applied. */
+  onTenantDone?: (tenant: string, done: number, total: number, result?: TenantApplyResult) => void;
   /**
    * The command's deadline (or Ctrl-C). Passed to every provider read, apply and settle (and
    * so to every request); once it fires, tenants not yet read fail, and changes not yet
@@ -330,7 +330,7 @@ export async function planAndApplyTenants(
           reason,
         };
       } else result = await applyTenant(plan, sessions.get(plan.tenant), own);
-      deps.onTenantDone?.(tenant.tenant, ++done, tenants.length);
+      deps.onTenantDone?.(tenant.tenant, ++done, tenants.length, result);
       return { plan, result };
     });
     const plan = buildPlan(pairs.map((p) => p.plan));
@@ -608,7 +608,7 @@ export async function applyPlan(
     deps.concurrency,
     async (t): Promise<TenantApplyResult> => {
       const result = await applyTenant(t, sessions.get(t.tenant), deps);
-      deps.onTenantDone?.(t.tenant, ++done, plan.tenants.length);
+      deps.onTenantDone?.(t.tenant, ++done, plan.tenants.length, result);
       return result;
     },
   );

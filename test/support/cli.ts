@@ -16,7 +16,16 @@ export interface CliResult {
 /** Run the CLI in-process with an injected context (cwd, env, clock), capturing output. */
 export async function runCli(
   args: string[],
-  opts: { cwd: string; env?: Record<string, string | undefined>; now?: Date; tty?: boolean },
+  opts: {
+    cwd: string;
+    env?: Record<string, string | undefined>;
+    now?: Date;
+    tty?: boolean;
+    /** stderr is a terminal (progress is drawn in place). */
+    stderrTty?: boolean;
+    /** A clock that moves (progress intervals); default: always `now`. */
+    clock?: () => Date;
+  },
 ): Promise<CliResult> {
   let stdout = '';
   let stderr = '';
@@ -24,8 +33,8 @@ export async function runCli(
     cwd: opts.cwd,
     env: opts.env ?? {},
     stdout: { write: (s: string) => (stdout += s), isTTY: opts.tty ?? false },
-    stderr: { write: (s: string) => (stderr += s), isTTY: false },
-    now: () => opts.now ?? FIXED_NOW,
+    stderr: { write: (s: string) => (stderr += s), isTTY: opts.stderrTty ?? false },
+    now: opts.clock ?? (() => opts.now ?? FIXED_NOW),
   });
   return { code, stdout, stderr };
 }
