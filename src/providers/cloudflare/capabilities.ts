@@ -3,14 +3,14 @@ import type { ProviderCapabilities, ValueRule } from '../../model/capabilities.j
 /** Room left for the reason in `comments` (1,024 characters) after mxpolicy's tag. */
 const REASON: ValueRule = {
   field: 'reason',
-  maxLength: 900,
+  maxLength: 880,
   why: "Cloudflare stores 1,024 characters of comments, and mxpolicy's ownership tag takes the rest",
 };
 
 /**
- * The ticket rides in the same tag, URL-encoded: `[mxpolicy expires=YYYY-MM-DD ticket=T] `
- * is 38 characters plus the ticket, so 80 (plain) characters of ticket and 900 of reason
- * stay within the 1,024.
+ * The ticket rides in the same tag, URL-encoded, beside the apply run's id:
+ * `[mxpolicy expires=YYYY-MM-DD ticket=T run=<12 hex>] ` is 55 characters plus the ticket,
+ * so 80 (plain) characters of ticket and 880 of reason stay within the 1,024.
  */
 const TICKET: ValueRule = {
   field: 'ticket',

@@ -20,6 +20,7 @@ import {
 import { requireSecureUrl } from '../http/url.js';
 import type { LiveEntry, Provider, ProviderContext, ProviderFactory } from '../provider.js';
 import { cloudflareBindingSchema } from './binding-schema.js';
+import { keepOneCopyOnCloudflare, newRunId, stampRunId } from './dedupe.js';
 import { CLOUDFLARE_CAPABILITIES } from './capabilities.js';
 import {
   createCloudflareApi,
@@ -318,6 +319,8 @@ export function createCloudflareProviderFactory(
         throw new Error('cloudflare binding needs `tokenEnv`: the variable holding the API token');
       if (baseUrl !== undefined) requireSecureUrl(baseUrl, 'cloudflare binding: baseUrl');
       let session: { http: HttpClient; api: CloudflareApi } | undefined;
+      // Stamped into the tag of what this run writes: concurrent runs keep one copy (dedupe.ts).
+      const runId = newRunId();
 
       // MXPOLICY_CLOUDFLARE_BUDGET (REQUESTS/SECONDS) narrows the per-token budget, e.g. when
       // other tools share the token; checked here so a bad value fails the binding at once.
@@ -389,7 +392,7 @@ export function createCloudflareProviderFactory(
       ): Promise<ChangeResult[]> => {
         const s = spec(kind);
         const { api, http } = connect();
-        const { writes, refused } = prepareWrites(kind, s, changes, account);
+        const { writes, refused } = stampRunId(prepareWrites(kind, s, changes, account), runId);
         const size = Math.min(MAX_BATCH_ITEMS, Math.max(1, opts.batchSize ?? MAX_BATCH_ITEMS));
         const sent = await converge(
           writes.map((w) => w.write),
@@ -421,7 +424,25 @@ export function createCloudflareProviderFactory(
             reason: http.redact(reason),
           };
         }
-        return results;
+        // Another run may have created the same entries meanwhile: keep one copy of each.
+        return keepOneCopyOnCloudflare(changes, results, {
+          api,
+          resource: s.resource,
+          kind,
+          run: runId,
+          entry: (raw) =>
+            s.fromVendor(
+              raw,
+              `/accounts/${account}/email-security/settings/${s.resource}`,
+              patterns,
+            ),
+          refused,
+          clock,
+          logger: ctx.logger,
+          tenant: ctx.tenant,
+          redact: http.redact,
+          ...(signal !== undefined ? { signal } : {}),
+        });
       };
 
       return {

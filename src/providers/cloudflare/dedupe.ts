@@ -1,0 +1,149 @@
+import { randomBytes } from 'node:crypto';
+import type { Kind } from '../../model/kinds.js';
+import type { Change, ChangeResult } from '../../plan/types.js';
+import { keepOneCopy, type LiveCopy } from '../converge.js';
+import type { Clock } from '../http/clock.js';
+import { isHttpError } from '../http/errors.js';
+import type { LiveEntry, Logger } from '../provider.js';
+import { MAX_BATCH_ITEMS, type CloudflareApi, type SettingsResource } from './api.js';
+import { parseComment, RUN_ATTR, withRunId } from './map.js';
+
+/**
+ * Concurrent applies on Cloudflare: Cloudflare accepts two objects with one pattern, so two
+ * runs that create the same entry at once would leave it twice. Each run stamps its run id
+ * into the ownership tag of what it writes, then keeps one copy per key (`keepOneCopy` in
+ * converge.ts: the earliest `created_at`, then id, wins; a run removes only its own copies).
+ */
+
+/** A fresh run id: 12 hex digits (48 random bits), one per provider instance (tenant binding). */
+export function newRunId(random: (n: number) => Buffer = randomBytes): string {
+  return random(6).toString('hex');
+}
+
+interface Prepared<W extends { body?: object }> {
+  writes: { index: number; write: W }[];
+  refused: Map<number, string>;
+}
+
+/**
+ * Put the run id into the tag of every body that carries one; a body whose comments no
+ * longer fit Cloudflare's 1,024 characters with it is refused (validate's limits leave room).
+ */
+export function stampRunId<W extends { body?: object }>(
+  prepared: Prepared<W>,
+  run: string,
+): Prepared<W> {
+  const writes: { index: number; write: W }[] = [];
+  const refused = new Map(prepared.refused);
+  for (const w of prepared.writes) {
+    const body = w.write.body as { comments?: unknown } | undefined;
+    if (body === undefined || typeof body.comments !== 'string') {
+      writes.push(w);
+      continue;
+    }
+    const stamped = withRunId(body.comments, run);
+    if (!stamped.ok) refused.set(w.index, stamped.reason);
+    else
+      writes.push({
+        index: w.index,
+        write: { ...w.write, body: { ...body, comments: stamped.body } },
+      });
+  }
+  return { writes, refused };
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+/** A listed object as a copy of its entry (the listing's objects passed the provider's parsing). */
+function copyOf(raw: unknown, entry: LiveEntry): LiveCopy {
+  const o = isObject(raw) ? raw : {};
+  const created = o['created_at'];
+  const comments = typeof o['comments'] === 'string' ? o['comments'] : null;
+  const run = entry.managed ? parseComment(comments).attrs[RUN_ATTR] : undefined;
+  return {
+    key: entry.key,
+    id: entry.id ?? '',
+    ...(typeof created === 'string' ? { createdAt: created } : {}),
+    ...(run !== undefined ? { run } : {}),
+    managed: entry.managed && entry.id !== undefined,
+    value: entry.value,
+  };
+}
+
+/** Remove copies: atomic batches of deletes; when one is refused, one by one (404: gone). */
+async function removeCopies(
+  api: CloudflareApi,
+  resource: SettingsResource,
+  ids: readonly string[],
+  signal: AbortSignal | undefined,
+): Promise<({ ok: true } | { ok: false; reason: string })[]> {
+  const one = async (id: string): Promise<{ ok: true } | { ok: false; reason: string }> => {
+    try {
+      await api.remove(resource, id, signal);
+      return { ok: true };
+    } catch (err) {
+      if (isHttpError(err) && err.status === 404) return { ok: true };
+      return { ok: false, reason: err instanceof Error ? err.message : String(err) };
+    }
+  };
+  const out: ({ ok: true } | { ok: false; reason: string })[] = [];
+  for (let i = 0; i < ids.length; i += MAX_BATCH_ITEMS) {
+    const chunk = ids.slice(i, i + MAX_BATCH_ITEMS);
+    if (chunk.length === 1) {
+      out.push(await one(chunk[0] as string));
+      continue;
+    }
+    try {
+      await api.batch(
+        resource,
+        { deletes: chunk.map((id) => ({ id })), patches: [], puts: [], posts: [] },
+        signal,
+      );
+      out.push(...chunk.map(() => ({ ok: true }) as const));
+    } catch {
+      for (const id of chunk) out.push(await one(id));
+    }
+  }
+  return out;
+}
+
+export interface CloudflareDedupe {
+  api: CloudflareApi;
+  resource: SettingsResource;
+  kind: Kind;
+  run: string;
+  /** A listed object as the provider reads it. */
+  entry(raw: unknown): LiveEntry;
+  /** Changes that were never sent (refused up front): they made no copy. */
+  refused: ReadonlyMap<number, string>;
+  clock: Clock;
+  signal?: AbortSignal;
+  logger?: Logger;
+  tenant?: string;
+  redact?: (text: string) => string;
+}
+
+/** After apply: one copy per created key (see `keepOneCopy`); the results, updated. */
+export async function keepOneCopyOnCloudflare(
+  changes: readonly Change[],
+  results: readonly ChangeResult[],
+  o: CloudflareDedupe,
+): Promise<ChangeResult[]> {
+  if (!changes.some((c, i) => c.action === 'create' && !o.refused.has(i))) return [...results];
+  return keepOneCopy(changes, results, {
+    kind: o.kind,
+    run: o.run,
+    consider: (i) => !o.refused.has(i),
+    createdBy: o.clock.now(),
+    read: async () =>
+      (await o.api.listAll(o.resource, o.signal)).map((raw) => copyOf(raw, o.entry(raw))),
+    remove: (ids) => removeCopies(o.api, o.resource, ids, o.signal),
+    clock: o.clock,
+    ...(o.signal !== undefined ? { signal: o.signal } : {}),
+    ...(o.logger !== undefined ? { logger: o.logger } : {}),
+    ...(o.tenant !== undefined ? { tenant: o.tenant } : {}),
+    ...(o.redact !== undefined ? { redact: o.redact } : {}),
+  });
+}
