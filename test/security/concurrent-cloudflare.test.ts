@@ -15,7 +15,8 @@ import { REPO_ROOT, tempDir } from '../support/cli.js';
  * all have asked (so each plans the same creates), then answers with random latency so the
  * writes and re-reads interleave differently each round. Cloudflare accepts two objects
  * with one pattern; without the run id + keeper rule (dedupe.ts) every created entry is
- * left twice.
+ * left twice. Ten blocked senders are re-read as a whole listing, two exemptions one
+ * filtered request each (dedupe.ts: FILTERED_REREAD_MAX).
  */
 
 const BIN = path.join(REPO_ROOT, 'bin/mxpolicy.js');
@@ -58,6 +59,10 @@ const NEW_SENDERS = [
   '185.220.101.7',
   '185.220.100.0/24',
   'c.example',
+  'd.example',
+  'e.example',
+  'f.example',
+  'g.example',
 ];
 const NEW_EXEMPT = ['partner.example', 'news@vendor.example'];
 

@@ -392,7 +392,10 @@ export function createCloudflareProviderFactory(
       ): Promise<ChangeResult[]> => {
         const s = spec(kind);
         const { api, http } = connect();
-        const { writes, refused } = stampRunId(prepareWrites(kind, s, changes, account), runId);
+        const { writes, refused, created } = stampRunId(
+          prepareWrites(kind, s, changes, account),
+          runId,
+        );
         const size = Math.min(MAX_BATCH_ITEMS, Math.max(1, opts.batchSize ?? MAX_BATCH_ITEMS));
         const sent = await converge(
           writes.map((w) => w.write),
@@ -425,18 +428,16 @@ export function createCloudflareProviderFactory(
           };
         }
         // Another run may have created the same entries meanwhile: keep one copy of each.
+        const path = `/accounts/${account}/email-security/settings/${s.resource}`;
         return keepOneCopyOnCloudflare(changes, results, {
           api,
+          http,
           resource: s.resource,
+          path,
           kind,
           run: runId,
-          entry: (raw) =>
-            s.fromVendor(
-              raw,
-              `/accounts/${account}/email-security/settings/${s.resource}`,
-              patterns,
-            ),
-          refused,
+          entry: (raw) => s.fromVendor(raw, path, patterns),
+          created,
           clock,
           logger: ctx.logger,
           tenant: ctx.tenant,

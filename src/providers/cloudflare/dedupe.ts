@@ -3,10 +3,18 @@ import type { Kind } from '../../model/kinds.js';
 import type { Change, ChangeResult } from '../../plan/types.js';
 import { keepOneCopy, type LiveCopy } from '../converge.js';
 import type { Clock } from '../http/clock.js';
+import type { HttpClient } from '../http/client.js';
 import { isHttpError } from '../http/errors.js';
+import { incompleteListing } from '../http/paging.js';
 import type { LiveEntry, Logger } from '../provider.js';
-import { MAX_BATCH_ITEMS, type CloudflareApi, type SettingsResource } from './api.js';
+import {
+  MAX_BATCH_ITEMS,
+  MAX_PAGE_SIZE,
+  type CloudflareApi,
+  type SettingsResource,
+} from './api.js';
 import { parseComment, RUN_ATTR, withRunId } from './map.js';
+import { parseEnvelope } from './wire.js';
 
 /**
  * Concurrent applies on Cloudflare: Cloudflare accepts two objects with one pattern, so two
@@ -28,28 +36,34 @@ interface Prepared<W extends { body?: object }> {
 /**
  * Put the run id into the tag of every body that carries one; a body whose comments no
  * longer fit Cloudflare's 1,024 characters with it is refused (validate's limits leave room).
+ * `created`: the pattern of each create that will be sent, by change index.
  */
-export function stampRunId<W extends { body?: object }>(
+export function stampRunId<W extends { body?: object; op: string }>(
   prepared: Prepared<W>,
   run: string,
-): Prepared<W> {
+): Prepared<W> & { created: Map<number, string> } {
   const writes: { index: number; write: W }[] = [];
   const refused = new Map(prepared.refused);
+  const created = new Map<number, string>();
   for (const w of prepared.writes) {
-    const body = w.write.body as { comments?: unknown } | undefined;
+    const body = w.write.body as { comments?: unknown; pattern?: unknown } | undefined;
     if (body === undefined || typeof body.comments !== 'string') {
       writes.push(w);
       continue;
     }
     const stamped = withRunId(body.comments, run);
-    if (!stamped.ok) refused.set(w.index, stamped.reason);
-    else
-      writes.push({
-        index: w.index,
-        write: { ...w.write, body: { ...body, comments: stamped.body } },
-      });
+    if (!stamped.ok) {
+      refused.set(w.index, stamped.reason);
+      continue;
+    }
+    writes.push({
+      index: w.index,
+      write: { ...w.write, body: { ...body, comments: stamped.body } },
+    });
+    if (w.write.op === 'post' && typeof body.pattern === 'string')
+      created.set(w.index, body.pattern);
   }
-  return { writes, refused };
+  return { writes, refused, created };
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {
@@ -109,15 +123,46 @@ async function removeCopies(
   return out;
 }
 
+/** Up to this many created patterns are re-read one by one (filtered); more: the whole kind. */
+export const FILTERED_REREAD_MAX = 8;
+
+/**
+ * The objects with exactly this pattern (Cloudflare's `pattern` filter). Paged until a short
+ * page: whether `total_count` counts the filter is not documented (vendor notes §1.2).
+ */
+async function listPattern(
+  http: HttpClient,
+  path: string,
+  pattern: string,
+  signal: AbortSignal | undefined,
+): Promise<unknown[]> {
+  const out: unknown[] = [];
+  for (let page = 1; ; page++) {
+    const res = await http.request({
+      method: 'GET',
+      path,
+      query: { pattern, page, per_page: MAX_PAGE_SIZE },
+      ...(signal !== undefined ? { signal } : {}),
+    });
+    const { result } = parseEnvelope(res.body, path);
+    if (!Array.isArray(result)) throw incompleteListing(path, 'result is not a list');
+    out.push(...(result as unknown[]));
+    if (result.length < MAX_PAGE_SIZE) return out;
+  }
+}
+
 export interface CloudflareDedupe {
   api: CloudflareApi;
+  http: HttpClient;
   resource: SettingsResource;
+  /** The resource's path (`/accounts/{id}/email-security/settings/{resource}`). */
+  path: string;
   kind: Kind;
   run: string;
   /** A listed object as the provider reads it. */
   entry(raw: unknown): LiveEntry;
-  /** Changes that were never sent (refused up front): they made no copy. */
-  refused: ReadonlyMap<number, string>;
+  /** The pattern of each create that was sent, by change index (`stampRunId`). */
+  created: ReadonlyMap<number, string>;
   clock: Clock;
   signal?: AbortSignal;
   logger?: Logger;
@@ -131,14 +176,19 @@ export async function keepOneCopyOnCloudflare(
   results: readonly ChangeResult[],
   o: CloudflareDedupe,
 ): Promise<ChangeResult[]> {
-  if (!changes.some((c, i) => c.action === 'create' && !o.refused.has(i))) return [...results];
+  if (o.created.size === 0) return [...results];
+  const patterns = [...new Set(o.created.values())];
+  // A few creates (an emergency block): one filtered request each, not every page.
+  const readAll = async (): Promise<unknown[]> =>
+    patterns.length <= FILTERED_REREAD_MAX
+      ? (await Promise.all(patterns.map((p) => listPattern(o.http, o.path, p, o.signal)))).flat()
+      : o.api.listAll(o.resource, o.signal);
   return keepOneCopy(changes, results, {
     kind: o.kind,
     run: o.run,
-    consider: (i) => !o.refused.has(i),
+    consider: (i) => o.created.has(i),
     createdBy: o.clock.now(),
-    read: async () =>
-      (await o.api.listAll(o.resource, o.signal)).map((raw) => copyOf(raw, o.entry(raw))),
+    read: async () => (await readAll()).map((raw) => copyOf(raw, o.entry(raw))),
     remove: (ids) => removeCopies(o.api, o.resource, ids, o.signal),
     clock: o.clock,
     ...(o.signal !== undefined ? { signal: o.signal } : {}),
