@@ -33,6 +33,11 @@ export interface ApplyCommandOptions extends PlanRunOptions {
   events?: string;
   /** The pull request applied (the GitHub merge flow), for the events. */
   pr?: number;
+  /**
+   * Each tenant's reviewed checksum (or its 16-digit prefix), from the PR's plan comment: the
+   * merge flow checks and applies tenant by tenant. Not a command-line option.
+   */
+  reviewedTenants?: ReadonlyMap<string, string>;
 }
 
 const eventExtra = (opts: ApplyCommandOptions): { pr?: number } =>
@@ -66,7 +71,14 @@ export async function executeApply(
       : undefined;
   // Without a whole-plan checksum, each tenant is applied as soon as its own plan is ready
   // (checked against its part of the reviewed plan, when one is given).
-  if (opts.checksum === undefined) return streamApply(ctx, opts, reviewed);
+  if (opts.checksum === undefined) {
+    const checksums =
+      opts.reviewedTenants ??
+      (reviewed !== undefined
+        ? new Map(reviewed.tenants.map((t) => [t.tenant, tenantChecksum(t)]))
+        : undefined);
+    return streamApply(ctx, opts, checksums, reviewed);
+  }
   const expected = opts.checksum;
   const run = await runPlan(ctx, opts, await changedSinceOption(ctx, opts));
   const { plan, sessions } = run;
@@ -136,6 +148,7 @@ async function finishApply(
 async function streamApply(
   ctx: CliContext,
   opts: ApplyCommandOptions,
+  checksums: ReadonlyMap<string, string> | undefined,
   reviewed: Plan | undefined,
 ): Promise<ApplyOutcome> {
   const spec = opts.tenantTimeout ?? DEFAULT_TENANT_TIMEOUT;
@@ -149,9 +162,7 @@ async function streamApply(
       {
         ...prepared.planOptions,
         tenantTimeoutMs,
-        ...(reviewed !== undefined
-          ? { reviewed: new Map(reviewed.tenants.map((t) => [t.tenant, tenantChecksum(t)])) }
-          : {}),
+        ...(checksums !== undefined ? { reviewed: checksums } : {}),
       },
     );
   } finally {
@@ -163,11 +174,17 @@ async function streamApply(
     tenants: p.tenants.filter((t) => refused.has(t.tenant)),
   });
   const mismatch =
-    refused.size === 0 || reviewed === undefined
+    refused.size === 0
       ? []
       : [
           `Not applied to ${run.refused.map((r) => r.tenant).join(', ')}: the plan of ${run.refused.length === 1 ? 'this tenant' : 'these tenants'} changed since it was reviewed; the other tenants were applied.`,
-          ...explainPlanDifference(onlyRefused(reviewed), onlyRefused(run.plan)),
+          ...(reviewed !== undefined
+            ? explainPlanDifference(onlyRefused(reviewed), onlyRefused(run.plan))
+            : run.refused.map((r) => {
+                const t = run.plan.tenants.find((p) => p.tenant === r.tenant);
+                const n = t?.changes.length ?? 0;
+                return `${r.tenant}: the fresh plan has ${n} change(s)${t?.status !== undefined && t.status !== 'ok' ? ` and is ${t.status}` : ''} (reviewed ${r.reviewed.slice(0, 12)}, fresh ${r.fresh.slice(0, 12)})`;
+              })),
           'Re-run plan for them, review it, and apply again.',
         ];
   return finishApply(ctx, opts, run.plan, run.report, mismatch);

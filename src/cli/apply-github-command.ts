@@ -15,9 +15,11 @@ import { emit } from './plan-command.js';
 
 /**
  * `apply --github`, for the merge workflow: find the pull request merged as GITHUB_SHA, take
- * the checksum of the plan reviewed on it (its sticky plan comment), and apply only if a
- * fresh plan has that checksum. Either way the outcome is commented on the pull request and
- * written to the job summary; on a mismatch nothing is applied and the comment says why.
+ * the checksums of the plan reviewed on it (its sticky plan comment), and apply each tenant
+ * whose fresh plan has the checksum reviewed for it; a tenant whose plan moved is refused
+ * alone (a comment without per-tenant checksums holds the whole plan to the whole checksum).
+ * Either way the outcome is commented on the pull request and written to the job summary,
+ * naming what was refused and why.
  */
 export async function runApplyFromGithub(
   ctx: CliContext,
@@ -46,13 +48,21 @@ export async function runApplyFromGithub(
   const { planCommentAuthor } = await readRepoConfig(ctx);
   const reviewed = await readReviewedPlan(gh.client, target, planCommentAuthor);
   if (!reviewed) return refuse(ctx, gh, target, { kind: 'no-reviewed-plan' }, link, []);
+  // Tenant by tenant when the comment carries each tenant's part (a tenant whose live state
+  // moved after review is refused alone); else all or nothing on the whole checksum.
+  const perTenant = reviewed.tenants;
   ctx.stderr.write(
-    `applying the plan reviewed on #${pull.number} (checksum ${reviewed.checksum})\n`,
+    `applying the plan reviewed on #${pull.number} (checksum ${reviewed.checksum}${perTenant !== undefined ? ', checked tenant by tenant' : ''})\n`,
   );
 
   let outcome: Awaited<ReturnType<typeof executeApply>>;
   try {
-    outcome = await executeApply(ctx, { ...opts, checksum: reviewed.checksum, pr: pull.number });
+    outcome = await executeApply(
+      ctx,
+      perTenant !== undefined
+        ? { ...opts, reviewedTenants: perTenant, pr: pull.number }
+        : { ...opts, checksum: reviewed.checksum, pr: pull.number },
+    );
   } catch (err) {
     // Say so on the PR before failing the run: a silent PR reads as "applied".
     const message = err instanceof Error ? err.message : String(err);
@@ -73,7 +83,12 @@ export async function runApplyFromGithub(
     };
     return refuse(ctx, gh, target, reason, link, outcome.mismatch ?? [], outcome.exitCode);
   }
-  const body = renderApplyReportComment(outcome.report, link);
+  const refusedNote =
+    outcome.mismatch !== undefined && outcome.mismatch.length > 0
+      ? `> [!WARNING]\n${outcome.mismatch.map((l) => `> ${l}`).join('\n>\n')}\n\n`
+      : '';
+  const body = insertAfterHeadline(renderApplyReportComment(outcome.report, link), refusedNote);
+  if (refusedNote !== '') ctx.stderr.write(`${(outcome.mismatch ?? []).join('\n')}\n`);
   const posted = await upsertApplyComment(gh.client, target, body, sha);
   await gh.summary(body);
   const text =
@@ -105,4 +120,13 @@ async function refuse(
         : `no merged pull request contains ${link.sha}`;
   ctx.stderr.write(`nothing applied: ${why}\n${details.map((d) => `${d}\n`).join('')}`);
   return exitCode;
+}
+
+/** Put a note right under the report's headline (after the marker and the `###` line). */
+function insertAfterHeadline(body: string, note: string): string {
+  if (note === '') return body;
+  const lines = body.split('\n');
+  const at = lines.findIndex((l) => l.startsWith('### '));
+  if (at < 0) return note + body;
+  return [...lines.slice(0, at + 1), '', note.trimEnd(), ...lines.slice(at + 1)].join('\n');
 }

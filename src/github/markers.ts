@@ -1,3 +1,4 @@
+import { decodeTenantChecksums } from '../plan/plan-marker.js';
 /**
  * Hidden HTML-comment markers that let mxpolicy find its own comments and issues again:
  * `<!-- mxpolicy:plan checksum=… -->` on the sticky plan comment, `mxpolicy:apply` on apply
@@ -47,4 +48,17 @@ export function parsePlanChecksum(body: string | null | undefined): string | und
   if (marker?.kind !== 'plan') return undefined;
   const checksum = marker.attrs['checksum'];
   return checksum && /^[0-9a-f]{16,128}$/i.test(checksum) ? checksum : undefined;
+}
+
+/**
+ * Each tenant's part of the reviewed plan from a plan comment's marker (`planMarker` in
+ * plan/plan-marker.ts), or undefined when the marker has none (an older comment, or a plan
+ * too large for the list) or it is malformed.
+ */
+export function parseTenantChecksums(
+  body: string | null | undefined,
+): Map<string, string> | undefined {
+  const marker = parseMarker(body);
+  const value = marker?.kind === 'plan' ? marker.attrs['tenants'] : undefined;
+  return value === undefined ? undefined : decodeTenantChecksums(value);
 }

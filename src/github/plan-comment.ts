@@ -2,7 +2,7 @@ import { KIND_LABELS } from '../model/kinds.js';
 import type { PlanMarkdownSections } from '../plan/render-markdown.js';
 import type { Change, Plan } from '../plan/types.js';
 import { fitBody, MAX_BODY_CHARS, type FittedBody } from './fit-body.js';
-import { renderMarker } from './markers.js';
+import { planMarker } from '../plan/plan-marker.js';
 
 export interface PlanCommentOptions {
   /** Where the full plan is: the workflow run with the `mxpolicy-plan` artifact. */
@@ -93,13 +93,6 @@ export function buildPlanCommentBody(
     omittedDetailsNote: (n) => omitted(n, false),
     cutNote: `> [!WARNING]\n> This comment was cut to stay under GitHub's 65,536-character limit; the full plan is in ${artifactRef(opts)}.`,
   });
-}
-
-/** The hidden marker: the checksum the merge workflow will hold apply to. */
-export function planMarker(plan: Plan): string {
-  // Exactly the renderers' marker (`planMarker` in plan/render-markdown.ts) so either side
-  // can read what the other wrote.
-  return renderMarker('plan', { checksum: plan.checksum });
 }
 
 function commitLine(opts: PlanCommentOptions): string {

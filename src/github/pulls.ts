@@ -6,7 +6,7 @@ import {
   type StoredComment,
 } from './comments.js';
 import type { RepoRef } from './context.js';
-import { hasMarker, parsePlanChecksum } from './markers.js';
+import { hasMarker, parsePlanChecksum, parseTenantChecksums } from './markers.js';
 
 export interface MergedPull {
   number: number;
@@ -48,6 +48,8 @@ export async function findMergedPullRequest(
 
 export interface ReviewedPlan {
   checksum: string;
+  /** Each tenant's part (first 16 hex digits), when the comment carries them. */
+  tenants?: Map<string, string>;
   comment: StoredComment;
 }
 
@@ -63,5 +65,7 @@ export async function readReviewedPlan(
   const [comment] = await findComments(client, target, (b) => hasMarker(b, 'plan'), author);
   if (!comment) return undefined;
   const checksum = parsePlanChecksum(comment.body);
-  return checksum ? { checksum, comment } : undefined;
+  if (!checksum) return undefined;
+  const tenants = parseTenantChecksums(comment.body);
+  return { checksum, ...(tenants !== undefined ? { tenants } : {}), comment };
 }

@@ -8,17 +8,10 @@ import {
   describeChangeHeadline,
   plural,
 } from './describe.js';
+import { planMarker } from './plan-marker.js';
 import type { Change, Plan } from './types.js';
 
-/** Hidden marker that identifies mxpolicy's plan comment and carries the reviewed checksum. */
-export function planMarker(checksum: string): string {
-  return `<!-- mxpolicy:plan checksum=${checksum} -->`;
-}
-
-/** Read the checksum back out of a comment body carrying `planMarker`. */
-export function readPlanMarker(body: string): string | undefined {
-  return /<!-- mxpolicy:plan checksum=([0-9a-f]{64}) -->/.exec(body)?.[1];
-}
+export { planMarker, readPlanMarker } from './plan-marker.js';
 
 export interface PlanMarkdownSections {
   marker: string;
@@ -75,7 +68,9 @@ export function planMarkdownSections(plan: Plan): PlanMarkdownSections {
   }
   lines.push(
     '',
-    `Plan checksum ${code(plan.checksum.slice(0, 12))}: merging applies exactly this plan, or nothing.`,
+    planMarker(plan).includes(' tenants=')
+      ? `Plan checksum ${code(plan.checksum.slice(0, 12))}: merging applies exactly this plan, tenant by tenant; a tenant whose live state moves before the merge is not applied.`
+      : `Plan checksum ${code(plan.checksum.slice(0, 12))}: merging applies exactly this plan, or nothing.`,
     '',
   );
   const listed = plan.tenants.filter((t) => t.changes.length > 0 || t.status !== 'ok');
@@ -140,7 +135,7 @@ export function planMarkdownSections(plan: Plan): PlanMarkdownSections {
   });
 
   return {
-    marker: planMarker(plan.checksum),
+    marker: planMarker(plan),
     summary: lines.join('\n').trimEnd(),
     deletes: deletes.length > 0 ? `### Deletes (${deletes.length})\n\n${deletes.join('\n')}` : '',
     grouped: grouped.length > 0 ? `### Changes\n\n${grouped.join('\n')}` : '',

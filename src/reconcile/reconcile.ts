@@ -144,7 +144,8 @@ export async function planTenants(
 
 export interface StreamOptions extends PlanOptions {
   /**
-   * The reviewed plan's checksum of each tenant (`tenantChecksum`); a tenant missing from it
+   * The reviewed plan's checksum of each tenant (`tenantChecksum`, or its first 16 or more hex
+   * digits); a tenant missing from it
    * had nothing to do when reviewed. When given, a tenant whose fresh plan differs from what
    * was reviewed is refused alone; the others are applied.
    */
@@ -198,7 +199,8 @@ export async function planAndApplyTenants(
         opts.reviewed === undefined
           ? undefined
           : (opts.reviewed.get(plan.tenant) ?? EMPTY_TENANT_CHECKSUM);
-      if (reviewed !== undefined && reviewed !== fresh) {
+      // A reviewed checksum may be a prefix (the PR comment keeps 16 hex digits per tenant).
+      if (reviewed !== undefined && (reviewed.length < 16 || !fresh.startsWith(reviewed))) {
         refused.push({ tenant: plan.tenant, reviewed, fresh });
         const reason = `refused: this tenant's plan changed since it was reviewed (reviewed ${reviewed.slice(0, 12)}, fresh ${fresh.slice(0, 12)}); re-run plan and review it`;
         result = {

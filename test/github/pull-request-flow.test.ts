@@ -1,7 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseMarker, parsePlanChecksum } from '../../src/github/markers.js';
+import { parseMarker, parsePlanChecksum, parseTenantChecksums } from '../../src/github/markers.js';
+import { tenantChecksum } from '../../src/plan/build-plan.js';
 import { readPlanMarker } from '../../src/plan/render-markdown.js';
 import type { Plan } from '../../src/plan/types.js';
 import { runCli } from '../support/cli.js';
@@ -191,7 +192,7 @@ describe('apply on merge', () => {
     const res = await runCli(['apply', '--github'], { cwd: repo, env: merge.env });
 
     expect(res.stderr).toContain(
-      `applying the plan reviewed on #2 (checksum ${reviewed.checksum})`,
+      `applying the plan reviewed on #2 (checksum ${reviewed.checksum}, checked tenant by tenant)`,
     );
     expect(res.code).toBe(0);
     expect(await readLiveSenders(repo, 'acme')).toEqual(['ceo@lookalike.example']);
@@ -207,8 +208,36 @@ describe('apply on merge', () => {
     expect(again.code).toBe(0);
   });
 
-  it('applies nothing and says why on the PR when the fresh plan differs from the reviewed one', async () => {
+  it('applies tenant by tenant: a tenant whose live state moved after review is refused alone, the others applied', async () => {
     const { gh, pr, repo, reviewed, merge } = await reviewedPullRequest();
+    const planComment = gh.commentsOn(pr).find((c) => parsePlanChecksum(c.body))!;
+    const perTenant = parseTenantChecksums(planComment.body)!;
+    expect([...perTenant.keys()].sort()).toEqual(['acme', 'globex']);
+    for (const t of reviewed.tenants)
+      expect(tenantChecksum(t).startsWith(perTenant.get(t.tenant)!)).toBe(true);
+    // Someone blocked a sender by hand on acme's gateway after the review.
+    await writeLiveSenders(repo, 'acme', ['hand-added@x.example']);
+    const before = await readFile(path.join(repo, '.mxpolicy/sandbox/acme.json'), 'utf8');
+
+    const res = await runCli(['apply', '--github'], { cwd: repo, env: merge.env });
+
+    expect(res.code).toBe(1);
+    expect(res.stderr).toContain('checked tenant by tenant');
+    expect(res.stderr).toContain('Not applied to acme');
+    expect(await readFile(path.join(repo, '.mxpolicy/sandbox/acme.json'), 'utf8')).toBe(before);
+    expect(await readLiveSenders(repo, 'globex')).toEqual(['ceo@lookalike.example']);
+    const report = gh.commentsOn(pr).find((c) => parseMarker(c.body)?.kind === 'apply');
+    expect(report!.body).toContain('Not applied to acme');
+    expect(report!.body).toContain('1 applied');
+    expect(report!.body).toMatch(/\| globex \| ✅ applied \| 1 \|/);
+    expect(report!.body).toContain('acme: the fresh plan has 2 change(s)');
+  });
+
+  it('applies nothing and says why when an older plan comment has only the whole checksum and the plan moved', async () => {
+    const { gh, pr, repo, reviewed, merge } = await reviewedPullRequest();
+    const planComment = gh.commentsOn(pr).find((c) => parsePlanChecksum(c.body))!;
+    planComment.body = planComment.body.replace(/ tenants=\S+/, '');
+    expect(parseTenantChecksums(planComment.body)).toBeUndefined();
     // Someone blocked a sender by hand on the gateway after the review.
     await writeLiveSenders(repo, 'acme', ['hand-added@x.example']);
     const before = await readFile(path.join(repo, '.mxpolicy/sandbox/acme.json'), 'utf8');

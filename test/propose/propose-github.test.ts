@@ -91,7 +91,7 @@ describe('mxpolicy propose --github', () => {
     // The reviewed plan, with its checksum, is the sticky plan comment apply --github reads.
     const [comment, ...others] = gh.commentsOn(1);
     expect(others).toEqual([]);
-    expect(comment?.body).toMatch(/^<!-- mxpolicy:plan checksum=[0-9a-f]{64} -->/);
+    expect(comment?.body).toMatch(/^<!-- mxpolicy:plan checksum=[0-9a-f]{64} tenants=\S+ -->/);
     expect(ops(gh)).toEqual([
       'pulls/list 200',
       'pulls/create 201',
