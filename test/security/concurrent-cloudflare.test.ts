@@ -35,9 +35,12 @@ interface Result {
 }
 
 /** The CLI binary in its own process. */
-function apply(cwd: string): Promise<{ code: number; stdout: string; stderr: string }> {
+function mxpolicy(
+  cwd: string,
+  args = ['apply', '--format', 'json'],
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, 'apply', '--format', 'json'], {
+    const child = spawn(process.execPath, [BIN, ...args], {
       cwd,
       env: { PATH: process.env['PATH'] ?? '', NO_COLOR: '1', CF_TOKEN: TOKEN },
     });
@@ -72,6 +75,8 @@ function tenantFile(account: string, url: string): string {
     'providers:',
     `  gw: { type: cloudflare, account: ${account}, tokenEnv: CF_TOKEN, baseUrl: '${url}', kinds: [blockedSenders, exemptions] }`,
     'domains: [acme.eu]',
+    // Left behind, ten duplicates would be ten deletes in the next plan: blocked.
+    'safety: { maxDeletes: 1 }',
     'blockedSenders:',
     ...NEW_SENDERS.map((s) => `  - sender: '${s}'\n    reason: incident wave`),
     '  - sender: kept.example',
@@ -143,7 +148,7 @@ describe('concurrent applies on one Cloudflare account', () => {
         path: new RegExp(`/accounts/${account}/email-security/settings/block_senders$`),
         parties: round.runs,
       });
-      const runs = await Promise.all(Array.from({ length: round.runs }, () => apply(cwd)));
+      const runs = await Promise.all(Array.from({ length: round.runs }, () => mxpolicy(cwd)));
       emu.setLatency(0);
 
       const label = `round ${n} (${round.runs} runs, ${round.latencyMs}+${round.jitterMs} ms)`;
@@ -199,6 +204,10 @@ describe('concurrent applies on one Cloudflare account', () => {
         expect(c, `${label}: ${k}`).toEqual({ mine: 1, theirs: round.runs - 1 });
       }
       if ([...created.values()].some((c) => c.theirs > 0)) raced++;
+
+      // Converged: the next plan has nothing to do (and nothing to block).
+      const next = await mxpolicy(cwd, ['plan', '--detailed-exitcode']);
+      expect(next.code, `${label}: ${next.stdout}${next.stderr}`).toBe(0);
     }
     // The race happened: in every round the runs created the same entries.
     expect(raced).toBe(ROUNDS.length);
