@@ -373,8 +373,9 @@ export async function keepOneCopy(
   let view: { at: number; byKey: Map<string, LiveCopy[]> };
   try {
     // A copy created in the same tick of the vendor's clock as this run's may not be visible
-    // yet; one millisecond covers vendors that stamp ms or finer (Cloudflare: µs).
-    await opts.clock.sleep(1, opts.signal);
+    // yet; waiting covers vendors that stamp ms or finer (Cloudflare: µs). 2 ms, so that the
+    // clock's whole milliseconds surely show one passed.
+    await opts.clock.sleep(2, opts.signal);
     view = await readCopies();
     // Where this run keeps its copy, a copy created later in the same tick (and with a
     // smaller id) must be visible too: read again once the tick is over.

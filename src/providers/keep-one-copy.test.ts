@@ -107,7 +107,7 @@ describe('keepOneCopy', () => {
     const mine = copy('z', '2026-12-01T17:00:05Z', 'me');
     const theirs = copy('a', '2026-12-01T17:00:05Z', 'other');
     const r = await dedupe([[mine], [mine, theirs]]);
-    expect(r.sleeps).toEqual([1, 999]);
+    expect(r.sleeps).toEqual([2, 998]);
     expect(r.reads).toBe(2);
     expect(r.removed).toEqual(['z']);
     expect(r.results[0]?.reason).toMatch(/^a concurrent run created x\.example first/);
