@@ -309,7 +309,10 @@ describe('output', () => {
       (await runCli(['plan', '--format', 'json'], { cwd: repo })).stdout,
     ) as Plan;
     const md = await runCli(['plan', '--format', 'markdown'], { cwd: repo });
-    expect(md.stdout.split('\n')[0]).toBe(`<!-- mxpolicy:plan checksum=${json.checksum} -->`);
+    // The marker also carries each changed tenant's checksum (src/plan/plan-marker.ts).
+    expect(md.stdout.split('\n')[0]).toMatch(
+      new RegExp(`^<!-- mxpolicy:plan checksum=${json.checksum} tenants=\\S+ -->$`),
+    );
     expect(md.stdout).toContain('- + block `mailinator.com` in 3 tenants');
   });
 });

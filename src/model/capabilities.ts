@@ -12,12 +12,49 @@ export interface ValueRule {
   allowed?: readonly (string | number | boolean)[];
   /** The field must not be present at all (e.g. recipient exemptions on a sender-only API). */
   absent?: true;
-  /** Longest string the vendor stores for the field. */
+  /** Longest string the vendor stores for the field, counted in `unit`. */
   maxLength?: number;
+  /**
+   * How the vendor counts `maxLength` (non-ASCII text differs): `utf16` code units (the
+   * default; .NET and JavaScript string lengths), `code-points` (Unicode characters, what
+   * JSON Schema's `maxLength` counts), `utf8-bytes`, or `url-encoded`: the characters the
+   * value takes once URL-encoded (a value mxpolicy stores percent-encoded in a marker).
+   */
+  unit?: LengthUnit;
   /** The rule applies only when this other field is present (or absent). */
   when?: { field: string; present: boolean };
   /** Why, in the vendor's terms: shown to the person who wrote the entry. */
   why: string;
+}
+
+export type LengthUnit = 'utf16' | 'code-points' | 'utf8-bytes' | 'url-encoded';
+
+const UNIT_WORDS: Record<LengthUnit, string> = {
+  utf16: 'characters',
+  'code-points': 'characters',
+  'utf8-bytes': 'bytes in UTF-8',
+  'url-encoded': 'characters once URL-encoded',
+};
+
+/** The length of `value` as a vendor counts it (pure; no I/O). */
+export function measureLength(value: string, unit: LengthUnit = 'utf16'): number {
+  switch (unit) {
+    case 'utf16':
+      return value.length;
+    case 'code-points':
+      // A surrogate pair is one character.
+      return value.length - (value.match(/[\uD800-\uDBFF][\uDC00-\uDFFF]/g)?.length ?? 0);
+    case 'utf8-bytes':
+      return new TextEncoder().encode(value).length;
+    case 'url-encoded':
+      // A lone surrogate cannot be encoded: count it as the replacement character.
+      return encodeURIComponent(
+        value.replace(
+          /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g,
+          '\uFFFD',
+        ),
+      ).length;
+  }
 }
 
 /** What a provider can do with one kind. */
@@ -91,17 +128,16 @@ export function checkEntryValues(
         rule,
         message: `${rule.field}: ${JSON.stringify(value)} is not supported (supported: ${rule.allowed.map((v) => JSON.stringify(v)).join(', ')})`,
       });
-    else if (
-      rule.maxLength !== undefined &&
-      typeof value === 'string' &&
-      value.length > rule.maxLength
-    )
-      out.push({
-        field: rule.field,
-        value,
-        rule,
-        message: `${rule.field} is ${value.length} characters, longer than the ${rule.maxLength} stored`,
-      });
+    else if (rule.maxLength !== undefined && typeof value === 'string') {
+      const length = measureLength(value, rule.unit);
+      if (length > rule.maxLength)
+        out.push({
+          field: rule.field,
+          value,
+          rule,
+          message: `${rule.field} is ${length} ${UNIT_WORDS[rule.unit ?? 'utf16']}, longer than the ${rule.maxLength} stored`,
+        });
+    }
   }
   return out;
 }

@@ -62,7 +62,11 @@ export interface BlockedSenderEntry {
 export interface ExemptionEntry {
   sender?: string;
   recipient?: string;
-  bypass: Exemption['bypass'];
+  /**
+   * What the YAML may say, or `none`: only ever read from a live policy that bypasses no
+   * check (all its flags off), so that it differs from every declared exemption.
+   */
+  bypass: Exemption['bypass'] | 'none';
   verifySender: boolean;
   reason: string;
   expires?: string;

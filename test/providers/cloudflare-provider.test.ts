@@ -203,7 +203,7 @@ describe('cloudflare provider', () => {
     );
   });
 
-  it('maps deprecated allow-policy flags and ignores read-only fields', async () => {
+  it('combines each deprecated allow-policy flag with its successor and ignores read-only fields', async () => {
     cf = await setupCloudflare();
     cf.account.seed('allow_policies', [
       {
@@ -216,11 +216,17 @@ describe('cloudflare provider', () => {
         comments: '[mxpolicy] legacy',
       },
     ]);
+    // The emulator fills is_trusted_sender: false beside the old is_sender: true, as reads
+    // carry every flag: the old one still counts (a trusted sender bypasses every check).
+    expect(cf.account.list('allow_policies')[0]).toMatchObject({
+      is_sender: true,
+      is_trusted_sender: false,
+    });
     const [e] = await cf.provider().read('exemptions');
     expect(e).toMatchObject({
       key: 'sender:old.example',
       managed: true,
-      value: { sender: 'old.example', bypass: 'spam', verifySender: true, reason: 'legacy' },
+      value: { sender: 'old.example', bypass: 'all', verifySender: true, reason: 'legacy' },
     });
   });
 

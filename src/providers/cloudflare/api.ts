@@ -28,12 +28,11 @@ export interface CloudflareApi {
   listAll(resource: SettingsResource, signal?: AbortSignal): Promise<unknown[]>;
   batch(resource: SettingsResource, body: BatchBody, signal?: AbortSignal): Promise<BatchResult>;
   create(resource: SettingsResource, body: object, signal?: AbortSignal): Promise<unknown>;
-  replace(
-    resource: SettingsResource,
-    id: string,
-    body: object,
-    signal?: AbortSignal,
-  ): Promise<unknown>;
+  /**
+   * An update of one entry. Cloudflare's SDK (`cloudflare` 7.3.0) offers `edit` (PATCH) and
+   * `batch` for block senders and allow policies, and no single-item PUT: so mxpolicy never
+   * sends one, and gives the full body to PATCH instead (contracts/VENDOR-NOTES.md §1.5).
+   */
   patch(
     resource: SettingsResource,
     id: string,
@@ -99,11 +98,6 @@ export function createCloudflareApi(
     async create(resource, body, signal) {
       const path = `${base}/${resource}`;
       const res = await http.request({ method: 'POST', path, body, ...(signal ? { signal } : {}) });
-      return parseEnvelope(res.body, path).result;
-    },
-    async replace(resource, id, body, signal) {
-      const path = `${base}/${resource}/${encodeURIComponent(id)}`;
-      const res = await http.request({ method: 'PUT', path, body, ...(signal ? { signal } : {}) });
       return parseEnvelope(res.body, path).result;
     },
     async patch(resource, id, body, signal) {

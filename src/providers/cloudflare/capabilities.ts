@@ -1,21 +1,28 @@
 import type { ProviderCapabilities, ValueRule } from '../../model/capabilities.js';
 
-/** Room left for the reason in `comments` (1,024 characters) after mxpolicy's tag. */
+/**
+ * Room left for the reason in `comments` (1,024 characters) after mxpolicy's tag. Cloudflare
+ * counts characters, not bytes: its OpenAPI gives `comments` a JSON Schema `maxLength`, which
+ * counts Unicode code points (so `é` and `😀` are one each).
+ */
 const REASON: ValueRule = {
   field: 'reason',
   maxLength: 880,
+  unit: 'code-points',
   why: "Cloudflare stores 1,024 characters of comments, and mxpolicy's ownership tag takes the rest",
 };
 
 /**
  * The ticket rides in the same tag, URL-encoded, beside the apply run's id:
- * `[mxpolicy expires=YYYY-MM-DD ticket=T run=<12 hex>] ` is 55 characters plus the ticket,
- * so 80 (plain) characters of ticket and 880 of reason stay within the 1,024.
+ * `[mxpolicy expires=YYYY-MM-DD ticket=T run=<12 hex>] ` is 55 characters plus the encoded
+ * ticket, so 80 encoded characters of ticket and 880 of reason stay within the 1,024.
+ * Counted encoded: `INC 4411` takes 10, a non-ASCII letter 6 or 9, an emoji 12.
  */
 const TICKET: ValueRule = {
   field: 'ticket',
   maxLength: 80,
-  why: "Cloudflare stores 1,024 characters of comments, shared by the reason and mxpolicy's tag, which carries the ticket",
+  unit: 'url-encoded',
+  why: "Cloudflare stores 1,024 characters of comments, shared by the reason and mxpolicy's tag, which carries the ticket URL-encoded",
 };
 
 /**

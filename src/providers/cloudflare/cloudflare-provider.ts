@@ -43,6 +43,7 @@ import {
 import {
   cloudflareErrorText,
   cloudflareInspect,
+  cloudflareUnroutable,
   parseAllowPolicy,
   parseBlockedSender,
   parseDomain,
@@ -76,7 +77,8 @@ export interface CloudflareProviderOptions {
   verifyRounds?: number;
 }
 
-type Op = 'delete' | 'patch' | 'put' | 'post';
+/** Every update is a PATCH with the full body: the SDK has no single-item PUT (api.ts). */
+type Op = 'delete' | 'patch' | 'post';
 
 /** One change as one vendor operation. */
 interface CfWrite extends Write {
@@ -89,8 +91,6 @@ interface KindSpec {
   resource: SettingsResource;
   fromVendor(raw: unknown, path: string, cache: PatternCache): LiveEntry;
   toVendor(change: Change): Mapped<object>;
-  /** How an update is sent: a full replacement, or a patch of the fields we manage. */
-  update: 'put' | 'patch';
   /** Whether entries may be created and deleted (domains may not). */
   createDelete: boolean;
 }
@@ -103,7 +103,6 @@ const SPECS: Partial<Record<Kind, KindSpec>> = {
       c.kind === 'blockedSenders' && c.after !== undefined
         ? blockedSenderToVendor(c.after)
         : { ok: false, reason: 'change has no desired value' },
-    update: 'put',
     createDelete: true,
   },
   exemptions: {
@@ -111,9 +110,8 @@ const SPECS: Partial<Record<Kind, KindSpec>> = {
     fromVendor: (raw, path, cache) => exemptionFromVendor(parseAllowPolicy(raw, path), cache),
     toVendor: (c) =>
       c.kind === 'exemptions' && c.after !== undefined
-        ? exemptionToVendor(c.after)
+        ? exemptionToVendor(c.after, { clearDeprecated: c.action === 'update' })
         : { ok: false, reason: 'change has no desired value' },
-    update: 'put',
     createDelete: true,
   },
   routes: {
@@ -123,7 +121,6 @@ const SPECS: Partial<Record<Kind, KindSpec>> = {
       c.kind === 'routes' && c.after !== undefined
         ? routeToVendor(c.after)
         : { ok: false, reason: 'change has no desired value' },
-    update: 'patch',
     createDelete: false,
   },
 };
@@ -174,7 +171,7 @@ function prepareWrites(
       write:
         change.action === 'create'
           ? { change, op: 'post', body: mapped.body }
-          : { change, op: s.update, id: change.liveId ?? '', body: mapped.body },
+          : { change, op: 'patch', id: change.liveId ?? '', body: mapped.body },
     });
   });
   return { writes, refused };
@@ -191,7 +188,7 @@ function outcomeOfCloudflareError(err: unknown): WriteOutcome {
   return { status: 'failed', reason: message(err) };
 }
 
-/** Step 2a: one write on its own (POST, PUT, PATCH or DELETE of one entry). */
+/** Step 2a: one write on its own (POST, PATCH or DELETE of one entry). */
 async function sendOne(
   api: CloudflareApi,
   resource: SettingsResource,
@@ -200,11 +197,17 @@ async function sendOne(
 ): Promise<WriteOutcome> {
   try {
     if (w.op === 'post') await api.create(resource, w.body ?? {}, signal);
-    else if (w.op === 'put') await api.replace(resource, w.id ?? '', w.body ?? {}, signal);
     else if (w.op === 'patch') await api.patch(resource, w.id ?? '', w.body ?? {}, signal);
     else await api.remove(resource, w.id ?? '', signal);
     return { status: 'applied' };
   } catch (err) {
+    // Cloudflare found no route (codes 7000/7003): the request, not the entry, is the
+    // problem, so a delete is not "already gone" and an update is not "entry gone".
+    if (isHttpError(err) && cloudflareUnroutable(err.body))
+      return {
+        status: 'failed',
+        reason: `${message(err)} (Cloudflare has no route for this request: nothing was changed, and the live entry was not looked at)`,
+      };
     // Already gone: the desired state holds.
     if (w.op === 'delete' && isHttpError(err) && err.status === 404) return { status: 'applied' };
     if (isHttpError(err) && err.status === 404 && !err.mayHaveReachedServer)
@@ -229,7 +232,6 @@ async function sendBatch(
   for (const w of batch) {
     if (w.op === 'delete') body.deletes.push({ id: w.id ?? '' });
     else if (w.op === 'patch') body.patches.push({ id: w.id, ...w.body });
-    else if (w.op === 'put') body.puts.push({ id: w.id, ...w.body });
     else body.posts.push({ ...w.body });
   }
   try {

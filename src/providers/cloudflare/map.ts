@@ -1,3 +1,4 @@
+import { measureLength } from '../../model/capabilities.js';
 import type { BlockedSenderEntry, ExemptionEntry, RouteEntry } from '../../model/kinds.js';
 import { exemptionKey } from '../../model/entries.js';
 import {
@@ -143,6 +144,10 @@ export type AllowPolicyBody = PatternBody & {
   is_trusted_sender: boolean;
   is_acceptable_sender: boolean;
   verify_sender: boolean;
+  /** Deprecated flags, sent only (as false) by an update: see `exemptionToVendor`. */
+  is_recipient?: false;
+  is_sender?: false;
+  is_spoof?: false;
 };
 export interface DomainPatch {
   transport: string;
@@ -153,10 +158,12 @@ export interface DomainPatch {
 export type Mapped<T> = { ok: true; body: T } | { ok: false; reason: string };
 
 function withComment<T extends { comments: string }>(body: T): Mapped<T> {
-  return body.comments.length > MAX_COMMENTS
+  // Characters as Cloudflare counts them (code points; see capabilities.ts).
+  const length = measureLength(body.comments, 'code-points');
+  return length > MAX_COMMENTS
     ? {
         ok: false,
-        reason: `reason and metadata take ${body.comments.length} characters; Cloudflare comments allow ${MAX_COMMENTS}`,
+        reason: `reason and metadata take ${length} characters; Cloudflare comments allow ${MAX_COMMENTS}`,
       }
     : { ok: true, body };
 }
@@ -196,8 +203,19 @@ export function blockedSenderFromVendor(
   return { kind: 'blockedSenders', key, value, managed, id: o.id };
 }
 
-export function exemptionToVendor(e: ExemptionEntry): Mapped<AllowPolicyBody> {
+/**
+ * An allow policy's writable fields. An update is a PATCH (the SDK has no single-item PUT),
+ * which leaves fields it does not name as they are: so it also turns the deprecated flags
+ * off (`clearDeprecated`), else an old `is_sender: true` would keep a bypass the YAML no
+ * longer asks for (reads combine each deprecated flag with its successor, wire.ts).
+ */
+export function exemptionToVendor(
+  e: ExemptionEntry,
+  opts: { clearDeprecated?: boolean } = {},
+): Mapped<AllowPolicyBody> {
   const recipient = e.recipient !== undefined;
+  if (e.bypass === 'none')
+    return { ok: false, reason: 'an exemption that bypasses nothing cannot be written' };
   const p = recipient ? normalizeRecipient(e.recipient ?? '') : normalizeSender(e.sender ?? '');
   if (!p.ok) return { ok: false, reason: p.reason };
   if (recipient && e.bypass !== 'all')
@@ -215,6 +233,9 @@ export function exemptionToVendor(e: ExemptionEntry): Mapped<AllowPolicyBody> {
     is_trusted_sender: !recipient && e.bypass === 'all',
     is_acceptable_sender: !recipient && e.bypass === 'spam',
     verify_sender: e.verifySender,
+    ...(opts.clearDeprecated === true
+      ? { is_recipient: false, is_sender: false, is_spoof: false }
+      : {}),
   });
 }
 
@@ -230,8 +251,12 @@ export function exemptionFromVendor(
     : p.ok
       ? p.value.value
       : o.pattern.trim().toLowerCase();
-  // Trusted (all detections) wins over acceptable (spam/spoof/bulk) when both are set.
-  const bypass = recipient || o.is_trusted_sender ? 'all' : 'spam';
+  // Trusted (all detections) wins over acceptable (spam/spoof/bulk) when both are set; a
+  // policy with neither (e.g. unticked in the dashboard) bypasses nothing, which no YAML
+  // entry can say: it reads as `none`, so a declared exemption plans an update, not "no
+  // changes".
+  const bypass =
+    recipient || o.is_trusted_sender ? 'all' : o.is_acceptable_sender ? 'spam' : 'none';
   const value: ExemptionEntry = recipient
     ? { recipient: pattern, bypass, verifySender: o.verify_sender, reason: c.reason }
     : { sender: pattern, bypass, verifySender: o.verify_sender, reason: c.reason };

@@ -72,6 +72,25 @@ export function cloudflareErrorText(body: unknown): string | undefined {
   return parts.length > 0 ? parts.join('; ') : undefined;
 }
 
+/**
+ * Whether an error body says Cloudflare found no route for the request (the method and path
+ * are not an operation it offers, or an id in the path has a shape it does not route):
+ * `7003 Could not route to <path>, perhaps your object identifier is invalid?` and
+ * `7000 No route for that URI` (contracts/VENDOR-NOTES.md §1.2). Such a 404 (or 400) says
+ * nothing about whether the entry exists.
+ */
+export function cloudflareUnroutable(body: unknown): boolean {
+  if (!isObject(body) || !Array.isArray(body['errors'])) return false;
+  return body['errors'].some(
+    (e: unknown) =>
+      isObject(e) &&
+      (e['code'] === 7000 ||
+        e['code'] === 7003 ||
+        (typeof e['message'] === 'string' &&
+          /\b(?:no route for|could not route to)\b/i.test(e['message']))),
+  );
+}
+
 /** A 2xx with `success: false` is a failure all the same (the client's `inspect`). */
 export function cloudflareInspect(res: { body: unknown }): { message: string } | undefined {
   if (isObject(res.body) && res.body['success'] === false)
@@ -128,10 +147,15 @@ export function parseBlockedSender(v: unknown, path: string): CfBlockedSender {
 export function parseAllowPolicy(v: unknown, path: string): CfAllowPolicy {
   if (!isObject(v)) throw invalid(path, 'an entry is not an object');
   const p = patternFields(v, path) as CfAllowPolicy;
-  // The deprecated flags (EOL 2026-07-01) still appear on old entries: fall back to them.
-  p.is_exempt_recipient = bool(v, 'is_exempt_recipient') ?? bool(v, 'is_recipient') ?? false;
-  p.is_trusted_sender = bool(v, 'is_trusted_sender') ?? bool(v, 'is_sender') ?? false;
-  p.is_acceptable_sender = bool(v, 'is_acceptable_sender') ?? bool(v, 'is_spoof') ?? false;
+  // Each deprecated flag (contracts/cloudflare OpenAPI: `is_recipient`, `is_sender`,
+  // `is_spoof`, "Deprecated as of July 1, 2025") still appears on old entries, possibly
+  // beside its successor: either one set means the bypass is on, so they are combined, not
+  // one ignored when the other is present.
+  const either = (now: string, old: string): boolean =>
+    bool(v, now) === true || bool(v, old) === true;
+  p.is_exempt_recipient = either('is_exempt_recipient', 'is_recipient');
+  p.is_trusted_sender = either('is_trusted_sender', 'is_sender');
+  p.is_acceptable_sender = either('is_acceptable_sender', 'is_spoof');
   p.verify_sender = bool(v, 'verify_sender') ?? false;
   return p;
 }

@@ -5,7 +5,11 @@ import { tempDir } from '../../../test/support/cli.js';
 import type { ResolvedBinding } from '../../config/policy-set.js';
 import type { Change } from '../../plan/types.js';
 import { silentLogger, type Provider } from '../provider.js';
-import { sandboxProvider, sandboxStateFile } from './sandbox-provider.js';
+import {
+  createSandboxProviderFactory,
+  sandboxProvider,
+  sandboxStateFile,
+} from './sandbox-provider.js';
 
 const binding: ResolvedBinding = {
   name: 'sandbox',
@@ -175,6 +179,45 @@ describe('sandbox provider', () => {
     expect(results[0]?.reason).toMatch(/^could not (read|write) .*blocker\/sub\/t\.json: ENOTDIR/);
     expect(await p.read('blockedSenders')).toEqual([]);
   });
+
+  it.each([
+    ['the temporary file is written in part', 'write'],
+    ['the rename fails', 'rename'],
+  ] as const)(
+    'leaves no temporary file behind when a write fails (%s), and the state unchanged',
+    async (_what, failing) => {
+      const { p, root } = await provider();
+      expect(
+        (await p.apply('blockedSenders', [create('kept.example')])).map((r) => r.status),
+      ).toEqual(['applied']);
+      const before = await readFile(path.join(root, 'state', 't.json'), 'utf8');
+      const broken = createSandboxProviderFactory({
+        io: {
+          async writeFile(file, text) {
+            // Half of the text reaches the disk, then the disk is full.
+            await writeFile(file, failing === 'write' ? text.slice(0, text.length / 2) : text);
+            if (failing === 'write') throw new Error('ENOSPC: no space left on device');
+          },
+          rename() {
+            return Promise.reject(new Error('EXDEV: cross-device link not permitted'));
+          },
+        },
+      }).create({
+        tenant: 't',
+        binding,
+        rootDir: root,
+        env: {},
+        logger: silentLogger,
+        now: () => new Date(),
+      });
+      const results = await broken.apply('blockedSenders', [create('new.example')]);
+      expect(results.map((r) => r.status)).toEqual(['failed']);
+      expect(results[0]?.reason).toMatch(failing === 'write' ? /ENOSPC/ : /EXDEV/);
+      // Only the state file is left (the lock is released too), as it was before.
+      expect(await readdir(path.join(root, 'state'))).toEqual(['t.json']);
+      expect(await readFile(path.join(root, 'state', 't.json'), 'utf8')).toBe(before);
+    },
+  );
 
   it('takes MXPOLICY_SANDBOX_DIR over the binding dir', () => {
     const file = sandboxStateFile({

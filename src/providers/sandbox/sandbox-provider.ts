@@ -169,6 +169,17 @@ function toLive(kind: Kind, value: unknown, where: string): LiveEntry {
  * those mxpolicy owns. A missing file is an empty tenant; a corrupt one is an error for
  * that tenant. Writes are atomic (temporary file, then rename).
  */
+/** The file operations of a state write (a test gives failing ones to prove the clean-up). */
+export interface SandboxWriteIo {
+  writeFile(file: string, text: string): Promise<void>;
+  rename(from: string, to: string): Promise<void>;
+}
+
+const nodeWriteIo: SandboxWriteIo = {
+  writeFile: (file, text) => writeFile(file, text),
+  rename: (from, to) => rename(from, to),
+};
+
 class SandboxProvider implements Provider {
   readonly type = 'sandbox' as const;
   readonly capabilities: ProviderCapabilities = SANDBOX_CAPABILITIES;
@@ -179,6 +190,7 @@ class SandboxProvider implements Provider {
     private readonly file: string,
     private readonly confine: string | undefined,
     kinds: readonly Kind[],
+    private readonly io: SandboxWriteIo = nodeWriteIo,
   ) {
     this.unread = new Set(kinds);
   }
@@ -293,8 +305,8 @@ class SandboxProvider implements Provider {
     const tmp = `${this.file}.${process.pid}.${Date.now()}.${Math.random().toString(36).slice(2)}.tmp`;
     try {
       await mkdir(path.dirname(this.file), { recursive: true });
-      await writeFile(tmp, JSON.stringify(file, null, 2) + '\n');
-      await rename(tmp, this.file);
+      await this.io.writeFile(tmp, JSON.stringify(file, null, 2) + '\n');
+      await this.io.rename(tmp, this.file);
     } catch (err) {
       // Leave no half-written temporary file behind next to the state.
       await rm(tmp, { force: true, recursive: true }).catch(() => undefined);
@@ -305,12 +317,17 @@ class SandboxProvider implements Provider {
   }
 }
 
-export const sandboxProvider: ProviderFactory = {
-  type: 'sandbox',
-  capabilities: SANDBOX_CAPABILITIES,
-  bindingSchema: sandboxBindingSchema,
-  create: (ctx) => {
-    const { file, confine } = sandboxLocation(ctx);
-    return new SandboxProvider(file, confine, ctx.binding.kinds);
-  },
-};
+/** A sandbox provider type; `io` replaces the state write's file operations (tests). */
+export function createSandboxProviderFactory(opts: { io?: SandboxWriteIo } = {}): ProviderFactory {
+  return {
+    type: 'sandbox',
+    capabilities: SANDBOX_CAPABILITIES,
+    bindingSchema: sandboxBindingSchema,
+    create: (ctx) => {
+      const { file, confine } = sandboxLocation(ctx);
+      return new SandboxProvider(file, confine, ctx.binding.kinds, opts.io);
+    },
+  };
+}
+
+export const sandboxProvider: ProviderFactory = createSandboxProviderFactory();

@@ -57,7 +57,7 @@ afterEach(() => {
 });
 
 describe('cloudflare emulator', () => {
-  it('creates with 201, reads, patches, replaces and deletes with the v4 envelope', async () => {
+  it('creates with 201, reads, patches and deletes with the v4 envelope', async () => {
     emu.addAccount(ACCOUNT, TOKEN);
     const created = await call('POST', `${SETTINGS}/block_senders`, sender('phish.example'));
     expect(created.status).toBe(201);
@@ -68,13 +68,6 @@ describe('cloudflare emulator', () => {
     expect((await call('GET', `${SETTINGS}/block_senders/${id}`)).status).toBe(200);
     const patched = await call('PATCH', `${SETTINGS}/block_senders/${id}`, { comments: 'new' });
     expect((patched.body.result as Record<string, unknown>)['comments']).toBe('new');
-    const replaced = await call('PUT', `${SETTINGS}/block_senders/${id}`, {
-      pattern: 'phish.example',
-      pattern_type: 'DOMAIN',
-      is_regex: false,
-    });
-    // A replacement resets what it omits.
-    expect((replaced.body.result as Record<string, unknown>)['comments']).toBeNull();
     const deleted = await call('DELETE', `${SETTINGS}/block_senders/${id}`);
     expect(deleted.status).toBe(200);
     expect(deleted.body.result).toEqual({ id });
@@ -82,6 +75,63 @@ describe('cloudflare emulator', () => {
     expect(gone.status).toBe(404);
     expect(gone.body.success).toBe(false);
     expect(gone.body.errors[0]?.code).toBeGreaterThanOrEqual(1000);
+  });
+
+  it("answers a route Cloudflare's SDK lacks (single-item PUT) as Cloudflare answers an unroutable request", async () => {
+    const acct = emu.addAccount(ACCOUNT, TOKEN);
+    const [obj] = acct.seed('block_senders', [sender('phish.example')]);
+    const id = String(obj?.['id']);
+    for (const resource of ['block_senders', 'allow_policies', 'trusted_domains']) {
+      const put = await call('PUT', `${SETTINGS}/${resource}/${id}`, sender('phish.example'));
+      expect(put.status).toBe(404);
+      expect(put.body).toEqual({
+        success: false,
+        errors: [
+          {
+            code: 7003,
+            message: `Could not route to /client/v4${SETTINGS}/${resource}/${id}, perhaps your object identifier is invalid?`,
+          },
+          { code: 7000, message: 'No route for that URI' },
+        ],
+        messages: [],
+        result: null,
+      });
+    }
+    // Nothing was looked up or changed; a missing object is another answer.
+    expect(acct.list('block_senders')[0]?.['comments']).toBe('test');
+    const missing = await call(
+      'PATCH',
+      `${SETTINGS}/block_senders/00000000-0000-4000-8000-000000000000`,
+      {
+        comments: 'x',
+      },
+    );
+    expect(missing.status).toBe(404);
+    expect(missing.body.errors.map((e) => e.code)).not.toContain(7003);
+    // The domains PUT is in the SDK (domains.update), so it is routed.
+    expect((await call('PUT', `${SETTINGS}/domains/${id}`, {})).body.errors[0]?.code).not.toBe(
+      7003,
+    );
+    emu.violations.length = 0; // the empty domains PUT body is refused on purpose
+  });
+
+  it("routes the OpenAPI file's single-item PUT when asked to (routes: openapi), replacing what it omits", async () => {
+    const wide = await startCloudflareEmulator({ routes: 'openapi' });
+    try {
+      const [obj] = wide.addAccount(ACCOUNT, TOKEN).seed('block_senders', [sender('a.example')]);
+      const res = await request(`${wide.url}${SETTINGS}/block_senders/${String(obj?.['id'])}`, {
+        method: 'PUT',
+        dispatcher: agent,
+        headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ pattern: 'a.example', pattern_type: 'DOMAIN', is_regex: false }),
+      });
+      expect(res.statusCode).toBe(200);
+      const body = (await res.body.json()) as { result: Record<string, unknown> };
+      expect(body.result['comments']).toBeNull();
+      expect(wide.violations).toEqual([]);
+    } finally {
+      await wide.close();
+    }
   });
 
   it('paginates with result_info and returns result [] past the last page', async () => {

@@ -64,7 +64,25 @@ export interface RandomFaults {
   shortPageRate?: number;
 }
 
+/**
+ * Operations of the OpenAPI file that Cloudflare's own SDK (`cloudflare` 7.3.0,
+ * `resources/email-security/settings/*`) does not have: single-item replace (PUT) of block
+ * senders, allow policies and trusted domains; it offers `edit` (PATCH) and `batch` instead.
+ * test/emulators/cloudflare/sdk.test.ts proves this list is exactly the difference.
+ */
+export const SDK_ABSENT_OPERATIONS: readonly string[] = [
+  'email_security_replace_blocked_sender',
+  'email_security_replace_allow_policy',
+  'email_security_replace_trusted_domain',
+];
+
 export interface EmulatorOptions {
+  /**
+   * Which operations are routed: `sdk` (default) those Cloudflare's SDK can call, so a
+   * request to another answers 404 as Cloudflare answers an unroutable one; `openapi` every
+   * operation of the OpenAPI file, including its newer single-item PUTs.
+   */
+  routes?: 'sdk' | 'openapi';
   /** Delay before each answer, in ms (real time). */
   latencyMs?: number;
   /** A further random delay of up to this many ms per request (seeded), so orders vary. */
@@ -92,6 +110,8 @@ export interface EmulatorStats {
   faults: number;
   /** Objects written by successful writes (creates count once each). */
   created: number;
+  /** `METHOD /path` of each request answered "no route" (404, codes 7003 and 7000). */
+  unroutable: string[];
 }
 
 export interface AccountState {
@@ -248,7 +268,9 @@ export async function startCloudflareEmulator(
     byStatus: {},
     faults: 0,
     created: 0,
+    unroutable: [],
   };
+  const absent = new Set(opts.routes === 'openapi' ? [] : SDK_ABSENT_OPERATIONS);
 
   const violation = (message: string): void => {
     violations.push(message);
@@ -580,14 +602,36 @@ export async function startCloudflareEmulator(
     const delay = latencyMs + (jitterMs > 0 ? Math.floor(random() * jitterMs) : 0);
     if (delay > 0) await new Promise((r) => setTimeout(r, delay));
     const headers: Record<string, string> = {};
+    // Cloudflare's answer to a method and path it has no operation for (wording as seen in
+    // the wild, contracts/VENDOR-NOTES.md §1.2): nothing is looked up, nothing changes.
+    const unroutable = (): void => {
+      stats.unroutable.push(`${method} ${url.pathname}`);
+      send(
+        res,
+        404,
+        {
+          success: false,
+          errors: [
+            {
+              code: 7003,
+              message: `Could not route to ${url.pathname}, perhaps your object identifier is invalid?`,
+            },
+            { code: 7000, message: 'No route for that URI' },
+          ],
+          messages: [],
+          result: null,
+        },
+        headers,
+      );
+    };
     if (!url.pathname.startsWith('/client/v4/')) {
-      send(res, 404, failure(7003, `No route for the URI`), headers);
+      unroutable();
       return;
     }
     const path = url.pathname.slice('/client/v4'.length);
     const matched = contract.match(method, path);
-    if (matched === undefined) {
-      send(res, 404, failure(7003, `No route for ${method} ${path}`), headers);
+    if (matched === undefined || absent.has(matched.op.id)) {
+      unroutable();
       return;
     }
     const { op, params } = matched;
@@ -781,6 +825,7 @@ export async function startCloudflareEmulator(
       stats.created = 0;
       stats.byOperation = {};
       stats.byStatus = {};
+      stats.unroutable = [];
     },
     close: () =>
       new Promise<void>((resolve) => {
