@@ -67,10 +67,11 @@ export function withRunId(comments: string, run: string): Mapped<string> {
   // Attribute values are URI-encoded: the tag's first ']' is its end.
   const tag = comments.slice(0, end).replace(/ run=[^\s\]]*/, '');
   const out = `${tag} ${RUN_ATTR}=${run}${comments.slice(end)}`;
-  return out.length > MAX_COMMENTS
+  const length = measureLength(out, 'code-points');
+  return length > MAX_COMMENTS
     ? {
         ok: false,
-        reason: `reason and metadata take ${out.length} characters with the run id; Cloudflare comments allow ${MAX_COMMENTS}`,
+        reason: `reason and metadata take ${length} characters with the run id; Cloudflare comments allow ${MAX_COMMENTS}`,
       }
     : { ok: true, body: out };
 }
