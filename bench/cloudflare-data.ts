@@ -26,7 +26,8 @@ export function benchDomains(): string[] {
   return all.filter((d) => getDomain(d) === d && /^[a-z0-9.-]+$/.test(d));
 }
 
-export const accountOf = (t: number): string => t.toString(16).padStart(32, 'a');
+// Unique for any number of tenants (padding with a hex digit made t=0 and t=160 collide).
+export const accountOf = (t: number): string => `a${t.toString(16).padStart(31, '0')}`;
 export const tokenOf = (t: number): string => `bench-token-${t}-${'x'.repeat(16)}`;
 export const tenantId = (t: number): string => `t${String(t).padStart(3, '0')}`;
 export const tokenEnvOf = (t: number): string => `CF_TOKEN_T${String(t).padStart(3, '0')}`;

@@ -20,6 +20,11 @@ export type Command =
        * alone), plus `regexPerTenant` regex patterns policy files cannot express.
        */
       unmanaged?: { regexPerTenant: number };
+      /** One token for every account (one Cloudflare user), instead of one per tenant. */
+      sharedToken?: string;
+      /** Budget of each token, and the block once it is exceeded (default: none). */
+      rateLimit?: { requests: number; windowMs: number };
+      blockMs?: number;
     }
   | { type: 'stats' }
   | { type: 'reset' }
@@ -35,10 +40,14 @@ function reply(message: unknown): void {
 process.on('message', (cmd: Command) => {
   void (async () => {
     if (cmd.type === 'start') {
-      emu = await startCloudflareEmulator({ latencyMs: cmd.latencyMs });
+      emu = await startCloudflareEmulator({
+        latencyMs: cmd.latencyMs,
+        ...(cmd.rateLimit !== undefined ? { rateLimit: cmd.rateLimit } : {}),
+        ...(cmd.blockMs !== undefined ? { blockMs: cmd.blockMs } : {}),
+      });
       const data = benchData(cmd.shape, benchDomains());
       for (let t = 0; t < cmd.shape.tenants; t++) {
-        const acct = emu.addAccount(accountOf(t), tokenOf(t));
+        const acct = emu.addAccount(accountOf(t), cmd.sharedToken ?? tokenOf(t));
         const mine = data.tenant(t);
         const body = <T>(m: { ok: true; body: T } | { ok: false; reason: string }): T => {
           if (!m.ok) throw new Error(m.reason);

@@ -31,7 +31,9 @@ describe('plan -> apply -> plan on the sandbox (README loop)', () => {
 
     const again = await runCli(['plan', '--detailed-exitcode'], { cwd: repo });
     expect(again.code).toBe(0);
-    expect(again.stdout).toBe('No changes. Live state matches the policies of 3 tenants.\n');
+    expect(again.stdout).toBe(
+      'No changes. Live state matches the policies of 3 tenants.\nread: full\n',
+    );
 
     const reapply = await runCli(['apply'], { cwd: repo });
     expect(reapply.code).toBe(0);
@@ -289,7 +291,15 @@ describe('selection and sharding', () => {
 
   it('shards prints a GitHub Actions matrix', async () => {
     const r = await runCli(['shards', '3'], { cwd: '.' });
-    expect(JSON.parse(r.stdout)).toEqual({ shard: ['1/3', '2/3', '3/3'] });
+    expect(JSON.parse(r.stdout)).toEqual({
+      shard: ['1/3', '2/3', '3/3'],
+      // Each runner spends a third of every token's budget (MXPOLICY_BUDGET_SHARE).
+      include: [
+        { shard: '1/3', 'budget-share': '1/3' },
+        { shard: '2/3', 'budget-share': '1/3' },
+        { shard: '3/3', 'budget-share': '1/3' },
+      ],
+    });
   });
 });
 

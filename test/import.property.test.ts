@@ -1,6 +1,7 @@
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import fc from 'fast-check';
+import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadContract } from './emulators/cloudflare/contract.js';
 import {
@@ -8,13 +9,20 @@ import {
   type CloudflareEmulator,
   type Obj,
 } from './emulators/cloudflare/emulator.js';
+import { loadMimecastContract } from './emulators/mimecast/contract.js';
+import { startMimecastEmulator, type MimecastEmulator } from './emulators/mimecast/emulator.js';
+import { loadGraphContract } from './emulators/msgraph/contract.js';
+import { startMsGraphEmulator, type MsGraphEmulator } from './emulators/msgraph/emulator.js';
 import { runCli, tempDir } from './support/cli.js';
 
 /**
  * The round trip is the contract: for any live state, `import` then `plan --detailed-exitcode`
- * exits 0 — on every provider that has an emulator (sandbox, Cloudflare). Live states mix
- * managed and unmanaged entries, empty comments, regex patterns, duplicate patterns,
- * conflicting blocks and exemptions, and domains the tenant does and does not declare.
+ * exits 0 — on every provider that has an emulator (sandbox, Cloudflare, Mimecast, Microsoft
+ * Graph). Live states mix managed and unmanaged entries, empty comments, regex patterns,
+ * duplicate patterns, conflicting blocks and exemptions, domains the tenant does and does not
+ * declare, policies scoped to a group, expired entries, holds split over several policies,
+ * holds on the whole directory and holds on mailboxes that have left it. What a provider
+ * marks as inexpressible is listed in the file and stays unmanaged.
  */
 
 const DOMAINS = ['acme.example', 'acme.eu'];
@@ -51,9 +59,12 @@ const liveState = fc.record({
     fc.record({
       id: fc.constantFrom('LH-1', 'LH-2', 'LH-3'),
       matter: fc.constantFrom('Doe v. Acme', 'Audit 2026'),
-      custodians: fc.uniqueArray(
-        fc.constantFrom('a@acme.example', 'b@acme.example', 'c@elsewhere.example'),
-        { minLength: 1, maxLength: 3 },
+      custodians: fc.oneof(
+        fc.uniqueArray(fc.constantFrom('a@acme.example', 'b@acme.example', 'c@elsewhere.example'), {
+          minLength: 1,
+          maxLength: 3,
+        }),
+        fc.constant('all' as const),
       ),
       managed: fc.boolean(),
     }),
@@ -108,7 +119,7 @@ const declarableState = liveState.map(markOnlyDeclarable);
 const tenantYaml = (binding: string): string =>
   `tenant: t\nproviders:\n  gateway: ${binding}\ndomains: [${DOMAINS.join(', ')}]\n`;
 
-async function importThenPlan(repo: string, env: Record<string, string>): Promise<void> {
+async function importThenPlan(repo: string, env: Record<string, string>): Promise<string> {
   const imp = await runCli(['import'], { cwd: repo, env });
   expect(imp.stderr).toBe('');
   expect(imp.code).toBe(0);
@@ -117,6 +128,7 @@ async function importThenPlan(repo: string, env: Record<string, string>): Promis
   const plan = await runCli(['plan', '--detailed-exitcode'], { cwd: repo, env });
   expect(plan.stdout).toContain('No changes');
   expect(plan.code).toBe(0);
+  return imp.stdout;
 }
 
 describe('import then plan is empty (property)', () => {
@@ -166,6 +178,16 @@ describe('import then plan is empty (property)', () => {
         };
         await writeFile(path.join(repo, '.mxpolicy/sandbox/t.json'), JSON.stringify(state));
         await importThenPlan(repo, {});
+        // Holds come across whole: matter, and custodians as a list or as `all`.
+        const file = parse(await readFile(path.join(repo, 'policies/tenants/t.yaml'), 'utf8')) as {
+          holds?: { id: string; matter: string; custodians: string[] | 'all' }[];
+        };
+        for (const h of s.holds)
+          expect(file.holds?.find((x) => x.id === h.id)).toEqual({
+            id: h.id,
+            matter: h.matter,
+            custodians: h.custodians === 'all' ? 'all' : [...h.custodians].sort(),
+          });
       }),
       { numRuns: 25 },
     );
@@ -234,11 +256,313 @@ describe('import then plan is empty (property)', () => {
               `{ type: cloudflare, account: '${account}', tokenEnv: CF_TOKEN, baseUrl: '${emu.url}' }`,
             ),
           );
-          await importThenPlan(repo, { CF_TOKEN: TOKEN });
+          const out = await importThenPlan(repo, { CF_TOKEN: TOKEN });
           const text = await readFile(path.join(repo, 'policies/tenants/t.yaml'), 'utf8');
-          if (s.blocked.some((b) => b.regex)) expect(text).toMatch(/# - blocked sender regex:/);
+          if (s.blocked.some((b) => b.regex)) {
+            expect(text).toMatch(/# - blocked sender regex:/);
+            expect(out).toMatch(/^ {2}- blocked sender regex:/m);
+          }
         }),
         { numRuns: 25 },
+      );
+      expect(emu.violations).toEqual([]);
+    });
+  });
+
+  describe('on the Mimecast emulator', () => {
+    let emu: MimecastEmulator;
+    const SECRET = 'mc-import-prop-secret-9c1f';
+    let n = 0;
+    beforeAll(async () => {
+      emu = await startMimecastEmulator({ contract: loadMimecastContract() });
+    });
+    afterAll(async () => {
+      await emu.close();
+    });
+
+    const scope = fc.constantFrom('everyone', 'everyone', 'everyone', 'group', 'bidirectional');
+    const expires = fc.constantFrom(undefined, undefined, '2027-01-31', '2026-01-01');
+    const mcState = fc.record({
+      blocked: fc.array(
+        fc.record({
+          pattern: senderPattern,
+          reason,
+          managed: fc.boolean(),
+          scope,
+          expires,
+          ticket: fc.constantFrom(undefined, 'INC-7'),
+        }),
+        { maxLength: 8 },
+      ),
+      bypass: fc.array(
+        fc.record({
+          pattern: senderPattern,
+          reason,
+          managed: fc.boolean(),
+          scope,
+          expires,
+          verify: fc.boolean(),
+          enabled: fc.constantFrom(true, true, false),
+        }),
+        { maxLength: 5 },
+      ),
+    });
+    type McState = typeof mcState extends fc.Arbitrary<infer T> ? T : never;
+
+    /** Only what a policy file can declare carries the marker (see markOnlyDeclarable). */
+    function markDeclarable(s: McState): McState {
+      const lower = (p: string): string => p.toLowerCase();
+      const modelled = (e: { scope: string; enabled?: boolean }): boolean =>
+        e.scope === 'everyone' && e.enabled !== false;
+      const count = new Map<string, number>();
+      for (const k of [
+        ...s.blocked.filter(modelled).map((b) => `b ${lower(b.pattern)}`),
+        ...s.bypass.filter(modelled).map((e) => `e ${lower(e.pattern)}`),
+      ])
+        count.set(k, (count.get(k) ?? 0) + 1);
+      const blockedSet = new Set(s.blocked.filter(modelled).map((b) => lower(b.pattern)));
+      const bypassSet = new Set(s.bypass.filter(modelled).map((e) => lower(e.pattern)));
+      const own = (p: string): boolean =>
+        DOMAINS.some((d) => lower(p) === d || lower(p).endsWith(`@${d}`));
+      const ok = (e: { scope: string; enabled?: boolean; expires?: string | undefined }): boolean =>
+        modelled(e) && (e.expires === undefined || e.expires >= '2026-11-23');
+      return {
+        blocked: s.blocked.map((b) => ({
+          ...b,
+          managed:
+            b.managed &&
+            ok(b) &&
+            !own(b.pattern) &&
+            !bypassSet.has(lower(b.pattern)) &&
+            count.get(`b ${lower(b.pattern)}`) === 1,
+        })),
+        bypass: s.bypass.map((e) => ({
+          ...e,
+          managed:
+            e.managed &&
+            ok(e) &&
+            !own(e.pattern) &&
+            !blockedSet.has(lower(e.pattern)) &&
+            count.get(`e ${lower(e.pattern)}`) === 1,
+        })),
+      };
+    }
+
+    const target = (p: string): { from: Obj; sourceIPs?: string[] } => {
+      if (p.includes('@')) return { from: { type: 'individual_email_address', emailAddress: p } };
+      if (/^[\d.:/a-f]+$/.test(p) && /\d/.test(p))
+        return {
+          from: { type: 'everyone' },
+          sourceIPs: [p.includes('/') ? p : `${p}/${p.includes(':') ? 128 : 32}`],
+        };
+      return { from: { type: 'email_domain', emailDomain: p } };
+    };
+    const policy = (
+      e: {
+        pattern: string;
+        reason: string;
+        managed: boolean;
+        scope: string;
+        expires?: string | undefined;
+      },
+      attrs: string,
+      extra: Obj,
+    ): Obj => {
+      const { from, sourceIPs } = target(e.pattern);
+      const spf = (extra['spfDomains'] as string[] | undefined) ?? [];
+      const conditions: Obj = {};
+      if (sourceIPs !== undefined) conditions['sourceIPs'] = sourceIPs;
+      if (spf.length > 0) conditions['spfDomains'] = spf;
+      const { spfDomains: _spf, ...rest } = extra;
+      return {
+        description: e.managed ? `[mxpolicy${attrs}] ${e.reason}` : e.reason,
+        from,
+        to:
+          e.scope === 'group'
+            ? { type: 'profile_group', groupId: 'grp-finance' }
+            : { type: 'everyone' },
+        bidirectional: e.scope === 'bidirectional',
+        conditions,
+        ...(e.expires !== undefined
+          ? { toEternal: false, toDate: `${e.expires}T23:59:59+0000` }
+          : { toEternal: true }),
+        ...rest,
+      };
+    };
+
+    it('group-scoped, bidirectional, disabled and expired policies stay unmanaged; the rest is adopted', async () => {
+      const repo = await tempDir('mxpolicy-import-mc-');
+      await fc.assert(
+        fc.asyncProperty(mcState.map(markDeclarable), async (s: McState) => {
+          const client = `import-prop-${++n}`;
+          const acct = emu.addAccount(client, SECRET);
+          acct.seed(
+            'blockedsenders',
+            s.blocked.map((b) => ({
+              option: 'block_sender',
+              policy: policy(b, b.ticket !== undefined ? ` ticket=${b.ticket}` : '', {
+                fromPart: 'both',
+              }),
+            })),
+          );
+          acct.seed(
+            'antispoofing-bypass',
+            s.bypass.map((e) => {
+              const domain = e.pattern.includes('@') ? e.pattern.split('@')[1] : e.pattern;
+              const ip = target(e.pattern).sourceIPs !== undefined;
+              return {
+                option: 'enable_bypass',
+                policy: policy(e, '', {
+                  fromPart: 'envelope_from',
+                  enabled: e.enabled,
+                  ...(e.verify && !ip ? { spfDomains: [domain] } : {}),
+                }),
+              };
+            }),
+          );
+          await rm(path.join(repo, 'policies'), { recursive: true, force: true });
+          await mkdir(path.join(repo, 'policies/tenants'), { recursive: true });
+          await writeFile(
+            path.join(repo, 'policies/tenants/t.yaml'),
+            tenantYaml(
+              `{ type: mimecast, clientId: ${client}, secretEnv: MC_SECRET, baseUrl: '${emu.url}' }`,
+            ),
+          );
+          const out = await importThenPlan(repo, { MC_SECRET: SECRET });
+          const text = await readFile(path.join(repo, 'policies/tenants/t.yaml'), 'utf8');
+          // Each policy mxpolicy cannot model is named in the output and in the file.
+          const foreign =
+            s.blocked.filter((b) => b.scope !== 'everyone').length +
+            s.bypass.filter((e) => e.scope !== 'everyone' || !e.enabled).length;
+          expect(out.match(/\(policy [^)]+\): mimecast cannot express it/g) ?? []).toHaveLength(
+            foreign,
+          );
+          expect(
+            text.match(/^# - .*\(policy [^)]+\): mimecast cannot express it/gm) ?? [],
+          ).toHaveLength(foreign);
+          if (s.blocked.some((b) => b.scope === 'group'))
+            expect(out).toMatch(/profile_group grp-finance/);
+        }),
+        { numRuns: 25 },
+      );
+      expect(emu.violations).toEqual([]);
+    });
+  });
+
+  describe('on the Microsoft Graph emulator (holds)', () => {
+    let emu: MsGraphEmulator;
+    const SECRET = 'graph-import-prop-secret~7d';
+    const CLIENT = '8d7c6b5a-4f3e-4d2c-9b1a-0f9e8d7c6b5a';
+    const CASE = '3c2b1a09-8f7e-4d6c-b5a4-938271605f4e';
+    const PEOPLE = ['ann', 'bob', 'carol', 'dave', 'erin', 'frank'].map((u) => `${u}@acme.example`);
+    let n = 0;
+    beforeAll(async () => {
+      emu = await startMsGraphEmulator({ settleMs: 0, contract: loadGraphContract() });
+    });
+    afterAll(async () => {
+      await emu.close();
+    });
+
+    const graphState = fc
+      .record({
+        // The directory when the holds were placed, and who has left it since.
+        left: fc.subarray(PEOPLE, { maxLength: 3 }),
+        holds: fc.uniqueArray(
+          fc.record({
+            name: fc.constantFrom('LH-1', 'LH-2', 'LH-3', 'Doe hold 2024'),
+            matter: fc.constantFrom('', 'Doe v. Acme', 'Audit 2026: "Q3" review'),
+            managed: fc.boolean(),
+            all: fc.boolean(),
+            since: fc.constantFrom(undefined, '2026-02-01'),
+            custodians: fc.subarray(PEOPLE, { minLength: 1 }),
+            // Set in Purview on someone else's hold: not a hold on whole mailboxes.
+            narrowed: fc.constantFrom(undefined, undefined, 'query', 'disabled'),
+          }),
+          { selector: (h) => h.name, maxLength: 3 },
+        ),
+      })
+      // mxpolicy's marker only ever sits on holds a policy file can name.
+      .map((s) => ({
+        ...s,
+        holds: s.holds.map((h) => ({
+          ...h,
+          managed: h.managed && !h.name.includes(' ') && h.narrowed === undefined,
+        })),
+      }));
+    type GraphState = typeof graphState extends fc.Arbitrary<infer T> ? T : never;
+
+    it('holds come across with their matter and custodians, an all-hold as all, departed custodians kept', async () => {
+      const repo = await tempDir('mxpolicy-import-graph-');
+      await fc.assert(
+        fc.asyncProperty(graphState, async (s: GraphState) => {
+          const tenantId = `t${++n}.onmicrosoft.example`;
+          const t = emu.addTenant(tenantId);
+          t.addApp(CLIENT, SECRET);
+          t.addCase({ id: CASE, displayName: 'Doe v. Acme' });
+          t.addUsers(PEOPLE.map((mail) => ({ mail })));
+          const LIMIT = 2; // sources per hold policy: holds of 3+ custodians span parts
+          for (const h of s.holds) {
+            // A hold on all (mxpolicy's marker says so) holds every mailbox of the directory.
+            const all = h.managed && h.all;
+            const emails = all ? PEOPLE : h.custodians;
+            const attrs = `${h.since !== undefined ? ` since=${h.since}` : ''}${all ? ' custodians=all' : ''}`;
+            const parts = Math.max(1, Math.ceil(emails.length / LIMIT));
+            for (let p = 1; p <= parts; p++)
+              t.seedHold(CASE, {
+                displayName: parts === 1 && !all ? h.name : `${h.name}#${p}`,
+                description: h.managed
+                  ? `[mxpolicy${attrs}${p > 1 ? ` part=${p}` : ''}] ${h.matter}`
+                  : h.matter,
+                emails: emails.slice((p - 1) * LIMIT, p * LIMIT),
+                // On the last part only: one narrowed part makes the whole hold narrowed.
+                ...(p === parts && h.narrowed === 'query'
+                  ? { contentQuery: 'subject:"Project X"' }
+                  : {}),
+                ...(p === parts && h.narrowed === 'disabled' ? { isEnabled: false } : {}),
+              });
+          }
+          for (const mail of s.left) t.removeUser(mail);
+          t.settleAll();
+          await rm(path.join(repo, 'policies'), { recursive: true, force: true });
+          await mkdir(path.join(repo, 'policies/tenants'), { recursive: true });
+          await writeFile(
+            path.join(repo, 'policies/tenants/t.yaml'),
+            `tenant: t\nproviders:\n  m365: { type: msgraph, tenantId: ${tenantId}, clientId: ${CLIENT}, secretEnv: M365_SECRET, case: ${CASE}, baseUrl: '${emu.graphUrl}', authorityUrl: '${emu.authorityUrl}', maxSourcesPerPolicy: ${LIMIT} }\ndomains: [${DOMAINS.join(', ')}]\n`,
+          );
+          const out = await importThenPlan(repo, { M365_SECRET: SECRET });
+          const file = parse(
+            await readFile(path.join(repo, 'policies/tenants/t.yaml'), 'utf8'),
+          ) as {
+            holds?: { id: string; matter: string; custodians: string[] | 'all'; since?: string }[];
+          };
+          for (const h of s.holds) {
+            const got = file.holds?.find((x) => x.id === h.name);
+            if (h.narrowed !== undefined) {
+              // A query hold or a disabled one: listed with why, left alone.
+              expect(got).toBeUndefined();
+              expect(out).toMatch(
+                new RegExp(
+                  `hold ${h.name} \\(hold polic[^)]*\\): msgraph cannot express it in a policy file: .*${h.narrowed === 'query' ? 'Project X' : 'disabled'}`,
+                ),
+              );
+              continue;
+            }
+            if (h.name.includes(' ')) {
+              // Not a hold id a policy file can carry: listed, left alone.
+              expect(got).toBeUndefined();
+              expect(out).toContain(`hold ${h.name}:`);
+              continue;
+            }
+            expect(got).toBeDefined();
+            const matter = h.matter === '' ? h.name : h.matter;
+            expect(got?.matter).toBe(matter);
+            if (h.managed && h.all) expect(got?.custodians).toBe('all');
+            // Every custodian held live, departed ones too (more than the directory has).
+            else expect(got?.custodians).toEqual([...h.custodians].sort());
+            if (h.managed) expect(got?.since).toBe(h.since);
+          }
+        }),
+        { numRuns: 20 },
       );
       expect(emu.violations).toEqual([]);
     });

@@ -27,6 +27,8 @@ export interface ApplyCommandOptions extends PlanRunOptions {
   receipt?: boolean;
   /** Apply only tenants whose effective desired state differs from this git ref (as plan). */
   changedSince?: string;
+  /** With `changedSince`: plan the selected tenants whole instead of only the keys that differ. */
+  fullRead?: boolean;
   /** `--tenant-timeout`: bound on one tenant's read, plan and apply (default 10m). */
   tenantTimeout?: string;
   /** `--events FILE|-`: one ECS event per change result, as NDJSON. */
@@ -109,7 +111,11 @@ export async function executeApply(
         ]);
       return { exitCode: EXIT.error, plan, mismatch };
     }
-    report = await applyPlan(plan, sessions, reconcileDeps(ctx, opts, undefined, run.signal));
+    report = await applyPlan(
+      plan,
+      sessions,
+      reconcileDeps(ctx, opts, undefined, run.signal, run.deadlineAt),
+    );
   } finally {
     await run.close();
   }
@@ -158,7 +164,13 @@ async function streamApply(
   try {
     run = await planAndApplyTenants(
       prepared.selected,
-      reconcileDeps(ctx, { ...opts, trust: prepared.config.trust }, undefined, prepared.signal),
+      reconcileDeps(
+        ctx,
+        { ...opts, trust: prepared.config.trust },
+        undefined,
+        prepared.signal,
+        prepared.deadlineAt,
+      ),
       {
         ...prepared.planOptions,
         tenantTimeoutMs,

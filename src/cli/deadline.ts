@@ -15,6 +15,8 @@ export function parseDuration(spec: string, name = '--timeout'): number {
 export interface Deadline {
   /** Aborts when the time is up, with an Error saying which limit passed. */
   readonly signal: AbortSignal;
+  /** When it fires (epoch ms); absent when there is no deadline. */
+  readonly at?: number;
   /** Stop the timer (the command is done). */
   dispose(): void;
 }
@@ -29,6 +31,7 @@ export function startDeadline(ms: number, spec: string): Deadline {
   timer.unref();
   return {
     signal: ctl.signal,
+    at: Date.now() + ms,
     dispose: () => {
       clearTimeout(timer);
     },

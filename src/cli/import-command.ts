@@ -72,7 +72,7 @@ export async function runImportCommand(
   const { root, set } = loaded;
   const selected = loaded.selected;
   const deadline = startDeadline(timeoutMs, spec);
-  const deps = reconcileDeps(ctx, opts, undefined, deadline.signal);
+  const deps = reconcileDeps(ctx, opts, undefined, deadline.signal, deadline.at);
   const run = await readTenants(selected, deps, validationErrorsByTenant(set, selected));
   let failed = false;
   try {
@@ -90,12 +90,14 @@ export async function runImportCommand(
     let composed = await composeFiles(ctx, opts, loaded, ok, exclude, day, minShare);
     for (let attempt = 0; attempt < 3 && composed.problems.length > 0; attempt++) {
       let progress = false;
+      const data = new Map<string, Record<string, unknown> | null>(); // each file parsed once
       for (const d of composed.problems) {
         const imp = composed.imports.find((i) => i.file === d.file);
         const m = /^\/([A-Za-z]+)\/(\d+)/.exec(d.pointer);
         const text = composed.files.get(d.file);
         if (imp === undefined || m === null || text === undefined) continue;
-        const list = (parse(text) as Record<string, unknown> | null)?.[m[1] ?? ''];
+        if (!data.has(d.file)) data.set(d.file, parse(text) as Record<string, unknown> | null);
+        const list = data.get(d.file)?.[m[1] ?? ''];
         const item = Array.isArray(list) ? (list as unknown[])[Number(m[2])] : undefined;
         const key = policyItemKey(m[1] ?? '', item);
         if (key === undefined || !imp.entries.some((e) => e.kind === m[1] && e.key === key))
@@ -135,9 +137,20 @@ export async function runImportCommand(
         allowLargeChanges: true, // adoptions write only the marker (checked below)
         capabilities: r.capabilities,
       });
+      // A marked entry not in place live (a hold policy in error, an all-hold missing a new
+      // mailbox): imported as it should be, and completed by the next apply, not by import
+      // (which only marks).
+      const repairs = new Set(
+        (imports.find((i) => i.tenant === r.tenant)?.repairs ?? []).map(
+          (x) => `${x.kind} ${x.key}`,
+        ),
+      );
+      const repair = (c: (typeof plan.changes)[number]): boolean =>
+        c.action === 'update' && c.cause === 'desired' && repairs.has(`${c.kind} ${c.key}`);
       // Adoptions, and the reason written where live had none (an update of `reason` alone).
       const other = plan.changes.filter(
         (c) =>
+          !repair(c) &&
           !(
             c.action === 'update' &&
             (c.cause === 'adopt' ||
@@ -155,7 +168,7 @@ export async function runImportCommand(
         );
         continue;
       }
-      adoptPlans.push(plan);
+      adoptPlans.push({ ...plan, changes: plan.changes.filter((c) => !repair(c)) });
       sessions.set(r.tenant, r.session);
     }
     const adoptions = adoptPlans.reduce((n, p) => n + p.changes.length, 0);
@@ -305,6 +318,10 @@ function summary(
       `${imp.tenant}: ${written.get(imp.tenant) ?? 0} entries written to ${imp.file}${imp.declared > 0 ? `, ${imp.declared} already declared` : ''}${imp.skipped.length > 0 ? `, ${imp.skipped.length} left unmanaged:` : ''}`,
     );
     for (const s of imp.skipped) lines.push(`  - ${KIND_LABELS[s.kind]} ${s.key}: ${s.why}`);
+    for (const r of imp.repairs)
+      lines.push(
+        `  ! ${KIND_LABELS[r.kind]} ${r.key} is imported but not in place live (${r.why}): the next apply repairs it (mxpolicy plan shows it)`,
+      );
   }
   if (bundle !== undefined && bundleName !== undefined) {
     lines.push(

@@ -58,7 +58,7 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
       '\nExit codes: 0 ok or nothing to do; 1 error; 2 changes or drift present (plan with --detailed-exitcode, drift always); 3 blocked by a safety gate.' +
         '\nRepository configuration: mxpolicy.config.yaml at the root (or the file MXPOLICY_CONFIG names) lists the secret variables bindings may name (secrets:), extra API hosts per provider type (hosts:) and the account whose plan comment is trusted (github.planCommentAuthor). Without it: vendor hosts and 127.0.0.1 only; CI/shell variables (GITHUB_*, ACTIONS_*, RUNNER_*, PATH, HOME, ...) are never read as secrets.' +
         '\n\nProvider bindings (providers.<name>.type): sandbox (a JSON file per tenant); cloudflare {account, tokenEnv, readTokenEnv?, baseUrl?} (Cloudflare Email Security); mimecast {clientId, secretEnv, baseUrl?} (blocked senders, exemptions with bypass: spoof); msgraph {tenantId, clientId, secretEnv, case, baseUrl?, authorityUrl?} (Microsoft 365 litigation holds through Graph eDiscovery, holds only, custodians may be `all`; app permissions eDiscovery.ReadWrite.All (eDiscovery.Read.All for plan/drift) and User.Read.All). Secrets come only from the environment variables the binding names.' +
-        '\nEnvironment: MXPOLICY_CLOUDFLARE_BUDGET, MXPOLICY_MIMECAST_BUDGET=REQUESTS/SECONDS narrow the request budget per API token / Mimecast client id (e.g. 120/60).',
+        '\nEnvironment: MXPOLICY_CLOUDFLARE_BUDGET, MXPOLICY_MIMECAST_BUDGET=REQUESTS/SECONDS narrow the request budget per API token / Mimecast client id (e.g. 120/60; a wider value than the vendor allows is refused with a warning); MXPOLICY_BUDGET_SHARE=k/n spends only that share of each budget (parallel shards: from `shards`); MXPOLICY_BUDGET_STATE=DIR|off moves or turns off the spending log (default .mxpolicy/budget/) that lets back-to-back commands on one machine see what the previous one spent.',
     );
 
   selection(program.command('validate'))
@@ -75,7 +75,11 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
     .option('--detailed-exitcode', 'exit 2 when there are changes')
     .option(
       '--changed-since <ref>',
-      'plan only tenants whose effective desired state differs from merge-base(REF, HEAD); a bundle change selects every tenant including it',
+      'plan only tenants whose effective desired state differs from merge-base(REF, HEAD); a bundle change selects every tenant including it. Each plan is limited to the entries that differ, read with the vendor filters ("read: targeted"); drift elsewhere is left to drift',
+    )
+    .option(
+      '--full-read',
+      'with --changed-since: plan the selected tenants whole, reading every live entry ("read: full"); apply must then be run the same way',
     )
     .option('--github-comment', 'in GitHub Actions: upsert the plan comment on the pull request')
     .action(async (opts: PlanCommandOptions) => {
@@ -103,7 +107,11 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
     .option('--out <file>', 'write the apply report to a file')
     .option(
       '--changed-since <ref>',
-      'apply only tenants whose effective desired state differs from merge-base(REF, HEAD); select as the reviewed plan did, or changes pending elsewhere make the checksum differ',
+      'apply only tenants whose effective desired state differs from merge-base(REF, HEAD), and in them only the entries that differ; select as the reviewed plan did, or changes pending elsewhere make the checksum differ',
+    )
+    .option(
+      '--full-read',
+      'with --changed-since: apply the selected tenants whole (every live entry read), as a plan run with --full-read',
     )
     .option(
       '--receipt',
@@ -283,21 +291,30 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
   program
     .command('shards')
     .description(
-      'print a GitHub Actions matrix that splits tenants over n runners (use with --shard)',
+      'print a GitHub Actions matrix that splits tenants over n runners (use with --shard); each entry carries budget-share, the share of every API token budget that runner may spend (set MXPOLICY_BUDGET_SHARE from it)',
     )
     .argument('<n>', 'number of shards')
     .action((n: string) => {
-      const count = Number(n);
-      if (!Number.isInteger(count) || count < 1)
-        throw new Error('shards takes a positive whole number');
-      ctx.stdout.write(
-        JSON.stringify({ shard: Array.from({ length: count }, (_, i) => `${i + 1}/${count}`) }) +
-          '\n',
-      );
+      ctx.stdout.write(JSON.stringify(shardMatrix(n)) + '\n');
       setExit(EXIT.ok);
     });
 
   return program;
+}
+
+/**
+ * The matrix of `mxpolicy shards n`: `shard` for `--shard`, and through `include` each
+ * shard's `budget-share` (1/n): shards running at once split every token's budget.
+ */
+export function shardMatrix(n: string): {
+  shard: string[];
+  include: { shard: string; 'budget-share': string }[];
+} {
+  const count = Number(n);
+  if (!Number.isInteger(count) || count < 1)
+    throw new Error('shards takes a positive whole number');
+  const shard = Array.from({ length: count }, (_, i) => `${i + 1}/${count}`);
+  return { shard, include: shard.map((s) => ({ shard: s, 'budget-share': `1/${count}` })) };
 }
 
 /** Run the CLI with `argv` (as process.argv: node, script, ...args) and return the exit code. */

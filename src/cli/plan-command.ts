@@ -18,6 +18,8 @@ export interface PlanCommandOptions extends PlanRunOptions {
   detailedExitcode?: boolean;
   /** Plan only tenants whose effective desired state differs from this git ref. */
   changedSince?: string;
+  /** With `changedSince`: plan the selected tenants whole instead of only the keys that differ. */
+  fullRead?: boolean;
   githubComment?: boolean;
 }
 

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { affectedKeys } from '../config/affected-tenants.js';
 import { loadPolicies } from '../config/load-policies.js';
 import {
   describeIntent,
@@ -22,6 +23,7 @@ import {
   upsertProposalPull,
 } from '../github/propose-pull.js';
 import { proposalEvent, type ProposalSummary } from '../plan/events.js';
+import { describeReadScope } from '../plan/read-scope.js';
 import { planMarkdownSections } from '../plan/render-markdown.js';
 import type { Change, Plan } from '../plan/types.js';
 import {
@@ -264,6 +266,7 @@ function renderPlanSummary(plan: Plan, tenants: number): string {
     ),
     ...loosening.slice(0, 20).map((l) => `  loosens: ${l}`),
     ...(loosening.length > 20 ? [`  ... and ${loosening.length - 20} more loosening changes`] : []),
+    ...(plan.read !== undefined ? [describeReadScope(plan.read)] : []),
     `Run \`mxpolicy plan --tenant ...\` for every change.`,
     '',
   ].join('\n');
@@ -395,11 +398,22 @@ export async function runProposeCommand(
 
   let plan: Plan | undefined;
   if (opts.plan) {
-    ({ plan } = await runPlan(ctx, {
-      policies: opts.policies,
-      tenant: tenants,
-      ...(opts.concurrency !== undefined ? { concurrency: opts.concurrency } : {}),
-    }));
+    // Limited to the entries the edit changes, as the pull request's `plan --changed-since`
+    // and the merge's `apply --changed-since` are: read with the vendor's filters, and the
+    // same checksum for the same change.
+    const keys = affectedKeys(set.tenants, checked.tenants);
+    const targets = new Map(tenants.map((t) => [t, keys.get(t) ?? {}]));
+    const run = await runPlan(
+      ctx,
+      {
+        policies: opts.policies,
+        tenant: tenants,
+        ...(opts.concurrency !== undefined ? { concurrency: opts.concurrency } : {}),
+      },
+      (selected) => Promise.resolve({ tenants: selected, targets }),
+    );
+    await run.close();
+    plan = run.plan;
   }
   const effect =
     plan === undefined

@@ -2,6 +2,7 @@ import type { PolicySet, TenantConfig } from '../config/policy-set.js';
 import type { RepoConfig } from '../config/repo-config.js';
 import type { TrustPolicy } from '../model/trust.js';
 import { shardOf } from '../config/select-tenants.js';
+import type { PlanTargets } from '../plan/read-scope.js';
 import type { PlanError } from '../plan/types.js';
 import { builtinProviders, type ProviderRegistry } from '../providers/registry.js';
 import {
@@ -13,6 +14,14 @@ import {
 import { today, type CliContext } from './context.js';
 import { DEFAULT_TIMEOUT, parseDuration, startDeadline } from './deadline.js';
 import { loadSelectedPolicies, type SelectionOptions } from './load.js';
+
+/**
+ * Narrows the selected tenants (`--changed-since`, `propose`) and may limit each one's plan
+ * to the keys that changed (`targets`: only those are read and diffed).
+ */
+export type TenantFilter = (
+  selected: TenantConfig[],
+) => Promise<{ tenants: TenantConfig[]; targets?: PlanTargets }>;
 
 export interface PlanRunOptions extends SelectionOptions {
   /** `read` for plan and drift: providers use the bindings' read-only credentials. */
@@ -64,6 +73,7 @@ export function reconcileDeps(
   opts: { concurrency?: string; trust?: TrustPolicy; access?: 'read' | 'write' },
   registry: ProviderRegistry = builtinProviders,
   signal?: AbortSignal,
+  deadlineAt?: number,
 ): ReconcileDeps {
   const concurrency = Number(opts.concurrency ?? 8);
   if (!Number.isInteger(concurrency) || concurrency < 1)
@@ -83,6 +93,7 @@ export function reconcileDeps(
     now: ctx.now,
     concurrency,
     ...(signal !== undefined ? { signal } : {}),
+    ...(deadlineAt !== undefined ? { deadlineAt } : {}),
     ...(progress
       ? {
           onTenantDone: (_tenant: string, done: number, total: number) => {
@@ -101,6 +112,8 @@ export interface PlannedRun extends PlanRun {
   selected: TenantConfig[];
   /** The command's deadline (`--timeout`): pass it on to apply. */
   signal: AbortSignal;
+  /** When that deadline fires (epoch ms), if there is one. */
+  deadlineAt?: number;
   /** Close every provider and stop the deadline timer; call when the command is done. */
   close(): Promise<void>;
 }
@@ -113,6 +126,8 @@ export interface PreparedPlan {
   planOptions: PlanOptions;
   /** The command's deadline (`--timeout`). */
   signal: AbortSignal;
+  /** When that deadline fires (epoch ms), if there is one. */
+  deadlineAt?: number;
   /** Stop the deadline timer. */
   dispose(): void;
 }
@@ -121,7 +136,7 @@ export interface PreparedPlan {
 export async function preparePlan(
   ctx: CliContext,
   opts: PlanRunOptions,
-  filter?: (t: TenantConfig[]) => Promise<TenantConfig[]>,
+  filter?: TenantFilter,
 ): Promise<PreparedPlan> {
   const spec = opts.timeout ?? DEFAULT_TIMEOUT;
   const timeoutMs = parseDuration(spec);
@@ -131,7 +146,8 @@ export async function preparePlan(
     const { k, n } = parseShard(opts.shard);
     selected = selected.filter((t) => shardOf(t.tenant, n) === k);
   }
-  if (filter !== undefined) selected = await filter(selected);
+  let targets: PlanTargets | undefined;
+  if (filter !== undefined) ({ tenants: selected, targets } = await filter(selected));
   const deadline = startDeadline(timeoutMs, spec);
   return {
     config: loaded.config,
@@ -141,8 +157,10 @@ export async function preparePlan(
       today: today(ctx),
       allowLargeChanges: opts.allowLargeChanges === true,
       validationErrors: validationErrorsByTenant(loaded.set, selected),
+      ...(targets !== undefined ? { targets } : {}),
     },
     signal: deadline.signal,
+    ...(deadline.at !== undefined ? { deadlineAt: deadline.at } : {}),
     dispose: () => {
       deadline.dispose();
     },
@@ -156,7 +174,7 @@ export async function preparePlan(
 export async function runPlan(
   ctx: CliContext,
   opts: PlanRunOptions,
-  filter?: (t: TenantConfig[]) => Promise<TenantConfig[]>,
+  filter?: TenantFilter,
 ): Promise<PlannedRun> {
   const prepared = await preparePlan(ctx, opts, filter);
   let run: PlanRun;
@@ -168,6 +186,7 @@ export async function runPlan(
         { ...opts, trust: prepared.config.trust, access: opts.access ?? 'write' },
         undefined,
         prepared.signal,
+        prepared.deadlineAt,
       ),
       prepared.planOptions,
     );
@@ -181,6 +200,7 @@ export async function runPlan(
     set: prepared.set,
     selected: prepared.selected,
     signal: prepared.signal,
+    ...(prepared.deadlineAt !== undefined ? { deadlineAt: prepared.deadlineAt } : {}),
     close: async () => {
       await run.close();
       prepared.dispose();

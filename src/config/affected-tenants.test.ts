@@ -1,6 +1,6 @@
 import { builtinProviders, capabilityTable } from '../providers/registry.js';
 import { describe, expect, it } from 'vitest';
-import { affectedTenants } from './affected-tenants.js';
+import { affectedKeys, affectedTenants } from './affected-tenants.js';
 import { loadPolicies } from './load-policies.js';
 import type { PolicySource, TenantConfig } from './policy-set.js';
 import { createSchemaValidator } from './schema-validator.js';
@@ -87,5 +87,85 @@ describe('affectedTenants', () => {
     const safer = tenant('b', 'safety: { maxDeletes: 1 }\n');
     const after = [bundle(['spam.example']), tenant('a'), safer, tenant('c', '', 'other'), other];
     expect(affectedTenants(load([...base, other]), load(after)).changed).toEqual(['b']);
+  });
+});
+
+describe('affectedKeys', () => {
+  const base = [
+    bundle(['spam.example']),
+    tenant('a'),
+    tenant('b', BLOCK),
+    tenant('c', '', 'other'),
+  ];
+  const other: PolicySource = {
+    path: 'policies/bundles/other.yaml',
+    kind: 'bundle',
+    name: 'other',
+    text: 'bundle: other\nexemptions:\n  - sender: news@partner.example\n    bypass: spam\n    reason: partner\n',
+  };
+  const keysOf = (m: Map<string, unknown>): Record<string, unknown> =>
+    Object.fromEntries(
+      [...m].map(([t, v]) => [
+        t,
+        v === 'all'
+          ? 'all'
+          : Object.fromEntries(
+              Object.entries(v as Record<string, Set<string>>).map(([k, s]) => [k, [...s].sort()]),
+            ),
+      ]),
+    );
+
+  it('names the keys a bundle entry added in every tenant including the bundle, and no other', () => {
+    const before = load([...base, other]);
+    const after = load([
+      bundle(['spam.example', 'phish.example']),
+      tenant('a'),
+      tenant('b', BLOCK),
+      tenant('c', '', 'other'),
+      other,
+    ]);
+    expect(keysOf(affectedKeys(before, after))).toEqual({
+      a: { blockedSenders: ['phish.example'] },
+      b: { blockedSenders: ['phish.example'] },
+    });
+  });
+
+  it('names a key removed, a key whose value changed, and the keys an include brings or takes', () => {
+    const before = load([...base, other]);
+    const after = load([
+      bundle(['spam.example']),
+      tenant('a', 'blockedSenders:\n  - sender: evil.example\n    reason: fraud\n'), // added
+      tenant('b', 'blockedSenders:\n  - sender: evil.example\n    reason: changed\n'), // value changed
+      tenant('c', '', 'baseline'), // include other -> baseline
+      other,
+    ]);
+    expect(keysOf(affectedKeys(before, after))).toEqual({
+      a: { blockedSenders: ['evil.example'] },
+      b: { blockedSenders: ['evil.example'] },
+      c: { blockedSenders: ['spam.example'], exemptions: ['sender:news@partner.example'] },
+    });
+    const removed = load([
+      bundle(['spam.example']),
+      tenant('a'),
+      tenant('b'),
+      tenant('c', '', 'other'),
+      other,
+    ]);
+    expect(keysOf(affectedKeys(before, removed))).toEqual({
+      b: { blockedSenders: ['evil.example'] },
+    });
+  });
+
+  it('plans a tenant whole when it is new or its settings changed; a moved line or a reformat is no change', () => {
+    const before = load([...base, other]);
+    const after = load([
+      bundle(['spam.example']),
+      tenant('a', 'ownership: authoritative\n'),
+      tenant('b', 'blockedSenders:\n  -   sender: evil.example\n      reason: fraud\n'),
+      tenant('c', '', 'other'),
+      tenant('d'),
+      other,
+    ]);
+    expect(keysOf(affectedKeys(before, after))).toEqual({ a: 'all', d: 'all' });
   });
 });

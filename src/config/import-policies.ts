@@ -1,6 +1,13 @@
 import { checkEntryValues, type KindCapability } from '../model/capabilities.js';
 import { entryFingerprint, normalizeEntry, sameJson, type RawEntryOf } from '../model/entries.js';
-import { KINDS, KIND_LABELS, type AnyEntry, type Kind, type LiveEntry } from '../model/kinds.js';
+import {
+  KINDS,
+  KIND_LABELS,
+  KIND_RULES,
+  type AnyEntry,
+  type Kind,
+  type LiveEntry,
+} from '../model/kinds.js';
 import { normalizeDomain } from '../model/normalize.js';
 import { POLICY_EDIT_OPTIONS } from './policy-edit.js';
 import type { TenantConfig } from './policy-set.js';
@@ -43,6 +50,8 @@ export interface TenantImport {
   declared: number;
   /** Live entries that stay unmanaged, with the reason. */
   skipped: SkippedEntry[];
+  /** Imported entries of ours that are not in place live: the first plan repairs them. */
+  repairs: SkippedEntry[];
 }
 
 export interface CollectImportInput {
@@ -90,6 +99,7 @@ export function collectImport(input: CollectImportInput): TenantImport {
     entries: [],
     declared: 0,
     skipped: [],
+    repairs: [],
   };
   const ownDomains = new Set(
     tenant.domains.map((d) => {
@@ -102,7 +112,11 @@ export function collectImport(input: CollectImportInput): TenantImport {
     const cap = input.capabilities[kind];
     if (live === undefined || cap === undefined) continue;
     const declared = new Set(tenant.entries[kind].map((d) => d.key));
-    const seen = new Set<string>();
+    // A key live more than once: none of its copies is imported. Which copy the planner
+    // takes for the entry depends on the order the vendor lists them, and adopting one
+    // may move it (a vendor without update re-creates it at the end of the list).
+    const copies = new Map<string, number>();
+    for (const l of live) if (l.foreign !== true) copies.set(l.key, (copies.get(l.key) ?? 0) + 1);
     for (const l of live) {
       const skip = (why: string): void => {
         out.skipped.push({ kind, key: l.key, why });
@@ -111,18 +125,57 @@ export function collectImport(input: CollectImportInput): TenantImport {
         out.declared++;
         continue;
       }
-      if (seen.has(l.key)) {
-        skip(`a second live ${KIND_LABELS[kind]} with the same key; only the first is imported`);
+      const n = l.foreign === true ? 1 : (copies.get(l.key) ?? 1);
+      if (n > 1) {
+        skip(
+          `live ${n} times (the same ${KIND_LABELS[kind]} twice); keep one in the vendor's console and import again`,
+        );
         continue;
       }
-      seen.add(l.key);
       if (l.foreign === true) {
-        skip(`${input.providerTypes[kind] ?? 'the provider'} cannot express it in a policy file`);
+        // The provider says why in the value's reason (it describes, it is no entry).
+        const why = (l.value as { reason?: unknown }).reason;
+        skip(
+          `${input.providerTypes[kind] ?? 'the provider'} cannot express it in a policy file${typeof why === 'string' && why.trim() !== '' ? `: ${why.trim()}` : ''}`,
+        );
         continue;
       }
-      const value = { ...l.value } as AnyEntry & { reason?: string };
+      // What the live object means, where that is not what it reads as (see `declaredAs`).
+      const value = { ...(l.declaredAs ?? l.value) } as AnyEntry & {
+        reason?: string;
+        liveProblem?: string;
+      };
+      if (l.declaredAs !== undefined) {
+        const read = l.value as unknown as Record<string, unknown>;
+        const meant = l.declaredAs as unknown as Record<string, unknown>;
+        const fields = Object.keys(meant).filter((f) => !sameJson(read[f], meant[f]));
+        out.repairs.push({
+          kind,
+          key: l.key,
+          why: `${fields.map((f) => `${f}: ${JSON.stringify(meant[f])}`).join(', ')} is not yet complete live`,
+        });
+      }
+      const problem = value.liveProblem;
+      if (problem !== undefined) {
+        // Live only, never in YAML. An entry of ours (marked) is imported all the same, so
+        // it is not dropped (the plan repairs it); someone else's waits until it is in place.
+        if (!l.managed) {
+          skip(
+            `it is not in place live (${problem}); import again once ${input.providerTypes[kind] ?? 'the vendor'} has placed it`,
+          );
+          continue;
+        }
+        delete value.liveProblem;
+        out.repairs.push({ kind, key: l.key, why: problem });
+      }
       if ('reason' in value && (value.reason ?? '').trim() === '')
         value.reason = importedReason(input.providerTypes[kind] ?? 'the provider', input.today);
+      const expires = (value as { expires?: unknown }).expires;
+      if (KIND_RULES[kind].expires && typeof expires === 'string' && expires < input.today) {
+        // Declared, it would be planned for removal at once: the first plan would not be empty.
+        skip(`it expired on ${expires}; remove it in the vendor's console`);
+        continue;
+      }
       const item = entryItem(kind, value);
       const normalized = normalizeEntry(kind, item as unknown as RawEntryOf[typeof kind]);
       if (!normalized.ok) {
@@ -240,8 +293,8 @@ export function importIntoTenantFile(
   opts: { today: string; bundle?: { name: string; entries: readonly ImportedEntry[] } },
 ): TenantFileEdit {
   const inBundle = new Set(opts.bundle?.entries.map((e) => e.fingerprint) ?? []);
-  // Each edit parses the text as it is then: the small edits first, the longest list last,
-  // the comment block (no parse) at the very end of the file.
+  // One run of edits of different lists: the file is parsed once, whatever the number of
+  // entries; the comment block (no parse) goes at the very end of the file.
   const edits: YamlEdit[] = [];
   if (opts.bundle !== undefined && opts.bundle.entries.length > 0)
     edits.push({ op: 'addValues', list: 'include', values: [opts.bundle.name] });
@@ -252,7 +305,6 @@ export function importIntoTenantFile(
       .map((e) => e.item);
     if (items.length > 0) adds.push({ op: 'add', list: kind, items });
   }
-  adds.sort((a, b) => a.items.length - b.items.length);
   const written = adds.reduce((n, a) => n + a.items.length, 0);
   const comment: YamlEdit = {
     op: 'comment',

@@ -1,5 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { POLICY_EDIT_OPTIONS } from './policy-edit.js';
@@ -307,5 +308,100 @@ describe('editYaml renders many items fast, as stringify would', () => {
       expect(viaEdit).toBe(viaLibrary);
       expect(parse(viaEdit)).toEqual({ tenant: 't', blockedSenders: [item] });
     }
+  });
+});
+
+describe('editYaml parses once for a run of edits of different lists', () => {
+  const bases = [
+    'tenant: t\n',
+    'tenant: t\ndomains: [t.example]',
+    '# head\ntenant: t # c\ndomains: [t.example]\n\n# routes below\nroutes:\n  - domain: t.example\n    deliverTo: mx.t.example\n',
+    'tenant: t\ninclude: [base]\nblockedSenders:\n  - sender: a.example\n    reason: r\n  - { sender: b.example, reason: s }\nexemptions: []\nholds:\n  - id: LH-1\n    matter: m\n    custodians: [a@t.example]\n',
+    'tenant: t\nblockedSenders:\n    - sender: a.example\n      reason: r\n# tail comment\n',
+    'tenant: t\nexemptions: [{ sender: x.example, bypass: spam, reason: q }]\nunknownKey: 1\n',
+  ];
+  const sender = fc.constantFrom('a.example', 'b.example', 'c.example', 'x.example', '10.0.0.0/8');
+  const editArb: fc.Arbitrary<YamlEdit> = fc.oneof(
+    fc.record({
+      op: fc.constant('add' as const),
+      list: fc.constantFrom('blockedSenders', 'exemptions'),
+      items: fc.array(
+        sender.map((x) => ({ sender: x, reason: `r ${x}` })),
+        { maxLength: 3 },
+      ),
+    }),
+    fc.record({
+      op: fc.constant('add' as const),
+      list: fc.constant('holds'),
+      items: fc.array(
+        fc.constantFrom('LH-1', 'LH-2').map((id) => ({
+          id,
+          matter: 'm',
+          custodians: ['b@t.example'],
+        })),
+        { maxLength: 2 },
+      ),
+    }),
+    fc.record({
+      op: fc.constant('add' as const),
+      list: fc.constant('routes'),
+      items: fc.constant([{ domain: 'u.example', deliverTo: 'mx.u.example' }]),
+    }),
+    fc.record({
+      op: fc.constant('addValues' as const),
+      list: fc.constantFrom('include', 'domains'),
+      values: fc.array(fc.constantFrom('base', 'extra', 't.example'), { maxLength: 2 }),
+    }),
+    fc.record({
+      op: fc.constant('remove' as const),
+      list: fc.constantFrom('blockedSenders', 'exemptions'),
+      key: fc.constantFrom('a.example', 'b.example', 'sender:x.example'),
+    }),
+    fc.record({
+      op: fc.constant('set' as const),
+      list: fc.constant('holds'),
+      key: fc.constant('LH-1'),
+      field: fc.constantFrom('custodians', 'since', 'matter'),
+      value: fc.constantFrom('all', '2026-01-01', undefined, ['a@t.example', 'z@t.example']),
+    }),
+    fc.record({
+      op: fc.constant('comment' as const),
+      header: fc.constant('import:'),
+      lines: fc.constantFrom([], ['import: 1'], ['import: 2', '- x']),
+    }),
+  );
+
+  it('gives the text the edits give one after the other, and the same misses', () => {
+    fc.assert(
+      fc.property(fc.constantFrom(...bases), fc.array(editArb, { maxLength: 6 }), (base, edits) => {
+        let one = base;
+        const missedOne: YamlEdit[] = [];
+        for (const e of edits) {
+          const r = editYaml(one, [e], POLICY_EDIT_OPTIONS);
+          one = r.text;
+          missedOne.push(...r.missed);
+        }
+        const all = editYaml(base, edits, POLICY_EDIT_OPTIONS);
+        // The same data, keys in the same order, the same misses...
+        const data = parse(all.text) as Record<string, unknown>;
+        const oneData = parse(one) as Record<string, unknown>;
+        expect(data).toEqual(oneData);
+        expect(Object.keys(data)).toEqual(Object.keys(oneData));
+        expect(all.missed).toEqual(missedOne);
+        // ...and byte for byte the same text, but in two cases where one run reads the
+        // file as it was: several lists created at one place (one at a time, a later one
+        // lands above comment lines the earlier one had below it), and a list emptied
+        // before another is created (one at a time, the file's indentation is gone).
+        const created = edits.filter(
+          (e) => e.op !== 'comment' && !new RegExp(`^${e.list}:`, 'm').test(base),
+        );
+        if (
+          new Set(created.map((e) => (e as { list: string }).list)).size <= 1 &&
+          !edits.some((e) => e.op === 'remove')
+        )
+          expect(all.text).toBe(one);
+      }),
+      { numRuns: 400 },
+    );
   });
 });

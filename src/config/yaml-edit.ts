@@ -64,7 +64,15 @@ export interface YamlEditResult {
   missed: YamlEdit[];
 }
 
-/** Apply edits in order. Throws YamlEditError when the text is not a YAML mapping. */
+/**
+ * Apply edits in order. Throws YamlEditError when the text is not a YAML mapping.
+ *
+ * The text is parsed once for a run of edits that touch different lists (an import's
+ * include, blocked senders, exemptions... of one file): each edit becomes a splice of the
+ * original text, and the splices are applied from the end. The result is the text the
+ * edits give one after the other; an edit of a list the run already touches starts a new
+ * run (and a new parse). `comment` edits need no parse.
+ */
 export function editYaml(
   text: string,
   edits: readonly YamlEdit[],
@@ -72,12 +80,81 @@ export function editYaml(
 ): YamlEditResult {
   let out = text;
   const missed: YamlEdit[] = [];
-  for (const edit of edits) {
-    const next = applyEdit(out, edit, opts);
-    if (next === undefined) missed.push(edit);
-    else out = next;
+  let i = 0;
+  while (i < edits.length) {
+    const first = edits[i] as YamlEdit;
+    if (first.op === 'comment') {
+      const next = replaceCommentBlock(out, first.header, first.lines);
+      if (next === undefined) missed.push(first);
+      else out = next;
+      i++;
+      continue;
+    }
+    // The run: following edits of lists not yet touched in it.
+    const run: Exclude<YamlEdit, { op: 'comment' }>[] = [];
+    const lists = new Set<string>();
+    for (; i < edits.length; i++) {
+      const e = edits[i] as YamlEdit;
+      if (e.op === 'comment' || lists.has(e.list)) break;
+      lists.add(e.list);
+      run.push(e);
+    }
+    const root = parseRoot(out);
+    const splices: (Splice & { order: number })[] = [];
+    run.forEach((edit, order) => {
+      const splice = spliceOf(out, root, edit, opts);
+      if (splice === undefined) missed.push(edit);
+      else splices.push({ ...splice, order });
+    });
+    out = applySplices(out, splices);
   }
   return { text: out, missed };
+}
+
+/**
+ * A change of the text: `[from, to)` replaced by `insert`. Splices of one run never overlap;
+ * several may insert at one offset (lists appended after one another): `rank` orders them.
+ */
+interface Splice {
+  from: number;
+  to: number;
+  insert: string;
+  /** Among insertions at one offset: items appended to a list first (-1), then new lists by listOrder. */
+  rank: number;
+}
+
+function applySplices(text: string, splices: (Splice & { order: number })[]): string {
+  if (splices.length === 0) return text;
+  // Ascending by offset, ties by rank then edit order; then joined in one pass.
+  const sorted = [...splices].sort(
+    (a, b) => a.from - b.from || a.rank - b.rank || a.order - b.order,
+  );
+  const parts: string[] = [];
+  let pos = 0;
+  for (const s of sorted) {
+    if (s.from < pos) throw new YamlEditError('internal: overlapping edits of one file');
+    parts.push(text.slice(pos, s.from));
+    // A line break before an insertion at the end of a last line without one, once.
+    const prev = parts.length > 0 ? lastChar(parts) : '';
+    const insert = s.insert.startsWith(SEP)
+      ? (prev !== '' && prev !== '\n' ? '\n' : '') + s.insert.slice(1)
+      : s.insert;
+    parts.push(insert);
+    pos = s.to;
+  }
+  parts.push(text.slice(pos));
+  return parts.join('');
+}
+
+/** Marks an insertion that needs a line break before it unless the text has one. */
+const SEP = '\u0000';
+
+function lastChar(parts: readonly string[]): string {
+  for (let i = parts.length - 1; i >= 0; i--) {
+    const p = parts[i] ?? '';
+    if (p !== '') return p[p.length - 1] ?? '';
+  }
+  return '';
 }
 
 /** The text of a new tenant or bundle file: schema comment, name field, optional fields. */
@@ -198,39 +275,27 @@ function seqIndent(text: string, root: YAMLMap): string {
   return '  ';
 }
 
-function applyEdit(text: string, edit: YamlEdit, opts: YamlEditOptions): string | undefined {
-  if (edit.op === 'comment') return replaceCommentBlock(text, edit.header, edit.lines);
-  const root = parseRoot(text);
+function spliceOf(
+  text: string,
+  root: YAMLMap,
+  edit: Exclude<YamlEdit, { op: 'comment' }>,
+  opts: YamlEditOptions,
+): Splice | undefined {
   const pair = topPair(root, edit.list);
   const seq = pair !== undefined && isSeq(pair.value) ? pair.value : undefined;
   if (pair !== undefined && seq === undefined && !isEmptyValue(pair.value))
     throw new YamlEditError(`'${edit.list}' is not a list`);
 
-  if (edit.op === 'addValues') {
-    const present = new Set(seq?.items.map((it) => JSON.stringify(toJs(it))) ?? []);
-    const values = edit.values.filter((v) => {
-      const k = JSON.stringify(v);
-      if (present.has(k)) return false;
-      present.add(k);
-      return true;
-    });
-    if (values.length === 0) return undefined;
-    if (pair === undefined) return insertList(text, root, edit.list, values, opts);
-    if (seq === undefined || seq.flow === true || seq.items.length === 0) {
-      const existing = seq !== undefined ? seq.toJSON() : [];
-      return replaceListValue(text, root, pair, [...existing, ...values]);
-    }
-    const last = itemLine(text, seq.items[seq.items.length - 1]);
-    const pos = last.end;
-    const sep = pos > 0 && text[pos - 1] !== '\n' ? '\n' : '';
-    return text.slice(0, pos) + sep + indentLines(render(values), last.indent) + text.slice(pos);
-  }
-
-  if (edit.op === 'add') {
-    // Items whose key is already in the list (or twice in `items`) are not added again.
-    const present = new Set(seq?.items.map((it) => opts.keyOf(edit.list, toJs(it))) ?? []);
-    const items = edit.items.filter((it) => {
-      const key = opts.keyOf(edit.list, it);
+  if (edit.op === 'addValues' || edit.op === 'add') {
+    // Items whose key is already in the list (or twice in the edit) are not added again.
+    const keyOf =
+      edit.op === 'add'
+        ? (v: unknown): string | undefined => opts.keyOf(edit.list, v)
+        : (v: unknown): string => JSON.stringify(v);
+    const present = new Set(seq?.items.map((it) => keyOf(toJs(it))) ?? []);
+    const given: readonly unknown[] = edit.op === 'add' ? edit.items : edit.values;
+    const items = given.filter((it) => {
+      const key = keyOf(it);
       if (key !== undefined && present.has(key)) return false;
       present.add(key);
       return true;
@@ -242,9 +307,12 @@ function applyEdit(text: string, edit: YamlEdit, opts: YamlEditOptions): string 
       return replaceListValue(text, root, pair, [...existing, ...items]);
     }
     const last = itemLine(text, seq.items[seq.items.length - 1]);
-    const pos = last.end;
-    const sep = pos > 0 && text[pos - 1] !== '\n' ? '\n' : '';
-    return text.slice(0, pos) + sep + indentLines(render(items), last.indent) + text.slice(pos);
+    return {
+      from: last.end,
+      to: last.end,
+      insert: SEP + indentLines(render(items), last.indent),
+      rank: -1,
+    };
   }
 
   if (seq === undefined || pair === undefined) return undefined;
@@ -258,7 +326,7 @@ function applyEdit(text: string, edit: YamlEdit, opts: YamlEditOptions): string 
       return replaceListValue(text, root, pair, rest);
     }
     const { start, end } = itemLine(text, item);
-    return text.slice(0, start) + text.slice(end);
+    return { from: start, to: end, insert: '', rank: 0 };
   }
 
   // set
@@ -271,20 +339,19 @@ function applyEdit(text: string, edit: YamlEdit, opts: YamlEditOptions): string 
       const block = (isMap(value) || isSeq(value)) && value.flow !== true;
       const valueEnd = block ? lineEnd(text, to - 1) - 1 : to;
       const start = block ? text.indexOf(':', range(field.key)[1]) + 1 : from;
-      return (
-        text.slice(0, start) +
-        (block ? ' ' : '') +
-        inline(edit.value) +
-        text.slice(Math.max(valueEnd, start))
-      );
+      return {
+        from: start,
+        to: Math.max(valueEnd, start),
+        insert: (block ? ' ' : '') + inline(edit.value),
+        rank: 0,
+      };
     }
     if (field === undefined) {
       const first = item.items[0];
       const column = range(first?.key ?? item)[0] - lineStart(text, range(first?.key ?? item)[0]);
       const { end } = itemLine(text, item);
-      const sep = end > 0 && text[end - 1] !== '\n' ? '\n' : '';
       const line = `${' '.repeat(column)}${render(edit.field).trimEnd()}: ${inline(edit.value)}\n`;
-      return text.slice(0, end) + sep + line + text.slice(end);
+      return { from: end, to: end, insert: SEP + line, rank: -1 };
     }
   }
   // A flow-style entry, or a field removed: rewrite this one entry.
@@ -294,10 +361,10 @@ function applyEdit(text: string, edit: YamlEdit, opts: YamlEditOptions): string 
   if (edit.value !== undefined) value[edit.field] = edit.value;
   if (item.flow === true) {
     const [from, to] = range(item);
-    return text.slice(0, from) + inline(value) + text.slice(to);
+    return { from, to, insert: inline(value), rank: 0 };
   }
   const { start, end, indent } = itemLine(text, item);
-  return text.slice(0, start) + indentLines(render([value]), indent) + text.slice(end);
+  return { from: start, to: end, insert: indentLines(render([value]), indent), rank: 0 };
 }
 
 function toJs(node: unknown): unknown {
@@ -319,7 +386,7 @@ function replaceListValue(
   root: YAMLMap,
   pair: Pair,
   items: readonly unknown[],
-): string {
+): Splice {
   const keyEnd = range(pair.key)[1];
   const colon = text.indexOf(':', keyEnd);
   const valueNode = pair.value as Node | null;
@@ -335,7 +402,7 @@ function replaceListValue(
     items.length === 0
       ? ` []${tail}\n`
       : `${tail}\n${indentLines(render(items), seqIndent(text, root))}`;
-  return text.slice(0, colon + 1) + body + text.slice(Math.max(valueEnd, keyLineEnd));
+  return { from: colon + 1, to: Math.max(valueEnd, keyLineEnd), insert: body, rank: 0 };
 }
 
 function insertList(
@@ -344,10 +411,12 @@ function insertList(
   list: string,
   items: readonly unknown[],
   opts: YamlEditOptions,
-): string {
+): Splice {
   const block = `${list}:\n${indentLines(render(items), seqIndent(text, root))}`;
   const order = opts.listOrder ?? [];
   const rank = order.indexOf(list);
+  // Among new lists inserted at one place: in the usual order, unknown ones last.
+  const tie = rank < 0 ? order.length : rank;
   const following =
     rank < 0
       ? undefined
@@ -363,10 +432,9 @@ function insertList(
       if (!/^\s*#/.test(text.slice(prev, pos))) break;
       pos = prev;
     }
-    return text.slice(0, pos) + block + text.slice(pos);
+    return { from: pos, to: pos, insert: block, rank: tie };
   }
-  const sep = text === '' || text.endsWith('\n') ? '' : '\n';
-  return text + sep + block;
+  return { from: text.length, to: text.length, insert: SEP + block, rank: tie };
 }
 
 /**

@@ -1,5 +1,10 @@
 import type { SimpleGit } from 'simple-git';
-import { affectedTenants, type AffectedTenants } from '../config/affected-tenants.js';
+import {
+  affectedKeys,
+  affectedTenants,
+  type AffectedTenants,
+  type KeyTargets,
+} from '../config/affected-tenants.js';
 import { loadPolicies, type LoadOptions } from '../config/load-policies.js';
 import type { PolicySet, TenantConfig } from '../config/policy-set.js';
 import { readPolicySourcesAt } from './git-objects.js';
@@ -49,4 +54,23 @@ export async function affectedTenantsSince(
 ): Promise<AffectedTenants> {
   const before = await loadPoliciesAt(git, base, policiesDir, opts);
   return affectedTenants(before.tenants, current);
+}
+
+/**
+ * The keys of each tenant that differ between `base` and the policies given (`all` for a
+ * tenant that is new or whose settings changed); tenants with no difference are left out.
+ * `removed`: tenants of `base` that no longer exist.
+ */
+export async function affectedKeysSince(
+  git: SimpleGit,
+  base: string,
+  policiesDir: string,
+  current: readonly TenantConfig[],
+  opts: LoadOptions,
+): Promise<{ keys: Map<string, KeyTargets | 'all'>; removed: string[] }> {
+  const before = await loadPoliciesAt(git, base, policiesDir, opts);
+  return {
+    keys: affectedKeys(before.tenants, current),
+    removed: affectedTenants(before.tenants, current).removed,
+  };
 }

@@ -122,6 +122,13 @@ export type LiveEntry<K extends Kind = Kind> = K extends Kind
        * key; its value is only a description.
        */
       foreign?: true;
+      /**
+       * What a policy file declares to mean this live object, when that is not its value as
+       * read: a hold mxpolicy placed on `custodians: all` that does not hold a mailbox that
+       * joined the directory since reads as the list it holds, but means `all` (the plan
+       * then shows the mailboxes to add). Only `import` reads it.
+       */
+      declaredAs?: EntryOf[K];
     }
   : never;
 

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { canonicalJson, entryFingerprint } from '../model/entries.js';
 import { classifyChangeEffect } from './effect.js';
+import { summarizeReadScopes } from './read-scope.js';
 import type { Change, Plan, PlanSummary, TenantPlan } from './types.js';
 
 /**
@@ -69,9 +70,12 @@ export function buildPlan(tenantPlans: readonly TenantPlan[]): Plan {
   const tenants = tenantPlans
     .map((t) => ({ ...t, changes: t.changes.map(withEffect) }))
     .sort((a, b) => (a.tenant < b.tenant ? -1 : a.tenant > b.tenant ? 1 : 0));
+  // How live state was read, when the run that read it says so (never in the checksum).
+  const scopes = tenants.map((t) => t.read);
   return {
     formatVersion: 1,
     checksum: planChecksum(tenants),
+    ...(scopes.some((r) => r !== undefined) ? { read: summarizeReadScopes(scopes) } : {}),
     tenants,
     summary: summarize(tenants),
   };

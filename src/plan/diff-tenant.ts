@@ -1,4 +1,5 @@
 import fastJsonPatch from 'fast-json-patch';
+import type { KeyTargets } from '../config/affected-tenants.js';
 import type { DesiredEntry, TenantConfig } from '../config/policy-set.js';
 import type { KindCapability } from '../model/capabilities.js';
 import { sameJson } from '../model/entries.js';
@@ -16,7 +17,16 @@ export interface DiffOptions {
   allowLargeChanges: boolean;
   /** What the provider serving each kind can do (lifecycle, ownership marker). */
   capabilities: Partial<Record<Kind, KindCapability>>;
+  /**
+   * Limit the plan to these keys (`--changed-since`, `propose`): only they are changed,
+   * listed or checked. A live entry outside them (read because a kind was listed in full) is
+   * never planned, not even as a delete: it was not asked about. Such entries still count in
+   * the base of the delete percentage, as in a full plan.
+   */
+  targets?: KeyTargets;
 }
+
+const NO_KEYS: ReadonlySet<string> = new Set();
 
 const ACTION_ORDER: Record<ChangeAction, number> = { create: 0, update: 1, delete: 2 };
 const KIND_ORDER = Object.fromEntries(KINDS.map((k, i) => [k, i])) as Record<Kind, number>;
@@ -65,14 +75,16 @@ export function diffTenant(tenant: TenantConfig, live: LiveState, opts: DiffOpti
     const cap = opts.capabilities[kind];
     if (cap === undefined) continue; // read but not declared by any provider: nothing to plan
     const protectedBy = KIND_RULES[kind].protectedBy;
+    const only = opts.targets === undefined ? undefined : (opts.targets[kind] ?? NO_KEYS);
     const desired = new Map<string, DesiredEntry>();
     for (const d of tenant.entries[kind] as DesiredEntry[]) desired.set(d.key, d);
     const seen = new Set<string>();
 
     const firstId = new Map<string, string | undefined>();
     for (const l of liveEntries) {
+      const outside = only !== undefined && !only.has(l.key);
       if (l.foreign === true) {
-        unmanaged.push({ kind, key: l.key });
+        if (!outside) unmanaged.push({ kind, key: l.key });
         continue; // not ours to change in any mode: the model cannot say what it is
       }
       const d = desired.get(l.key);
@@ -80,6 +92,7 @@ export function diffTenant(tenant: TenantConfig, live: LiveState, opts: DiffOpti
       seen.add(l.key);
       if (!duplicate) firstId.set(l.key, l.id);
       if (duplicate && protectedBy !== undefined) {
+        if (outside) continue;
         // Two live objects for one protected entry: neither may be dropped implicitly, and
         // "no longer in YAML" would be untrue. Name both so a person can pick.
         errors.push({
@@ -95,6 +108,7 @@ export function diffTenant(tenant: TenantConfig, live: LiveState, opts: DiffOpti
       // An entry mxpolicy manages and has marked needs no adoption (nor does one with no marker).
       const marked = l.managed || !cap.ownershipMarker;
       if (owned) managedLiveCount++;
+      if (outside) continue; // counted in the base of the limits, not planned
 
       if (protectedBy !== undefined) {
         const error = owned
@@ -141,6 +155,7 @@ export function diffTenant(tenant: TenantConfig, live: LiveState, opts: DiffOpti
     }
 
     for (const d of desired.values()) {
+      if (only !== undefined && !only.has(d.key)) continue;
       if (seen.has(d.key) || isExpired(d, opts.today)) continue;
       // A released protected entry that is gone live: nothing left to hold.
       if (protectedBy !== undefined && isReleased(d.value, protectedBy.record)) continue;

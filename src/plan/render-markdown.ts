@@ -9,6 +9,7 @@ import {
   plural,
 } from './describe.js';
 import { planMarker } from './plan-marker.js';
+import { describeReadScope } from './read-scope.js';
 import type { Change, Plan } from './types.js';
 
 export { planMarker, readPlanMarker } from './plan-marker.js';
@@ -73,6 +74,13 @@ export function planMarkdownSections(plan: Plan): PlanMarkdownSections {
       : `Plan checksum ${code(plan.checksum.slice(0, 12))}: merging applies exactly this plan, or nothing.`,
     '',
   );
+  if (plan.read !== undefined)
+    lines.push(
+      plan.read.mode === 'full'
+        ? `${describeReadScope(plan.read)}: every live entry of the planned tenants was compared.`
+        : `${describeReadScope(plan.read)}: only the entries this change touches were read and compared; drift elsewhere is left to \`mxpolicy drift\`.`,
+      '',
+    );
   const listed = plan.tenants.filter((t) => t.changes.length > 0 || t.status !== 'ok');
   if (listed.length > 0) {
     lines.push('| Tenant | Status | Create | Update | Delete |', '|---|---|--:|--:|--:|');

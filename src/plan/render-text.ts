@@ -5,6 +5,7 @@ import {
   describeChangeHeadline,
   plural,
 } from './describe.js';
+import { describeReadScope } from './read-scope.js';
 import type { Plan } from './types.js';
 
 const ANSI = {
@@ -92,5 +93,6 @@ export function renderPlanText(plan: Plan, opts: TextOptions): string {
         paint('dim', ` checksum ${plan.checksum.slice(0, 12)}`),
     );
   }
+  if (plan.read !== undefined) out.push(paint('dim', describeReadScope(plan.read)));
   return out.join('\n') + '\n';
 }

@@ -47,6 +47,28 @@ export interface UnmanagedEntry {
   key: string;
 }
 
+/** How one tenant's live state was read for its plan. */
+export type TenantReadScope =
+  | { mode: 'full' }
+  /**
+   * The plan is limited to `keys` keys (only they were read, with the vendor's filters);
+   * `fullRead`: the kinds were still read in full, so the delete limits count every entry.
+   */
+  | { mode: 'targeted'; keys: number; fullRead?: true };
+
+/** How the whole plan was read: `read: full`, or `read: targeted (3 keys in 125 tenants)`. */
+export type PlanReadScope =
+  | { mode: 'full' }
+  | {
+      mode: 'targeted';
+      /** Keys the plan is limited to, over all tenants. */
+      keys: number;
+      /** Tenants whose plan is limited to keys. */
+      tenants: number;
+      /** Tenants planned whole in the same run (new, or their settings changed). */
+      fullTenants: number;
+    };
+
 export interface TenantPlan {
   tenant: string;
   status: TenantStatus;
@@ -54,6 +76,8 @@ export interface TenantPlan {
   errors: PlanError[];
   /** Live entries mxpolicy does not own (ownership: managed): listed, never touched. */
   unmanaged: UnmanagedEntry[];
+  /** How its live state was read (set by the run that read it; not in the checksum). */
+  read?: TenantReadScope;
 }
 
 export interface PlanSummary {
@@ -73,6 +97,8 @@ export interface Plan {
   checksum: string;
   tenants: TenantPlan[];
   summary: PlanSummary;
+  /** How live state was read (set by the run that read it; not in the checksum). */
+  read?: PlanReadScope;
 }
 
 /**

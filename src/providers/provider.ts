@@ -33,6 +33,11 @@ export interface ProviderContext {
   /** Ends every read and write of the command (its deadline, or Ctrl-C). */
   signal?: AbortSignal;
   /**
+   * When that deadline fires (epoch ms), if known: a wait the vendor imposes (a rate-limit
+   * block) that ends later fails at once, naming the wait.
+   */
+  deadlineAt?: number;
+  /**
    * `read` for plan and drift (nothing will be written: use the binding's read-only
    * credential when it names one, e.g. `readTokenEnv`); `write` (default) for apply.
    */
@@ -70,6 +75,19 @@ export interface Provider {
   readonly type: string;
   readonly capabilities: ProviderCapabilities;
   read(kind: Kind, opts?: { signal?: AbortSignal }): Promise<LiveEntry[]>;
+  /**
+   * Optional targeted read, for plans limited to known keys (`--changed-since`, `propose`):
+   * every live entry of `kind` whose key is one of `keys` (every copy of each), found with
+   * the vendor's filters. It MAY return other entries too (a filter that matches substrings,
+   * or the full listing when that costs fewer requests): the caller keeps exactly the keys it
+   * asked for. Like `read`, it never returns part of an answer: it throws. A provider without
+   * it is read in full for the kinds a targeted plan needs.
+   */
+  readKeys?(
+    kind: Kind,
+    keys: readonly string[],
+    opts?: { signal?: AbortSignal },
+  ): Promise<LiveEntry[]>;
   apply(
     kind: Kind,
     changes: readonly Change[],

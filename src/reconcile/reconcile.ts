@@ -2,10 +2,11 @@ import { setTimeout as setTimeoutPromise } from 'node:timers/promises';
 import type { Dispatcher } from 'undici';
 import type { KindCapability } from '../model/capabilities.js';
 import type { TenantConfig } from '../config/policy-set.js';
-import { KINDS, type Kind } from '../model/kinds.js';
+import { KINDS, type Kind, type LiveEntry } from '../model/kinds.js';
 import { checkBindingTrust, secretNamesOf, type TrustPolicy } from '../model/trust.js';
 import { buildPlan, EMPTY_TENANT_CHECKSUM, tenantChecksum } from '../plan/build-plan.js';
 import { diffTenant, type LiveState } from '../plan/diff-tenant.js';
+import { planTenantReads, type PlanTargets, type TenantReadPlan } from '../plan/read-scope.js';
 import type {
   ApplyReport,
   Change,
@@ -48,6 +49,11 @@ export interface ReconcileDeps {
    * applied are reported failed — never dropped.
    */
   signal?: AbortSignal;
+  /**
+   * When that deadline fires (epoch ms), if known: a provider told to wait longer than this
+   * (a vendor's rate-limit block) fails at once, naming the wait, instead of waiting.
+   */
+  deadlineAt?: number;
   /** Waits between polls of changes that settle later (injected in tests). */
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   /** Bounds on polling pending changes; defaults in `DEFAULT_SETTLE`. */
@@ -59,6 +65,11 @@ export interface PlanOptions {
   allowLargeChanges: boolean;
   /** Validation errors per tenant id: such a tenant is `error` and is not read live. */
   validationErrors: ReadonlyMap<string, PlanError[]>;
+  /**
+   * Limit each listed tenant's plan to these keys (`--changed-since`, `propose`): only they are
+   * read (with the vendor's filters) and diffed. A tenant not listed, or `all`, is planned whole.
+   */
+  targets?: PlanTargets;
 }
 
 /** A tenant's providers by kind, kept from planning so apply writes through the same ones. */
@@ -191,7 +202,17 @@ export async function planAndApplyTenants(
         ...(opts.tenantTimeoutMs !== undefined ? [AbortSignal.timeout(opts.tenantTimeoutMs)] : []),
       ];
       const signal = signals.length > 1 ? AbortSignal.any(signals) : signals[0];
-      const own: ReconcileDeps = { ...deps, ...(signal !== undefined ? { signal } : {}) };
+      const ends = [
+        ...(deps.deadlineAt !== undefined ? [deps.deadlineAt] : []),
+        ...(opts.tenantTimeoutMs !== undefined
+          ? [deps.now().getTime() + opts.tenantTimeoutMs]
+          : []),
+      ];
+      const own: ReconcileDeps = {
+        ...deps,
+        ...(signal !== undefined ? { signal } : {}),
+        ...(ends.length > 0 ? { deadlineAt: Math.min(...ends) } : {}),
+      };
       const plan = await planOneTenant(tenant, own, opts, sessions, created);
       let result: TenantApplyResult;
       const fresh = tenantChecksum(plan);
@@ -235,7 +256,13 @@ async function planOneTenant(
   sessions: Map<string, TenantSession>,
   created: Provider[],
 ): Promise<TenantPlan> {
-  const read = await readOneTenant(tenant, deps, opts.validationErrors, created);
+  const read = await readOneTenant(tenant, deps, opts.validationErrors, created, (caps) =>
+    planTenantReads(tenant, caps, {
+      targets: opts.targets?.get(tenant.tenant),
+      today: opts.today,
+      allowLargeChanges: opts.allowLargeChanges,
+    }),
+  );
   if (read.status === 'error')
     return {
       tenant: tenant.tenant,
@@ -245,11 +272,14 @@ async function planOneTenant(
       unmanaged: [],
     };
   sessions.set(tenant.tenant, read.session);
-  return diffTenant(tenant, read.live, {
+  const targets = read.readPlan?.targets;
+  const plan = diffTenant(tenant, read.live, {
     today: opts.today,
     allowLargeChanges: opts.allowLargeChanges,
     capabilities: read.capabilities,
+    ...(targets !== undefined ? { targets } : {}),
   });
+  return read.readPlan !== undefined ? { ...plan, read: read.readPlan.scope } : plan;
 }
 
 /** One tenant's live state as its providers read it (every kind completely), or why not. */
@@ -262,6 +292,8 @@ export type TenantRead =
       /** The provider type serving each kind (e.g. `cloudflare`). */
       providerTypes: Partial<Record<Kind, string>>;
       session: TenantSession;
+      /** What was read, when the caller limited it (plans); absent: every served kind in full. */
+      readPlan?: TenantReadPlan;
     }
   | { tenant: string; status: 'error'; errors: PlanError[] };
 
@@ -302,6 +334,7 @@ async function readOneTenant(
   deps: ReconcileDeps,
   validationErrors: ReadonlyMap<string, PlanError[]>,
   created: Provider[],
+  scope?: (capabilities: Partial<Record<Kind, KindCapability>>) => TenantReadPlan,
 ): Promise<TenantRead> {
   const failed = (errors: PlanError[]): TenantRead => ({
     tenant: tenant.tenant,
@@ -369,6 +402,7 @@ async function readOneTenant(
         now: deps.now,
         ...(deps.dispatcher !== undefined ? { dispatcher: deps.dispatcher } : {}),
         ...(deps.signal !== undefined ? { signal: deps.signal } : {}),
+        ...(deps.deadlineAt !== undefined ? { deadlineAt: deps.deadlineAt } : {}),
       });
       created.push(provider);
       for (const kind of binding.kinds) {
@@ -388,18 +422,24 @@ async function readOneTenant(
   if (errors.length > 0) return failed(errors);
 
   // Fail closed: if any kind cannot be read completely, plan nothing for the tenant.
+  const readPlan = scope?.(capabilities);
+  const readKinds =
+    readPlan === undefined
+      ? KINDS.filter((k) => providers.has(k))
+      : KINDS.filter((k) => readPlan.full.includes(k) || readPlan.keys[k] !== undefined);
   const live: LiveState = {};
   const reads = await Promise.allSettled(
-    KINDS.filter((k) => providers.has(k)).map(async (kind) => {
-      live[kind] = await (providers.get(kind) as Provider).read(
+    readKinds.map(async (kind) => {
+      live[kind] = await readKind(
+        providers.get(kind) as Provider,
         kind,
-        deps.signal !== undefined ? { signal: deps.signal } : {},
+        readPlan?.keys[kind],
+        deps.signal,
       );
     }),
   );
   // One error per binding and cause: a missing token fails every kind of its binding the
   // same way, and saying so once per kind only buries it.
-  const readKinds = KINDS.filter((k) => providers.has(k));
   const failures = new Map<string, { binding: string; kinds: Kind[]; reason: string }>();
   for (const [i, r] of reads.entries()) {
     if (r.status !== 'rejected') continue;
@@ -425,7 +465,29 @@ async function readOneTenant(
     capabilities,
     providerTypes,
     session: { tenant: tenant.tenant, providers },
+    ...(readPlan !== undefined ? { readPlan } : {}),
   };
+}
+
+/**
+ * One kind of a tenant: in full, or only `keys` (the provider's filtered read where it has
+ * one, else its full listing), keeping exactly those keys: an entry a filter let through
+ * that was not asked for never reaches the planner.
+ */
+async function readKind(
+  provider: Provider,
+  kind: Kind,
+  keys: readonly string[] | undefined,
+  signal: AbortSignal | undefined,
+): Promise<LiveEntry[]> {
+  const opts = signal !== undefined ? { signal } : {};
+  if (keys === undefined) return provider.read(kind, opts);
+  const wanted = new Set(keys);
+  const got =
+    provider.readKeys !== undefined
+      ? await provider.readKeys(kind, keys, opts)
+      : await provider.read(kind, opts);
+  return got.filter((e) => wanted.has(e.key));
 }
 
 /**

@@ -226,6 +226,34 @@ export function describeProviderContract(
       });
 
     if (blocks)
+      it('plans the same for a few keys as the full plan does for them (with readKeys where the provider has it)', async () => {
+        const extra = {
+          blockedSenders:
+            (samples.blockedSenders ?? []).map((s) => s.yaml).join('') +
+            '  - sender: limited.example\n    reason: INC-6000\n',
+        };
+        const full = await plan(TODAY, extra);
+        const keys = ['limited.example', 'by-hand.example', 'ceo@lookalike.example'];
+        const run = await planTenants(
+          load(TODAY, extra).tenants,
+          { ...h.deps, concurrency: 4 },
+          {
+            today: TODAY,
+            allowLargeChanges: false,
+            validationErrors: new Map(),
+            targets: new Map([['acme', { blockedSenders: new Set(keys) }]]),
+          },
+        );
+        const limited = run.plan.tenants[0];
+        expect(run.plan.read?.mode).toBe('targeted');
+        expect(summary(limited)).toEqual(
+          summary(full.tenants[0]).filter((line) => keys.some((k) => line.includes(` ${k} `))),
+        );
+        expect(summary(limited)).toEqual(['create blockedSenders limited.example desired']);
+        expect(limited?.unmanaged).toEqual([{ kind: 'blockedSenders', key: 'by-hand.example' }]);
+      });
+
+    if (blocks)
       it('creates what was added, once', async () => {
         const extra = {
           blockedSenders:

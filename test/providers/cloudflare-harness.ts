@@ -53,6 +53,8 @@ export async function setupCloudflare(
     clock,
     random: () => 0.5,
     headersTimeoutMs: 2000,
+    // Tests of the spending log pass a temporary folder; the others keep none.
+    budgetStateDir: false,
     ...opts.provider,
   });
   const logger = recordingLogger();

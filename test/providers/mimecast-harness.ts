@@ -56,6 +56,8 @@ export async function setupMimecast(
     clock,
     random: () => 0.5,
     headersTimeoutMs: 2000,
+    // Tests of the spending log pass a temporary folder; the others keep none.
+    budgetStateDir: false,
     ...opts.provider,
   });
   const logger = recordingLogger();

@@ -23,9 +23,37 @@ export interface BatchResult {
 export const MAX_PAGE_SIZE = 1000;
 export const MAX_BATCH_ITEMS = 1000;
 
+/** A listing's filters (`pattern=...`, `domain=a&domain=b`). */
+export type ListQuery = Record<string, string | readonly string[]>;
+
+/** One page of a listing, and the total it reports. */
+export interface ListPage {
+  items: unknown[];
+  total: number | undefined;
+}
+
 /** Thin typed calls on `/accounts/{account}/email-security/settings/...`. */
 export interface CloudflareApi {
-  listAll(resource: SettingsResource, signal?: AbortSignal): Promise<unknown[]>;
+  /** The page size listings use (`per_page`). */
+  readonly pageSize: number;
+  /** Every entry; `first`: page 1 already fetched (unfiltered), not fetched again. */
+  listAll(resource: SettingsResource, signal?: AbortSignal, first?: ListPage): Promise<unknown[]>;
+  /** One page of the listing, with filters. */
+  listPage(
+    resource: SettingsResource,
+    n: number,
+    query: ListQuery,
+    signal?: AbortSignal,
+  ): Promise<ListPage>;
+  /**
+   * Every entry a filtered listing returns. Pages until one comes back short: the contract
+   * says `total_count` counts "without any search parameters", so it is not trusted here.
+   */
+  listMatching(
+    resource: SettingsResource,
+    query: ListQuery,
+    signal?: AbortSignal,
+  ): Promise<unknown[]>;
   batch(resource: SettingsResource, body: BatchBody, signal?: AbortSignal): Promise<BatchResult>;
   create(resource: SettingsResource, body: object, signal?: AbortSignal): Promise<unknown>;
   /**
@@ -54,11 +82,12 @@ export function createCloudflareApi(
     path: string,
     n: number,
     signal?: AbortSignal,
+    filters: ListQuery = {},
   ): Promise<{ items: unknown[]; info: ResultInfo | undefined }> => {
     const res = await http.request({
       method: 'GET',
       path,
-      query: { page: n, per_page: perPage },
+      query: { ...filters, page: n, per_page: perPage },
       ...(signal !== undefined ? { signal } : {}),
     });
     const { result, info } = parseEnvelope(res.body, path);
@@ -67,8 +96,23 @@ export function createCloudflareApi(
   };
 
   return {
-    listAll(resource, signal) {
+    pageSize: perPage,
+    async listPage(resource, n, query, signal) {
+      const { items, info } = await page(`${base}/${resource}`, n, signal, query);
+      return { items, total: info?.total_count };
+    },
+    async listMatching(resource, query, signal) {
       const path = `${base}/${resource}`;
+      const out: unknown[] = [];
+      for (let n = 1; ; n++) {
+        const { items } = await page(path, n, signal, query);
+        out.push(...items);
+        if (items.length < perPage) return out;
+      }
+    },
+    listAll(resource, signal, first) {
+      const path = `${base}/${resource}`;
+      let given = first;
       // Page 1 tells `total_count`; the other pages are then fetched concurrently, and the
       // result must hold exactly that many distinct ids (else it is read once more, then throws).
       return listByPageNumber({
@@ -77,6 +121,13 @@ export function createCloudflareApi(
         concurrency: 16,
         ...(signal !== undefined ? { signal } : {}),
         fetch: async (n, s) => {
+          // Page 1 fetched already (to learn the listing's size) is used once, not re-read;
+          // a second attempt, after a listing that did not add up, reads it again.
+          if (n === 1 && given !== undefined) {
+            const p = given;
+            given = undefined;
+            return p;
+          }
           const { items, info } = await page(path, n, s);
           return { items, total: info?.total_count };
         },

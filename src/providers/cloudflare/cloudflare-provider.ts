@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import type { Agent, Dispatcher } from 'undici';
 import type { Kind } from '../../model/kinds.js';
 import type { CloudflareBinding } from '../../model/schema-types.generated.js';
@@ -10,10 +9,15 @@ import { createHttpClient, createHttpDispatcher, type HttpClient } from '../http
 import { createSystemClock, type Clock } from '../http/clock.js';
 import { isHttpError } from '../http/errors.js';
 import {
+  createTokenBudgets,
+  effectiveBudget,
+  ratelimitHeaderState,
+  type SharedBudget,
+} from '../http/budget.js';
+import {
   CLOUDFLARE_IP_RATE_LIMIT,
   CLOUDFLARE_RATE_LIMIT,
   createTokenBucket,
-  parseBudget,
   type RateLimiter,
   type TokenBucketOptions,
 } from '../http/rate-limiter.js';
@@ -21,6 +25,7 @@ import { requireSecureUrl } from '../http/url.js';
 import type { LiveEntry, Provider, ProviderContext, ProviderFactory } from '../provider.js';
 import { cloudflareBindingSchema } from './binding-schema.js';
 import { keepOneCopyOnCloudflare, newRunId, stampRunId } from './dedupe.js';
+import { listForKeys } from './read-keys.js';
 import { CLOUDFLARE_CAPABILITIES } from './capabilities.js';
 import {
   createCloudflareApi,
@@ -57,8 +62,16 @@ export interface CloudflareProviderOptions {
   clock?: Clock;
   /** Jitter source for backoff. */
   random?: () => number;
-  /** Client-side budget per API token (Cloudflare: 1,200 requests per 5 minutes per user). */
+  /**
+   * The vendor's budget per API token (Cloudflare: 1,200 requests per 5 minutes per user);
+   * MXPOLICY_CLOUDFLARE_BUDGET may only narrow it, MXPOLICY_BUDGET_SHARE takes a share.
+   */
   rateLimit?: TokenBucketOptions;
+  /**
+   * Where what each token spent is kept for the next command on this machine (default
+   * `<rootDir>/.mxpolicy/budget`, or MXPOLICY_BUDGET_STATE); `false`: nowhere.
+   */
+  budgetStateDir?: string | false;
   /**
    * Client-side budget per origin, shared by every tenant of the factory (Cloudflare: 200
    * requests per second per IP); `false` turns it off.
@@ -276,7 +289,15 @@ export function createCloudflareProviderFactory(
   opts: CloudflareProviderOptions = {},
 ): ProviderFactory {
   const clock = opts.clock ?? createSystemClock();
-  const limiters = new Map<string, RateLimiter>();
+  // One budget per token and origin, shared by every tenant using it and, through a
+  // spending log beside the repository's cache, by the commands run one after another.
+  const budgets = createTokenBudgets({
+    vendor: 'cloudflare',
+    vendorLimit: opts.rateLimit ?? CLOUDFLARE_RATE_LIMIT,
+    variable: 'MXPOLICY_CLOUDFLARE_BUDGET',
+    clock,
+    ...(opts.budgetStateDir !== undefined ? { stateDir: opts.budgetStateDir } : {}),
+  });
   const patterns = createPatternCache();
   const originLimiters = new Map<string, RateLimiter>();
   const originLimiterFor = (baseUrl: string): RateLimiter | undefined => {
@@ -292,15 +313,6 @@ export function createCloudflareProviderFactory(
   // Without an injected dispatcher, the factory's tenants share one keep-alive pool per
   // origin (idle sockets are unref'ed, so it never keeps a CLI run alive).
   let sharedAgent: Agent | undefined;
-  const limiterFor = (token: string, budget: TokenBucketOptions | undefined): RateLimiter => {
-    const id = createHash('sha256').update(token).digest('hex');
-    let limiter = limiters.get(id);
-    if (limiter === undefined) {
-      limiter = createTokenBucket(budget ?? opts.rateLimit ?? CLOUDFLARE_RATE_LIMIT, clock);
-      limiters.set(id, limiter);
-    }
-    return limiter;
-  };
 
   return {
     type: 'cloudflare',
@@ -323,14 +335,22 @@ export function createCloudflareProviderFactory(
       let session: { http: HttpClient; api: CloudflareApi } | undefined;
       // Stamped into the tag of what this run writes: concurrent runs keep one copy (dedupe.ts).
       const runId = newRunId();
+      let budget: SharedBudget | undefined;
 
+      const budgetRequest = (token: string): Parameters<typeof budgets.budgetFor>[0] => ({
+        identity: token,
+        origin: new URL(baseUrl ?? CLOUDFLARE_BASE_URL).origin,
+        env: ctx.env,
+        rootDir: ctx.rootDir,
+        logger: ctx.logger,
+      });
       // MXPOLICY_CLOUDFLARE_BUDGET (REQUESTS/SECONDS) narrows the per-token budget, e.g. when
       // other tools share the token; checked here so a bad value fails the binding at once.
-      const budgetSpec = ctx.env['MXPOLICY_CLOUDFLARE_BUDGET'];
-      const budget =
-        budgetSpec !== undefined && budgetSpec !== ''
-          ? parseBudget(budgetSpec, 'MXPOLICY_CLOUDFLARE_BUDGET')
-          : undefined;
+      effectiveBudget(
+        opts.rateLimit ?? CLOUDFLARE_RATE_LIMIT,
+        ctx.env,
+        'MXPOLICY_CLOUDFLARE_BUDGET',
+      );
 
       const connect = (): { http: HttpClient; api: CloudflareApi } => {
         if (session !== undefined) return session;
@@ -350,7 +370,9 @@ export function createCloudflareProviderFactory(
           authFailureStatuses: [403],
           errorText: cloudflareErrorText,
           inspect: cloudflareInspect,
-          rateLimiter: limiterFor(token.trim(), budget),
+          rateLimiter: (budget = budgets.budgetFor(budgetRequest(token.trim()))),
+          rateLimitState: ratelimitHeaderState,
+          ...(ctx.deadlineAt !== undefined ? { deadlineAt: ctx.deadlineAt } : {}),
           ...(opts.retry !== undefined ? { retry: opts.retry } : {}),
           ...(opts.random !== undefined ? { random: opts.random } : {}),
           ...(opts.maxConcurrent !== undefined ? { maxConcurrent: opts.maxConcurrent } : {}),
@@ -452,10 +474,22 @@ export function createCloudflareProviderFactory(
         type: 'cloudflare',
         capabilities: CLOUDFLARE_CAPABILITIES,
         read: (kind, o) => read(kind, o?.signal),
+        // Targeted reads (read-keys.ts): only the keys a limited plan needs, by filter.
+        readKeys: async (kind, keys, o) => {
+          const s = spec(kind);
+          const path = `/accounts/${account}/email-security/settings/${s.resource}`;
+          const items = await listForKeys(connect().api, s.resource, keys, o?.signal);
+          const wanted = new Set(keys);
+          return items
+            .map((raw) => s.fromVendor(raw, path, patterns))
+            .filter((e) => wanted.has(e.key));
+        },
         apply: (kind, changes, o) => apply(kind, changes, o?.signal),
         // The pool is the factory's (shared by every tenant); this binding's client only.
         close: async () => {
           await session?.http.close();
+          // What this token spent, for the next command on this machine.
+          await budget?.flush();
         },
       };
     },

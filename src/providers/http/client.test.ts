@@ -185,7 +185,7 @@ describe('http client retries', () => {
     expect(clock.now() - start).toBeGreaterThanOrEqual(188);
   });
 
-  it('fails as RATE_LIMITED when Retry-After is longer than it is willing to wait', async () => {
+  it('fails as RATE_LIMITED, naming the wait, when a block outlasts the deadline', async () => {
     const server = await serve([
       json(
         429,
@@ -193,11 +193,55 @@ describe('http client retries', () => {
         { 'retry-after': '300' },
       ),
     ]);
-    const { http, clock } = client(server);
+    const clock = createVirtualClock();
+    const { http } = client(server, {
+      clock,
+      rateLimiter: createTokenBucket({ requests: 100, windowMs: 1000 }, clock),
+      deadlineAt: clock.now() + 120_000,
+    });
     const err = await http.request({ method: 'GET', path: '/x' }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(HttpError);
     expect(err).toMatchObject({ code: 'RATE_LIMITED', status: 429, retryable: true, attempts: 1 });
+    expect((err as Error).message).toMatch(
+      /blocks every request of .* for 300 s \(until 2026-11-23T12:05:00Z\), past the command's deadline; nothing more was sent with it: re-run after 2026-11-23T12:05:00Z/,
+    );
     expect(clock.sleeps).toEqual([]);
+    // A later request of the same account fails at once, without being sent.
+    const again = await http.request({ method: 'GET', path: '/y' }).catch((e: unknown) => e);
+    expect(again).toMatchObject({ code: 'RATE_LIMITED', attempts: 0 });
+    expect(http.stats.requests).toBe(1);
+  });
+
+  it('waits out a block the deadline allows, saying so once, and sends nothing meanwhile', async () => {
+    const blocked = json(
+      429,
+      { success: false, errors: [{ code: 1015, message: 'slow down' }] },
+      { 'retry-after': '300' },
+    );
+    const server = await serve([blocked, json(200, { ok: 1 }), json(200, { ok: 2 })]);
+    const clock = createVirtualClock();
+    const warnings: string[] = [];
+    const logger = { ...recordingLogger(), warn: (m: string) => void warnings.push(m) };
+    const limiter = createTokenBucket({ requests: 100, windowMs: 1000 }, clock);
+    const { http } = client(server, {
+      clock,
+      logger,
+      rateLimiter: limiter,
+      maxConcurrent: 1,
+      deadlineAt: clock.now() + 600_000,
+    });
+    const start = clock.now();
+    const [a, b] = await Promise.all([
+      http.request({ method: 'GET', path: '/a' }),
+      http.request({ method: 'GET', path: '/b' }),
+    ]);
+    expect([a.status, b.status]).toEqual([200, 200]);
+    // /b waited for a connection while /a met the block: it is not sent into it.
+    expect(http.stats.requests).toBe(3);
+    expect(http.stats.rateLimited).toBe(1);
+    expect(clock.now() - start).toBeGreaterThanOrEqual(300_000);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/for 300 s \(until 2026-11-23T12:05:00Z\); waiting it out/);
   });
 
   it('never retries a POST that got a 5xx: it may have been applied', async () => {

@@ -8,7 +8,12 @@ import {
   type RetryPolicy,
 } from './backoff.js';
 import { HttpError, type HttpErrorCode } from './errors.js';
-import { unlimited, type RateLimiter } from './rate-limiter.js';
+import {
+  BudgetBlockedError,
+  unlimited,
+  type RateLimiter,
+  type VendorBudgetState,
+} from './rate-limiter.js';
 import type { TokenSource } from './auth.js';
 import { createRedactor, redactValue, type Redactor } from './redact.js';
 
@@ -48,7 +53,8 @@ export interface HttpRequest {
    * to another host. Anything else fails as `INVALID_RESPONSE` without being sent.
    */
   url?: string;
-  query?: Record<string, string | number | boolean | undefined>;
+  /** Query parameters; an array is sent as the parameter repeated (`domain=a&domain=b`). */
+  query?: Record<string, string | number | boolean | readonly string[] | undefined>;
   /** A JSON body. */
   body?: unknown;
   /** A form-encoded body (`application/x-www-form-urlencoded`), e.g. an OAuth token request. */
@@ -132,6 +138,20 @@ export interface HttpClientOptions {
    * `X-RateLimit-Reset`: `resetHeaderMs('x-ratelimit-reset')`.
    */
   rateLimitWait?: RateLimitWait;
+  /**
+   * What remains of the budget by the vendor's rate-limit headers on any response (e.g.
+   * `ratelimitHeaderState`): given to the account budget to correct its estimate.
+   */
+  rateLimitState?: (
+    headers: Record<string, string | string[] | undefined>,
+  ) => VendorBudgetState | undefined;
+  /**
+   * The command's deadline (epoch ms). A 429 asking for a longer wait than `maxRetryAfterMs`
+   * (Cloudflare blocks a token for 5 minutes once its limit is hit) is waited out, saying
+   * so as a warning, when the wait ends before the deadline; otherwise the request fails at
+   * once with a message that names the wait. Absent: waited out (the signal still ends it).
+   */
+  deadlineAt?: number;
   /** The vendor's error text from an error body, e.g. Cloudflare's `errors[]`. */
   errorText?: (body: unknown, status: number) => string | undefined;
   /** Looks at every 2xx; a returned failure makes the request fail as `VENDOR_FAILURE`. */
@@ -249,7 +269,9 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
       url = new URL(`${basePath}${req.path ?? ''}`, origin);
     }
     for (const [k, v] of Object.entries(req.query ?? {}))
-      if (v !== undefined) url.searchParams.append(k, String(v));
+      if (Array.isArray(v))
+        for (const one of v as readonly string[]) url.searchParams.append(k, one);
+      else if (v !== undefined) url.searchParams.append(k, String(v));
     return { path: `${url.pathname}${url.search}`, label: req.path ?? url.pathname };
   };
 
@@ -306,6 +328,16 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
     return text !== undefined && text !== '' ? `: ${text}` : '';
   };
 
+  /** What a block means for this command, naming the wait. */
+  const blockedText = (untilMs: number, waiting: boolean): string => {
+    const secs = Math.max(1, Math.ceil((untilMs - opts.clock.now()) / 1000));
+    const until = new Date(untilMs).toISOString().replace(/\.\d{3}Z$/, 'Z');
+    const who = opts.auth?.describe ?? 'this account';
+    return waiting
+      ? `rate limit hit: ${origin} blocks every request of ${who} for ${secs} s (until ${until}); waiting it out before sending more`
+      : `429 Too Many Requests: ${origin} blocks every request of ${who} for ${secs} s (until ${until}), past the command's deadline; nothing more was sent with it: re-run after ${until}`;
+  };
+
   async function request(req: HttpRequest): Promise<HttpResponse> {
     const idempotent = req.idempotent ?? req.method !== 'POST';
     const where = target(req);
@@ -335,7 +367,10 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
       let token: string | undefined;
       let res: HttpResponse;
       try {
-        await limiter.acquire(signal);
+        await limiter.acquire(
+          signal,
+          opts.deadlineAt !== undefined ? { notAfter: opts.deadlineAt } : undefined,
+        );
         await originLimiter.acquire(signal);
         if (opts.auth !== undefined) {
           token = await opts.auth.get(signal);
@@ -343,10 +378,26 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
         }
       } catch (err) {
         if (signal.aborted) throw aborted(tries);
+        if (err instanceof BudgetBlockedError)
+          throw fail('RATE_LIMITED', req, label, blockedText(err.untilMs, false), {
+            attempts: tries - 1,
+            retryable: true,
+          });
         throw err;
       }
       try {
-        res = await limit(() => attempt(req, path, token, signal));
+        // A block may have come while this request waited for a connection slot: then it
+        // goes back to wait for the budget instead of meeting a certain 429.
+        const sent = await limit(() =>
+          (limiter.pausedUntil?.() ?? 0) > opts.clock.now()
+            ? Promise.resolve(undefined)
+            : attempt(req, path, token, signal),
+        );
+        if (sent === undefined) {
+          tries--;
+          continue;
+        }
+        res = sent;
       } catch (err) {
         if (signal.aborted) throw aborted(tries, true);
         const code = errorCode(err);
@@ -372,6 +423,10 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
           mayHaveReachedServer: sent,
           cause: err,
         });
+      }
+      if (opts.rateLimitState !== undefined) {
+        const state = opts.rateLimitState(res.headers);
+        if (state !== undefined) limiter.observe?.(state);
       }
       if (res.status >= 200 && res.status < 300) {
         const failure = opts.inspect?.(res, req);
@@ -413,10 +468,12 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
       }
       if (res.status === 429) {
         stats.rateLimited++;
-        const wait =
-          waitOf(res.headers, opts.clock.now()) ?? backoffDelay(policy, tries - 1, random);
+        const now = opts.clock.now();
+        const wait = waitOf(res.headers, now) ?? backoffDelay(policy, tries - 1, random);
+        const until = now + wait;
+        const alreadyHeld = (limiter.pausedUntil?.() ?? 0) > now;
         // Hold every request to this account, not only this one: the budget is shared.
-        limiter.pauseUntil(opts.clock.now() + wait);
+        limiter.pauseUntil(until);
         if (canRetry && wait <= policy.maxRetryAfterMs) {
           stats.retries++;
           log('http 429, waiting', {
@@ -428,11 +485,22 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
           await sleep(wait, signal, tries);
           continue;
         }
+        // A block (Cloudflare: 5 minutes once the limit is hit). Every request of the token
+        // is held, so there is no storm; wait it out when the deadline allows, else fail now.
+        const fits = opts.deadlineAt === undefined || until < opts.deadlineAt;
+        if (canRetry && fits) {
+          if (!alreadyHeld) opts.logger.warn(redact(blockedText(until, true)));
+          stats.retries++;
+          await sleep(wait, signal, tries);
+          continue;
+        }
         throw fail(
           'RATE_LIMITED',
           req,
           label,
-          `429 Too Many Requests (retry after ${Math.ceil(wait / 1000)} s)`,
+          wait > policy.maxRetryAfterMs
+            ? blockedText(until, false)
+            : `429 Too Many Requests (retry after ${Math.ceil(wait / 1000)} s)`,
           {
             status: 429,
             attempts: tries,

@@ -8,3 +8,4 @@ export * from './paging.js';
 export * from './rate-limiter.js';
 export * from './redact.js';
 export * from './url.js';
+export * from './budget.js';

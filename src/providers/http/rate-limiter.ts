@@ -3,9 +3,29 @@ import type { Clock } from './clock.js';
 /** A client-side budget of requests, shared by every request to one account. */
 export interface RateLimiter {
   /** Wait for one request's worth of budget. */
-  acquire(signal?: AbortSignal): Promise<void>;
+  acquire(signal?: AbortSignal, opts?: AcquireOptions): Promise<void>;
   /** The server said "slow down": hold every request until `untilMs` (epoch ms). */
   pauseUntil(untilMs: number): void;
+  /** Until when requests are held (epoch ms; in the past when they are not). */
+  pausedUntil?(): number;
+  /** The vendor said this much remains (rate-limit headers): correct the estimate. */
+  observe?(state: VendorBudgetState): void;
+}
+
+/** A vendor's word on the budget, from its response headers. */
+export interface VendorBudgetState {
+  /** Requests left in the current window. */
+  remaining: number;
+  /** Milliseconds until that window resets (capacity comes back). */
+  resetMs: number;
+}
+
+export interface AcquireOptions {
+  /**
+   * The command's deadline (epoch ms): when the vendor holds every request until after it,
+   * fail at once (`BudgetBlockedError`) instead of waiting for a deadline that comes first.
+   */
+  notAfter?: number;
 }
 
 /**
@@ -63,11 +83,13 @@ export function createTokenBucket(opts: TokenBucketOptions, clock: Clock): RateL
     last = now;
   };
 
-  const take = async (signal?: AbortSignal): Promise<void> => {
+  const take = async (signal?: AbortSignal, o?: AcquireOptions): Promise<void> => {
     for (;;) {
       signal?.throwIfAborted();
       const now = clock.now();
       if (pausedUntil > now) {
+        if (o?.notAfter !== undefined && pausedUntil > o.notAfter)
+          throw new BudgetBlockedError(pausedUntil);
         await clock.sleep(pausedUntil - now, signal);
         continue;
       }
@@ -81,8 +103,8 @@ export function createTokenBucket(opts: TokenBucketOptions, clock: Clock): RateL
   };
 
   return {
-    acquire(signal) {
-      const mine = queue.then(() => take(signal));
+    acquire(signal, o) {
+      const mine = queue.then(() => take(signal, o));
       // The chain must survive an aborted waiter.
       queue = mine.catch(() => undefined);
       return mine;
@@ -90,7 +112,16 @@ export function createTokenBucket(opts: TokenBucketOptions, clock: Clock): RateL
     pauseUntil(untilMs) {
       pausedUntil = Math.max(pausedUntil, untilMs);
     },
+    pausedUntil: () => pausedUntil,
   };
+}
+
+/** The vendor holds every request of the token until after the command's deadline. */
+export class BudgetBlockedError extends Error {
+  constructor(readonly untilMs: number) {
+    super(`every request is held until ${new Date(untilMs).toISOString()}`);
+    this.name = 'BudgetBlockedError';
+  }
 }
 
 /** A limiter that never waits (tests, or vendors with no documented budget). */

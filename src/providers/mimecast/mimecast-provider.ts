@@ -22,11 +22,12 @@ import {
 import { createSystemClock, type Clock } from '../http/clock.js';
 import { isHttpError } from '../http/errors.js';
 import {
-  createTokenBucket,
-  parseBudget,
-  type RateLimiter,
-  type TokenBucketOptions,
-} from '../http/rate-limiter.js';
+  createTokenBudgets,
+  effectiveBudget,
+  xRateLimitState,
+  type SharedBudget,
+} from '../http/budget.js';
+import type { TokenBucketOptions } from '../http/rate-limiter.js';
 import { requireSecureUrl } from '../http/url.js';
 import type { LiveEntry, Provider, ProviderContext, ProviderFactory } from '../provider.js';
 import {
@@ -67,6 +68,11 @@ export interface MimecastProviderOptions {
   random?: () => number;
   /** Budget per client id (default MIMECAST_DEFAULT_BUDGET; the environment may narrow it). */
   budget?: TokenBucketOptions;
+  /**
+   * Where what each client id spent is kept for the next command on this machine (default
+   * `<rootDir>/.mxpolicy/budget`, or MXPOLICY_BUDGET_STATE); `false`: nowhere.
+   */
+  budgetStateDir?: string | false;
   /** Requests in flight at once per binding (default 4). */
   maxConcurrent?: number;
   /** Items per write call (default and most: 50). */
@@ -169,19 +175,16 @@ export function createMimecastProviderFactory(opts: MimecastProviderOptions = {}
   // Shared by every binding of this factory: 125 tenants of one client id fetch one token and
   // spend one budget.
   const tokens: TokenCache = createTokenCache();
-  const limiters = new Map<string, RateLimiter>();
+  const budgets = createTokenBudgets({
+    vendor: 'mimecast',
+    vendorLimit: opts.budget ?? MIMECAST_DEFAULT_BUDGET,
+    variable: 'MXPOLICY_MIMECAST_BUDGET',
+    clock,
+    ...(opts.budgetStateDir !== undefined ? { stateDir: opts.budgetStateDir } : {}),
+  });
   let sharedAgent: Agent | undefined;
   const batchSize = Math.min(MAX_ITEMS_PER_CALL, Math.max(1, opts.batchSize ?? MAX_ITEMS_PER_CALL));
   const inFlight = Math.max(1, opts.maxConcurrent ?? 4);
-
-  const limiterFor = (key: string, budget: TokenBucketOptions): RateLimiter => {
-    let limiter = limiters.get(key);
-    if (limiter === undefined) {
-      limiter = createTokenBucket(budget, clock);
-      limiters.set(key, limiter);
-    }
-    return limiter;
-  };
 
   return {
     type: 'mimecast',
@@ -206,13 +209,10 @@ export function createMimecastProviderFactory(opts: MimecastProviderOptions = {}
       const origin = url.origin;
       // MXPOLICY_MIMECAST_BUDGET (REQUESTS/SECONDS) narrows the budget per client id, e.g.
       // when other integrations use the same application; a bad value fails the binding now.
-      const spec = ctx.env['MXPOLICY_MIMECAST_BUDGET'];
-      const budget =
-        spec !== undefined && spec !== ''
-          ? parseBudget(spec, 'MXPOLICY_MIMECAST_BUDGET')
-          : (opts.budget ?? MIMECAST_DEFAULT_BUDGET);
+      effectiveBudget(opts.budget ?? MIMECAST_DEFAULT_BUDGET, ctx.env, 'MXPOLICY_MIMECAST_BUDGET');
 
       let session: { http: HttpClient; api: MimecastApi } | undefined;
+      let budget: SharedBudget | undefined;
       const connect = (): { http: HttpClient; api: MimecastApi } => {
         if (session !== undefined) return session;
         const secret = ctx.env[secretEnv];
@@ -240,7 +240,15 @@ export function createMimecastProviderFactory(opts: MimecastProviderOptions = {}
           auth,
           // 418: "binding expired" (the application's credentials no longer work).
           authFailureStatuses: [418],
-          rateLimiter: limiterFor(`${origin} ${clientId}`, budget),
+          rateLimiter: (budget = budgets.budgetFor({
+            identity: clientId,
+            origin,
+            env: ctx.env,
+            rootDir: ctx.rootDir,
+            logger: ctx.logger,
+          })),
+          rateLimitState: xRateLimitState,
+          ...(ctx.deadlineAt !== undefined ? { deadlineAt: ctx.deadlineAt } : {}),
           rateLimitWait: resetHeaderMs('x-ratelimit-reset'),
           errorText: mimecastErrorText,
           maxConcurrent: inFlight,
@@ -461,6 +469,7 @@ export function createMimecastProviderFactory(opts: MimecastProviderOptions = {}
         apply: (kind, changes, o) => apply(kind, changes, o?.signal ?? ctx.signal),
         close: async () => {
           await session?.http.close();
+          await budget?.flush();
         },
       };
     },

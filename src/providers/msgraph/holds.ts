@@ -66,6 +66,13 @@ export interface LiveHold {
   managed: boolean;
   /** Policy ids, comma-separated (first part first). */
   id: string;
+  /**
+   * Someone else's hold a policy file cannot describe (a query hold, a disabled one): listed,
+   * never adopted or changed. Its key names it and is never a hold id; `why` says what it is.
+   */
+  foreign?: { why: string };
+  /** A hold on all (its marker says so) that misses mailboxes reads as a list but means all. */
+  declaredAs?: LiveHoldValue;
 }
 
 export interface GraphHoldsOptions {
@@ -220,12 +227,24 @@ export function createGraphHolds(o: GraphHoldsOptions): GraphHolds {
     await checkCase(signal);
     const groups = await loadGroups(signal);
     const dir = groups.some((g) => g.all && g.managed) ? await readDirectory(signal) : undefined;
-    return groups.map((g) => ({
-      key: g.hold,
-      value: liveHoldValue(g, dir),
-      managed: g.managed,
-      id: g.parts.map((p) => p.policyId).join(','),
-    }));
+    return groups.map((g): LiveHold => {
+      const id = g.parts.map((p) => p.policyId).join(',');
+      if (!g.managed && g.notWholeMailboxes !== undefined)
+        return {
+          key: `${g.hold} (hold polic${g.parts.length === 1 ? 'y' : 'ies'} ${id})`,
+          value: liveHoldValue(g, dir),
+          managed: false,
+          id,
+          foreign: { why: g.notWholeMailboxes },
+        };
+      const value = liveHoldValue(g, dir);
+      const hold: LiveHold = { key: g.hold, value, managed: g.managed, id };
+      if (g.managed && g.all && value.custodians !== 'all') {
+        const { liveProblem: _problem, ...meant } = value;
+        hold.declaredAs = { ...meant, custodians: 'all' };
+      }
+      return hold;
+    });
   };
 
   // ---- writes ----------------------------------------------------------------------------

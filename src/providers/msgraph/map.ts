@@ -188,6 +188,8 @@ export interface PolicyView {
   status: PolicyStatus;
   errors: readonly string[];
   sources: readonly { email: string; holdStatus: string | null }[];
+  contentQuery?: string;
+  isEnabled?: boolean;
 }
 
 export interface HoldGroup {
@@ -207,6 +209,11 @@ export interface HoldGroup {
   custodians: string[];
   /** Sources whose hold is not in place and not on its way (notApplied, partial, …). */
   notApplied: string[];
+  /**
+   * Why the hold is not a hold on whole mailboxes, which is all a policy file can say: a
+   * part narrowed by a content query, or disabled. Absent for a plain hold.
+   */
+  notWholeMailboxes?: string;
 }
 
 /**
@@ -268,6 +275,19 @@ export function groupPolicies(policies: readonly PolicyView[]): HoldGroup[] {
       notApplied: [...notApplied].sort(),
     };
     if (meta.since !== undefined) group.since = meta.since;
+    const queried = parts.filter((p) => (p.view.contentQuery ?? '').trim() !== '');
+    const disabled = parts.filter((p) => p.view.isEnabled === false);
+    const why = [
+      ...(queried.length > 0
+        ? [
+            `hold policy ${queried.map((p) => p.name).join(', ')} holds only mail matching the query ${JSON.stringify(queried[0]?.view.contentQuery?.trim())}`,
+          ]
+        : []),
+      ...(disabled.length > 0
+        ? [`hold policy ${disabled.map((p) => p.name).join(', ')} is disabled`]
+        : []),
+    ];
+    if (why.length > 0) group.notWholeMailboxes = why.join('; ');
     out.push(group);
   }
   return out.sort((a, b) => (a.hold < b.hold ? -1 : a.hold > b.hold ? 1 : 0));

@@ -155,13 +155,26 @@ export function createMsGraphProviderFactory(opts: MsGraphProviderOptions = {}):
         async read(kind, o) {
           onlyHolds(kind);
           const live = await connect().read(signalOf(o?.signal));
-          return live.map((h): LiveEntry => ({
-            kind: 'holds',
-            key: h.key,
-            value: h.value,
-            managed: h.managed,
-            id: h.id,
-          }));
+          return live.map((h): LiveEntry =>
+            h.foreign !== undefined
+              ? ({
+                  kind: 'holds',
+                  key: h.key,
+                  // Only a description (as Mimecast's foreign policies): why it stays out.
+                  value: { ...h.value, id: h.key, reason: h.foreign.why },
+                  managed: false,
+                  foreign: true,
+                  id: h.id,
+                } as LiveEntry)
+              : {
+                  kind: 'holds',
+                  key: h.key,
+                  value: h.value,
+                  managed: h.managed,
+                  id: h.id,
+                  ...(h.declaredAs !== undefined ? { declaredAs: h.declaredAs } : {}),
+                },
+          );
         },
         async apply(kind, changes, o) {
           onlyHolds(kind);

@@ -76,6 +76,10 @@ export interface GraphPolicy {
   description: string | null;
   status: PolicyStatus;
   errors: string[];
+  /** KQL narrowing what is held (empty or absent: the whole mailbox). */
+  contentQuery?: string;
+  /** False: the policy holds nothing. */
+  isEnabled?: boolean;
 }
 
 export function parsePolicy(body: unknown): GraphPolicy {
@@ -88,6 +92,8 @@ export function parsePolicy(body: unknown): GraphPolicy {
     description: optStr(body, 'description'),
     status: policyStatus(body['status']),
     errors: Array.isArray(errors) ? errors.filter((e): e is string => typeof e === 'string') : [],
+    ...(typeof body['contentQuery'] === 'string' ? { contentQuery: body['contentQuery'] } : {}),
+    ...(typeof body['isEnabled'] === 'boolean' ? { isEnabled: body['isEnabled'] } : {}),
   };
 }
 

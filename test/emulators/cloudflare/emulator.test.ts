@@ -279,6 +279,7 @@ describe('cloudflare emulator rate limiting', () => {
     let now = 1_000_000;
     const limited = await startCloudflareEmulator({
       rateLimit: { requests: 2, windowMs: 10_000 },
+      blockMs: 0,
       now: () => now,
     });
     limited.addAccount(ACCOUNT, TOKEN);
@@ -294,6 +295,62 @@ describe('cloudflare emulator rate limiting', () => {
       expect(third.headers['retry-after']).toBe('5');
       now += 5_000;
       expect((await call('GET', `${SETTINGS}/domains`)).status).toBe(200);
+      expect(limited.violations).toEqual([]);
+    } finally {
+      emu = prev;
+      await limited.close();
+    }
+  });
+
+  it('blocks every request of a token for 5 minutes once its budget is exceeded', async () => {
+    let now = 1_000_000;
+    const limited = await startCloudflareEmulator({
+      rateLimit: { requests: 2, windowMs: 10_000 },
+      now: () => now,
+    });
+    limited.addAccount(ACCOUNT, TOKEN);
+    const prev = emu;
+    emu = limited;
+    try {
+      await call('GET', `${SETTINGS}/domains`);
+      await call('GET', `${SETTINGS}/domains`);
+      const over = await call('GET', `${SETTINGS}/domains`);
+      expect(over.status).toBe(429);
+      expect(over.headers['retry-after']).toBe('300');
+      // The budget would have refilled after 10 s; the block holds for the whole 5 minutes.
+      now += 60_000;
+      const still = await call('GET', `${SETTINGS}/domains`);
+      expect(still.status).toBe(429);
+      expect(still.headers['retry-after']).toBe('240');
+      now += 240_000;
+      expect((await call('GET', `${SETTINGS}/domains`)).status).toBe(200);
+      expect(limited.stats.blocked).toBe(2);
+      expect(limited.violations).toEqual([]);
+    } finally {
+      emu = prev;
+      await limited.close();
+    }
+  });
+
+  it('gives each token its own budget; accounts sharing a token share it', async () => {
+    const ACCOUNT2 = 'aaaabbbbccccddddeeeeffff00001111';
+    const ACCOUNT3 = 'aaaabbbbccccddddeeeeffff00002222';
+    const limited = await startCloudflareEmulator({ rateLimit: { requests: 1, windowMs: 60_000 } });
+    limited.addAccount(ACCOUNT, TOKEN, { rateLimit: { requests: 3, windowMs: 60_000 } });
+    limited.addAccount(ACCOUNT2, 'second-token');
+    limited.addAccount(ACCOUNT3, 'second-token');
+    const prev = emu;
+    emu = limited;
+    const path2 = (a: string): string => `/accounts/${a}/email-security/settings/domains`;
+    try {
+      const own = await call('GET', `${SETTINGS}/domains`);
+      expect(own.headers['ratelimit-policy']).toBe('"default";q=3;w=60');
+      expect((await call('GET', `${SETTINGS}/domains`)).status).toBe(200);
+      expect((await call('GET', `${SETTINGS}/domains`)).status).toBe(200);
+      expect((await call('GET', path2(ACCOUNT2), undefined, 'second-token')).status).toBe(200);
+      // The second token's one request per minute is spent, whichever account it reaches.
+      expect((await call('GET', path2(ACCOUNT3), undefined, 'second-token')).status).toBe(429);
+      expect((await call('GET', `${SETTINGS}/domains`)).status).toBe(429);
       expect(limited.violations).toEqual([]);
     } finally {
       emu = prev;

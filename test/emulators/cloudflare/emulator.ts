@@ -88,8 +88,22 @@ export interface EmulatorOptions {
   /** A further random delay of up to this many ms per request (seeded), so orders vary. */
   latencyJitterMs?: number;
   faults?: RandomFaults;
-  /** Per-token budget; absent: unlimited. Cloudflare: 1,200 per 300,000 ms. */
+  /**
+   * Budget of every token without its own (`addAccount`'s `rateLimit`); absent: unlimited.
+   * Cloudflare: 1,200 per 300,000 ms per user.
+   */
   rateLimit?: { requests: number; windowMs: number };
+  /**
+   * Once a token's budget is exceeded, every request of that token answers 429 for this
+   * long (Cloudflare: "all API calls for the next five minutes will be blocked"). Default
+   * 300,000 ms; 0 turns the block off (429 only while the budget is empty).
+   */
+  blockMs?: number;
+  /**
+   * Send `Ratelimit`/`Ratelimit-Policy` on every response of a limited token, as Cloudflare
+   * does (default true); false isolates what a client does without them in tests.
+   */
+  rateLimitHeaders?: boolean;
   /** Reject a create whose pattern already exists (the real behaviour is undocumented). */
   rejectDuplicatePatterns?: boolean;
   /** Time source for timestamps and the rate limiter (share a virtual clock in tests). */
@@ -101,6 +115,22 @@ export interface EmulatorOptions {
   /** Skip validating responses (benchmarks only: the check costs CPU the client needs). */
   validateResponses?: boolean;
   onViolation?: (message: string) => void;
+  /** Keep every request (method, path below /client/v4, query) in `log`, for tests that count them. */
+  recordRequests?: boolean;
+  /**
+   * How the `pattern` list filter matches: `exact` (default; what the vendor notes record) or
+   * `substring` (the block_senders contract only says "filter by pattern value").
+   */
+  patternFilter?: 'exact' | 'substring';
+}
+
+/** One request as the emulator received it (`recordRequests`). */
+export interface RecordedRequest {
+  method: string;
+  /** Below `/client/v4`, without the query. */
+  path: string;
+  /** The query string as sent (`pattern=x&page=1&per_page=1000`). */
+  query: string;
 }
 
 export interface EmulatorStats {
@@ -110,6 +140,8 @@ export interface EmulatorStats {
   faults: number;
   /** Objects written by successful writes (creates count once each). */
   created: number;
+  /** Requests answered 429 because their token was blocked after exceeding its budget. */
+  blocked: number;
   /** `METHOD /path` of each request answered "no route" (404, codes 7003 and 7000). */
   unroutable: string[];
 }
@@ -126,7 +158,17 @@ export interface CloudflareEmulator {
   readonly url: string;
   readonly stats: EmulatorStats;
   readonly violations: string[];
-  addAccount(id: string, token: string): AccountState;
+  /** The requests received, when `recordRequests` is set (cleared by `resetStats`). */
+  readonly log: RecordedRequest[];
+  /**
+   * An account reached with `token`. Several accounts may share one token (one budget, as
+   * one Cloudflare user), or each have its own; `rateLimit` sets the token's own budget.
+   */
+  addAccount(
+    id: string,
+    token: string,
+    opts?: { rateLimit?: { requests: number; windowMs: number } },
+  ): AccountState;
   account(id: string): AccountState;
   inject(rule: FaultRule): void;
   setFaults(faults: RandomFaults): void;
@@ -260,7 +302,11 @@ export async function startCloudflareEmulator(
   const rules: (FaultRule & { seen: number; used: number })[] = [];
   const accounts = new Map<string, Store>();
   const buckets = new Map<string, { tokens: number; last: number }>();
+  const tokenLimits = new Map<string, { requests: number; windowMs: number }>();
+  const blockedUntil = new Map<string, number>();
+  const blockMs = opts.blockMs ?? 300_000;
   const violations: string[] = [];
+  const log: RecordedRequest[] = [];
   const hanging = new Set<ServerResponse>();
   const stats: EmulatorStats = {
     requests: 0,
@@ -268,6 +314,7 @@ export async function startCloudflareEmulator(
     byStatus: {},
     faults: 0,
     created: 0,
+    blocked: 0,
     unroutable: [],
   };
   const absent = new Set(opts.routes === 'openapi' ? [] : SDK_ABSENT_OPERATIONS);
@@ -341,8 +388,14 @@ export async function startCloudflareEmulator(
   const rateLimit = (
     token: string,
   ): { ok: boolean; remaining: number; resetS: number; retryAfterS: number } => {
-    if (opts.rateLimit === undefined) return { ok: true, remaining: 1, resetS: 0, retryAfterS: 0 };
-    const { requests, windowMs } = opts.rateLimit;
+    const tokenLimit = tokenLimits.get(token) ?? opts.rateLimit;
+    if (tokenLimit === undefined) return { ok: true, remaining: 1, resetS: 0, retryAfterS: 0 };
+    const { requests, windowMs } = tokenLimit;
+    const until = blockedUntil.get(token) ?? 0;
+    if (until > now()) {
+      stats.blocked++;
+      return { ok: false, remaining: 0, resetS: 0, retryAfterS: Math.ceil((until - now()) / 1000) };
+    }
     const perMs = requests / windowMs;
     const b = buckets.get(token) ?? { tokens: requests, last: now() };
     const t = now();
@@ -353,6 +406,12 @@ export async function startCloudflareEmulator(
     if (b.tokens >= 1) {
       b.tokens -= 1;
       return { ok: true, remaining: Math.floor(b.tokens), resetS: resetS(), retryAfterS: 0 };
+    }
+    if (blockMs > 0) {
+      // Exceeded: every request of the token is refused for the block's length.
+      blockedUntil.set(token, now() + blockMs);
+      stats.blocked++;
+      return { ok: false, remaining: 0, resetS: 0, retryAfterS: Math.ceil(blockMs / 1000) };
     }
     return {
       ok: false,
@@ -450,6 +509,10 @@ export async function startCloudflareEmulator(
     for (const key of exact) {
       const v = q[key];
       if (v === undefined) continue;
+      if (key === 'pattern' && opts.patternFilter === 'substring' && typeof v === 'string') {
+        items = items.filter((o) => typeof o['pattern'] === 'string' && o['pattern'].includes(v));
+        continue;
+      }
       if (key === 'allowed_delivery_mode')
         items = items.filter(
           (o) =>
@@ -596,6 +659,12 @@ export async function startCloudflareEmulator(
     stats.requests++;
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     const method = req.method ?? 'GET';
+    if (opts.recordRequests === true)
+      log.push({
+        method,
+        path: url.pathname.replace(/^\/client\/v4/, ''),
+        query: url.search.replace(/^\?/, ''),
+      });
     const text = await readBody(req);
     const held = passBarrier(method, url.pathname.slice('/client/v4'.length));
     if (held !== undefined) await held;
@@ -678,10 +747,11 @@ export async function startCloudflareEmulator(
     }
 
     const rl = rateLimit(token);
-    if (opts.rateLimit !== undefined) {
+    const tokenLimit = tokenLimits.get(token) ?? opts.rateLimit;
+    if (tokenLimit !== undefined && opts.rateLimitHeaders !== false) {
       headers['ratelimit'] = `"default";r=${rl.remaining};t=${rl.resetS}`;
       headers['ratelimit-policy'] =
-        `"default";q=${opts.rateLimit.requests};w=${Math.round(opts.rateLimit.windowMs / 1000)}`;
+        `"default";q=${tokenLimit.requests};w=${Math.round(tokenLimit.windowMs / 1000)}`;
     }
     let fault = takeRule(method, path);
     if (fault === undefined) {
@@ -793,7 +863,9 @@ export async function startCloudflareEmulator(
     url: `http://127.0.0.1:${port}/client/v4`,
     stats,
     violations,
-    addAccount(id, token) {
+    log,
+    addAccount(id, token, o) {
+      if (o?.rateLimit !== undefined) tokenLimits.set(token, o.rateLimit);
       const s: Store = { token, data: emptyData() };
       accounts.set(id, s);
       return accountState(id, s);
@@ -821,8 +893,10 @@ export async function startCloudflareEmulator(
     },
     resetStats() {
       stats.requests = 0;
+      log.length = 0;
       stats.faults = 0;
       stats.created = 0;
+      stats.blocked = 0;
       stats.byOperation = {};
       stats.byStatus = {};
       stats.unroutable = [];

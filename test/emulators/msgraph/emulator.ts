@@ -129,6 +129,10 @@ export interface TenantState {
       description?: string;
       emails?: readonly string[];
       status?: HoldSnapshot['status'];
+      /** KQL: the hold keeps only matching mail (set in Purview; mxpolicy never writes one). */
+      contentQuery?: string;
+      /** False: a hold policy switched off in Purview. */
+      isEnabled?: boolean;
     },
   ): string;
   holds(caseId: string): HoldSnapshot[];
@@ -194,6 +198,7 @@ interface Hold {
   displayName: string;
   description: string | null;
   contentQuery: string;
+  isEnabled: boolean;
   created: string;
   modified: string;
   pendingUntil: number;
@@ -346,7 +351,7 @@ export async function startMsGraphEmulator(
       displayName: h.displayName,
       description: h.description,
       contentQuery: h.contentQuery,
-      isEnabled: true,
+      isEnabled: h.isEnabled,
       status: h.status,
       errors: h.errors,
       createdDateTime: h.created,
@@ -566,6 +571,7 @@ export async function startMsGraphEmulator(
           displayName: name,
           description: typeof b['description'] === 'string' ? b['description'] : null,
           contentQuery: typeof b['contentQuery'] === 'string' ? b['contentQuery'] : '',
+          isEnabled: true,
           created: iso(),
           modified: iso(),
           pendingUntil: now() + settleMs,
@@ -1192,7 +1198,8 @@ export async function startMsGraphEmulator(
         id: nextId(),
         displayName: h.displayName,
         description: h.description ?? null,
-        contentQuery: '',
+        contentQuery: h.contentQuery ?? '',
+        isEnabled: h.isEnabled ?? true,
         created: iso(),
         modified: iso(),
         pendingUntil: h.status === 'pending' ? now() + settleMs : now(),

@@ -1,0 +1,301 @@
+import { fork, type ChildProcess } from 'node:child_process';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { stringify } from 'yaml';
+import type { PolicySource } from '../src/config/policy-set.js';
+import type * as LoadPoliciesModule from '../src/config/load-policies.js';
+import type * as SchemaValidatorModule from '../src/config/schema-validator.js';
+import type * as CloudflareProviderModule from '../src/providers/cloudflare/cloudflare-provider.js';
+import type * as HttpClientModule from '../src/providers/http/client.js';
+import type * as ProviderModule from '../src/providers/provider.js';
+import type * as ReconcileModule from '../src/reconcile/reconcile.js';
+import type * as SchemasModule from '../src/sources/schemas.js';
+import type { ReconcileDeps } from '../src/reconcile/reconcile.js';
+import type { EmulatorStats } from '../test/emulators/cloudflare/emulator.js';
+import { builtinProviders, capabilityTable } from '../src/providers/registry.js';
+import {
+  accountOf,
+  benchData,
+  benchDomains,
+  tenantId,
+  tokenEnvOf,
+  tokenOf,
+  type BenchShape,
+} from './cloudflare-data.js';
+import type { Command } from './cloudflare-emulator-process.js';
+
+/**
+ * Part of `npm run bench:cloudflare` (alone: `npm run bench:cloudflare:fleet`): the
+ * emergency change (one sender added to the bundle every tenant includes, planned and
+ * applied tenant by tenant as `mxpolicy apply` does) to 1,000 tenants x 50 entries.
+ *
+ * - own tokens: one API token per tenant, each with Cloudflare's 1,200 requests per 5
+ *   minutes; what binds is the 200 requests per second per IP. Target < 15 s.
+ * - shared token: one token for all 1,000 accounts. Cloudflare's budget (1,200 per 5
+ *   minutes = 4/s) would make the run last 1,000 s; the run uses a scaled-down budget
+ *   (SHARED_BUDGET, default 300 requests per 2 s = 150/s, block 2 s once exceeded) given
+ *   to emulator and client alike. Bound = requests needed / allowed rate; target within 1.1x.
+ *   No 429 may happen: the client's budget must keep the token out of the block.
+ *
+ * Each run has a fresh spending log (`.mxpolicy/budget` of a temp folder), as a fresh
+ * runner would.
+ */
+
+const dist = async <T>(path: string): Promise<T> => (await import(`../dist/${path}`)) as T;
+const { loadPolicies } = await dist<typeof LoadPoliciesModule>('config/load-policies.js');
+const { createSchemaValidator } = await dist<typeof SchemaValidatorModule>(
+  'config/schema-validator.js',
+);
+const { createCloudflareProviderFactory } = await dist<typeof CloudflareProviderModule>(
+  'providers/cloudflare/cloudflare-provider.js',
+);
+const { createHttpDispatcher } = await dist<typeof HttpClientModule>('providers/http/client.js');
+const { silentLogger } = await dist<typeof ProviderModule>('providers/provider.js');
+const { planAndApplyTenants } = await dist<typeof ReconcileModule>('reconcile/reconcile.js');
+const { readBundledSchemas } = await dist<typeof SchemasModule>('sources/schemas.js');
+
+const env = process.env;
+const num = (name: string, dflt: number): number => {
+  const v = env[name];
+  return v === undefined || v === '' ? dflt : Number(v);
+};
+const shape: BenchShape = {
+  tenants: num('FLEET_TENANTS', 1000),
+  senders: num('FLEET_SENDERS', 40),
+  exemptions: num('FLEET_EXEMPTIONS', 10),
+};
+const latencyMs = num('LATENCY_MS', 20);
+const perIpRate = num('PER_IP_RATE', 200);
+const runs = num('FLEET_RUNS', 3);
+const [sharedRequests, sharedSeconds] = (env['SHARED_BUDGET'] ?? '300/2').split('/').map(Number);
+const sharedBudget = {
+  requests: sharedRequests ?? 300,
+  windowMs: (sharedSeconds ?? 2) * 1000,
+};
+// Cloudflare blocks for one window (5 minutes for 1,200 per 5 minutes): scaled alike.
+const sharedBlockMs = sharedBudget.windowMs;
+const CLOUDFLARE_TOKEN_BUDGET = { requests: 1200, windowMs: 300_000 };
+const SHARED_TOKEN = `bench-shared-token-${'y'.repeat(16)}`;
+const TODAY = '2026-11-23';
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? (s[mid] ?? 0) : ((s[mid - 1] ?? 0) + (s[mid] ?? 0)) / 2;
+};
+const ms = (n: number): string => `${Math.round(n)} ms`;
+
+function startEmulator(): {
+  child: ChildProcess;
+  ask: <T>(cmd: Command, expect: string) => Promise<T>;
+} {
+  const child = fork(fileURLToPath(new URL('./cloudflare-emulator-process.ts', import.meta.url)), {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const ask = <T>(cmd: Command, expect: string): Promise<T> =>
+    new Promise((resolve, reject) => {
+      const onMessage = (m: { type: string; message?: string }): void => {
+        if (m.type === 'error') reject(new Error(m.message));
+        else if (m.type === expect) resolve(m as T);
+        else return;
+        child.off('message', onMessage);
+      };
+      child.on('message', onMessage);
+      child.send(cmd);
+    });
+  return { child, ask };
+}
+
+interface ScenarioResult {
+  name: string;
+  runsMs: number[];
+  medianMs: number;
+  requests: number;
+  rateLimited: number;
+  boundMs: number;
+  bound: string;
+  target: string;
+  met: boolean;
+}
+
+async function scenario(name: 'own tokens' | 'shared token'): Promise<ScenarioResult> {
+  const shared = name === 'shared token';
+  const { ask } = startEmulator();
+  try {
+    const { url } = await ask<{ url: string }>(
+      {
+        type: 'start',
+        shape,
+        latencyMs,
+        ...(shared
+          ? { sharedToken: SHARED_TOKEN, rateLimit: sharedBudget, blockMs: sharedBlockMs }
+          : { rateLimit: CLOUDFLARE_TOKEN_BUDGET }),
+      },
+      'started',
+    );
+    await ask({ type: 'validate-responses', on: false }, 'validate-responses');
+    const data = benchData(shape, benchDomains());
+    const tenantSources: PolicySource[] = Array.from({ length: shape.tenants }, (_, t) => {
+      const mine = data.tenant(t);
+      return {
+        path: `policies/tenants/${tenantId(t)}.yaml`,
+        kind: 'tenant',
+        name: tenantId(t),
+        text: stringify({
+          tenant: tenantId(t),
+          providers: {
+            gateway: {
+              type: 'cloudflare',
+              account: accountOf(t),
+              tokenEnv: shared ? 'CF_TOKEN_SHARED' : tokenEnvOf(t),
+              baseUrl: url,
+            },
+          },
+          domains: [mine.route.domain],
+          include: ['baseline'],
+          blockedSenders: mine.blockedSenders,
+          exemptions: mine.exemptions,
+          routes: [
+            { domain: mine.route.domain, deliverTo: mine.route.deliverTo, requireTls: true },
+          ],
+        }),
+      };
+    });
+    const validator = createSchemaValidator(readBundledSchemas());
+    const load = (extra: string[]): ReturnType<typeof loadPolicies> =>
+      loadPolicies(
+        [
+          {
+            path: 'policies/bundles/baseline.yaml',
+            kind: 'bundle',
+            name: 'baseline',
+            text: stringify({
+              bundle: 'baseline',
+              blockedSenders: [
+                ...data.baseline.blockedSenders,
+                ...extra.map((sender) => ({ sender, reason: 'phishing campaign INC-9002' })),
+              ],
+              exemptions: data.baseline.exemptions,
+            }),
+          },
+          ...tenantSources,
+        ],
+        { validator, capabilities: capabilityTable(builtinProviders), today: TODAY },
+      );
+    const runsMs: number[] = [];
+    let requests = 0;
+    let rateLimited = 0;
+    const added: string[] = [];
+    for (let r = 0; r < runs; r++) {
+      added.push(`fleet-alert-${r}.account-verify.example`);
+      await ask({ type: 'reset' }, 'reset');
+      const root = await mkdtemp(join(tmpdir(), 'mxpolicy-fleet-'));
+      const dispatcher = createHttpDispatcher({
+        connections: Math.ceil((2 * perIpRate * latencyMs) / 1000),
+      });
+      const deps: ReconcileDeps = {
+        registry: {
+          cloudflare: createCloudflareProviderFactory({
+            originRateLimit: { requests: perIpRate, windowMs: 1000, burst: 10 },
+            // The vendor's budget per token, as the client knows it (scaled when shared).
+            rateLimit: shared ? sharedBudget : CLOUDFLARE_TOKEN_BUDGET,
+          }),
+        },
+        rootDir: root,
+        env: {
+          // FLEET_BUDGET_STATE=off: without the spending log, to see what it costs.
+          ...(env['FLEET_BUDGET_STATE'] === 'off' ? { MXPOLICY_BUDGET_STATE: 'off' } : {}),
+          ...(shared
+            ? { CF_TOKEN_SHARED: SHARED_TOKEN }
+            : Object.fromEntries(
+                Array.from({ length: shape.tenants }, (_, t) => [tokenEnvOf(t), tokenOf(t)]),
+              )),
+        },
+        dispatcher,
+        logger: silentLogger,
+        now: () => new Date(`${TODAY}T12:00:00Z`),
+        concurrency: 16,
+      };
+      const start = performance.now();
+      const set = load(added);
+      const run = await planAndApplyTenants(set.tenants, deps, {
+        today: TODAY,
+        allowLargeChanges: false,
+        validationErrors: new Map(),
+      });
+      runsMs.push(performance.now() - start);
+      await dispatcher.close();
+      await rm(root, { recursive: true, force: true });
+      const s = (await ask<{ stats: EmulatorStats }>({ type: 'stats' }, 'stats')).stats;
+      if (run.report.summary.applied !== shape.tenants || run.report.summary.failed !== 0) {
+        const bad = run.plan.tenants.filter((t) => t.status !== 'ok' || t.changes.length !== 1);
+        throw new Error(
+          `${name}: ${JSON.stringify(run.report.summary)}; e.g. ${JSON.stringify(bad.slice(0, 2).map((t) => ({ tenant: t.tenant, status: t.status, changes: t.changes.length, errors: t.errors })))}`,
+        );
+      }
+      requests = s.requests;
+      rateLimited = s.byStatus['429'] ?? 0;
+      console.log(
+        `  ${name} run ${r + 1}: ${ms(runsMs[r] ?? 0)}, ${s.requests} requests, ${rateLimited} answered 429`,
+      );
+    }
+    const medianMs = median(runsMs);
+    const perIpBoundMs = (requests / perIpRate) * 1000;
+    if (shared) {
+      const rate = sharedBudget.requests / sharedBudget.windowMs;
+      const boundMs = Math.max(requests / rate, perIpBoundMs);
+      return {
+        name,
+        runsMs: runsMs.map(Math.round),
+        medianMs: Math.round(medianMs),
+        requests,
+        rateLimited,
+        boundMs: Math.round(boundMs),
+        bound: `${requests} requests / ${Math.round(rate * 1000)} per s (budget ${sharedBudget.requests}/${sharedBudget.windowMs / 1000} s, scaled down)`,
+        target: 'within 1.1x of the bound, no 429',
+        met: medianMs <= 1.1 * boundMs && rateLimited === 0,
+      };
+    }
+    return {
+      name,
+      runsMs: runsMs.map(Math.round),
+      medianMs: Math.round(medianMs),
+      requests,
+      rateLimited,
+      boundMs: Math.round(perIpBoundMs),
+      bound: `${requests} requests / ${perIpRate} per s per IP`,
+      target: '< 15 s',
+      met: medianMs < 15_000 && rateLimited === 0,
+    };
+  } finally {
+    await ask({ type: 'close' }, 'closed').catch(() => undefined);
+  }
+}
+
+console.log(
+  `fleet: ${shape.tenants} tenants x (${shape.senders} senders + ${shape.exemptions} exemptions), ${latencyMs} ms per request, ${perIpRate} req/s per IP, median of ${runs} runs`,
+);
+// FLEET_SCENARIOS=own or shared runs one of the two.
+const which = env['FLEET_SCENARIOS'] ?? 'own,shared';
+const results: ScenarioResult[] = [];
+if (which.includes('own')) results.push(await scenario('own tokens'));
+if (which.includes('shared')) results.push(await scenario('shared token'));
+console.log('');
+for (const r of results)
+  console.log(
+    `emergency change, ${r.name}: ${ms(r.medianMs)} (runs ${r.runsMs.join(', ')} ms)  requests ${r.requests}  429s ${r.rateLimited}  bound ${ms(r.boundMs)} = ${r.bound}  ratio ${(r.medianMs / r.boundMs).toFixed(2)}  target ${r.target}: ${r.met ? 'met' : 'MISSED'}`,
+  );
+const loads = loadavg().map((x) => +x.toFixed(2));
+console.log(`machine load average ${loads.join(' ')}`);
+await mkdir('bench/out', { recursive: true });
+await writeFile(
+  'bench/out/cloudflare-fleet.json',
+  JSON.stringify(
+    { shape, latencyMs, perIpRate, runs, sharedBudget, results, loadAverage: loads },
+    null,
+    2,
+  ) + '\n',
+);
+if (results.some((r) => !r.met) && env['BENCH_STRICT'] === '1') process.exitCode = 1;
