@@ -239,6 +239,7 @@ try {
     requests: number;
     reads: number;
     writes: number;
+    checks: number;
   }[] = [];
   const added: string[] = [];
   for (let r = 0; r < runs; r++) {
@@ -256,9 +257,18 @@ try {
       throw new Error(`emergency change: ${JSON.stringify(report.summary)}`);
     // Live holds the earlier runs' additions, not yet this one's.
     const reads = pagesFor(shape.senders + added.length - 1);
-    const writes = s.requests - reads;
+    const writes = Object.entries(s.byOperation)
+      .filter(([op]) => /_(batch|create)_/.test(op))
+      .reduce((n, [, c]) => n + c, 0);
     if (writes !== shape.tenants)
       throw new Error(`emergency change made ${writes} writes, expected ${shape.tenants}`);
+    // After creating, each tenant looks for a concurrent run's copy of the new sender: one
+    // filtered request (src/providers/cloudflare/dedupe.ts).
+    const checks = s.requests - reads - writes;
+    if (checks !== shape.tenants)
+      throw new Error(
+        `emergency change made ${checks} re-reads, expected ${shape.tenants} (${JSON.stringify(s.byOperation)} ${JSON.stringify(s.byStatus)})`,
+      );
     emergency.push({
       load: loaded - start,
       plan: planned - loaded,
@@ -267,6 +277,7 @@ try {
       requests: s.requests,
       reads,
       writes,
+      checks,
     });
   }
   const { violations } = await ask<{ violations: number }>({ type: 'stats' }, 'stats');
@@ -319,7 +330,7 @@ try {
     `plan (steady state):  ${ms(planMedian)}  requests ${planRequests} (= pages ${expectedReads})  bound ${ms(bound(planRequests))}  ratio ${result.plan.ratio}`,
   );
   console.log(
-    `emergency change:     load ${ms(e.load)} + plan ${ms(e.plan)} + apply ${ms(e.apply)} = ${ms(e.total)}  requests ${eRequests} (${eReads} pages + ${shape.tenants} writes)  bound ${ms(bound(eRequests))}  ratio ${result.emergency.ratioPlanApply}`,
+    `emergency change:     load ${ms(e.load)} + plan ${ms(e.plan)} + apply ${ms(e.apply)} = ${ms(e.total)}  requests ${eRequests} (${eReads} pages + ${shape.tenants} writes + ${shape.tenants} re-reads)  bound ${ms(bound(eRequests))}  ratio ${result.emergency.ratioPlanApply}`,
   );
   console.log(
     `plan CPU: client ${ms(result.plan.clientCpuMs)}, emulator ${ms(result.plan.emulatorCpuMs)}; machine load average ${result.loadAverage.join(' ')}`,

@@ -84,7 +84,7 @@ function markOnlyDeclarable(s: LiveState): LiveState {
   const blockedSet = new Set(s.blocked.map((b) => lower(b.pattern)));
   const exemptSet = new Set(s.exemptions.filter((e) => !e.recipient).map((e) => lower(e.pattern)));
   const ok = (p: string, reason: string): boolean =>
-    reason.length <= 900 && !DOMAINS.some((d) => lower(p) === d || lower(p).endsWith(`@${d}`));
+    reason.length <= 880 && !DOMAINS.some((d) => lower(p) === d || lower(p).endsWith(`@${d}`));
   // A key live twice, one of them marked: the planner deletes the duplicate (a real change).
   const count = new Map<string, number>();
   for (const k of [

@@ -244,3 +244,216 @@ export async function converge<W extends Write>(
     (r, i) => r ?? resultOf((writes[i] as W).change, 'failed', 'no result (internal error)'),
   );
 }
+
+// ---- concurrent runs: one copy per key ---------------------------------------------------
+
+/**
+ * Two apply runs that plan the same create before either has written it both create the
+ * entry: a vendor that allows two objects with one pattern (Cloudflare) then holds it twice.
+ * Every run stamps a run id into the ownership marker of what it writes, re-reads the keys
+ * it created, and removes its own copy unless that copy is the keeper: the earliest created
+ * copy of the key (the vendor's creation time, then the id). The runs agree without talking:
+ * the earliest copy's author never removes it, and every later copy was created after the
+ * earliest existed, so its author's re-read (after its own create) sees the earliest and
+ * removes its own. Copies with the same creation time are told apart by id, which is safe
+ * only once that instant is over: the final re-read starts at least one tick of the vendor's
+ * clock (the precision of its timestamps) after the creates were answered.
+ */
+
+/** One live copy of an entry, as the keeper rule sees it. */
+export interface LiveCopy {
+  key: string;
+  id: string;
+  /** The vendor's creation time (RFC 3339), when it gives one. */
+  createdAt?: string;
+  /** The run id in the ownership marker (absent: another tool, or an older mxpolicy). */
+  run?: string;
+  /** Carries the ownership marker: only these are copies of an entry mxpolicy created. */
+  managed: boolean;
+  value: unknown;
+}
+
+const STAMP = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:?\d\d)$/i;
+
+/** An RFC 3339 time as nanoseconds since the epoch, and its precision (ns); or undefined. */
+export function parseCreatedAt(
+  text: string | undefined,
+): { ns: bigint; tickNs: bigint } | undefined {
+  if (text === undefined) return undefined;
+  const m = STAMP.exec(text.trim());
+  if (m === null) return undefined;
+  const ms = Date.parse(`${m[1] ?? ''}${m[3] ?? 'Z'}`);
+  if (!Number.isFinite(ms)) return undefined;
+  const fraction = m[2] ?? '';
+  return {
+    ns: BigInt(ms) * 1_000_000n + BigInt(fraction.padEnd(9, '0') || '0'),
+    tickNs: 10n ** BigInt(9 - fraction.length),
+  };
+}
+
+/** Earliest first: creation time (a copy without one after every copy with one), then id. */
+export function compareCopies(a: LiveCopy, b: LiveCopy): number {
+  const x = parseCreatedAt(a.createdAt)?.ns;
+  const y = parseCreatedAt(b.createdAt)?.ns;
+  if (x !== undefined && y !== undefined && x !== y) return x < y ? -1 : 1;
+  if (x !== undefined && y === undefined) return -1;
+  if (x === undefined && y !== undefined) return 1;
+  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+}
+
+/** The copy every run keeps: the earliest created managed copy. */
+export function keeperOf(copies: readonly LiveCopy[]): LiveCopy | undefined {
+  let keeper: LiveCopy | undefined;
+  for (const c of copies)
+    if (c.managed && (keeper === undefined || compareCopies(c, keeper) < 0)) keeper = c;
+  return keeper;
+}
+
+export interface DedupeOptions {
+  kind: Kind;
+  /** This run's id, as stamped into the marker of everything it wrote. */
+  run: string;
+  /** Read the kind completely, as copies (it throws rather than return part). */
+  read(): Promise<readonly LiveCopy[]>;
+  /** Remove these copies; one result each: gone (removed, or already gone) or why not. */
+  remove(ids: readonly string[]): Promise<({ ok: true } | { ok: false; reason: string })[]>;
+  /** Which changes to check (default all): a create refused before sending made no copy. */
+  consider?: (index: number) => boolean;
+  /** When the last create was answered (clock time). */
+  createdBy: number;
+  clock: Clock;
+  signal?: AbortSignal;
+  logger?: Logger;
+  tenant?: string;
+  redact?: (text: string) => string;
+}
+
+/**
+ * After the creates in `results` (one per change of `changes`): re-read, remove this run's
+ * copies that are not their key's keeper, and say so in the results (a new array; the
+ * cleanup is not a planned delete and changes no count). A create another run made first
+ * with the same value stays applied ("created by a concurrent run"); with another value it
+ * fails, saying that the next plan shows the difference.
+ */
+export async function keepOneCopy(
+  changes: readonly Change[],
+  results: readonly ChangeResult[],
+  opts: DedupeOptions,
+): Promise<ChangeResult[]> {
+  const out = results.map((r) => ({ ...r }));
+  const creates = new Map<string, number[]>();
+  changes.forEach((c, i) => {
+    const r = results[i];
+    if (c.action !== 'create' || r === undefined || r.status === 'skipped') return;
+    // A create refused before sending made no copy; one whose outcome is unknown may have.
+    if (opts.consider !== undefined && !opts.consider(i)) return;
+    const list = creates.get(c.key);
+    if (list === undefined) creates.set(c.key, [i]);
+    else list.push(i);
+  });
+  if (creates.size === 0) return out;
+  const redact = opts.redact ?? ((t: string) => t);
+  const where = {
+    ...(opts.tenant !== undefined ? { tenant: opts.tenant } : {}),
+    kind: opts.kind,
+  };
+
+  const readCopies = async (): Promise<{ at: number; byKey: Map<string, LiveCopy[]> }> => {
+    const at = opts.clock.now();
+    const byKey = new Map<string, LiveCopy[]>();
+    for (const c of await opts.read()) {
+      if (!creates.has(c.key) || !c.managed) continue;
+      const list = byKey.get(c.key);
+      if (list === undefined) byKey.set(c.key, [c]);
+      else list.push(c);
+    }
+    return { at, byKey };
+  };
+
+  let view: { at: number; byKey: Map<string, LiveCopy[]> };
+  try {
+    // A copy created in the same tick of the vendor's clock as this run's may not be visible
+    // yet; waiting covers vendors that stamp ms or finer (Cloudflare: µs). 2 ms, so that the
+    // clock's whole milliseconds surely show one passed.
+    await opts.clock.sleep(2, opts.signal);
+    view = await readCopies();
+    // Where this run keeps its copy, a copy created later in the same tick (and with a
+    // smaller id) must be visible too: read again once the tick is over.
+    let tickMs = 0;
+    for (const copies of view.byKey.values()) {
+      const keeper = keeperOf(copies);
+      if (keeper === undefined || keeper.run !== opts.run) continue;
+      const tick = parseCreatedAt(keeper.createdAt)?.tickNs ?? 0n;
+      tickMs = Math.max(tickMs, Math.ceil(Number(tick) / 1e6));
+    }
+    const waited = view.at - opts.createdBy;
+    if (tickMs > 0 && waited < tickMs) {
+      await opts.clock.sleep(tickMs - waited, opts.signal);
+      view = await readCopies();
+    }
+  } catch (err) {
+    const reason = redact(err instanceof Error ? err.message : String(err));
+    opts.logger?.warn('could not check for copies a concurrent run created', { ...where, reason });
+    for (const list of creates.values())
+      for (const i of list) {
+        const r = out[i] as ChangeResult;
+        if (r.status === 'applied')
+          r.reason = `checking for a concurrent run's copy failed: ${reason} (the next plan shows any duplicate)`;
+      }
+    return out;
+  }
+
+  // This run's copies that are not their key's keeper.
+  const mine = new Map<string, string[]>();
+  for (const [key, copies] of view.byKey) {
+    const keeper = keeperOf(copies);
+    const drop = copies.filter((c) => c.run === opts.run && c !== keeper).map((c) => c.id);
+    if (drop.length > 0) mine.set(key, drop);
+  }
+  const ids = [...mine.values()].flat();
+  const removed = new Map<string, string | undefined>();
+  if (ids.length > 0) {
+    let outcome: ({ ok: true } | { ok: false; reason: string })[];
+    try {
+      outcome = await opts.remove(ids);
+    } catch (err) {
+      const reason = err instanceof Error ? err.message : String(err);
+      outcome = ids.map(() => ({ ok: false, reason }));
+    }
+    ids.forEach((id, n) => {
+      const o = outcome[n];
+      removed.set(id, o === undefined || o.ok ? undefined : redact(o.reason));
+    });
+    opts.logger?.info("removed this run's copies of entries a concurrent run created first", {
+      ...where,
+      copies: [...removed.values()].filter((r) => r === undefined).length,
+    });
+  }
+
+  for (const [key, indexes] of creates) {
+    const copies = view.byKey.get(key) ?? [];
+    const keeper = keeperOf(copies);
+    if (keeper === undefined || keeper.run === opts.run) continue; // ours, or gone since
+    const ownDrop = mine.get(key) ?? [];
+    const failedRemoval = ownDrop.map((id) => removed.get(id)).find((r) => r !== undefined);
+    for (const i of indexes) {
+      const r = out[i] as ChangeResult;
+      const c = changes[i] as Change;
+      const same = sameJson(keeper.value, c.after);
+      const byOther = `a concurrent run created ${key} first (its copy, id ${keeper.id}, is kept)`;
+      if (failedRemoval !== undefined) {
+        r.status = 'failed';
+        r.reason = `${byOther}, and removing this run's copy failed: ${failedRemoval} (the next plan shows the duplicate)`;
+      } else if (r.status !== 'applied' && ownDrop.length === 0) {
+        continue; // it made no copy: its own failure stands
+      } else if (!same) {
+        r.status = 'failed';
+        r.reason = `${byOther} with another value${ownDrop.length > 0 ? "; this run's copy was removed" : ''} (the next plan shows the difference)`;
+      } else {
+        r.status = 'applied';
+        r.reason = `${byOther}${ownDrop.length > 0 ? "; this run's copy was removed" : ''}`;
+      }
+    }
+  }
+  return out;
+}

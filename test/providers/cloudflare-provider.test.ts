@@ -66,9 +66,13 @@ describe('cloudflare provider', () => {
     cf.emu.resetStats();
     const results = await applyAll(p, first);
     expect(results.filter((r) => r.status !== 'applied')).toEqual([]);
+    // One batch per kind, then a look at each pattern it created (a filtered list: a few
+    // creates): did a concurrent run create the same entries meanwhile (dedupe.ts)?
     expect(cf.emu.stats.byOperation).toEqual({
       email_security_batch_blocked_senders: 1,
       email_security_batch_allow_policies: 1,
+      email_security_list_blocked_senders: 4,
+      email_security_list_allow_policies: 3,
     });
     const again = await plan(p, DESIRED);
     expect(again.changes).toEqual([]);
@@ -85,10 +89,12 @@ describe('cloudflare provider', () => {
     const comments: Record<string, unknown> = Object.fromEntries(
       live.map((o) => [String(o['pattern']), o['comments']]),
     );
-    expect(comments['ceo.acme@lookalike.example']).toBe(
-      '[mxpolicy ticket=INC%204411%20%5D] CEO impersonation',
+    // The tag names the run that wrote it (one id per provider instance).
+    expect(comments['ceo.acme@lookalike.example']).toMatch(
+      /^\[mxpolicy ticket=INC%204411%20%5D run=([0-9a-f]{12})\] CEO impersonation$/,
     );
-    expect(comments['phish.example']).toBe('[mxpolicy expires=2027-01-31] campaign');
+    const run = /run=([0-9a-f]{12})/.exec(String(comments['ceo.acme@lookalike.example']))?.[1];
+    expect(comments['phish.example']).toBe(`[mxpolicy expires=2027-01-31 run=${run}] campaign`);
     const allow = cf.account.list('allow_policies');
     expect(
       allow.map((o) => [
@@ -156,7 +162,9 @@ describe('cloudflare provider', () => {
     expect(t.changes.map((c) => `${c.action}/${c.cause}`)).toEqual(['update/adopt']);
     await applyAll(p, t);
     expect(cf.account.list('block_senders')).toHaveLength(1);
-    expect(cf.account.list('block_senders')[0]?.['comments']).toBe('[mxpolicy] campaign');
+    expect(cf.account.list('block_senders')[0]?.['comments']).toMatch(
+      /^\[mxpolicy run=[0-9a-f]{12}\] campaign$/,
+    );
   });
 
   it('reads every page: page 1 first, then the rest at once, each page exactly once', async () => {

@@ -87,7 +87,10 @@ describe('cloudflare provider, as Cloudflare’s SDK sees the API', () => {
       pattern: 'phish.example',
       pattern_type: 'DOMAIN',
       is_regex: false,
-      comments: '[mxpolicy ticket=INC-1] new reason',
+      // The tag names the run that wrote it (dedupe.ts).
+      comments: expect.stringMatching(
+        /^\[mxpolicy ticket=INC-1 run=[0-9a-f]{12}\] new reason$/,
+      ) as unknown,
     });
     expect((await plan(p, desired)).changes).toEqual([]);
   });
@@ -120,7 +123,10 @@ describe('cloudflare provider, as Cloudflare’s SDK sees the API', () => {
     expect(results[1]).toMatchObject({ key: 'b.example', status: 'failed' });
     expect(results[1]?.reason).toMatch(/the live entry is gone; re-plan/);
     expect(cf.account.list('block_senders')).toEqual([
-      expect.objectContaining({ id: a?.['id'], comments: '[mxpolicy] a, updated' }),
+      expect.objectContaining({
+        id: a?.['id'],
+        comments: expect.stringMatching(/^\[mxpolicy run=[0-9a-f]{12}\] a, updated$/) as unknown,
+      }),
     ]);
   });
 

@@ -32,6 +32,8 @@ function mxpolicy(
 const tenant = (hold: string, sender: string): string =>
   `tenant: acme\nproviders:\n  sandbox: { type: sandbox }\ndomains: [acme.eu]\nblockedSenders:\n  - sender: ${sender}\n    reason: r\nholds:\n  - id: ${hold}\n    matter: m\n    custodians: [a@acme.eu]\n`;
 
+const FILLER = 20_000;
+
 describe('two applies at the same instant on the sandbox', () => {
   it('lose nothing: each re-reads the state under the lock file', async () => {
     const root = await tempDir('mxpolicy-race-');
@@ -50,6 +52,18 @@ describe('two applies at the same instant on the sandbox', () => {
       // Hold the tenant's lock while both runs start and plan (an empty tenant each), then
       // let go: both reach the write at the same instant, the race the lock exists for.
       await mkdir(state, { recursive: true });
+      // Entries someone added by hand (unmanaged, never touched): a state this size takes
+      // each run a while to read, change and write, so the two writes overlap unless the
+      // lock makes them take turns (without it, this test loses a hold).
+      await writeFile(
+        path.join(state, 'acme.json'),
+        JSON.stringify({
+          blockedSenders: Array.from({ length: FILLER }, (_, i) => ({
+            sender: `by-hand-${i}.example`,
+            reason: 'added in the console',
+          })),
+        }),
+      );
       await writeFile(path.join(state, 'acme.json.lock'), 'test');
       const started = Promise.all(
         ['one', 'two'].map((p) =>

@@ -4,7 +4,7 @@ import { checkEntryValues, measureLength } from '../../model/capabilities.js';
 import type { BlockedSenderEntry } from '../../model/kinds.js';
 import { loadFromTexts, tenantYaml } from '../../../test/support/policies.js';
 import { CLOUDFLARE_CAPABILITIES } from './capabilities.js';
-import { blockedSenderToVendor } from './map.js';
+import { blockedSenderToVendor, withRunId } from './map.js';
 
 const binding =
   'providers:\n  gw: { type: cloudflare, account: 023e105f4ecef8ad9ca31a8372d0c353, tokenEnv: CF, kinds: [blockedSenders] }\ndomains: [acme.eu]\n';
@@ -32,10 +32,15 @@ describe('Cloudflare value rules', () => {
           fc.pre(checkEntryValues(entry, rules).length === 0);
           const mapped = blockedSenderToVendor(entry);
           expect(mapped.ok).toBe(true); // the provider refuses comments over the vendor's limit
-          if (mapped.ok)
-            expect(measureLength(mapped.body.comments, 'code-points')).toBeLessThanOrEqual(
-              COMMENTS_MAX,
-            );
+          if (!mapped.ok) return;
+          expect(measureLength(mapped.body.comments, 'code-points')).toBeLessThanOrEqual(
+            COMMENTS_MAX,
+          );
+          // ... and with the apply run's id in the tag (dedupe.ts stamps it on every write).
+          const stamped = withRunId(mapped.body.comments, '0123456789ab');
+          expect(stamped.ok).toBe(true);
+          if (stamped.ok)
+            expect(measureLength(stamped.body, 'code-points')).toBeLessThanOrEqual(COMMENTS_MAX);
         },
       ),
       { numRuns: 300 },
@@ -55,12 +60,13 @@ describe('Cloudflare value rules', () => {
       ...(ticket !== undefined ? { ticket } : {}),
     });
     for (const ch of ['é', '😀', '漢']) {
-      // 900 characters fit (1,800 or 2,700 bytes); 901 do not.
-      expect(checkEntryValues(entry(ch.repeat(900), 'INC-1'), rules)).toEqual([]);
-      const fits = blockedSenderToVendor(entry(ch.repeat(900), 'INC-1'));
+      // 880 characters fit (1,760 or 2,640 bytes), with the run id too; 881 do not.
+      expect(checkEntryValues(entry(ch.repeat(880), 'INC-1'), rules)).toEqual([]);
+      const fits = blockedSenderToVendor(entry(ch.repeat(880), 'INC-1'));
       expect(fits.ok).toBe(true);
-      expect(checkEntryValues(entry(ch.repeat(901)), rules).map((v) => v.message)).toEqual([
-        'reason is 901 characters, longer than the 900 stored',
+      if (fits.ok) expect(withRunId(fits.body.comments, '0123456789ab').ok).toBe(true);
+      expect(checkEntryValues(entry(ch.repeat(881)), rules).map((v) => v.message)).toEqual([
+        'reason is 881 characters, longer than the 880 stored',
       ]);
     }
   });
@@ -70,7 +76,7 @@ describe('Cloudflare value rules', () => {
     // 20 letters, 120 characters in the tag: with a full reason the comment cannot fit.
     const entry: BlockedSenderEntry = {
       sender: 'a.example',
-      reason: 'r'.repeat(900),
+      reason: 'r'.repeat(880),
       expires: '2027-01-31',
       ticket: 'Ж'.repeat(20),
     };
@@ -81,7 +87,7 @@ describe('Cloudflare value rules', () => {
     const set = loadFromTexts({
       'tenants/a.yaml': tenantYaml(
         'a',
-        `blockedSenders:\n  - sender: a.example\n    reason: ${'r'.repeat(900)}\n    ticket: ${'Ж'.repeat(20)}\n`,
+        `blockedSenders:\n  - sender: a.example\n    reason: ${'r'.repeat(880)}\n    ticket: ${'Ж'.repeat(20)}\n`,
         binding,
       ),
     });
@@ -95,7 +101,7 @@ describe('Cloudflare value rules', () => {
     const set = loadFromTexts({
       'tenants/a.yaml': tenantYaml(
         'a',
-        `blockedSenders:\n  - sender: a.example\n    reason: ${'r'.repeat(900)}\n    ticket: ${'T'.repeat(81)}\n`,
+        `blockedSenders:\n  - sender: a.example\n    reason: ${'r'.repeat(880)}\n    ticket: ${'T'.repeat(81)}\n`,
         binding,
       ),
     });
@@ -107,11 +113,11 @@ describe('Cloudflare value rules', () => {
     );
   });
 
-  it('validate refuses a reason of 901 characters', () => {
+  it('validate refuses a reason of 881 characters', () => {
     const set = loadFromTexts({
       'tenants/a.yaml': tenantYaml(
         'a',
-        `blockedSenders:\n  - sender: a.example\n    reason: ${'r'.repeat(901)}\n`,
+        `blockedSenders:\n  - sender: a.example\n    reason: ${'r'.repeat(881)}\n`,
         binding,
       ),
     });

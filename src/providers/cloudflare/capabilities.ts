@@ -7,16 +7,16 @@ import type { ProviderCapabilities, ValueRule } from '../../model/capabilities.j
  */
 const REASON: ValueRule = {
   field: 'reason',
-  maxLength: 900,
+  maxLength: 880,
   unit: 'code-points',
   why: "Cloudflare stores 1,024 characters of comments, and mxpolicy's ownership tag takes the rest",
 };
 
 /**
- * The ticket rides in the same tag, URL-encoded: `[mxpolicy expires=YYYY-MM-DD ticket=T] `
- * is 38 characters plus the encoded ticket, so 80 encoded characters of ticket and 900 of
- * reason stay within the 1,024. Counted encoded: `INC 4411` takes 10, a non-ASCII letter 6
- * or 9, an emoji 12.
+ * The ticket rides in the same tag, URL-encoded, beside the apply run's id:
+ * `[mxpolicy expires=YYYY-MM-DD ticket=T run=<12 hex>] ` is 55 characters plus the encoded
+ * ticket, so 80 encoded characters of ticket and 880 of reason stay within the 1,024.
+ * Counted encoded: `INC 4411` takes 10, a non-ASCII letter 6 or 9, an emoji 12.
  */
 const TICKET: ValueRule = {
   field: 'ticket',

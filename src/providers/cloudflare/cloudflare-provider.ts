@@ -24,6 +24,7 @@ import {
 import { requireSecureUrl } from '../http/url.js';
 import type { LiveEntry, Provider, ProviderContext, ProviderFactory } from '../provider.js';
 import { cloudflareBindingSchema } from './binding-schema.js';
+import { keepOneCopyOnCloudflare, newRunId, stampRunId } from './dedupe.js';
 import { listForKeys } from './read-keys.js';
 import { CLOUDFLARE_CAPABILITIES } from './capabilities.js';
 import {
@@ -332,6 +333,8 @@ export function createCloudflareProviderFactory(
         throw new Error('cloudflare binding needs `tokenEnv`: the variable holding the API token');
       if (baseUrl !== undefined) requireSecureUrl(baseUrl, 'cloudflare binding: baseUrl');
       let session: { http: HttpClient; api: CloudflareApi } | undefined;
+      // Stamped into the tag of what this run writes: concurrent runs keep one copy (dedupe.ts).
+      const runId = newRunId();
       let budget: SharedBudget | undefined;
 
       const budgetRequest = (token: string): Parameters<typeof budgets.budgetFor>[0] => ({
@@ -413,7 +416,10 @@ export function createCloudflareProviderFactory(
       ): Promise<ChangeResult[]> => {
         const s = spec(kind);
         const { api, http } = connect();
-        const { writes, refused } = prepareWrites(kind, s, changes, account);
+        const { writes, refused, created } = stampRunId(
+          prepareWrites(kind, s, changes, account),
+          runId,
+        );
         const size = Math.min(MAX_BATCH_ITEMS, Math.max(1, opts.batchSize ?? MAX_BATCH_ITEMS));
         const sent = await converge(
           writes.map((w) => w.write),
@@ -445,7 +451,23 @@ export function createCloudflareProviderFactory(
             reason: http.redact(reason),
           };
         }
-        return results;
+        // Another run may have created the same entries meanwhile: keep one copy of each.
+        const path = `/accounts/${account}/email-security/settings/${s.resource}`;
+        return keepOneCopyOnCloudflare(changes, results, {
+          api,
+          http,
+          resource: s.resource,
+          path,
+          kind,
+          run: runId,
+          entry: (raw) => s.fromVendor(raw, path, patterns),
+          created,
+          clock,
+          logger: ctx.logger,
+          tenant: ctx.tenant,
+          redact: http.redact,
+          ...(signal !== undefined ? { signal } : {}),
+        });
       };
 
       return {

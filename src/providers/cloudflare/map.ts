@@ -21,9 +21,14 @@ import type { CfAllowPolicy, CfBlockedSender, CfDomain, PatternType } from './wi
  *     [mxpolicy] <reason>
  *     [mxpolicy expires=2027-01-31 ticket=INC-4411] <reason>
  *
+ *     [mxpolicy expires=2027-01-31 ticket=INC-4411 run=5f0c2a9e41b7] <reason>
+ *
  * The bracketed tag marks the entry as managed; its attributes (URI-encoded values) carry
- * the model fields Cloudflare has no field for; the rest is the human-readable reason, as
- * an admin sees it in the dashboard. An entry without the tag is unmanaged.
+ * the model fields Cloudflare has no field for, and `run`: the apply run that wrote it (12
+ * hex digits; see `keepOneCopy` in converge.ts), which is no part of the entry's value. A
+ * tag without `run` (written before runs were stamped) is managed all the same. The rest is
+ * the human-readable reason, as an admin sees it in the dashboard. An entry without the tag
+ * is unmanaged.
  */
 
 export const MARKER = 'mxpolicy';
@@ -43,6 +48,32 @@ export function formatComment(reason: string, attrs: Record<string, string | und
     .filter((e): e is [string, string] => e[1] !== undefined)
     .map(([k, v]) => ` ${k}=${encodeURIComponent(v)}`);
   return `[${MARKER}${parts.join('')}] ${reason}`;
+}
+
+/** The tag attribute naming the apply run that wrote the entry. */
+export const RUN_ATTR = 'run';
+/** ` run=` and the run id's 12 hex digits: what stamping a run adds to `comments`. */
+export const RUN_ATTR_LENGTH = 17;
+
+/**
+ * `comments` with the run id added to mxpolicy's tag (comments without the tag are
+ * returned as they are), or why it no longer fits in Cloudflare's 1,024 characters.
+ */
+export function withRunId(comments: string, run: string): Mapped<string> {
+  if (!/^[0-9a-f]{12}$/.test(run)) return { ok: false, reason: `invalid run id '${run}'` };
+  if (!comments.startsWith(`[${MARKER}`)) return { ok: true, body: comments };
+  const end = comments.indexOf(']');
+  if (end < 0) return { ok: true, body: comments };
+  // Attribute values are URI-encoded: the tag's first ']' is its end.
+  const tag = comments.slice(0, end).replace(/ run=[^\s\]]*/, '');
+  const out = `${tag} ${RUN_ATTR}=${run}${comments.slice(end)}`;
+  const length = measureLength(out, 'code-points');
+  return length > MAX_COMMENTS
+    ? {
+        ok: false,
+        reason: `reason and metadata take ${length} characters with the run id; Cloudflare comments allow ${MAX_COMMENTS}`,
+      }
+    : { ok: true, body: out };
 }
 
 export function parseComment(comments: string | null): ParsedComment {

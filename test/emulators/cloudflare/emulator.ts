@@ -41,6 +41,18 @@ export interface FaultRule {
   skip?: number;
 }
 
+/**
+ * Hold matching requests until `parties` of them have arrived, then let them all through at
+ * once (or after `timeoutMs`, default 60 s): several clients start a step at the same instant.
+ */
+export interface BarrierRule {
+  method?: string;
+  /** Matched against the path below `/client/v4`. */
+  path?: RegExp;
+  parties: number;
+  timeoutMs?: number;
+}
+
 export interface RandomFaults {
   /** Probability of an injected 500 (before any work). */
   errorRate?: number;
@@ -73,6 +85,8 @@ export interface EmulatorOptions {
   routes?: 'sdk' | 'openapi';
   /** Delay before each answer, in ms (real time). */
   latencyMs?: number;
+  /** A further random delay of up to this many ms per request (seeded), so orders vary. */
+  latencyJitterMs?: number;
   faults?: RandomFaults;
   /**
    * Budget of every token without its own (`addAccount`'s `rateLimit`); absent: unlimited.
@@ -160,7 +174,9 @@ export interface CloudflareEmulator {
   setFaults(faults: RandomFaults): void;
   /** Drop every injected rule and random fault. */
   clearFaults(): void;
-  setLatency(ms: number): void;
+  setLatency(ms: number, jitterMs?: number): void;
+  /** Hold requests until several have arrived (see `BarrierRule`); used once. */
+  barrier(rule: BarrierRule): void;
   /** Turn response validation off for timed benchmark runs (requests are always checked). */
   setValidateResponses(on: boolean): void;
   resetStats(): void;
@@ -261,6 +277,27 @@ export async function startCloudflareEmulator(
   const random = mulberry32(opts.seed ?? 42);
   let validateResponses = opts.validateResponses ?? true;
   let latencyMs = opts.latencyMs ?? 0;
+  let jitterMs = opts.latencyJitterMs ?? 0;
+  const barriers: (BarrierRule & { waiting: (() => void)[]; done: boolean })[] = [];
+  const passBarrier = (method: string, path: string): Promise<void> | undefined => {
+    const b = barriers.find(
+      (r) =>
+        !r.done &&
+        (r.method === undefined || r.method === method) &&
+        (r.path === undefined || r.path.test(path)),
+    );
+    if (b === undefined) return undefined;
+    return new Promise<void>((resolve) => {
+      b.waiting.push(resolve);
+      const release = (): void => {
+        if (b.done) return;
+        b.done = true;
+        for (const go of b.waiting) go();
+      };
+      if (b.waiting.length >= b.parties) release();
+      else if (b.waiting.length === 1) setTimeout(release, b.timeoutMs ?? 60_000).unref();
+    });
+  };
   let faults: RandomFaults = opts.faults ?? {};
   const rules: (FaultRule & { seen: number; used: number })[] = [];
   const accounts = new Map<string, Store>();
@@ -629,7 +666,10 @@ export async function startCloudflareEmulator(
         query: url.search.replace(/^\?/, ''),
       });
     const text = await readBody(req);
-    if (latencyMs > 0) await new Promise((r) => setTimeout(r, latencyMs));
+    const held = passBarrier(method, url.pathname.slice('/client/v4'.length));
+    if (held !== undefined) await held;
+    const delay = latencyMs + (jitterMs > 0 ? Math.floor(random() * jitterMs) : 0);
+    if (delay > 0) await new Promise((r) => setTimeout(r, delay));
     const headers: Record<string, string> = {};
     // Cloudflare's answer to a method and path it has no operation for (wording as seen in
     // the wild, contracts/VENDOR-NOTES.md §1.2): nothing is looked up, nothing changes.
@@ -841,8 +881,12 @@ export async function startCloudflareEmulator(
       faults = {};
       rules.length = 0;
     },
-    setLatency(ms) {
+    setLatency(ms, jitter = 0) {
       latencyMs = ms;
+      jitterMs = jitter;
+    },
+    barrier(rule) {
+      barriers.push({ ...rule, waiting: [], done: false });
     },
     setValidateResponses(on) {
       validateResponses = on;
