@@ -204,7 +204,7 @@ describe('import on the Graph emulator (holds)', () => {
     expect(plan.code).toBe(2);
     expect(plan.stdout).toMatch(/acme: 0 to create, 1 to update, 0 to delete/);
     expect(plan.stdout).toMatch(
-      /~ hold LH-ALL\n\s+custodians: \[.*"erin@acme\.example"\] -> "all"/,
+      /~ hold LH-ALL in acme\n\s+custodians: \[.*"erin@acme\.example"\] -> "all"/,
     );
     const apply = await runCli(['apply', '--no-receipt'], { cwd: repo, env: g.env });
     expect(apply.code).toBe(0);

@@ -171,10 +171,17 @@ async function streamApply(
     ctx,
     opts,
     await changedSinceOption(ctx, opts),
-    (config, signal) =>
-      createReadAhead(reconcileDeps(ctx, { ...opts, trust: config.trust }, undefined, signal), {
-        tenantTimeoutMs,
-      }),
+    (config, signal, deadlineAt) =>
+      createReadAhead(
+        reconcileDeps(
+          ctx,
+          { ...opts, trust: config.trust, phase: 'apply' },
+          undefined,
+          signal,
+          deadlineAt,
+        ),
+        { tenantTimeoutMs },
+      ),
   );
   let run: StreamedRun;
   try {

@@ -150,7 +150,7 @@ export async function preparePlan(
   ctx: CliContext,
   opts: PlanRunOptions,
   filter?: TenantFilter,
-  readAhead?: (config: RepoConfig, signal: AbortSignal) => ReadAhead,
+  readAhead?: (config: RepoConfig, signal: AbortSignal, deadlineAt?: number) => ReadAhead,
 ): Promise<PreparedPlan> {
   const spec = opts.timeout ?? DEFAULT_TIMEOUT;
   const timeoutMs = parseDuration(spec);
@@ -166,7 +166,7 @@ export async function preparePlan(
         : (t, config) => {
             if (!t.clean || (shard !== undefined && shardOf(t.tenant.tenant, shard.n) !== shard.k))
               return;
-            ahead ??= readAhead(config, deadline.signal);
+            ahead ??= readAhead(config, deadline.signal, deadline.at);
             ahead.start(t.tenant);
           },
     );
@@ -216,8 +216,8 @@ export async function runPlan(
       signal,
       deadlineAt,
     );
-  const prepared = await preparePlan(ctx, opts, filter, (config, signal) =>
-    createReadAhead(deps(config, signal)),
+  const prepared = await preparePlan(ctx, opts, filter, (config, signal, deadlineAt) =>
+    createReadAhead(deps(config, signal, deadlineAt)),
   );
   let run: PlanRun;
   try {

@@ -106,6 +106,16 @@ describe('classifyChangeEffect', () => {
       'loosen',
     ],
     [
+      'a list widened to every mailbox (all) tightens',
+      upd('holds', hold, { ...hold, custodians: 'all' }),
+      'tighten',
+    ],
+    [
+      'an all-hold narrowed to a list loosens',
+      upd('holds', { ...hold, custodians: 'all' }, hold),
+      'loosen',
+    ],
+    [
       'a custodian swapped loosens',
       upd('holds', hold, { ...hold, custodians: ['a@x.example', 'c@x.example'] }),
       'loosen',

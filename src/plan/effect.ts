@@ -63,6 +63,8 @@ function updateEffect(kind: string, before: Fields, after: Fields): ChangeEffect
         return 'loosen';
       case 'holds': {
         if (field === 'custodians') {
+          // `all` holds every mailbox: widening a list to it tightens, narrowing loosens.
+          if (a === 'all' || b === 'all') return a === 'all' ? 'tighten' : 'loosen';
           const was = new Set(Array.isArray(b) ? (b as unknown[]) : []);
           const now = new Set(Array.isArray(a) ? (a as unknown[]) : []);
           if ([...was].some((x) => !now.has(x))) return 'loosen';
