@@ -220,10 +220,20 @@ async function scenario(name: 'own tokens' | 'shared token'): Promise<ScenarioRe
       };
       const start = performance.now();
       const set = load(added);
+      // As the emergency path plans it (`propose`, `--changed-since`): limited to the one key
+      // that changed, read with Cloudflare's `pattern` filter. FLEET_READ=full reads every kind.
+      const newest = added[added.length - 1] ?? '';
       const run = await planAndApplyTenants(set.tenants, deps, {
         today: TODAY,
         allowLargeChanges: false,
         validationErrors: new Map(),
+        ...(env['FLEET_READ'] === 'full'
+          ? {}
+          : {
+              targets: new Map(
+                set.tenants.map((t) => [t.tenant, { blockedSenders: new Set([newest]) }] as const),
+              ),
+            }),
       });
       runsMs.push(performance.now() - start);
       await dispatcher.close();
