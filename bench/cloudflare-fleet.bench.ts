@@ -25,6 +25,7 @@ import {
   type BenchShape,
 } from './cloudflare-data.js';
 import type { Command } from './cloudflare-emulator-process.js';
+import { askChild, type Asker, envNumber, median } from './measure.js';
 
 /**
  * Part of `npm run bench:cloudflare` (alone: `npm run bench:cloudflare:fleet`): the
@@ -57,10 +58,7 @@ const { planAndApplyTenants } = await dist<typeof ReconcileModule>('reconcile/re
 const { readBundledSchemas } = await dist<typeof SchemasModule>('sources/schemas.js');
 
 const env = process.env;
-const num = (name: string, dflt: number): number => {
-  const v = env[name];
-  return v === undefined || v === '' ? dflt : Number(v);
-};
+const num = (name: string, dflt: number): number => envNumber(name, dflt, env);
 const shape: BenchShape = {
   tenants: num('FLEET_TENANTS', 1000),
   senders: num('FLEET_SENDERS', 40),
@@ -80,11 +78,6 @@ const CLOUDFLARE_TOKEN_BUDGET = { requests: 1200, windowMs: 300_000 };
 const SHARED_TOKEN = `bench-shared-token-${'y'.repeat(16)}`;
 const TODAY = '2026-11-23';
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 === 1 ? (s[mid] ?? 0) : ((s[mid - 1] ?? 0) + (s[mid] ?? 0)) / 2;
-};
 const ms = (n: number): string => `${Math.round(n)} ms`;
 
 function startEmulator(): {
@@ -94,17 +87,7 @@ function startEmulator(): {
   const child = fork(fileURLToPath(new URL('./cloudflare-emulator-process.ts', import.meta.url)), {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
-  const ask = <T>(cmd: Command, expect: string): Promise<T> =>
-    new Promise((resolve, reject) => {
-      const onMessage = (m: { type: string; message?: string }): void => {
-        if (m.type === 'error') reject(new Error(m.message));
-        else if (m.type === expect) resolve(m as T);
-        else return;
-        child.off('message', onMessage);
-      };
-      child.on('message', onMessage);
-      child.send(cmd);
-    });
+  const ask: Asker<Command> = askChild(child);
   return { child, ask };
 }
 

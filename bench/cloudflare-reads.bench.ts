@@ -25,6 +25,7 @@ import {
   type BenchShape,
 } from './cloudflare-data.js';
 import type { Command } from './cloudflare-emulator-process.js';
+import { askChild, type Asker, envNumber, median } from './measure.js';
 
 /**
  * npm run bench:cloudflare-reads — what reading only what a change needs saves, in requests
@@ -55,10 +56,7 @@ const { applyPlan, planTenants, readTenants } =
 const { readBundledSchemas } = await dist<typeof SchemasModule>('sources/schemas.js');
 
 const env = process.env;
-const num = (name: string, dflt: number): number => {
-  const v = env[name];
-  return v === undefined || v === '' ? dflt : Number(v);
-};
+const num = (name: string, dflt: number): number => envNumber(name, dflt, env);
 const shape: BenchShape = {
   tenants: num('TENANTS', 125),
   senders: num('SENDERS', 2000),
@@ -74,22 +72,7 @@ const TODAY = '2026-11-23';
 const child = fork(fileURLToPath(new URL('./cloudflare-emulator-process.ts', import.meta.url)), {
   stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
 });
-const ask = <T>(cmd: Command, expect: string): Promise<T> =>
-  new Promise((resolve, reject) => {
-    const onMessage = (m: { type: string; message?: string }): void => {
-      if (m.type === 'error') reject(new Error(m.message));
-      else if (m.type === expect) resolve(m as T);
-      else return;
-      child.off('message', onMessage);
-    };
-    child.on('message', onMessage);
-    child.send(cmd);
-  });
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 === 1 ? (s[mid] ?? 0) : ((s[mid - 1] ?? 0) + (s[mid] ?? 0)) / 2;
-};
+const ask: Asker<Command> = askChild(child);
 
 try {
   const { url } = await ask<{ url: string }>({ type: 'start', shape, latencyMs }, 'started');

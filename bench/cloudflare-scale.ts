@@ -17,7 +17,7 @@ import {
   type TenantData,
 } from './cloudflare-data.js';
 import type { Command } from './cloudflare-emulator-process.js';
-import { measureCliAsync, median, type Run } from './measure.js';
+import { measureCliAsync, median, type Run, askChild, type Asker, envNumber } from './measure.js';
 
 /**
  * Whole-process scenarios of `bench:cloudflare`: the built CLI in a fresh process per run
@@ -58,17 +58,7 @@ async function startEmulator(
     // The emulator of a million entries needs more than the default heap.
     execArgv: [...process.execArgv, '--max-old-space-size=4096'],
   });
-  const ask = <T>(cmd: Command, expect: string): Promise<T> =>
-    new Promise((resolve, reject) => {
-      const onMessage = (m: { type: string; message?: string }): void => {
-        if (m.type === 'error') reject(new Error(m.message));
-        else if (m.type === expect) resolve(m as T);
-        else return;
-        child.off('message', onMessage);
-      };
-      child.on('message', onMessage);
-      child.send(cmd);
-    });
+  const ask: Asker<Command> = askChild(child);
   const { url } = await ask<{ url: string }>(
     { type: 'start', shape, latencyMs, ...extra },
     'started',
@@ -359,10 +349,7 @@ function syntheticData(shape: BenchShape): { baseline: TenantData; tenant(t: num
  * MILLION_TENANTS (125) x MILLION_ENTRIES (8,000); MILLION_RUNS (1).
  */
 export async function runScaleBench(env: NodeJS.ProcessEnv = process.env): Promise<boolean> {
-  const num = (name: string, dflt: number): number => {
-    const v = env[name];
-    return v === undefined || v === '' ? dflt : Number(v);
-  };
+  const num = (name: string, dflt: number): number => envNumber(name, dflt, env);
   const shape: BenchShape = {
     tenants: num('TENANTS', 125),
     senders: num('SENDERS', 2000),

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { accountOf, tenantId, tokenEnvOf, tokenOf, type BenchShape } from './cloudflare-data.js';
 import type { Command } from './cloudflare-emulator-process.js';
+import { askChild, type Asker, envNumber, median } from './measure.js';
 
 /**
  * npm run bench:import — onboarding at scale: 125 acquired tenants x 2,500 live entries
@@ -19,10 +20,7 @@ import type { Command } from './cloudflare-emulator-process.js';
 const BIN = fileURLToPath(new URL('../bin/mxpolicy.js', import.meta.url));
 
 const env = process.env;
-const num = (name: string, dflt: number): number => {
-  const v = env[name];
-  return v === undefined || v === '' ? dflt : Number(v);
-};
+const num = (name: string, dflt: number): number => envNumber(name, dflt, env);
 const shape: BenchShape = {
   tenants: num('TENANTS', 125),
   senders: num('SENDERS', 2000),
@@ -33,11 +31,6 @@ const runs = num('RUNS', 3);
 const regexPerTenant = num('REGEX', 3);
 const concurrency = String(num('CONCURRENCY', 16));
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 === 1 ? (s[mid] ?? 0) : ((s[mid - 1] ?? 0) + (s[mid] ?? 0)) / 2;
-};
 const sec = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
 
 async function startEmulator(): Promise<{
@@ -48,17 +41,7 @@ async function startEmulator(): Promise<{
   const child = fork(fileURLToPath(new URL('./cloudflare-emulator-process.ts', import.meta.url)), {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
-  const ask = <T>(cmd: Command, expect: string): Promise<T> =>
-    new Promise((resolve, reject) => {
-      const onMessage = (m: { type: string; message?: string }): void => {
-        if (m.type === 'error') reject(new Error(m.message));
-        else if (m.type === expect) resolve(m as T);
-        else return;
-        child.off('message', onMessage);
-      };
-      child.on('message', onMessage);
-      child.send(cmd);
-    });
+  const ask: Asker<Command> = askChild(child);
   const { url } = await ask<{ url: string }>(
     { type: 'start', shape, latencyMs, unmanaged: { regexPerTenant } },
     'started',

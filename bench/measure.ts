@@ -1,3 +1,4 @@
+import type { ChildProcess } from 'node:child_process';
 import { spawn, spawnSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
@@ -74,4 +75,35 @@ export function measureCliAsync(
       }
     });
   });
+}
+
+/** A number from the environment (`RUNS=5`), or `dflt` when unset or empty. */
+export function envNumber(
+  name: string,
+  dflt: number,
+  env: NodeJS.ProcessEnv = process.env,
+): number {
+  const v = env[name];
+  return v === undefined || v === '' ? dflt : Number(v);
+}
+
+/** Asks a forked emulator process for something (`askChild`), typed by its commands. */
+export type Asker<C> = <T>(cmd: C, expect: string) => Promise<T>;
+
+/**
+ * Ask a forked emulator process (`bench/*-emulator-process.ts`) something: send `cmd`, resolve
+ * with its first answer of type `expect`, reject on its `error` answer.
+ */
+export function askChild(child: ChildProcess): Asker<object> {
+  return <T>(cmd: object, expect: string): Promise<T> =>
+    new Promise((resolve, reject) => {
+      const onMessage = (m: { type: string; message?: string }): void => {
+        if (m.type === 'error') reject(new Error(m.message));
+        else if (m.type === expect) resolve(m as T);
+        else return;
+        child.off('message', onMessage);
+      };
+      child.on('message', onMessage);
+      child.send(cmd);
+    });
 }

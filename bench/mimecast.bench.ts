@@ -15,7 +15,7 @@ import type * as SchemasModule from '../src/sources/schemas.js';
 import type { ReconcileDeps } from '../src/reconcile/reconcile.js';
 import type { MimecastStats } from '../test/emulators/mimecast/emulator.js';
 import { DOMAINS } from './generate.js';
-import { machine, median } from './measure.js';
+import { machine, median, askChild, type Asker, envNumber } from './measure.js';
 import {
   clientIdOf,
   mimecastBenchData,
@@ -54,10 +54,7 @@ const { applyPlan, planTenants } = await dist<typeof ReconcileModule>('reconcile
 const { readBundledSchemas } = await dist<typeof SchemasModule>('sources/schemas.js');
 
 const env = process.env;
-const num = (name: string, dflt: number): number => {
-  const v = env[name];
-  return v === undefined || v === '' ? dflt : Number(v);
-};
+const num = (name: string, dflt: number): number => envNumber(name, dflt, env);
 const shape: MimecastBenchShape = {
   tenants: num('TENANTS', 125),
   senders: num('SENDERS', 2000),
@@ -75,17 +72,7 @@ const BATCH = 50;
 const child = fork(fileURLToPath(new URL('./mimecast-emulator-process.ts', import.meta.url)), {
   stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
 });
-const ask = <T>(cmd: Command, expect: string): Promise<T> =>
-  new Promise((resolve, reject) => {
-    const onMessage = (m: { type: string; message?: string }): void => {
-      if (m.type === 'error') reject(new Error(m.message));
-      else if (m.type === expect) resolve(m as T);
-      else return;
-      child.off('message', onMessage);
-    };
-    child.on('message', onMessage);
-    child.send(cmd);
-  });
+const ask: Asker<Command> = askChild(child);
 const ms = (n: number): string => `${Math.round(n)} ms`;
 
 try {

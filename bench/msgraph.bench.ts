@@ -13,7 +13,7 @@ import type * as ReconcileModule from '../src/reconcile/reconcile.js';
 import type * as SchemasModule from '../src/sources/schemas.js';
 import type { ReconcileDeps } from '../src/reconcile/reconcile.js';
 import type { EmulatorStats } from '../test/emulators/msgraph/emulator.js';
-import { machine, median } from './measure.js';
+import { machine, median, askChild, type Asker, envNumber } from './measure.js';
 import {
   BENCH_CASE,
   BENCH_CLIENT,
@@ -53,10 +53,7 @@ const { applyPlan, planTenants } = await dist<typeof ReconcileModule>('reconcile
 const { readBundledSchemas } = await dist<typeof SchemasModule>('sources/schemas.js');
 
 const env = process.env;
-const num = (name: string, dflt: number): number => {
-  const v = env[name];
-  return v === undefined || v === '' ? dflt : Number(v);
-};
+const num = (name: string, dflt: number): number => envNumber(name, dflt, env);
 const mailboxes = num('MAILBOXES', 50_000);
 const withoutMail = num('WITHOUT_MAIL', 400);
 const disabled = num('DISABLED', 100);
@@ -70,17 +67,7 @@ const TODAY = '2026-12-01';
 const child = fork(fileURLToPath(new URL('./msgraph-emulator-process.ts', import.meta.url)), {
   stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
 });
-const ask = <T>(cmd: Command, expect: string): Promise<T> =>
-  new Promise((resolve, reject) => {
-    const onMessage = (m: { type: string; message?: string }): void => {
-      if (m.type === 'error') reject(new Error(m.message));
-      else if (m.type === expect) resolve(m as T);
-      else return;
-      child.off('message', onMessage);
-    };
-    child.on('message', onMessage);
-    child.send(cmd);
-  });
+const ask: Asker<Command> = askChild(child);
 const ms = (n: number): string => `${(n / 1000).toFixed(2)} s`;
 
 interface StatsReply {

@@ -15,7 +15,7 @@ import {
   type BenchShape,
 } from './cloudflare-data.js';
 import type { Command } from './cloudflare-emulator-process.js';
-import { machine, median } from './measure.js';
+import { machine, median, askChild, type Asker, envNumber } from './measure.js';
 
 /**
  * npm run bench:propose — the 3 a.m. path end to end on local fakes: a SOAR trigger
@@ -32,10 +32,7 @@ import { machine, median } from './measure.js';
  */
 
 const env = process.env;
-const num = (name: string, dflt: number): number => {
-  const v = env[name];
-  return v === undefined || v === '' ? dflt : Number(v);
-};
+const num = (name: string, dflt: number): number => envNumber(name, dflt, env);
 const shape: BenchShape = {
   tenants: num('TENANTS', 125),
   senders: num('SENDERS', 2000),
@@ -49,17 +46,7 @@ const BIN = path.join(ROOT, 'bin', 'mxpolicy.js');
 const child = fork(fileURLToPath(new URL('./cloudflare-emulator-process.ts', import.meta.url)), {
   stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
 });
-const ask = <T>(cmd: Command, expect: string): Promise<T> =>
-  new Promise((resolve, reject) => {
-    const onMessage = (m: { type: string; message?: string }): void => {
-      if (m.type === 'error') reject(new Error(m.message));
-      else if (m.type === expect) resolve(m as T);
-      else return;
-      child.off('message', onMessage);
-    };
-    child.on('message', onMessage);
-    child.send(cmd);
-  });
+const ask: Asker<Command> = askChild(child);
 
 const git = (cwd: string, ...args: string[]): string =>
   execFileSync('git', args, { cwd, encoding: 'utf8' }).trim();
