@@ -9,12 +9,9 @@ export interface AffectedTenants {
   removed: string[];
 }
 
-/**
- * The part of a tenant that planning depends on, independent of file positions: settings,
- * bindings, validity and every effective entry (own and from bundles) by kind and key.
- */
-export function tenantFingerprint(tenant: TenantConfig): string {
-  return canonicalJson({
+/** A tenant's settings, bindings and validity: everything planning reads but its entries. */
+function settingsOf(tenant: TenantConfig): Record<string, unknown> {
+  return {
     domains: tenant.domains,
     ownership: tenant.ownership,
     safety: tenant.safety,
@@ -25,6 +22,16 @@ export function tenantFingerprint(tenant: TenantConfig): string {
       settings: b.settings,
     })),
     valid: tenant.valid,
+  };
+}
+
+/**
+ * The part of a tenant that planning depends on, independent of file positions: settings,
+ * bindings, validity and every effective entry (own and from bundles) by kind and key.
+ */
+export function tenantFingerprint(tenant: TenantConfig): string {
+  return canonicalJson({
+    ...settingsOf(tenant),
     entries: KINDS.map((kind) =>
       [...tenant.entries[kind]]
         .map((e) => [e.key, canonicalJson(e.value)])
@@ -62,18 +69,7 @@ export type PlanTargets = ReadonlyMap<string, KeyTargets | 'all'>;
 
 /** Everything about a tenant but its entries: a change here needs the whole tenant planned. */
 function settingsFingerprint(tenant: TenantConfig): string {
-  return canonicalJson({
-    domains: tenant.domains,
-    ownership: tenant.ownership,
-    safety: tenant.safety,
-    bindings: tenant.bindings.map((b) => ({
-      name: b.name,
-      type: b.type,
-      kinds: b.kinds,
-      settings: b.settings,
-    })),
-    valid: tenant.valid,
-  });
+  return canonicalJson(settingsOf(tenant));
 }
 
 /**
