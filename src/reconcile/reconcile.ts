@@ -314,11 +314,12 @@ export async function planAndApplyTenants(
       const own = tenantDeps(deps, opts.tenantTimeoutMs);
       const plan = await planOneTenant(tenant, own, opts, sessions, created, early);
       let result: TenantApplyResult;
-      const fresh = tenantChecksum(plan);
       const reviewed =
         opts.reviewed === undefined
           ? undefined
           : (opts.reviewed.get(plan.tenant) ?? EMPTY_TENANT_CHECKSUM);
+      // The fresh checksum only when there is a reviewed one to check it against.
+      const fresh = reviewed !== undefined ? tenantChecksum(plan) : '';
       // A reviewed checksum may be a prefix (the PR comment keeps 16 hex digits per tenant).
       if (reviewed !== undefined && (reviewed.length < 16 || !fresh.startsWith(reviewed))) {
         refused.push({ tenant: plan.tenant, reviewed, fresh });
@@ -702,11 +703,17 @@ async function applyTenant(
   return { tenant: t.tenant, status, results };
 }
 
+const sameChange = (c: Change, r: ChangeResult | undefined): boolean =>
+  r !== undefined && r.key === c.key && r.action === c.action;
+
 /** A provider must return one result per change; anything it left out is reported, not lost. */
 function reconcileResults(
   changes: readonly Change[],
   got: readonly ChangeResult[],
 ): ChangeResult[] {
+  // The usual answer: one result per change, in order (no lookup needed).
+  if (got.length === changes.length && changes.every((c, i) => sameChange(c, got[i])))
+    return [...got];
   const byId = new Map(got.map((r) => [`${r.action} ${r.key}`, r]));
   const missing = changes.filter((c) => !byId.has(`${c.action} ${c.key}`));
   for (const r of allResults(missing, 'failed', 'the provider reported no result for this change'))
