@@ -291,6 +291,16 @@ export function parseCreatedAt(
   };
 }
 
+/** The precision of an RFC 3339 time in ms, rounded up (`parseCreatedAt(...).tickNs`); 0: none. */
+export function tickMsOf(text: string | undefined): number {
+  if (text === undefined) return 0;
+  const m = STAMP.exec(text.trim());
+  if (m === null || !Number.isFinite(Date.parse(`${m[1] ?? ''}${m[3] ?? 'Z'}`))) return 0;
+  return TICK_MS[(m[2] ?? '').length] ?? 0;
+}
+/** By the number of digits of the fraction: `ceil(10^(9 - digits) ns / 1 ms)`. */
+const TICK_MS = [1000, 100, 10, 1, 1, 1, 1, 1, 1, 1];
+
 /** Earliest first: creation time (a copy without one after every copy with one), then id. */
 export function compareCopies(a: LiveCopy, b: LiveCopy): number {
   const x = parseCreatedAt(a.createdAt)?.ns;
@@ -340,7 +350,13 @@ export async function keepOneCopy(
   results: readonly ChangeResult[],
   opts: DedupeOptions,
 ): Promise<ChangeResult[]> {
-  const out = results.map((r) => ({ ...r }));
+  // Results are copied where they change, not all of them (a full apply creates thousands).
+  const out = [...results];
+  const edit = (i: number): ChangeResult => {
+    const r = { ...(out[i] as ChangeResult) };
+    out[i] = r;
+    return r;
+  };
   const creates = new Map<string, number[]>();
   changes.forEach((c, i) => {
     const r = results[i];
@@ -383,8 +399,7 @@ export async function keepOneCopy(
     for (const copies of view.byKey.values()) {
       const keeper = keeperOf(copies);
       if (keeper === undefined || keeper.run !== opts.run) continue;
-      const tick = parseCreatedAt(keeper.createdAt)?.tickNs ?? 0n;
-      tickMs = Math.max(tickMs, Math.ceil(Number(tick) / 1e6));
+      tickMs = Math.max(tickMs, tickMsOf(keeper.createdAt));
     }
     const waited = view.at - opts.createdBy;
     if (tickMs > 0 && waited < tickMs) {
@@ -396,9 +411,9 @@ export async function keepOneCopy(
     opts.logger?.warn('could not check for copies a concurrent run created', { ...where, reason });
     for (const list of creates.values())
       for (const i of list) {
-        const r = out[i] as ChangeResult;
-        if (r.status === 'applied')
-          r.reason = `checking for a concurrent run's copy failed: ${reason} (the next plan shows any duplicate)`;
+        if ((out[i] as ChangeResult).status !== 'applied') continue;
+        edit(i).reason =
+          `checking for a concurrent run's copy failed: ${reason} (the next plan shows any duplicate)`;
       }
     return out;
   }
@@ -406,6 +421,8 @@ export async function keepOneCopy(
   // This run's copies that are not their key's keeper.
   const mine = new Map<string, string[]>();
   for (const [key, copies] of view.byKey) {
+    // One copy (the usual case) is its own keeper.
+    if (copies.length === 1) continue;
     const keeper = keeperOf(copies);
     const drop = copies.filter((c) => c.run === opts.run && c !== keeper).map((c) => c.id);
     if (drop.length > 0) mine.set(key, drop);
@@ -432,12 +449,12 @@ export async function keepOneCopy(
 
   for (const [key, indexes] of creates) {
     const copies = view.byKey.get(key) ?? [];
-    const keeper = keeperOf(copies);
+    const keeper = copies.length === 1 ? (copies[0] as LiveCopy) : keeperOf(copies);
     if (keeper === undefined || keeper.run === opts.run) continue; // ours, or gone since
     const ownDrop = mine.get(key) ?? [];
     const failedRemoval = ownDrop.map((id) => removed.get(id)).find((r) => r !== undefined);
     for (const i of indexes) {
-      const r = out[i] as ChangeResult;
+      const r = edit(i);
       const c = changes[i] as Change;
       const same = sameJson(keeper.value, c.after);
       const byOther = `a concurrent run created ${key} first (its copy, id ${keeper.id}, is kept)`;

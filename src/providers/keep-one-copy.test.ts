@@ -6,6 +6,7 @@ import {
   keeperOf,
   keepOneCopy,
   parseCreatedAt,
+  tickMsOf,
   type DedupeOptions,
   type LiveCopy,
 } from './converge.js';
@@ -69,6 +70,19 @@ describe('the keeper rule', () => {
     });
     expect(parseCreatedAt('2026-12-01T18:00:05+01:00')?.tickNs).toBe(1_000_000_000n);
     expect(parseCreatedAt('yesterday')).toBeUndefined();
+    // The precision alone, in whole ms, as the keeper's wait uses it.
+    for (const t of [
+      '2026-12-01T17:00:05.12345Z',
+      '2026-12-01T17:00:05.1Z',
+      '2026-12-01T17:00:05.12Z',
+      '2026-12-01T17:00:05.123456789Z',
+      '2026-12-01T18:00:05+01:00',
+      ' 2026-12-01T17:00:05.123z ',
+      '2026-13-01T17:00:05.123Z',
+      'yesterday',
+    ])
+      expect(tickMsOf(t), t).toBe(Math.ceil(Number(parseCreatedAt(t)?.tickNs ?? 0n) / 1e6));
+    expect(tickMsOf(undefined)).toBe(0);
     const a = copy('b', '2026-12-01T17:00:05.000001Z');
     const b = copy('a', '2026-12-01T17:00:05.00001Z');
     const c = copy('0', '2026-12-01T18:00:05.00001+01:00'); // the same instant as b

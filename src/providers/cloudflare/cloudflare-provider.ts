@@ -103,7 +103,7 @@ interface CfWrite extends Write {
 interface KindSpec {
   resource: SettingsResource;
   fromVendor(raw: unknown, path: string, cache: PatternCache): LiveEntry;
-  toVendor(change: Change): Mapped<object>;
+  toVendor(change: Change, cache: PatternCache): Mapped<object>;
   /** Whether entries may be created and deleted (domains may not). */
   createDelete: boolean;
 }
@@ -112,18 +112,18 @@ const SPECS: Partial<Record<Kind, KindSpec>> = {
   blockedSenders: {
     resource: 'block_senders',
     fromVendor: (raw, path, cache) => blockedSenderFromVendor(parseBlockedSender(raw, path), cache),
-    toVendor: (c) =>
+    toVendor: (c, cache) =>
       c.kind === 'blockedSenders' && c.after !== undefined
-        ? blockedSenderToVendor(c.after)
+        ? blockedSenderToVendor(c.after, cache)
         : { ok: false, reason: 'change has no desired value' },
     createDelete: true,
   },
   exemptions: {
     resource: 'allow_policies',
     fromVendor: (raw, path, cache) => exemptionFromVendor(parseAllowPolicy(raw, path), cache),
-    toVendor: (c) =>
+    toVendor: (c, cache) =>
       c.kind === 'exemptions' && c.after !== undefined
-        ? exemptionToVendor(c.after, { clearDeprecated: c.action === 'update' })
+        ? exemptionToVendor(c.after, { clearDeprecated: c.action === 'update' }, cache)
         : { ok: false, reason: 'change has no desired value' },
     createDelete: true,
   },
@@ -151,6 +151,7 @@ function prepareWrites(
   s: KindSpec,
   changes: readonly Change[],
   account: string,
+  patterns: PatternCache,
 ): { writes: { index: number; write: CfWrite }[]; refused: Map<number, string> } {
   const writes: { index: number; write: CfWrite }[] = [];
   const refused = new Map<number, string>();
@@ -174,7 +175,7 @@ function prepareWrites(
       writes.push({ index, write: { change, op: 'delete', id: change.liveId ?? '' } });
       return;
     }
-    const mapped = s.toVendor(change);
+    const mapped = s.toVendor(change, patterns);
     if (!mapped.ok) {
       refused.set(index, mapped.reason);
       return;
@@ -417,7 +418,7 @@ export function createCloudflareProviderFactory(
         const s = spec(kind);
         const { api, http } = connect();
         const { writes, refused, created } = stampRunId(
-          prepareWrites(kind, s, changes, account),
+          prepareWrites(kind, s, changes, account, patterns),
           runId,
         );
         const size = Math.min(MAX_BATCH_ITEMS, Math.max(1, opts.batchSize ?? MAX_BATCH_ITEMS));

@@ -13,7 +13,7 @@ import {
   type CloudflareApi,
   type SettingsResource,
 } from './api.js';
-import { parseComment, RUN_ATTR, withRunId } from './map.js';
+import { runAttrOf, withRunId } from './map.js';
 import { parseEnvelope } from './wire.js';
 
 /**
@@ -75,7 +75,7 @@ function copyOf(raw: unknown, entry: LiveEntry): LiveCopy {
   const o = isObject(raw) ? raw : {};
   const created = o['created_at'];
   const comments = typeof o['comments'] === 'string' ? o['comments'] : null;
-  const run = entry.managed ? parseComment(comments).attrs[RUN_ATTR] : undefined;
+  const run = entry.managed ? runAttrOf(comments) : undefined;
   return {
     key: entry.key,
     id: entry.id ?? '',

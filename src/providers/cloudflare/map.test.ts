@@ -12,6 +12,7 @@ import {
   parseComment,
   routeFromVendor,
   routeToVendor,
+  runAttrOf,
 } from './map.js';
 
 const label = fc.stringMatching(/^[a-z][a-z0-9]{0,10}$/);
@@ -132,5 +133,27 @@ describe('cloudflare mapping', () => {
       port: 25,
       requireTls: false,
     });
+  });
+});
+
+describe('runAttrOf', () => {
+  it('reads the run attribute as parseComment does, for every managed comment', () => {
+    const samples = [
+      '[mxpolicy run=0123456789ab] reason',
+      '[mxpolicy expires=2027-01-31 ticket=INC-1 run=0123456789ab] reason with run=ffffffffffff',
+      '[mxpolicy run=aaaaaaaaaaaa ticket=x run=bbbbbbbbbbbb]',
+      '[mxpolicy run=] empty',
+      '[mxpolicy run=a%20b ticket=c] encoded',
+      '[mxpolicy run=%E0%A4%A] bad encoding',
+      '[mxpolicy run=a=b] equals',
+      '[mxpolicy ticket=INC-1] no run [run=x]',
+      '[mxpolicy xrun=0123456789ab] not run',
+      '[mxpolicy] bare',
+    ];
+    for (const c of samples) {
+      expect(parseComment(c).managed, c).toBe(true);
+      expect(runAttrOf(c), c).toBe(parseComment(c).attrs['run']);
+    }
+    expect(runAttrOf(null)).toBeUndefined();
   });
 });

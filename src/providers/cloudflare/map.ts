@@ -67,6 +67,8 @@ export function withRunId(comments: string, run: string): Mapped<string> {
   // Attribute values are URI-encoded: the tag's first ']' is its end.
   const tag = comments.slice(0, end).replace(/ run=[^\s\]]*/, '');
   const out = `${tag} ${RUN_ATTR}=${run}${comments.slice(end)}`;
+  // A string holds at least as many UTF-16 units as code points: short ones surely fit.
+  if (out.length <= MAX_COMMENTS) return { ok: true, body: out };
   const length = measureLength(out, 'code-points');
   return length > MAX_COMMENTS
     ? {
@@ -74,6 +76,29 @@ export function withRunId(comments: string, run: string): Mapped<string> {
         reason: `reason and metadata take ${length} characters with the run id; Cloudflare comments allow ${MAX_COMMENTS}`,
       }
     : { ok: true, body: out };
+}
+
+/**
+ * The `run` attribute of mxpolicy's tag: `parseComment(comments).attrs.run` for a comment
+ * `parseComment` counts as managed, without parsing the rest (the re-read after a full apply
+ * looks at every entry written).
+ */
+export function runAttrOf(comments: string | null): string | undefined {
+  if (comments === null) return undefined;
+  // Attribute values are URI-encoded: the tag's first ']' is its end.
+  const end = comments.indexOf(']');
+  if (end < 0) return undefined;
+  // The last ` run=` in the tag wins, as in `parseComment`; values hold no space.
+  const at = comments.lastIndexOf(' run=', end);
+  if (at < 0) return undefined;
+  const stop = comments.indexOf(' ', at + 5);
+  const raw = comments.slice(at + 5, stop < 0 || stop > end ? end : stop);
+  if (!raw.includes('%')) return raw;
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    return raw;
+  }
 }
 
 export function parseComment(comments: string | null): ParsedComment {
@@ -159,6 +184,8 @@ export interface DomainPatch {
 export type Mapped<T> = { ok: true; body: T } | { ok: false; reason: string };
 
 function withComment<T extends { comments: string }>(body: T): Mapped<T> {
+  // A string holds at least as many UTF-16 units as code points: short ones surely fit.
+  if (body.comments.length <= MAX_COMMENTS) return { ok: true, body };
   // Characters as Cloudflare counts them (code points; see capabilities.ts).
   const length = measureLength(body.comments, 'code-points');
   return length > MAX_COMMENTS
@@ -169,8 +196,11 @@ function withComment<T extends { comments: string }>(body: T): Mapped<T> {
     : { ok: true, body };
 }
 
-export function blockedSenderToVendor(e: BlockedSenderEntry): Mapped<PatternBody> {
-  const p = normalizeSender(e.sender);
+export function blockedSenderToVendor(
+  e: BlockedSenderEntry,
+  cache: PatternCache = uncached,
+): Mapped<PatternBody> {
+  const p = cache.sender(e.sender);
   if (!p.ok) return { ok: false, reason: p.reason };
   return withComment({
     pattern: p.value.value,
@@ -213,11 +243,12 @@ export function blockedSenderFromVendor(
 export function exemptionToVendor(
   e: ExemptionEntry,
   opts: { clearDeprecated?: boolean } = {},
+  cache: PatternCache = uncached,
 ): Mapped<AllowPolicyBody> {
   const recipient = e.recipient !== undefined;
   if (e.bypass === 'none')
     return { ok: false, reason: 'an exemption that bypasses nothing cannot be written' };
-  const p = recipient ? normalizeRecipient(e.recipient ?? '') : normalizeSender(e.sender ?? '');
+  const p = recipient ? cache.recipient(e.recipient ?? '') : cache.sender(e.sender ?? '');
   if (!p.ok) return { ok: false, reason: p.reason };
   if (recipient && e.bypass !== 'all')
     return {
