@@ -246,7 +246,7 @@ async function sendBatch(
   for (const w of batch) {
     if (w.op === 'delete') body.deletes.push({ id: w.id ?? '' });
     else if (w.op === 'patch') body.patches.push({ id: w.id, ...w.body });
-    else body.posts.push({ ...w.body });
+    else body.posts.push(w.body as Record<string, unknown>);
   }
   try {
     await api.batch(resource, body, signal);

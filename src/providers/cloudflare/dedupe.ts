@@ -36,7 +36,8 @@ interface Prepared<W extends { body?: object }> {
 /**
  * Put the run id into the tag of every body that carries one; a body whose comments no
  * longer fit Cloudflare's 1,024 characters with it is refused (validate's limits leave room).
- * `created`: the pattern of each create that will be sent, by change index.
+ * `created`: the pattern of each create that will be sent, by change index. The bodies are
+ * the caller's own, made for this apply (`prepareWrites`): they are stamped in place.
  */
 export function stampRunId<W extends { body?: object; op: string }>(
   prepared: Prepared<W>,
@@ -56,10 +57,8 @@ export function stampRunId<W extends { body?: object; op: string }>(
       refused.set(w.index, stamped.reason);
       continue;
     }
-    writes.push({
-      index: w.index,
-      write: { ...w.write, body: { ...body, comments: stamped.body } },
-    });
+    body.comments = stamped.body;
+    writes.push(w);
     if (w.write.op === 'post' && typeof body.pattern === 'string')
       created.set(w.index, body.pattern);
   }

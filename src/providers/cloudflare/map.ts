@@ -65,7 +65,8 @@ export function withRunId(comments: string, run: string): Mapped<string> {
   const end = comments.indexOf(']');
   if (end < 0) return { ok: true, body: comments };
   // Attribute values are URI-encoded: the tag's first ']' is its end.
-  const tag = comments.slice(0, end).replace(/ run=[^\s\]]*/, '');
+  const head = comments.slice(0, end);
+  const tag = head.includes(' run=') ? head.replace(/ run=[^\s\]]*/, '') : head;
   const out = `${tag} ${RUN_ATTR}=${run}${comments.slice(end)}`;
   // A string holds at least as many UTF-16 units as code points: short ones surely fit.
   if (out.length <= MAX_COMMENTS) return { ok: true, body: out };
