@@ -6,6 +6,7 @@ import { sameJson } from '../model/entries.js';
 import { KIND_LABELS, KIND_RULES, KINDS, type AnyEntry, type Kind } from '../model/kinds.js';
 import type { LiveEntry } from '../model/kinds.js';
 import { checkChangeThresholds, checkProtectedKept } from './safety.js';
+import { classifyChangeEffect, type ChangeEffect } from './effect.js';
 import type { Change, ChangeAction, PlanError, TenantPlan, UnmanagedEntry } from './types.js';
 
 /** What was read live for a tenant: entries per kind, for the kinds its bindings serve. */
@@ -218,6 +219,8 @@ function makeChange(
     key: entry.key,
     action,
     cause,
+    // Set below, in place: buildPlan would otherwise copy every change to add it.
+    effect: undefined as ChangeEffect | undefined,
     patch:
       action === 'update' && before !== undefined && after !== undefined
         ? fastJsonPatch.compare(before, after)
@@ -232,6 +235,7 @@ function makeChange(
           ? { file: src.file, line: src.line, bundle: src.bundle }
           : { file: src.file, line: src.line },
   };
+  change.effect = classifyChangeEffect(change as Change);
   return change as Change;
 }
 
