@@ -85,7 +85,7 @@ export interface PlanOptions {
 export interface ReadAhead {
   /** Start reading this tenant (its file and bundles passed validation so far). */
   start(tenant: TenantConfig): void;
-  /** The read started for this tenant, if any. */
+  /** The read started for this tenant, if any: handed over once (a second call gives none). */
   take(tenant: TenantConfig): Promise<TenantRead> | undefined;
   /** Close the providers the reads created (a run that took them closes them too). */
   close(): Promise<void>;
@@ -122,7 +122,10 @@ export function createReadAhead(
   opts: { tenantTimeoutMs?: number } = {},
 ): ReadAhead {
   const created: Provider[] = [];
+  // A read is handed over once (`take`) and then forgotten here: the tenant's live state is
+  // garbage once its plan is made, not kept until the run ends.
   const started = new Map<TenantConfig, Promise<TenantRead>>();
+  const seen = new Set<TenantConfig>();
   const queue: (() => void)[] = [];
   let active = 0;
   const slot = async (): Promise<void> => {
@@ -135,7 +138,8 @@ export function createReadAhead(
   };
   return {
     start(tenant) {
-      if (started.has(tenant) || !tenant.valid) return;
+      if (seen.has(tenant) || !tenant.valid) return;
+      seen.add(tenant);
       const early = (async (): Promise<TenantRead> => {
         await slot();
         try {
@@ -152,7 +156,11 @@ export function createReadAhead(
       })();
       started.set(tenant, early);
     },
-    take: (tenant) => started.get(tenant),
+    take: (tenant) => {
+      const read = started.get(tenant);
+      started.delete(tenant);
+      return read;
+    },
     close: closer(created, deps.logger),
   };
 }
