@@ -684,15 +684,15 @@ async function applyTenant(
     const signal = deps.signal !== undefined ? { signal: deps.signal } : {};
     try {
       const got = reconcileResults(changes, await provider.apply(kind, changes, signal));
-      results.push(
-        ...(await settlePending(provider, kind, got, {
-          ...DEFAULT_SETTLE,
-          ...deps.settle,
-          now: () => deps.now().getTime(),
-          sleep: deps.sleep ?? sleepFor,
-          ...signal,
-        })),
-      );
+      const settled = await settlePending(provider, kind, got, {
+        ...DEFAULT_SETTLE,
+        ...deps.settle,
+        now: () => deps.now().getTime(),
+        sleep: deps.sleep ?? sleepFor,
+        ...signal,
+      });
+      // One by one: spreading a kind's results as arguments fails past ~100,000 of them.
+      for (const r of settled) results.push(r);
     } catch (err) {
       results.push(...allResults(changes, 'failed', describeError(err)));
     }

@@ -26,10 +26,16 @@ export async function settlePending(
   results: readonly ChangeResult[],
   opts: SettleOptions,
 ): Promise<ChangeResult[]> {
+  const waitingIn = (list: readonly ChangeResult[]): number[] => {
+    const at: number[] = [];
+    for (let i = 0; i < list.length; i++) if (list[i]?.status === 'pending') at.push(i);
+    return at;
+  };
+  let pending = waitingIn(results);
+  // Nothing pending (a synchronous vendor): the results as they are.
+  if (pending.length === 0) return [...results];
   const out = [...results];
-  const waiting = (): number[] => out.flatMap((r, i) => (r.status === 'pending' ? [i] : []));
-  let pending = waiting();
-  if (pending.length === 0) return out;
+  const waiting = (): number[] => waitingIn(out);
   if (provider.settle === undefined) {
     for (const i of pending)
       out[i] = {
