@@ -36,11 +36,22 @@ export function groupAcrossTenants<T>(
   /** Called as an item joins an existing group (to note how members differ). */
   joined?: (group: TenantGroup<T>, item: T) => void,
 ): TenantGroup<T>[] {
-  type Bucket = { group: TenantGroup<T>; key?: string }[];
-  // Nested maps, one level per `same` key; the last level holds the buckets.
+  // Nested maps, one level per `same` key; the last level holds one group, or a list of
+  // groups once a second full key shows up (most items of a large plan are alone: no list).
   type Level = Map<string, unknown>;
+  type Bucket = TenantGroup<T> | TenantGroup<T>[];
   const root: Level = new Map();
   const order: TenantGroup<T>[] = [];
+  // The full key of a group, computed when a second item with the same cheap keys arrives.
+  const fullKeys = new Map<TenantGroup<T>, string>();
+  const fullKeyOf = (g: TenantGroup<T>): string => {
+    let k = fullKeys.get(g);
+    if (k === undefined) {
+      k = keyOf(g.item);
+      fullKeys.set(g, k);
+    }
+    return k;
+  };
   const last = same.length - 1;
   for (const { tenant, items } of rows)
     for (const item of items) {
@@ -59,18 +70,21 @@ export function groupAcrossTenants<T>(
       const bucket = level.get(cheap) as Bucket | undefined;
       if (bucket === undefined) {
         const group = { item, tenants: [tenant] };
-        level.set(cheap, [{ group }]);
+        level.set(cheap, group);
         order.push(group);
         continue;
       }
       const full = keyOf(item);
-      const hit = bucket.find((b) => (b.key ??= keyOf(b.group.item)) === full);
+      const groups = Array.isArray(bucket) ? bucket : [bucket];
+      const hit = groups.find((g) => fullKeyOf(g) === full);
       if (hit !== undefined) {
-        hit.group.tenants.push(tenant);
-        joined?.(hit.group, item);
+        hit.tenants.push(tenant);
+        joined?.(hit, item);
       } else {
         const group = { item, tenants: [tenant] };
-        bucket.push({ group, key: full });
+        fullKeys.set(group, full);
+        groups.push(group);
+        if (!Array.isArray(bucket)) level.set(cheap, groups);
         order.push(group);
       }
     }
