@@ -229,13 +229,15 @@ export async function runApplyCommand(
   ctx: CliContext,
   opts: ApplyCommandOptions,
 ): Promise<ExitCode> {
-  const outcome = await executeApply(ctx, opts);
-  if (outcome.mismatch !== undefined) ctx.stderr.write(outcome.mismatch.join('\n') + '\n');
-  if (outcome.report === undefined) return outcome.exitCode;
+  // The plan is not kept: its changes (and the policies they came from) are garbage while
+  // the report is rendered, which a full apply of a large estate needs the memory for.
+  const { exitCode, report, mismatch } = await executeApply(ctx, opts);
+  if (mismatch !== undefined) ctx.stderr.write(mismatch.join('\n') + '\n');
+  if (report === undefined) return exitCode;
   const text =
     opts.format === 'json'
-      ? JSON.stringify(outcome.report, null, 2) + '\n'
-      : renderApplyReportText(outcome.report, {
+      ? JSON.stringify(report, null, 2) + '\n'
+      : renderApplyReportText(report, {
           colour: opts.out === undefined && useColour(ctx),
           verbose: opts.verbose === true,
         });
@@ -247,7 +249,7 @@ export async function runApplyCommand(
     ctx.stdout.write(
       opts.format === 'json'
         ? text
-        : renderApplyReportText(outcome.report, {
+        : renderApplyReportText(report, {
             colour: false,
             verbose: opts.verbose === true,
           }),
@@ -257,5 +259,5 @@ export async function runApplyCommand(
     );
     return EXIT.error;
   }
-  return outcome.exitCode;
+  return exitCode;
 }

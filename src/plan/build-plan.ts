@@ -77,7 +77,13 @@ function withEffect(c: Change): Change {
 /** Assemble the plan value from per-tenant plans (sorted by tenant id); each change gets its effect. */
 export function buildPlan(tenantPlans: readonly TenantPlan[]): Plan {
   const tenants = tenantPlans
-    .map((t) => ({ ...t, changes: t.changes.map(withEffect) }))
+    // Changes made by diffTenant carry their effect already: their list is kept as it is.
+    .map((t) => ({
+      ...t,
+      changes: t.changes.every((c) => c.effect !== undefined)
+        ? t.changes
+        : t.changes.map(withEffect),
+    }))
     .sort((a, b) => (a.tenant < b.tenant ? -1 : a.tenant > b.tenant ? 1 : 0));
   // How live state was read, when the run that read it says so (never in the checksum).
   const scopes = tenants.map((t) => t.read);
