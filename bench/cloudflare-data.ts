@@ -1,6 +1,9 @@
 import { createRequire } from 'node:module';
 import { getDomain } from 'tldts';
+import { stringify } from 'yaml';
+import type { PolicySource } from '../src/config/policy-set.js';
 import type { BlockedSenderEntry, ExemptionEntry } from '../src/model/kinds.js';
+import { envNumber } from './measure.js';
 
 /**
  * Deterministic benchmark data, shared by the benchmark and its emulator process: tenants
@@ -31,6 +34,26 @@ export const accountOf = (t: number): string => `a${t.toString(16).padStart(31, 
 export const tokenOf = (t: number): string => `bench-token-${t}-${'x'.repeat(16)}`;
 export const tenantId = (t: number): string => `t${String(t).padStart(3, '0')}`;
 export const tokenEnvOf = (t: number): string => `CF_TOKEN_T${String(t).padStart(3, '0')}`;
+
+/** Every tenant's token in its variable (`CF_TOKEN_T000=...`), as the CLI's environment. */
+export const tokensEnv = (tenants: number): Record<string, string> =>
+  Object.fromEntries(Array.from({ length: tenants }, (_, t) => [tokenEnvOf(t), tokenOf(t)]));
+
+/**
+ * The benchmark's size from the environment: TENANTS, SENDERS, EXEMPTIONS (default 125 x
+ * (2,000 + 500)); `prefix` reads e.g. FLEET_TENANTS instead.
+ */
+export function shapeFromEnv(
+  env: NodeJS.ProcessEnv,
+  dflt: BenchShape = { tenants: 125, senders: 2000, exemptions: 500 },
+  prefix = '',
+): BenchShape {
+  return {
+    tenants: envNumber(`${prefix}TENANTS`, dflt.tenants, env),
+    senders: envNumber(`${prefix}SENDERS`, dflt.senders, env),
+    exemptions: envNumber(`${prefix}EXEMPTIONS`, dflt.exemptions, env),
+  };
+}
 
 export interface TenantData {
   blockedSenders: BlockedSenderEntry[];
@@ -114,5 +137,77 @@ export function benchData(shape: BenchShape, domains: string[]): BenchData {
         },
       };
     },
+  };
+}
+
+/**
+ * Tenant `t`'s policy file against the emulator at `url`: its own entries, the baseline bundle,
+ * and its route (unless `routes: false`); its token in `tokenEnv` (default its own variable).
+ */
+export function tenantDoc(
+  t: number,
+  mine: TenantData,
+  url: string,
+  opts: { tokenEnv?: string; routes?: boolean } = {},
+): Record<string, unknown> {
+  return {
+    tenant: tenantId(t),
+    providers: {
+      gateway: {
+        type: 'cloudflare',
+        account: accountOf(t),
+        tokenEnv: opts.tokenEnv ?? tokenEnvOf(t),
+        baseUrl: url,
+      },
+    },
+    domains: [mine.route.domain],
+    include: ['baseline'],
+    blockedSenders: mine.blockedSenders,
+    exemptions: mine.exemptions,
+    ...(opts.routes !== false
+      ? {
+          routes: [
+            { domain: mine.route.domain, deliverTo: mine.route.deliverTo, requireTls: true },
+          ],
+        }
+      : {}),
+  };
+}
+
+/** The baseline bundle every tenant includes, with the emergency change's `added` senders. */
+export function bundleDoc(
+  baseline: TenantData,
+  added: string[] = [],
+  reason = 'phishing campaign INC-9001, block everywhere',
+): Record<string, unknown> {
+  return {
+    bundle: 'baseline',
+    blockedSenders: [...baseline.blockedSenders, ...added.map((sender) => ({ sender, reason }))],
+    exemptions: baseline.exemptions,
+  };
+}
+
+/** Every tenant's policy file (`tenantDoc`) as a policy source, for in-process loading. */
+export function tenantSources(
+  shape: BenchShape,
+  data: { tenant(t: number): TenantData },
+  url: string,
+  opts: { tokenEnv?: string; routes?: boolean } = {},
+): PolicySource[] {
+  return Array.from({ length: shape.tenants }, (_, t) => ({
+    path: `policies/tenants/${tenantId(t)}.yaml`,
+    kind: 'tenant' as const,
+    name: tenantId(t),
+    text: stringify(tenantDoc(t, data.tenant(t), url, opts)),
+  }));
+}
+
+/** The baseline bundle (`bundleDoc`) as a policy source. */
+export function bundleSource(baseline: TenantData, added: string[], reason?: string): PolicySource {
+  return {
+    path: 'policies/bundles/baseline.yaml',
+    kind: 'bundle',
+    name: 'baseline',
+    text: stringify(bundleDoc(baseline, added, reason)),
   };
 }

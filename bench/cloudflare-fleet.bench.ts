@@ -1,31 +1,19 @@
-import { fork, type ChildProcess } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { stringify } from 'yaml';
-import type { PolicySource } from '../src/config/policy-set.js';
-import type * as LoadPoliciesModule from '../src/config/load-policies.js';
-import type * as SchemaValidatorModule from '../src/config/schema-validator.js';
-import type * as CloudflareProviderModule from '../src/providers/cloudflare/cloudflare-provider.js';
-import type * as HttpClientModule from '../src/providers/http/client.js';
-import type * as ProviderModule from '../src/providers/provider.js';
-import type * as ReconcileModule from '../src/reconcile/reconcile.js';
-import type * as SchemasModule from '../src/sources/schemas.js';
-import type { ReconcileDeps } from '../src/reconcile/reconcile.js';
 import type { EmulatorStats } from '../test/emulators/cloudflare/emulator.js';
-import { builtinProviders, capabilityTable } from '../src/providers/registry.js';
 import {
-  accountOf,
   benchData,
   benchDomains,
-  tenantId,
-  tokenEnvOf,
-  tokenOf,
-  type BenchShape,
+  bundleSource,
+  shapeFromEnv,
+  tenantSources,
+  tokensEnv,
 } from './cloudflare-data.js';
 import type { Command } from './cloudflare-emulator-process.js';
-import { askChild, type Asker, envNumber, median } from './measure.js';
+import { forkEmulator } from './emulator-harness.js';
+import { envNumber, median } from './measure.js';
+import { cloudflareDeps, planAndApplyTenants, policyLoader } from './product.js';
 
 /**
  * Part of `npm run bench:cloudflare` (alone: `npm run bench:cloudflare:fleet`): the
@@ -44,26 +32,9 @@ import { askChild, type Asker, envNumber, median } from './measure.js';
  * runner would.
  */
 
-const dist = async <T>(path: string): Promise<T> => (await import(`../dist/${path}`)) as T;
-const { loadPolicies } = await dist<typeof LoadPoliciesModule>('config/load-policies.js');
-const { createSchemaValidator } = await dist<typeof SchemaValidatorModule>(
-  'config/schema-validator.js',
-);
-const { createCloudflareProviderFactory } = await dist<typeof CloudflareProviderModule>(
-  'providers/cloudflare/cloudflare-provider.js',
-);
-const { createHttpDispatcher } = await dist<typeof HttpClientModule>('providers/http/client.js');
-const { silentLogger } = await dist<typeof ProviderModule>('providers/provider.js');
-const { planAndApplyTenants } = await dist<typeof ReconcileModule>('reconcile/reconcile.js');
-const { readBundledSchemas } = await dist<typeof SchemasModule>('sources/schemas.js');
-
 const env = process.env;
 const num = (name: string, dflt: number): number => envNumber(name, dflt, env);
-const shape: BenchShape = {
-  tenants: num('FLEET_TENANTS', 1000),
-  senders: num('FLEET_SENDERS', 40),
-  exemptions: num('FLEET_EXEMPTIONS', 10),
-};
+const shape = shapeFromEnv(env, { tenants: 1000, senders: 40, exemptions: 10 }, 'FLEET_');
 const latencyMs = num('LATENCY_MS', 20);
 const perIpRate = num('PER_IP_RATE', 200);
 const runs = num('FLEET_RUNS', 3);
@@ -80,17 +51,6 @@ const TODAY = '2026-11-23';
 
 const ms = (n: number): string => `${Math.round(n)} ms`;
 
-function startEmulator(): {
-  child: ChildProcess;
-  ask: <T>(cmd: Command, expect: string) => Promise<T>;
-} {
-  const child = fork(fileURLToPath(new URL('./cloudflare-emulator-process.ts', import.meta.url)), {
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  const ask: Asker<Command> = askChild(child);
-  return { child, ask };
-}
-
 interface ScenarioResult {
   name: string;
   runsMs: number[];
@@ -105,102 +65,47 @@ interface ScenarioResult {
 
 async function scenario(name: 'own tokens' | 'shared token'): Promise<ScenarioResult> {
   const shared = name === 'shared token';
-  const { ask } = startEmulator();
+  const emu = await forkEmulator<Command>(
+    'cloudflare-emulator-process.ts',
+    {
+      type: 'start',
+      shape,
+      latencyMs,
+      ...(shared
+        ? { sharedToken: SHARED_TOKEN, rateLimit: sharedBudget, blockMs: sharedBlockMs }
+        : { rateLimit: CLOUDFLARE_TOKEN_BUDGET }),
+    },
+    { validateResponses: false },
+  );
   try {
-    const { url } = await ask<{ url: string }>(
-      {
-        type: 'start',
-        shape,
-        latencyMs,
-        ...(shared
-          ? { sharedToken: SHARED_TOKEN, rateLimit: sharedBudget, blockMs: sharedBlockMs }
-          : { rateLimit: CLOUDFLARE_TOKEN_BUDGET }),
-      },
-      'started',
-    );
-    await ask({ type: 'validate-responses', on: false }, 'validate-responses');
     const data = benchData(shape, benchDomains());
-    const tenantSources: PolicySource[] = Array.from({ length: shape.tenants }, (_, t) => {
-      const mine = data.tenant(t);
-      return {
-        path: `policies/tenants/${tenantId(t)}.yaml`,
-        kind: 'tenant',
-        name: tenantId(t),
-        text: stringify({
-          tenant: tenantId(t),
-          providers: {
-            gateway: {
-              type: 'cloudflare',
-              account: accountOf(t),
-              tokenEnv: shared ? 'CF_TOKEN_SHARED' : tokenEnvOf(t),
-              baseUrl: url,
-            },
-          },
-          domains: [mine.route.domain],
-          include: ['baseline'],
-          blockedSenders: mine.blockedSenders,
-          exemptions: mine.exemptions,
-          routes: [
-            { domain: mine.route.domain, deliverTo: mine.route.deliverTo, requireTls: true },
-          ],
-        }),
-      };
+    const tenants = tenantSources(shape, data, emu.started.url, {
+      ...(shared ? { tokenEnv: 'CF_TOKEN_SHARED' } : {}),
     });
-    const validator = createSchemaValidator(readBundledSchemas());
-    const load = (extra: string[]): ReturnType<typeof loadPolicies> =>
-      loadPolicies(
-        [
-          {
-            path: 'policies/bundles/baseline.yaml',
-            kind: 'bundle',
-            name: 'baseline',
-            text: stringify({
-              bundle: 'baseline',
-              blockedSenders: [
-                ...data.baseline.blockedSenders,
-                ...extra.map((sender) => ({ sender, reason: 'phishing campaign INC-9002' })),
-              ],
-              exemptions: data.baseline.exemptions,
-            }),
-          },
-          ...tenantSources,
-        ],
-        { validator, capabilities: capabilityTable(builtinProviders), today: TODAY },
-      );
+    const loadSet = policyLoader(TODAY, { check: false });
+    const load = (extra: string[]): ReturnType<typeof loadSet> =>
+      loadSet([bundleSource(data.baseline, extra, 'phishing campaign INC-9002'), ...tenants]);
     const runsMs: number[] = [];
     let requests = 0;
     let rateLimited = 0;
     const added: string[] = [];
     for (let r = 0; r < runs; r++) {
       added.push(`fleet-alert-${r}.account-verify.example`);
-      await ask({ type: 'reset' }, 'reset');
+      await emu.reset();
       const root = await mkdtemp(join(tmpdir(), 'mxpolicy-fleet-'));
-      const dispatcher = createHttpDispatcher({
-        connections: Math.ceil((2 * perIpRate * latencyMs) / 1000),
-      });
-      const deps: ReconcileDeps = {
-        registry: {
-          cloudflare: createCloudflareProviderFactory({
-            originRateLimit: { requests: perIpRate, windowMs: 1000, burst: 10 },
-            // The vendor's budget per token, as the client knows it (scaled when shared).
-            rateLimit: shared ? sharedBudget : CLOUDFLARE_TOKEN_BUDGET,
-          }),
-        },
+      const deps = cloudflareDeps({
+        sockets: Math.ceil((2 * perIpRate * latencyMs) / 1000),
+        perIpRate,
+        // The vendor's budget per token, as the client knows it (scaled when shared).
+        rateLimit: shared ? sharedBudget : CLOUDFLARE_TOKEN_BUDGET,
         rootDir: root,
         env: {
           // FLEET_BUDGET_STATE=off: without the spending log, to see what it costs.
           ...(env['FLEET_BUDGET_STATE'] === 'off' ? { MXPOLICY_BUDGET_STATE: 'off' } : {}),
-          ...(shared
-            ? { CF_TOKEN_SHARED: SHARED_TOKEN }
-            : Object.fromEntries(
-                Array.from({ length: shape.tenants }, (_, t) => [tokenEnvOf(t), tokenOf(t)]),
-              )),
+          ...(shared ? { CF_TOKEN_SHARED: SHARED_TOKEN } : tokensEnv(shape.tenants)),
         },
-        dispatcher,
-        logger: silentLogger,
-        now: () => new Date(`${TODAY}T12:00:00Z`),
-        concurrency: 16,
-      };
+        today: TODAY,
+      });
       const start = performance.now();
       const set = load(added);
       // As the emergency path plans it (`propose`, `--changed-since`): limited to the one key
@@ -219,9 +124,9 @@ async function scenario(name: 'own tokens' | 'shared token'): Promise<ScenarioRe
             }),
       });
       runsMs.push(performance.now() - start);
-      await dispatcher.close();
+      await deps.dispatcher.close();
       await rm(root, { recursive: true, force: true });
-      const s = (await ask<{ stats: EmulatorStats }>({ type: 'stats' }, 'stats')).stats;
+      const s = (await emu.stats<EmulatorStats>()).stats;
       if (run.report.summary.applied !== shape.tenants || run.report.summary.failed !== 0) {
         const bad = run.plan.tenants.filter((t) => t.status !== 'ok' || t.changes.length !== 1);
         throw new Error(
@@ -263,7 +168,7 @@ async function scenario(name: 'own tokens' | 'shared token'): Promise<ScenarioRe
       met: medianMs < 15_000 && rateLimited === 0,
     };
   } finally {
-    await ask({ type: 'close' }, 'closed').catch(() => undefined);
+    await emu.close();
   }
 }
 
