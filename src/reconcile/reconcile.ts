@@ -43,6 +43,8 @@ export interface ReconcileDeps {
   concurrency: number;
   /** Called as each tenant finishes (progress for long runs); with its result when applied. */
   onTenantDone?: (tenant: string, done: number, total: number, result?: TenantApplyResult) => void;
+  /** Called as work on a tenant begins (progress names tenants that take long). */
+  onTenantStart?: (tenant: string, total: number) => void;
   /**
    * The command's deadline (or Ctrl-C). Passed to every provider read, apply and settle (and
    * so to every request); once it fires, tenants not yet read fail, and changes not yet
@@ -269,6 +271,7 @@ export async function planTenants(
       tenants,
       deps.concurrency,
       async (tenant): Promise<TenantPlan> => {
+        deps.onTenantStart?.(tenant.tenant, tenants.length);
         const early = await readAheadOf(tenant, opts);
         const result = await planOneTenant(tenant, deps, opts, sessions, created, early);
         deps.onTenantDone?.(tenant.tenant, ++done, tenants.length);
@@ -329,6 +332,7 @@ export async function planAndApplyTenants(
   let done = 0;
   try {
     const pairs = await mapConcurrent(tenants, deps.concurrency, async (tenant) => {
+      deps.onTenantStart?.(tenant.tenant, tenants.length);
       const early = await readAheadOf(tenant, opts);
       // A fresh deadline for planning and applying: a tenant read ahead may have waited for
       // the other files to load (its read had a deadline of its own).
@@ -446,6 +450,7 @@ export async function readTenants(
   let done = 0;
   try {
     const reads = await mapConcurrent(tenants, deps.concurrency, async (tenant) => {
+      deps.onTenantStart?.(tenant.tenant, tenants.length);
       const result = await readOneTenant(tenant, deps, validationErrors, created);
       deps.onTenantDone?.(tenant.tenant, ++done, tenants.length);
       return result;
@@ -633,6 +638,7 @@ export async function applyPlan(
     plan.tenants,
     deps.concurrency,
     async (t): Promise<TenantApplyResult> => {
+      deps.onTenantStart?.(t.tenant, plan.tenants.length);
       const result = await applyTenant(t, sessions.get(t.tenant), deps);
       deps.onTenantDone?.(t.tenant, ++done, plan.tenants.length, result);
       return result;
