@@ -167,3 +167,20 @@ export async function listen(
       }),
   };
 }
+
+/** The options every emulator takes (each vendor adds its own). */
+export interface EmulatorBaseOptions<F> {
+  /** Delay before each answer, in ms (real time). */
+  latencyMs?: number;
+  /** Random fault rates (seeded by `seed`). */
+  faults?: F;
+  /** Time source for timestamps, tokens and rate limits (share a virtual clock in tests). */
+  now?: () => number;
+  seed?: number;
+  /**
+   * Skip validating responses (benchmarks only: the check costs CPU the client needs).
+   * Requests are always checked.
+   */
+  validateResponses?: boolean;
+  onViolation?: (message: string) => void;
+}

@@ -1,7 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import ipaddr from 'ipaddr.js';
-import { createFaults, listen, readBody, type FaultControls, type RuleMatch } from '../harness.js';
+import {
+  createFaults,
+  listen,
+  readBody,
+  type FaultControls,
+  type EmulatorBaseOptions,
+  type RuleMatch,
+} from '../harness.js';
 import { loadContract, type Contract, type Operation } from './contract.js';
 
 /**
@@ -70,18 +77,15 @@ export const SDK_ABSENT_OPERATIONS: readonly string[] = [
   'email_security_replace_trusted_domain',
 ];
 
-export interface EmulatorOptions {
+export interface EmulatorOptions extends EmulatorBaseOptions<RandomFaults> {
   /**
    * Which operations are routed: `sdk` (default) those Cloudflare's SDK can call, so a
    * request to another answers 404 as Cloudflare answers an unroutable one; `openapi` every
    * operation of the OpenAPI file, including its newer single-item PUTs.
    */
   routes?: 'sdk' | 'openapi';
-  /** Delay before each answer, in ms (real time). */
-  latencyMs?: number;
   /** A further random delay of up to this many ms per request (seeded), so orders vary. */
   latencyJitterMs?: number;
-  faults?: RandomFaults;
   /**
    * Budget of every token without its own (`addAccount`'s `rateLimit`); absent: unlimited.
    * Cloudflare: 1,200 per 300,000 ms per user.
@@ -100,15 +104,9 @@ export interface EmulatorOptions {
   rateLimitHeaders?: boolean;
   /** Reject a create whose pattern already exists (the real behaviour is undocumented). */
   rejectDuplicatePatterns?: boolean;
-  /** Time source for timestamps and the rate limiter (share a virtual clock in tests). */
-  now?: () => number;
-  seed?: number;
   contract?: Contract;
   /** Leave `total_count` out of `result_info` (clients must then page until an empty page). */
   omitTotalCount?: boolean;
-  /** Skip validating responses (benchmarks only: the check costs CPU the client needs). */
-  validateResponses?: boolean;
-  onViolation?: (message: string) => void;
   /** Keep every request (method, path below /client/v4, query) in `log`, for tests that count them. */
   recordRequests?: boolean;
   /**
@@ -286,7 +284,7 @@ export async function startCloudflareEmulator(
   const blockMs = opts.blockMs ?? 300_000;
   const violations: string[] = [];
   const log: RecordedRequest[] = [];
-  const stats: EmulatorStats = {
+  const zeroStats = (): EmulatorStats => ({
     requests: 0,
     byOperation: {},
     byStatus: {},
@@ -294,7 +292,8 @@ export async function startCloudflareEmulator(
     created: 0,
     blocked: 0,
     unroutable: [],
-  };
+  });
+  const stats = zeroStats();
   const absent = new Set(opts.routes === 'openapi' ? [] : SDK_ABSENT_OPERATIONS);
 
   const violation = (message: string): void => {
@@ -826,14 +825,8 @@ export async function startCloudflareEmulator(
       validateResponses = on;
     },
     resetStats() {
-      stats.requests = 0;
+      Object.assign(stats, zeroStats());
       log.length = 0;
-      stats.faults = 0;
-      stats.created = 0;
-      stats.blocked = 0;
-      stats.byOperation = {};
-      stats.byStatus = {};
-      stats.unroutable = [];
     },
     close: http.close,
   };

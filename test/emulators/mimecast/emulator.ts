@@ -1,7 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import ipaddr from 'ipaddr.js';
-import { createFaults, listen, readBody, type FaultControls, type RuleMatch } from '../harness.js';
+import {
+  createFaults,
+  listen,
+  readBody,
+  type FaultControls,
+  type EmulatorBaseOptions,
+  type RuleMatch,
+} from '../harness.js';
 import {
   loadMimecastContract,
   type Endpoint,
@@ -64,10 +71,7 @@ export interface RandomFaults {
   throttleRate?: number;
 }
 
-export interface MimecastEmulatorOptions {
-  /** Delay before each answer, in ms (real time). */
-  latencyMs?: number;
-  faults?: RandomFaults;
+export interface MimecastEmulatorOptions extends EmulatorBaseOptions<RandomFaults> {
   /** Per-client bucket; absent: effectively unlimited (headers are still sent). */
   rateLimit?: { requests: number; windowMs: number };
   /** Access token lifetime in seconds (default 1800). */
@@ -76,12 +80,7 @@ export interface MimecastEmulatorOptions {
   bypassPolicyShape?: 'array' | 'object';
   /** Echo the failed request item as `fail[].key` (inferred by the contract; default true). */
   echoFailKey?: boolean;
-  now?: () => number;
-  seed?: number;
   contract?: MimecastContract;
-  /** Skip validating responses (benchmarks only). */
-  validateResponses?: boolean;
-  onViolation?: (message: string) => void;
 }
 
 export interface MimecastStats {
@@ -236,7 +235,7 @@ export async function startMimecastEmulator(
   const tokens = new Map<string, { clientId: string; expiresAt: number }>();
   const buckets = new Map<string, { tokens: number; last: number }>();
   const violations: string[] = [];
-  const stats: MimecastStats = {
+  const zeroStats = (): MimecastStats => ({
     requests: 0,
     tokenRequests: 0,
     byOperation: {},
@@ -248,7 +247,8 @@ export async function startMimecastEmulator(
     updated: 0,
     deleted: 0,
     log: [],
-  };
+  });
+  const stats = zeroStats();
   const violation = (message: string): void => {
     violations.push(message);
     opts.onViolation?.(message);
@@ -814,19 +814,7 @@ export async function startMimecastEmulator(
       store(clientId).bindingExpired = expired;
     },
     resetStats() {
-      Object.assign(stats, {
-        requests: 0,
-        tokenRequests: 0,
-        byOperation: {},
-        byStatus: {},
-        itemsByOperation: {},
-        maxItemsPerCall: 0,
-        faults: 0,
-        created: 0,
-        updated: 0,
-        deleted: 0,
-        log: [],
-      });
+      Object.assign(stats, zeroStats());
     },
     close: http.close,
   };

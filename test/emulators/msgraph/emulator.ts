@@ -1,6 +1,13 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { createFaults, listen, readBody, type FaultControls, type RuleMatch } from '../harness.js';
+import {
+  createFaults,
+  listen,
+  readBody,
+  type FaultControls,
+  type EmulatorBaseOptions,
+  type RuleMatch,
+} from '../harness.js';
 import { loadGraphContract, type GraphContract, type GraphOperation } from './contract.js';
 
 /**
@@ -48,10 +55,7 @@ export interface RandomFaults {
   lostResponseRate?: number;
 }
 
-export interface MsGraphEmulatorOptions {
-  /** Delay before each answer, in ms (real time). */
-  latencyMs?: number;
-  faults?: RandomFaults;
+export interface MsGraphEmulatorOptions extends EmulatorBaseOptions<RandomFaults> {
   /** Per app budget of requests (inner batch requests count one each). */
   rateLimit?: { requests: number; windowMs: number };
   /** Sources one hold policy may have (Purview limit; default 1,000). */
@@ -64,12 +68,7 @@ export interface MsGraphEmulatorOptions {
   defaultPageSize?: number;
   /** Answer the inner responses of a batch in a shuffled order (as Graph may; default true). */
   shuffleBatchResponses?: boolean;
-  now?: () => number;
-  seed?: number;
   contract?: GraphContract;
-  /** Skip validating responses (benchmarks only). Requests are always checked. */
-  validateResponses?: boolean;
-  onViolation?: (message: string) => void;
 }
 
 export interface EmulatorStats {
@@ -258,7 +257,7 @@ export async function startMsGraphEmulator(
   const buckets = new Map<string, { tokens: number; last: number }>();
   const violations: string[] = [];
   let inFlight = 0;
-  const stats: EmulatorStats = {
+  const zeroStats = (): EmulatorStats => ({
     requests: 0,
     innerRequests: 0,
     tokenRequests: 0,
@@ -268,7 +267,8 @@ export async function startMsGraphEmulator(
     holdsCreated: 0,
     sourcesCreated: 0,
     maxInFlight: 0,
-  };
+  });
+  const stats = zeroStats();
   let origin = '';
   // Opaque 32-hex ids: a random prefix per emulator and a counter (cheap at 50,000 sources).
   const idPrefix = randomBytes(8).toString('hex');
@@ -1232,17 +1232,7 @@ export async function startMsGraphEmulator(
       for (const info of tokens.values()) info.expiresAt = now() - 1;
     },
     resetStats() {
-      Object.assign(stats, {
-        requests: 0,
-        innerRequests: 0,
-        tokenRequests: 0,
-        byOperation: {},
-        byStatus: {},
-        faults: 0,
-        holdsCreated: 0,
-        sourcesCreated: 0,
-        maxInFlight: 0,
-      });
+      Object.assign(stats, zeroStats());
     },
     close: http.close,
   };
