@@ -288,12 +288,17 @@ export async function benchHungTenant(
     const landed = median(results.map((x) => x.landedMs));
     // Every healthy tenant's reads and its one write (the hung tenant's requests never end).
     const requests = median(results.map((x) => x.requests));
+    const exit = median(results.map((x) => x.exitMs));
     return {
       name: `emergency change to ${shape.tenants} tenants, one never answers (whole process)`,
-      measured: `${healthy} healthy tenants applied ${s(landed)} after the process started (it exits at ${s(median(results.map((x) => x.exitMs)))}, when --tenant-timeout 20s fails the hung one)`,
-      bound: `< 10 s (network bound of the healthy tenants' ${requests} requests: ${s(boundMs(requests))})`,
-      met: landed < 10_000,
-      detail: { landedMs: results.map((x) => Math.round(x.landedMs)), requests },
+      measured: `${healthy} healthy tenants applied ${s(landed)} after the process started; it exits at ${s(exit)}, when --tenant-timeout 20s fails the hung one`,
+      bound: `applied < 10 s (network bound of the healthy tenants' ${requests} requests: ${s(boundMs(requests))}); exit < 30 s (the 20 s tenant timeout, from when its read starts, + 10 s)`,
+      met: landed < 10_000 && exit < 30_000,
+      detail: {
+        landedMs: results.map((x) => Math.round(x.landedMs)),
+        exitMs: results.map((x) => Math.round(x.exitMs)),
+        requests,
+      },
     };
   } finally {
     await emu.close();

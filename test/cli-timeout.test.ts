@@ -1,6 +1,9 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ApplyReport } from '../src/plan/types.js';
 import { parseDuration } from '../src/cli/deadline.js';
 import { loadContract } from './emulators/cloudflare/contract.js';
 import {
@@ -86,4 +89,57 @@ describe('--timeout', () => {
       expect(help.stdout).toMatch(/\(default:\s+"30m"\)/);
     }
   });
+});
+
+describe('--tenant-timeout', () => {
+  const HUNG = 'fedcba9876543210fedcba9876543210';
+  const HUNG_TOKEN = 'cf-timeout-test-token-hung';
+
+  it('fails a tenant whose API never answers at its own deadline, while the others are applied', async () => {
+    const dir = await repo();
+    emu.addAccount(HUNG, HUNG_TOKEN);
+    await writeFile(
+      path.join(dir, 'policies/tenants/hung.yaml'),
+      [
+        'tenant: hung',
+        'providers:',
+        `  gateway: { type: cloudflare, account: ${HUNG}, tokenEnv: CF_HUNG_TOKEN, baseUrl: '${emu.url}', kinds: [blockedSenders] }`,
+        'domains: [hung.example]',
+        'blockedSenders:',
+        '  - sender: spam.example',
+        '    reason: test',
+        '',
+      ].join('\n'),
+    );
+    // The hung account's API accepts the connection and never answers.
+    emu.inject({ path: new RegExp(`^/accounts/${HUNG}/`), fault: 'timeout', times: 1_000 });
+    // Collect garbage all along: the deadline must not depend on what is still referenced
+    // (Node 20's AbortSignal.any holds its sources weakly).
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const collect = setInterval(gc, 10);
+    const started = Date.now();
+    try {
+      const r = await runCli(['apply', '--tenant-timeout', '1s', '--format', 'json'], {
+        cwd: dir,
+        env: { CF_TOKEN: TOKEN, CF_HUNG_TOKEN: HUNG_TOKEN },
+      });
+      const took = Date.now() - started;
+      expect(r.code).toBe(1);
+      const report = JSON.parse(r.stdout) as ApplyReport;
+      expect(report.tenants.map((t) => [t.tenant, t.status])).toEqual([
+        ['hung', 'skipped'],
+        ['slow', 'applied'],
+      ]);
+      expect(r.stdout + r.stderr).not.toContain(HUNG_TOKEN);
+      // Not 5 attempts × the 30 s headers timeout.
+      expect(took).toBeLessThan(6_000);
+      expect(report.tenants[0]?.reason).toContain(
+        "block_senders: the tenant's time limit (--tenant-timeout, 1 s) passed; nothing is planned for this tenant",
+      );
+    } finally {
+      clearInterval(collect);
+      emu.clearFaults();
+    }
+  }, 30_000);
 });

@@ -107,8 +107,11 @@ export function reconcileDeps(
     concurrency,
     ...(signal !== undefined ? { signal } : {}),
     ...(deadlineAt !== undefined ? { deadlineAt } : {}),
-    onTenantDone: (_tenant, done, total, result) => {
-      progress.tenantDone(done, total, result);
+    onTenantStart: (tenant, total) => {
+      progress.tenantStarted(tenant, total);
+    },
+    onTenantDone: (tenant, done, total, result) => {
+      progress.tenantDone(done, total, result, tenant);
     },
   };
 }

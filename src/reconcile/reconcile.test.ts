@@ -1,5 +1,7 @@
 import { SANDBOX_CAPABILITIES } from '../providers/sandbox/capabilities.js';
 import { sandboxProvider } from '../providers/sandbox/sandbox-provider.js';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { loadFromTexts, tenantYaml } from '../../test/support/policies.js';
 import type { Kind } from '../model/kinds.js';
@@ -389,6 +391,70 @@ describe('streaming apply: no tenant waits for another', () => {
       ['a', 'skipped'],
       ['b', 'applied'],
     ]);
+  });
+
+  it('fails a hung tenant at its own deadline under a command deadline, however often memory is collected', async () => {
+    // Node 20's AbortSignal.any holds its sources weakly: a tenant deadline built from
+    // AbortSignal.timeout was collected before it fired, and a hung tenant then waited out
+    // every retry of every request (158 s instead of 20 s at 125 tenants).
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const command = new AbortController(); // the --timeout deadline, far away
+    let hung: string | undefined;
+    const factory: ProviderFactory = {
+      ...scripted({}),
+      create: (ctx): Provider => ({
+        type: 'sandbox',
+        capabilities: SANDBOX_CAPABILITIES,
+        read: (_kind, o) => {
+          if (ctx.tenant !== 'a') return Promise.resolve([]);
+          return new Promise((_resolve, reject) => {
+            o?.signal?.addEventListener('abort', () => {
+              hung = o.signal?.reason instanceof Error ? o.signal.reason.message : 'aborted';
+              reject(new Error(`read aborted: ${hung}`));
+            });
+          });
+        },
+        apply: (_kind, changes) =>
+          Promise.resolve(
+            changes.map((c) => ({
+              kind: c.kind,
+              key: c.key,
+              action: c.action,
+              status: 'applied' as const,
+            })),
+          ),
+      }),
+    };
+    const collect = setInterval(gc, 5);
+    try {
+      const started = Date.now();
+      const run = await Promise.race([
+        planAndApplyTenants(
+          set.tenants,
+          { ...deps(factory), signal: command.signal },
+          {
+            ...opts,
+            tenantTimeoutMs: 200,
+          },
+        ),
+        new Promise<never>((_resolve, reject) => {
+          setTimeout(() => {
+            reject(new Error('the hung tenant never timed out'));
+          }, 4_000).unref();
+        }),
+      ]);
+      expect(Date.now() - started).toBeLessThan(4_000);
+      expect(hung).toBe("the tenant's time limit (--tenant-timeout, 0.2 s) passed");
+      expect(run.report.tenants.map((t) => [t.tenant, t.status])).toEqual([
+        ['a', 'skipped'],
+        ['b', 'applied'],
+      ]);
+      expect(run.plan.tenants[0]?.errors[0]?.message).toMatch(/--tenant-timeout, 0.2 s/);
+    } finally {
+      clearInterval(collect);
+      command.abort();
+    }
   });
 
   it('refuses only the tenant whose live state moved since review, and applies the rest', async () => {

@@ -43,6 +43,8 @@ export interface ReconcileDeps {
   concurrency: number;
   /** Called as each tenant finishes (progress for long runs); with its result when applied. */
   onTenantDone?: (tenant: string, done: number, total: number, result?: TenantApplyResult) => void;
+  /** Called as work on a tenant begins (progress names tenants that take long). */
+  onTenantStart?: (tenant: string, total: number) => void;
   /**
    * The command's deadline (or Ctrl-C). Passed to every provider read, apply and settle (and
    * so to every request); once it fires, tenants not yet read fail, and changes not yet
@@ -91,29 +93,46 @@ export interface ReadAhead {
   close(): Promise<void>;
 }
 
-/** A tenant's own deadline: the command's, and `tenantTimeoutMs` from when it starts. */
-function tenantSignal(
-  deps: ReconcileDeps,
-  tenantTimeoutMs: number | undefined,
-): AbortSignal | undefined {
-  const signals = [
-    ...(deps.signal !== undefined ? [deps.signal] : []),
-    ...(tenantTimeoutMs !== undefined ? [AbortSignal.timeout(tenantTimeoutMs)] : []),
-  ];
-  return signals.length > 1 ? AbortSignal.any(signals) : signals[0];
+/** The deps of one tenant under its own deadline; `dispose()` stops its timer when it is done. */
+interface TenantDeadline {
+  deps: ReconcileDeps;
+  dispose(): void;
 }
 
-/** The deps of one tenant: its own signal, and the earlier of the command's deadline and its own. */
-function tenantDeps(deps: ReconcileDeps, tenantTimeoutMs: number | undefined): ReconcileDeps {
-  const signal = tenantSignal(deps, tenantTimeoutMs);
-  const ends = [
-    ...(deps.deadlineAt !== undefined ? [deps.deadlineAt] : []),
-    ...(tenantTimeoutMs !== undefined ? [deps.now().getTime() + tenantTimeoutMs] : []),
-  ];
+/**
+ * A tenant's own deadline: the command's, and `tenantTimeoutMs` from now (the earlier of the
+ * two is its `deadlineAt`).
+ *
+ * Built on a timer the deadline itself holds, not `AbortSignal.timeout`: Node 20's
+ * `AbortSignal.any` keeps its sources only weakly, so a timeout signal nothing else
+ * references can be garbage-collected before it fires, and the tenant then never times out
+ * (a hung tenant kept a 125-tenant apply alive for 158 s instead of 20 s; see
+ * `tenantDeadline` in reconcile.test.ts). The timer is unref'ed: it never keeps the process
+ * alive by itself, only ends work that does.
+ */
+export function tenantDeadline(
+  deps: ReconcileDeps,
+  tenantTimeoutMs: number | undefined,
+): TenantDeadline {
+  if (tenantTimeoutMs === undefined) return { deps, dispose: () => undefined };
+  const own = new AbortController();
+  const limit = `${Math.round(tenantTimeoutMs / 100) / 10} s`;
+  const timer = setTimeout(() => {
+    own.abort(new Error(`the tenant's time limit (--tenant-timeout, ${limit}) passed`));
+  }, tenantTimeoutMs);
+  timer.unref();
+  const signal =
+    deps.signal !== undefined ? AbortSignal.any([deps.signal, own.signal]) : own.signal;
+  const ends = deps.now().getTime() + tenantTimeoutMs;
   return {
-    ...deps,
-    ...(signal !== undefined ? { signal } : {}),
-    ...(ends.length > 0 ? { deadlineAt: Math.min(...ends) } : {}),
+    deps: {
+      ...deps,
+      signal,
+      deadlineAt: deps.deadlineAt !== undefined ? Math.min(deps.deadlineAt, ends) : ends,
+    },
+    dispose: () => {
+      clearTimeout(timer);
+    },
   };
 }
 
@@ -140,12 +159,16 @@ export function createReadAhead(
         await slot();
         try {
           // The tenant's deadline bounds its read from when the read starts.
-          const own = tenantDeps(deps, opts.tenantTimeoutMs);
-          // A read ahead is a full read (targeted plans wait for the whole list): the kinds
-          // the plan cannot change are skipped as in any full plan.
-          return await readOneTenant(tenant, own, new Map(), created, (caps) =>
-            planTenantReads(tenant, caps, { today: '', allowLargeChanges: false }),
-          );
+          const own = tenantDeadline(deps, opts.tenantTimeoutMs);
+          try {
+            // A read ahead is a full read (targeted plans wait for the whole list): the kinds
+            // the plan cannot change are skipped as in any full plan.
+            return await readOneTenant(tenant, own.deps, new Map(), created, (caps) =>
+              planTenantReads(tenant, caps, { today: '', allowLargeChanges: false }),
+            );
+          } finally {
+            own.dispose();
+          }
         } finally {
           release();
         }
@@ -248,6 +271,7 @@ export async function planTenants(
       tenants,
       deps.concurrency,
       async (tenant): Promise<TenantPlan> => {
+        deps.onTenantStart?.(tenant.tenant, tenants.length);
         const early = await readAheadOf(tenant, opts);
         const result = await planOneTenant(tenant, deps, opts, sessions, created, early);
         deps.onTenantDone?.(tenant.tenant, ++done, tenants.length);
@@ -308,30 +332,36 @@ export async function planAndApplyTenants(
   let done = 0;
   try {
     const pairs = await mapConcurrent(tenants, deps.concurrency, async (tenant, _i, leave) => {
+      deps.onTenantStart?.(tenant.tenant, tenants.length);
       const early = await readAheadOf(tenant, opts);
       // A fresh deadline for planning and applying: a tenant read ahead may have waited for
       // the other files to load (its read had a deadline of its own).
-      const own = tenantDeps(deps, opts.tenantTimeoutMs);
-      const plan = await planOneTenant(tenant, own, opts, sessions, created, early);
-      let result: TenantApplyResult;
-      const fresh = tenantChecksum(plan);
-      const reviewed =
-        opts.reviewed === undefined
-          ? undefined
-          : (opts.reviewed.get(plan.tenant) ?? EMPTY_TENANT_CHECKSUM);
-      // A reviewed checksum may be a prefix (the PR comment keeps 16 hex digits per tenant).
-      if (reviewed !== undefined && (reviewed.length < 16 || !fresh.startsWith(reviewed))) {
-        refused.push({ tenant: plan.tenant, reviewed, fresh });
-        const reason = `refused: this tenant's plan changed since it was reviewed (reviewed ${reviewed.slice(0, 12)}, fresh ${fresh.slice(0, 12)}); re-run plan and review it`;
-        result = {
-          tenant: plan.tenant,
-          status: 'skipped',
-          results: allResults(plan.changes, 'skipped', reason),
-          reason,
-        };
-      } else result = await applyTenant(plan, sessions.get(plan.tenant), own, leave);
-      deps.onTenantDone?.(tenant.tenant, ++done, tenants.length, result);
-      return { plan, result };
+      const deadline = tenantDeadline(deps, opts.tenantTimeoutMs);
+      const own = deadline.deps;
+      try {
+        const plan = await planOneTenant(tenant, own, opts, sessions, created, early);
+        let result: TenantApplyResult;
+        const fresh = tenantChecksum(plan);
+        const reviewed =
+          opts.reviewed === undefined
+            ? undefined
+            : (opts.reviewed.get(plan.tenant) ?? EMPTY_TENANT_CHECKSUM);
+        // A reviewed checksum may be a prefix (the PR comment keeps 16 hex digits per tenant).
+        if (reviewed !== undefined && (reviewed.length < 16 || !fresh.startsWith(reviewed))) {
+          refused.push({ tenant: plan.tenant, reviewed, fresh });
+          const reason = `refused: this tenant's plan changed since it was reviewed (reviewed ${reviewed.slice(0, 12)}, fresh ${fresh.slice(0, 12)}); re-run plan and review it`;
+          result = {
+            tenant: plan.tenant,
+            status: 'skipped',
+            results: allResults(plan.changes, 'skipped', reason),
+            reason,
+          };
+        } else result = await applyTenant(plan, sessions.get(plan.tenant), own, leave);
+        deps.onTenantDone?.(tenant.tenant, ++done, tenants.length, result);
+        return { plan, result };
+      } finally {
+        deadline.dispose();
+      }
     });
     const plan = buildPlan(pairs.map((p) => p.plan));
     const order = new Map(plan.tenants.map((t, i) => [t.tenant, i]));
@@ -420,6 +450,7 @@ export async function readTenants(
   let done = 0;
   try {
     const reads = await mapConcurrent(tenants, deps.concurrency, async (tenant) => {
+      deps.onTenantStart?.(tenant.tenant, tenants.length);
       const result = await readOneTenant(tenant, deps, validationErrors, created);
       deps.onTenantDone?.(tenant.tenant, ++done, tenants.length);
       return result;
@@ -607,6 +638,7 @@ export async function applyPlan(
     plan.tenants,
     deps.concurrency,
     async (t, _i, leave): Promise<TenantApplyResult> => {
+      deps.onTenantStart?.(t.tenant, plan.tenants.length);
       const result = await applyTenant(t, sessions.get(t.tenant), deps, leave);
       deps.onTenantDone?.(t.tenant, ++done, plan.tenants.length, result);
       return result;
