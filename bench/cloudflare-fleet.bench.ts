@@ -1,69 +1,49 @@
-import { fork, type ChildProcess } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { stringify } from 'yaml';
-import type { PolicySource } from '../src/config/policy-set.js';
-import type * as LoadPoliciesModule from '../src/config/load-policies.js';
-import type * as SchemaValidatorModule from '../src/config/schema-validator.js';
-import type * as CloudflareProviderModule from '../src/providers/cloudflare/cloudflare-provider.js';
-import type * as HttpClientModule from '../src/providers/http/client.js';
-import type * as ProviderModule from '../src/providers/provider.js';
-import type * as ReconcileModule from '../src/reconcile/reconcile.js';
-import type * as SchemasModule from '../src/sources/schemas.js';
-import type { ReconcileDeps } from '../src/reconcile/reconcile.js';
 import type { EmulatorStats } from '../test/emulators/cloudflare/emulator.js';
-import { builtinProviders, capabilityTable } from '../src/providers/registry.js';
 import {
-  accountOf,
   benchData,
   benchDomains,
-  tenantId,
-  tokenEnvOf,
-  tokenOf,
-  type BenchShape,
+  bundleSource,
+  shapeFromEnv,
+  tenantSources,
+  tokensEnv,
 } from './cloudflare-data.js';
 import type { Command } from './cloudflare-emulator-process.js';
-import { askChild, type Asker, envNumber, median } from './measure.js';
+import { forkEmulator } from './emulator-harness.js';
+import { envNumber, median } from './measure.js';
+import { cloudflareDeps, planAndApplyTenants, policyLoader } from './product.js';
 
 /**
  * Part of `npm run bench:cloudflare` (alone: `npm run bench:cloudflare:fleet`): the
  * emergency change (one sender added to the bundle every tenant includes, planned and
  * applied tenant by tenant as `mxpolicy apply` does) to 1,000 tenants x 50 entries.
  *
+ * Each tenant costs a filtered read, the create, and a re-read that looks for a copy a
+ * concurrent run created (dedupe.ts). The re-reads go at low priority: once no read or write
+ * waits, so the block lands in every tenant first. Two figures per case, both from the start
+ * of the run: "blocked in every tenant" (the emulator's clock when the last create landed)
+ * against the bound of the requests that must come before it (all but the re-reads), and
+ * "process done" (every re-read answered, the report made) against the bound of them all.
+ *
  * - own tokens: one API token per tenant, each with Cloudflare's 1,200 requests per 5
- *   minutes; what binds is the 200 requests per second per IP. Target < 15 s.
+ *   minutes; what binds is the 200 requests per second per IP. Target: blocked in every
+ *   tenant < 15 s.
  * - shared token: one token for all 1,000 accounts. Cloudflare's budget (1,200 per 5
  *   minutes = 4/s) would make the run last 1,000 s; the run uses a scaled-down budget
  *   (SHARED_BUDGET, default 300 requests per 2 s = 150/s, block 2 s once exceeded) given
- *   to emulator and client alike. Bound = requests needed / allowed rate; target within 1.1x.
+ *   to emulator and client alike. Bound = requests needed / allowed rate; target: the process
+ *   done within 1.1x of its bound.
  *   No 429 may happen: the client's budget must keep the token out of the block.
  *
  * Each run has a fresh spending log (`.mxpolicy/budget` of a temp folder), as a fresh
  * runner would.
  */
 
-const dist = async <T>(path: string): Promise<T> => (await import(`../dist/${path}`)) as T;
-const { loadPolicies } = await dist<typeof LoadPoliciesModule>('config/load-policies.js');
-const { createSchemaValidator } = await dist<typeof SchemaValidatorModule>(
-  'config/schema-validator.js',
-);
-const { createCloudflareProviderFactory } = await dist<typeof CloudflareProviderModule>(
-  'providers/cloudflare/cloudflare-provider.js',
-);
-const { createHttpDispatcher } = await dist<typeof HttpClientModule>('providers/http/client.js');
-const { silentLogger } = await dist<typeof ProviderModule>('providers/provider.js');
-const { planAndApplyTenants } = await dist<typeof ReconcileModule>('reconcile/reconcile.js');
-const { readBundledSchemas } = await dist<typeof SchemasModule>('sources/schemas.js');
-
 const env = process.env;
 const num = (name: string, dflt: number): number => envNumber(name, dflt, env);
-const shape: BenchShape = {
-  tenants: num('FLEET_TENANTS', 1000),
-  senders: num('FLEET_SENDERS', 40),
-  exemptions: num('FLEET_EXEMPTIONS', 10),
-};
+const shape = shapeFromEnv(env, { tenants: 1000, senders: 40, exemptions: 10 }, 'FLEET_');
 const latencyMs = num('LATENCY_MS', 20);
 const perIpRate = num('PER_IP_RATE', 200);
 const runs = num('FLEET_RUNS', 3);
@@ -80,24 +60,22 @@ const TODAY = '2026-11-23';
 
 const ms = (n: number): string => `${Math.round(n)} ms`;
 
-function startEmulator(): {
-  child: ChildProcess;
-  ask: <T>(cmd: Command, expect: string) => Promise<T>;
-} {
-  const child = fork(fileURLToPath(new URL('./cloudflare-emulator-process.ts', import.meta.url)), {
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  const ask: Asker<Command> = askChild(child);
-  return { child, ask };
-}
-
 interface ScenarioResult {
   name: string;
+  /** Process done: every tenant applied and checked, the report made. */
   runsMs: number[];
   medianMs: number;
+  /** Blocked in every tenant: the last create landed (the emulator's clock). */
+  blockedRunsMs: number[];
+  blockedMs: number;
+  /** Parsing the policy files, before the first request (median). */
+  loadedMs: number;
   requests: number;
+  /** The requests that must come before the last create: all but the verification re-reads. */
+  blockRequests: number;
   rateLimited: number;
   boundMs: number;
+  blockedBoundMs: number;
   bound: string;
   target: string;
   met: boolean;
@@ -105,104 +83,58 @@ interface ScenarioResult {
 
 async function scenario(name: 'own tokens' | 'shared token'): Promise<ScenarioResult> {
   const shared = name === 'shared token';
-  const { ask } = startEmulator();
+  const emu = await forkEmulator<Command>(
+    'cloudflare-emulator-process.ts',
+    {
+      type: 'start',
+      shape,
+      latencyMs,
+      ...(shared
+        ? { sharedToken: SHARED_TOKEN, rateLimit: sharedBudget, blockMs: sharedBlockMs }
+        : { rateLimit: CLOUDFLARE_TOKEN_BUDGET }),
+    },
+    { validateResponses: false },
+  );
   try {
-    const { url } = await ask<{ url: string }>(
-      {
-        type: 'start',
-        shape,
-        latencyMs,
-        ...(shared
-          ? { sharedToken: SHARED_TOKEN, rateLimit: sharedBudget, blockMs: sharedBlockMs }
-          : { rateLimit: CLOUDFLARE_TOKEN_BUDGET }),
-      },
-      'started',
-    );
-    await ask({ type: 'validate-responses', on: false }, 'validate-responses');
     const data = benchData(shape, benchDomains());
-    const tenantSources: PolicySource[] = Array.from({ length: shape.tenants }, (_, t) => {
-      const mine = data.tenant(t);
-      return {
-        path: `policies/tenants/${tenantId(t)}.yaml`,
-        kind: 'tenant',
-        name: tenantId(t),
-        text: stringify({
-          tenant: tenantId(t),
-          providers: {
-            gateway: {
-              type: 'cloudflare',
-              account: accountOf(t),
-              tokenEnv: shared ? 'CF_TOKEN_SHARED' : tokenEnvOf(t),
-              baseUrl: url,
-            },
-          },
-          domains: [mine.route.domain],
-          include: ['baseline'],
-          blockedSenders: mine.blockedSenders,
-          exemptions: mine.exemptions,
-          routes: [
-            { domain: mine.route.domain, deliverTo: mine.route.deliverTo, requireTls: true },
-          ],
-        }),
-      };
+    const tenants = tenantSources(shape, data, emu.started.url, {
+      ...(shared ? { tokenEnv: 'CF_TOKEN_SHARED' } : {}),
     });
-    const validator = createSchemaValidator(readBundledSchemas());
-    const load = (extra: string[]): ReturnType<typeof loadPolicies> =>
-      loadPolicies(
-        [
-          {
-            path: 'policies/bundles/baseline.yaml',
-            kind: 'bundle',
-            name: 'baseline',
-            text: stringify({
-              bundle: 'baseline',
-              blockedSenders: [
-                ...data.baseline.blockedSenders,
-                ...extra.map((sender) => ({ sender, reason: 'phishing campaign INC-9002' })),
-              ],
-              exemptions: data.baseline.exemptions,
-            }),
-          },
-          ...tenantSources,
-        ],
-        { validator, capabilities: capabilityTable(builtinProviders), today: TODAY },
-      );
+    const loadSet = policyLoader(TODAY, { check: false });
+    const load = (extra: string[]): ReturnType<typeof loadSet> =>
+      loadSet([bundleSource(data.baseline, extra, 'phishing campaign INC-9002'), ...tenants]);
     const runsMs: number[] = [];
+    const blockedRunsMs: number[] = [];
+    const loadedMs: number[] = [];
     let requests = 0;
     let rateLimited = 0;
     const added: string[] = [];
     for (let r = 0; r < runs; r++) {
       added.push(`fleet-alert-${r}.account-verify.example`);
-      await ask({ type: 'reset' }, 'reset');
+      await emu.reset();
       const root = await mkdtemp(join(tmpdir(), 'mxpolicy-fleet-'));
-      const dispatcher = createHttpDispatcher({
-        connections: Math.ceil((2 * perIpRate * latencyMs) / 1000),
-      });
-      const deps: ReconcileDeps = {
-        registry: {
-          cloudflare: createCloudflareProviderFactory({
-            originRateLimit: { requests: perIpRate, windowMs: 1000, burst: 10 },
-            // The vendor's budget per token, as the client knows it (scaled when shared).
-            rateLimit: shared ? sharedBudget : CLOUDFLARE_TOKEN_BUDGET,
-          }),
-        },
+      const deps = cloudflareDeps({
+        sockets: Math.ceil((2 * perIpRate * latencyMs) / 1000),
+        perIpRate,
+        // The vendor's budget per token, as the client knows it (scaled when shared).
+        rateLimit: shared ? sharedBudget : CLOUDFLARE_TOKEN_BUDGET,
         rootDir: root,
         env: {
           // FLEET_BUDGET_STATE=off: without the spending log, to see what it costs.
           ...(env['FLEET_BUDGET_STATE'] === 'off' ? { MXPOLICY_BUDGET_STATE: 'off' } : {}),
-          ...(shared
-            ? { CF_TOKEN_SHARED: SHARED_TOKEN }
-            : Object.fromEntries(
-                Array.from({ length: shape.tenants }, (_, t) => [tokenEnvOf(t), tokenOf(t)]),
-              )),
+          ...(shared ? { CF_TOKEN_SHARED: SHARED_TOKEN } : tokensEnv(shape.tenants)),
         },
-        dispatcher,
-        logger: silentLogger,
-        now: () => new Date(`${TODAY}T12:00:00Z`),
-        concurrency: 16,
-      };
+        today: TODAY,
+      });
+      const landed = emu.ask<{ at: number; created: number }>(
+        { type: 'watch-created', count: shape.tenants },
+        'created-reached',
+      );
+      const startedAt = Date.now();
       const start = performance.now();
       const set = load(added);
+      // The policy files are parsed before the first request: part of both figures.
+      loadedMs.push(performance.now() - start);
       // As the emergency path plans it (`propose`, `--changed-since`): limited to the one key
       // that changed, read with Cloudflare's `pattern` filter. FLEET_READ=full reads every kind.
       const newest = added[added.length - 1] ?? '';
@@ -219,9 +151,13 @@ async function scenario(name: 'own tokens' | 'shared token'): Promise<ScenarioRe
             }),
       });
       runsMs.push(performance.now() - start);
-      await dispatcher.close();
+      const { at, created } = await landed;
+      if (created < shape.tenants)
+        throw new Error(`${name}: ${created} of ${shape.tenants} creates landed`);
+      blockedRunsMs.push(at - startedAt);
+      await deps.dispatcher.close();
       await rm(root, { recursive: true, force: true });
-      const s = (await ask<{ stats: EmulatorStats }>({ type: 'stats' }, 'stats')).stats;
+      const s = (await emu.stats<EmulatorStats>()).stats;
       if (run.report.summary.applied !== shape.tenants || run.report.summary.failed !== 0) {
         const bad = run.plan.tenants.filter((t) => t.status !== 'ok' || t.changes.length !== 1);
         throw new Error(
@@ -231,39 +167,46 @@ async function scenario(name: 'own tokens' | 'shared token'): Promise<ScenarioRe
       requests = s.requests;
       rateLimited = s.byStatus['429'] ?? 0;
       console.log(
-        `  ${name} run ${r + 1}: ${ms(runsMs[r] ?? 0)}, ${s.requests} requests, ${rateLimited} answered 429`,
+        `  ${name} run ${r + 1}: policies loaded at ${ms(loadedMs[r] ?? 0)}, blocked in every tenant at ${ms(blockedRunsMs[r] ?? 0)}, process done at ${ms(runsMs[r] ?? 0)}, ${s.requests} requests, ${rateLimited} answered 429`,
       );
     }
     const medianMs = median(runsMs);
-    const perIpBoundMs = (requests / perIpRate) * 1000;
-    if (shared) {
-      const rate = sharedBudget.requests / sharedBudget.windowMs;
-      const boundMs = Math.max(requests / rate, perIpBoundMs);
-      return {
-        name,
-        runsMs: runsMs.map(Math.round),
-        medianMs: Math.round(medianMs),
-        requests,
-        rateLimited,
-        boundMs: Math.round(boundMs),
-        bound: `${requests} requests / ${Math.round(rate * 1000)} per s (budget ${sharedBudget.requests}/${sharedBudget.windowMs / 1000} s, scaled down)`,
-        target: 'within 1.1x of the bound, no 429',
-        met: medianMs <= 1.1 * boundMs && rateLimited === 0,
-      };
-    }
-    return {
+    const blockedMs = median(blockedRunsMs);
+    // One verification re-read per tenant (one created pattern each) may follow the last create.
+    const blockRequests = requests - shape.tenants;
+    const rate = shared
+      ? Math.min(sharedBudget.requests / sharedBudget.windowMs, perIpRate / 1000)
+      : perIpRate / 1000;
+    const boundMs = requests / rate;
+    const blockedBoundMs = blockRequests / rate;
+    const common = {
       name,
       runsMs: runsMs.map(Math.round),
       medianMs: Math.round(medianMs),
+      blockedRunsMs: blockedRunsMs.map(Math.round),
+      blockedMs: Math.round(blockedMs),
+      loadedMs: Math.round(median(loadedMs)),
       requests,
+      blockRequests,
       rateLimited,
-      boundMs: Math.round(perIpBoundMs),
-      bound: `${requests} requests / ${perIpRate} per s per IP`,
-      target: '< 15 s',
-      met: medianMs < 15_000 && rateLimited === 0,
+      boundMs: Math.round(boundMs),
+      blockedBoundMs: Math.round(blockedBoundMs),
+    };
+    if (shared)
+      return {
+        ...common,
+        bound: `requests / ${Math.round(rate * 1000)} per s (budget ${sharedBudget.requests}/${sharedBudget.windowMs / 1000} s, scaled down)`,
+        target: 'process done within 1.1x of its bound, no 429',
+        met: medianMs <= 1.1 * boundMs && rateLimited === 0,
+      };
+    return {
+      ...common,
+      bound: `requests / ${perIpRate} per s per IP`,
+      target: 'blocked in every tenant < 15 s, no 429',
+      met: blockedMs < 15_000 && rateLimited === 0,
     };
   } finally {
-    await ask({ type: 'close' }, 'closed').catch(() => undefined);
+    await emu.close();
   }
 }
 
@@ -276,9 +219,16 @@ const results: ScenarioResult[] = [];
 if (which.includes('own')) results.push(await scenario('own tokens'));
 if (which.includes('shared')) results.push(await scenario('shared token'));
 console.log('');
+const sec = (n: number): string => `${(n / 1000).toFixed(1)} s`;
 for (const r of results)
   console.log(
-    `emergency change, ${r.name}: ${ms(r.medianMs)} (runs ${r.runsMs.join(', ')} ms)  requests ${r.requests}  429s ${r.rateLimited}  bound ${ms(r.boundMs)} = ${r.bound}  ratio ${(r.medianMs / r.boundMs).toFixed(2)}  target ${r.target}: ${r.met ? 'met' : 'MISSED'}`,
+    [
+      `emergency change, ${r.name} (${r.requests} requests, ${r.rateLimited} answered 429; bounds: ${r.bound}):`,
+      `  blocked in every tenant at ${sec(r.blockedMs)} (bound ${sec(r.blockedBoundMs)}: ${r.blockRequests} requests before the last create; runs ${r.blockedRunsMs.join(', ')} ms)`,
+      `  process done at ${sec(r.medianMs)} (bound ${sec(r.boundMs)}: all ${r.requests} requests; runs ${r.runsMs.join(', ')} ms)`,
+      `  (the policy files took ${sec(r.loadedMs)} to load before the first request)`,
+      `  target ${r.target}: ${r.met ? 'met' : 'MISSED'}`,
+    ].join('\n'),
   );
 const loads = loadavg().map((x) => +x.toFixed(2));
 console.log(`machine load average ${loads.join(' ')}`);

@@ -1,31 +1,25 @@
-import { builtinProviders, capabilityTable } from '../src/providers/registry.js';
-import { fork } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
-import { stringify } from 'yaml';
-import type { PolicySource } from '../src/config/policy-set.js';
-import type * as AffectedModule from '../src/config/affected-tenants.js';
-import type * as LoadPoliciesModule from '../src/config/load-policies.js';
-import type * as SchemaValidatorModule from '../src/config/schema-validator.js';
-import type * as CloudflareProviderModule from '../src/providers/cloudflare/cloudflare-provider.js';
-import type * as HttpClientModule from '../src/providers/http/client.js';
-import type * as ProviderModule from '../src/providers/provider.js';
-import type * as ReconcileModule from '../src/reconcile/reconcile.js';
-import type * as SchemasModule from '../src/sources/schemas.js';
-import type { ReconcileDeps } from '../src/reconcile/reconcile.js';
 import type { EmulatorStats } from '../test/emulators/cloudflare/emulator.js';
 import {
-  accountOf,
   benchData,
   benchDomains,
-  tenantId,
-  tokenEnvOf,
-  tokenOf,
-  type BenchShape,
+  bundleSource,
+  shapeFromEnv,
+  tenantSources,
+  tokensEnv,
 } from './cloudflare-data.js';
 import type { Command } from './cloudflare-emulator-process.js';
-import { askChild, type Asker, envNumber, median } from './measure.js';
+import { forkEmulator } from './emulator-harness.js';
+import { envNumber, median } from './measure.js';
+import {
+  affectedKeys,
+  applyPlan,
+  cloudflareDeps,
+  planTenants,
+  policyLoader,
+  readTenants,
+} from './product.js';
 
 /**
  * npm run bench:cloudflare-reads — what reading only what a change needs saves, in requests
@@ -40,28 +34,9 @@ import { askChild, type Asker, envNumber, median } from './measure.js';
  *                filtered request per tenant; then applied (one write per tenant)
  */
 
-const dist = async <T>(path: string): Promise<T> => (await import(`../dist/${path}`)) as T;
-const { loadPolicies } = await dist<typeof LoadPoliciesModule>('config/load-policies.js');
-const { affectedKeys } = await dist<typeof AffectedModule>('config/affected-tenants.js');
-const { createSchemaValidator } = await dist<typeof SchemaValidatorModule>(
-  'config/schema-validator.js',
-);
-const { createCloudflareProviderFactory } = await dist<typeof CloudflareProviderModule>(
-  'providers/cloudflare/cloudflare-provider.js',
-);
-const { createHttpDispatcher } = await dist<typeof HttpClientModule>('providers/http/client.js');
-const { silentLogger } = await dist<typeof ProviderModule>('providers/provider.js');
-const { applyPlan, planTenants, readTenants } =
-  await dist<typeof ReconcileModule>('reconcile/reconcile.js');
-const { readBundledSchemas } = await dist<typeof SchemasModule>('sources/schemas.js');
-
 const env = process.env;
 const num = (name: string, dflt: number): number => envNumber(name, dflt, env);
-const shape: BenchShape = {
-  tenants: num('TENANTS', 125),
-  senders: num('SENDERS', 2000),
-  exemptions: num('EXEMPTIONS', 500),
-};
+const shape = shapeFromEnv(env);
 const latencyMs = num('LATENCY_MS', 20);
 const perIpRate = num('PER_IP_RATE', 200);
 const allowed = Math.max(1, (perIpRate * latencyMs) / 1000);
@@ -69,97 +44,31 @@ const sockets = num('SOCKETS', Math.ceil(2 * allowed));
 const runs = num('RUNS', 3);
 const TODAY = '2026-11-23';
 
-const child = fork(fileURLToPath(new URL('./cloudflare-emulator-process.ts', import.meta.url)), {
-  stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+const emu = await forkEmulator<Command>('cloudflare-emulator-process.ts', {
+  type: 'start',
+  shape,
+  latencyMs,
 });
-const ask: Asker<Command> = askChild(child);
-
+const { url } = emu.started;
 try {
-  const { url } = await ask<{ url: string }>({ type: 'start', shape, latencyMs }, 'started');
   const data = benchData(shape, benchDomains());
-  const tenantSources = (routes: boolean): PolicySource[] =>
-    Array.from({ length: shape.tenants }, (_, t) => {
-      const mine = data.tenant(t);
-      const doc = {
-        tenant: tenantId(t),
-        providers: {
-          gateway: {
-            type: 'cloudflare',
-            account: accountOf(t),
-            tokenEnv: tokenEnvOf(t),
-            baseUrl: url,
-          },
-        },
-        domains: [mine.route.domain],
-        include: ['baseline'],
-        blockedSenders: mine.blockedSenders,
-        exemptions: mine.exemptions,
-        ...(routes
-          ? {
-              routes: [
-                { domain: mine.route.domain, deliverTo: mine.route.deliverTo, requireTls: true },
-              ],
-            }
-          : {}),
-      };
-      return {
-        path: `policies/tenants/${tenantId(t)}.yaml`,
-        kind: 'tenant' as const,
-        name: tenantId(t),
-        text: stringify(doc),
-      };
-    });
-  const bundle = (extra: string[]): PolicySource => ({
-    path: 'policies/bundles/baseline.yaml',
-    kind: 'bundle',
-    name: 'baseline',
-    text: stringify({
-      bundle: 'baseline',
-      blockedSenders: [
-        ...data.baseline.blockedSenders,
-        ...extra.map((sender) => ({ sender, reason: 'phishing campaign INC-9001' })),
-      ],
-      exemptions: data.baseline.exemptions,
-    }),
-  });
-  const validator = createSchemaValidator(readBundledSchemas());
-  const load = (extra: string[], routes: boolean): ReturnType<typeof loadPolicies> => {
-    const set = loadPolicies([bundle(extra), ...tenantSources(routes)], {
-      validator,
-      capabilities: capabilityTable(builtinProviders),
-      today: TODAY,
-    });
-    const errors = set.diagnostics.filter((d) => d.severity === 'error');
-    if (errors.length > 0) throw new Error(`policy errors: ${errors[0]?.message ?? ''}`);
-    return set;
-  };
+  const loadSet = policyLoader(TODAY);
+  const load = (extra: string[], routes: boolean): ReturnType<typeof loadSet> =>
+    loadSet([
+      bundleSource(data.baseline, extra, 'phishing campaign INC-9001'),
+      ...tenantSources(shape, data, url, { routes }),
+    ]);
 
-  const dispatcher = createHttpDispatcher({ connections: sockets });
-  const deps: ReconcileDeps = {
-    registry: {
-      cloudflare: createCloudflareProviderFactory({
-        originRateLimit: { requests: perIpRate, windowMs: 1000, burst: 10 },
-      }),
-    },
-    rootDir: '.',
-    env: Object.fromEntries(
-      Array.from({ length: shape.tenants }, (_, t) => [tokenEnvOf(t), tokenOf(t)]),
-    ),
-    dispatcher,
-    logger: silentLogger,
-    now: () => new Date(`${TODAY}T12:00:00Z`),
-    concurrency: 16,
-  };
+  const deps = cloudflareDeps({ sockets, perIpRate, env: tokensEnv(shape.tenants), today: TODAY });
   const planOpts = { today: TODAY, allowLargeChanges: false, validationErrors: new Map() };
-  const stats = async (): Promise<EmulatorStats> =>
-    (await ask<{ stats: EmulatorStats }>({ type: 'stats' }, 'stats')).stats;
-  const reset = (): Promise<unknown> => ask({ type: 'reset' }, 'reset');
+  const stats = async (): Promise<EmulatorStats> => (await emu.stats<EmulatorStats>()).stats;
+  const reset = emu.reset;
   const domainReads = (s: EmulatorStats): number =>
     s.byOperation['email_security_list_domains'] ?? 0;
 
   // Warm-up (untimed), then skip response validation in timed runs (emulator CPU).
   await planTenants(load([], false).tenants, deps, planOpts).then((r) => r.close());
-  await ask({ type: 'validate-responses', on: false }, 'validate-responses');
+  await emu.validateResponses(false);
 
   type Row = { ms: number; requests: number; domainReads: number };
   const rows: Record<string, Row[]> = {
@@ -212,8 +121,8 @@ try {
       if (report.summary.applied !== shape.tenants) throw new Error('apply failed');
     });
   }
-  await dispatcher.close();
-  const { violations } = await ask<{ violations: number }>({ type: 'stats' }, 'stats');
+  await deps.dispatcher.close();
+  const { violations } = await emu.stats();
 
   const summary = Object.fromEntries(
     Object.entries(rows).map(([k, v]) => [
@@ -255,5 +164,5 @@ try {
   await writeFile('bench/out/cloudflare-reads.json', JSON.stringify(result, null, 2) + '\n');
   if (violations > 0) process.exitCode = 1;
 } finally {
-  await ask({ type: 'close' }, 'closed').catch(() => undefined);
+  await emu.close();
 }

@@ -1,23 +1,23 @@
-import { fork } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import type { ApplyReport } from '../src/plan/types.js';
 import type { BlockedSenderEntry, ExemptionEntry } from '../src/model/kinds.js';
 import {
-  accountOf,
   benchData,
   benchDomains,
+  bundleDoc,
+  shapeFromEnv,
+  tenantDoc,
   tenantId,
-  tokenEnvOf,
-  tokenOf,
+  tokensEnv,
   type BenchShape,
   type TenantData,
 } from './cloudflare-data.js';
-import type { Command } from './cloudflare-emulator-process.js';
-import { measureCliAsync, median, type Run, askChild, type Asker, envNumber } from './measure.js';
+import type { Command, Start } from './cloudflare-emulator-process.js';
+import { forkEmulator, type ForkedEmulator } from './emulator-harness.js';
+import { measureCliAsync, median, type Run, envNumber } from './measure.js';
 
 /**
  * Whole-process scenarios of `bench:cloudflare`: the built CLI in a fresh process per run
@@ -41,38 +41,23 @@ const PER_IP_RATE = 200;
 const boundMs = (requests: number): number => (requests / PER_IP_RATE) * 1000;
 const s = (ms: number): string => `${(ms / 1000).toFixed(2)} s`;
 
-interface Emulator {
-  url: string;
-  ask<T>(cmd: Command, expect: string): Promise<T>;
-  requests(): Promise<number>;
-  close(): Promise<void>;
-}
+type Emulator = ForkedEmulator<Command, { url: string }> & { url: string };
 
 async function startEmulator(
   shape: BenchShape,
   latencyMs: number,
-  extra: { empty?: boolean; hang?: number[] } = {},
+  extra: Pick<Start, 'empty' | 'hang'> = {},
 ): Promise<Emulator> {
-  const child = fork(fileURLToPath(new URL('./cloudflare-emulator-process.ts', import.meta.url)), {
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    // The emulator of a million entries needs more than the default heap.
-    execArgv: [...process.execArgv, '--max-old-space-size=4096'],
-  });
-  const ask: Asker<Command> = askChild(child);
-  const { url } = await ask<{ url: string }>(
+  const emu = await forkEmulator<Command>(
+    'cloudflare-emulator-process.ts',
     { type: 'start', shape, latencyMs, ...extra },
-    'started',
-  );
-  await ask({ type: 'validate-responses', on: false }, 'validate-responses');
-  return {
-    url,
-    ask,
-    requests: async () =>
-      (await ask<{ stats: { requests: number } }>({ type: 'stats' }, 'stats')).stats.requests,
-    close: async () => {
-      await ask({ type: 'close' }, 'closed').catch(() => undefined);
+    {
+      validateResponses: false,
+      // The emulator of a million entries needs more than the default heap.
+      execArgv: [...process.execArgv, '--max-old-space-size=4096'],
     },
-  };
+  );
+  return { ...emu, url: emu.started.url };
 }
 
 interface Repo {
@@ -91,50 +76,18 @@ async function writeRepo(
   await mkdir(path.join(dir, 'policies', 'tenants'), { recursive: true });
   await mkdir(path.join(dir, 'policies', 'bundles'), { recursive: true });
   await writeBundle(dir, data.baseline, []);
-  for (let t = 0; t < shape.tenants; t++) {
-    const mine = data.tenant(t);
+  for (let t = 0; t < shape.tenants; t++)
     await writeFile(
       path.join(dir, 'policies', 'tenants', `${tenantId(t)}.yaml`),
-      stringify({
-        tenant: tenantId(t),
-        providers: {
-          gateway: {
-            type: 'cloudflare',
-            account: accountOf(t),
-            tokenEnv: tokenEnvOf(t),
-            baseUrl: url,
-          },
-        },
-        domains: [mine.route.domain],
-        include: ['baseline'],
-        blockedSenders: mine.blockedSenders,
-        exemptions: mine.exemptions,
-        routes: [{ domain: mine.route.domain, deliverTo: mine.route.deliverTo, requireTls: true }],
-      }),
+      stringify(tenantDoc(t, data.tenant(t), url)),
     );
-  }
-  return {
-    dir,
-    env: Object.fromEntries(
-      Array.from({ length: shape.tenants }, (_, t) => [tokenEnvOf(t), tokenOf(t)]),
-    ),
-  };
+  return { dir, env: tokensEnv(shape.tenants) };
 }
 
 async function writeBundle(dir: string, baseline: TenantData, added: string[]): Promise<void> {
   await writeFile(
     path.join(dir, 'policies', 'bundles', 'baseline.yaml'),
-    stringify({
-      bundle: 'baseline',
-      blockedSenders: [
-        ...baseline.blockedSenders,
-        ...added.map((sender) => ({
-          sender,
-          reason: 'phishing campaign INC-9001, block everywhere',
-        })),
-      ],
-      exemptions: baseline.exemptions,
-    }),
+    stringify(bundleDoc(baseline, added)),
   );
 }
 
@@ -153,7 +106,7 @@ export async function benchWholePlan(
     const results: (Run & { requests: number })[] = [];
     await measureCliAsync(['plan', ...CLI_ARGS], repo.dir, repo.env); // warm-up (file cache, JIT of the emulator)
     for (let r = 0; r < runs; r++) {
-      await emu.ask({ type: 'reset' }, 'reset');
+      await emu.reset();
       const run = await measureCliAsync(
         ['plan', '--detailed-exitcode', ...CLI_ARGS],
         repo.dir,
@@ -263,7 +216,7 @@ export async function benchHungTenant(
     for (let r = 0; r < runs; r++) {
       added.push(`login-verify-${r}.account-alerts.example`);
       await writeBundle(repo.dir, data.baseline, added);
-      await emu.ask({ type: 'reset' }, 'reset');
+      await emu.reset();
       const landed = emu.ask<{ at: number; created: number }>(
         { type: 'watch-created', count: healthy },
         'created-reached',
@@ -355,11 +308,7 @@ function syntheticData(shape: BenchShape): { baseline: TenantData; tenant(t: num
  */
 export async function runScaleBench(env: NodeJS.ProcessEnv = process.env): Promise<boolean> {
   const num = (name: string, dflt: number): number => envNumber(name, dflt, env);
-  const shape: BenchShape = {
-    tenants: num('TENANTS', 125),
-    senders: num('SENDERS', 2000),
-    exemptions: num('EXEMPTIONS', 500),
-  };
+  const shape = shapeFromEnv(env);
   const latencyMs = num('LATENCY_MS', 20);
   const runs = num('SCALE_RUNS', 3);
   const which = new Set((env['SCALE'] ?? 'plan,apply,hung,million').split(','));

@@ -1,31 +1,18 @@
-import { builtinProviders, capabilityTable } from '../src/providers/registry.js';
-import { fork } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
-import { stringify } from 'yaml';
-import type { PolicySource } from '../src/config/policy-set.js';
-import type * as LoadPoliciesModule from '../src/config/load-policies.js';
-import type * as SchemaValidatorModule from '../src/config/schema-validator.js';
-import type * as CloudflareProviderModule from '../src/providers/cloudflare/cloudflare-provider.js';
-import type * as HttpClientModule from '../src/providers/http/client.js';
-import type * as ProviderModule from '../src/providers/provider.js';
-import type * as ReconcileModule from '../src/reconcile/reconcile.js';
-import type * as SchemasModule from '../src/sources/schemas.js';
-import type { ReconcileDeps } from '../src/reconcile/reconcile.js';
 import type { EmulatorStats } from '../test/emulators/cloudflare/emulator.js';
 import {
-  accountOf,
   benchData,
   benchDomains,
-  tenantId,
-  tokenEnvOf,
-  tokenOf,
-  type BenchShape,
-  type TenantData,
+  bundleSource,
+  shapeFromEnv,
+  tenantSources,
+  tokensEnv,
 } from './cloudflare-data.js';
 import type { Command } from './cloudflare-emulator-process.js';
-import { askChild, type Asker, envNumber, median } from './measure.js';
+import { forkEmulator } from './emulator-harness.js';
+import { envNumber, median } from './measure.js';
+import { applyPlan, cloudflareDeps, planTenants, policyLoader, processCpuMs } from './product.js';
 
 /**
  * npm run bench:cloudflare — 125 tenants x (2,000 blocked senders + 500 exemptions + 1 route)
@@ -39,28 +26,9 @@ import { askChild, type Asker, envNumber, median } from './measure.js';
  * also requests / 200 per second.
  */
 
-// The product runs from dist/ (tsc output), as the CLI does: tsx's transform adds per-call
-// overhead (keepNames) that the built CLI does not have. `npm run bench:cloudflare` builds.
-const dist = async <T>(path: string): Promise<T> => (await import(`../dist/${path}`)) as T;
-const { loadPolicies } = await dist<typeof LoadPoliciesModule>('config/load-policies.js');
-const { createSchemaValidator } = await dist<typeof SchemaValidatorModule>(
-  'config/schema-validator.js',
-);
-const { createCloudflareProviderFactory } = await dist<typeof CloudflareProviderModule>(
-  'providers/cloudflare/cloudflare-provider.js',
-);
-const { createHttpDispatcher } = await dist<typeof HttpClientModule>('providers/http/client.js');
-const { silentLogger } = await dist<typeof ProviderModule>('providers/provider.js');
-const { applyPlan, planTenants } = await dist<typeof ReconcileModule>('reconcile/reconcile.js');
-const { readBundledSchemas } = await dist<typeof SchemasModule>('sources/schemas.js');
-
 const env = process.env;
 const num = (name: string, dflt: number): number => envNumber(name, dflt, env);
-const shape: BenchShape = {
-  tenants: num('TENANTS', 125),
-  senders: num('SENDERS', 2000),
-  exemptions: num('EXEMPTIONS', 500),
-};
+const shape = shapeFromEnv(env);
 const latencyMs = num('LATENCY_MS', 20);
 const perIpRate = num('PER_IP_RATE', 200);
 // What the rate limit allows in flight on average: 200 req/s x 20 ms = 4.
@@ -71,112 +39,35 @@ const sockets = num('SOCKETS', Math.ceil(2 * allowed));
 const runs = num('RUNS', 5);
 const TODAY = '2026-11-23';
 
-// ---- the emulator, in a child process ---------------------------------------------------
-const child = fork(fileURLToPath(new URL('./cloudflare-emulator-process.ts', import.meta.url)), {
-  stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-});
-const ask: Asker<Command> = askChild(child);
-
 const ms = (n: number): string => `${Math.round(n)} ms`;
 
+// ---- the emulator, in a child process ---------------------------------------------------
+const t0 = performance.now();
+const emu = await forkEmulator<Command>('cloudflare-emulator-process.ts', {
+  type: 'start',
+  shape,
+  latencyMs,
+});
+const { url } = emu.started;
 try {
-  const t0 = performance.now();
-  const { url } = await ask<{ url: string }>({ type: 'start', shape, latencyMs }, 'started');
   const data = benchData(shape, benchDomains());
   console.log(
     `emulator ready (${shape.tenants} tenants x ${shape.senders} senders + ${shape.exemptions} exemptions) in ${ms(performance.now() - t0)}`,
   );
 
   // ---- policies --------------------------------------------------------------------------
-  const yamlEntries = (d: TenantData): object => ({
-    blockedSenders: d.blockedSenders,
-    exemptions: d.exemptions,
-  });
-  const tenantSources: PolicySource[] = Array.from({ length: shape.tenants }, (_, t) => {
-    const mine = data.tenant(t);
-    const doc = {
-      tenant: tenantId(t),
-      providers: {
-        gateway: {
-          type: 'cloudflare',
-          account: accountOf(t),
-          tokenEnv: tokenEnvOf(t),
-          baseUrl: url,
-        },
-      },
-      domains: [mine.route.domain],
-      include: ['baseline'],
-      ...yamlEntries(mine),
-      routes: [{ domain: mine.route.domain, deliverTo: mine.route.deliverTo, requireTls: true }],
-    };
-    return {
-      path: `policies/tenants/${tenantId(t)}.yaml`,
-      kind: 'tenant',
-      name: tenantId(t),
-      text: stringify(doc),
-    };
-  });
-  const bundleSource = (extra: string[]): PolicySource => ({
-    path: 'policies/bundles/baseline.yaml',
-    kind: 'bundle',
-    name: 'baseline',
-    text: stringify({
-      bundle: 'baseline',
-      blockedSenders: [
-        ...data.baseline.blockedSenders,
-        ...extra.map((sender) => ({
-          sender,
-          reason: 'phishing campaign INC-9001, block everywhere',
-        })),
-      ],
-      exemptions: data.baseline.exemptions,
-    }),
-  });
-  const validator = createSchemaValidator(readBundledSchemas());
-  const load = (extra: string[]): ReturnType<typeof loadPolicies> => {
-    const set = loadPolicies([bundleSource(extra), ...tenantSources], {
-      validator,
-      capabilities: capabilityTable(builtinProviders),
-      today: TODAY,
-    });
-    const errors = set.diagnostics.filter((d) => d.severity === 'error');
-    if (errors.length > 0)
-      throw new Error(
-        `policy errors: ${errors
-          .slice(0, 3)
-          .map((e) => e.message)
-          .join('; ')}`,
-      );
-    return set;
-  };
+  const tenants = tenantSources(shape, data, url);
+  const loadSet = policyLoader(TODAY);
+  const load = (extra: string[]): ReturnType<typeof loadSet> =>
+    loadSet([bundleSource(data.baseline, extra), ...tenants]);
 
   // ---- client ----------------------------------------------------------------------------
-  const dispatcher = createHttpDispatcher({ connections: sockets });
-  const deps: ReconcileDeps = {
-    registry: {
-      cloudflare: createCloudflareProviderFactory({
-        originRateLimit: { requests: perIpRate, windowMs: 1000, burst: 10 },
-      }),
-    },
-    rootDir: '.',
-    env: Object.fromEntries(
-      Array.from({ length: shape.tenants }, (_, t) => [tokenEnvOf(t), tokenOf(t)]),
-    ),
-    dispatcher,
-    logger: silentLogger,
-    now: () => new Date(`${TODAY}T12:00:00Z`),
-    concurrency: 16,
-  };
+  const deps = cloudflareDeps({ sockets, perIpRate, env: tokensEnv(shape.tenants), today: TODAY });
   const planOpts = { today: TODAY, allowLargeChanges: false, validationErrors: new Map() };
-  const stats = async (): Promise<EmulatorStats> =>
-    (await ask<{ stats: EmulatorStats }>({ type: 'stats' }, 'stats')).stats;
-  const emulatorCpu = async (): Promise<number> =>
-    (await ask<{ cpuMs: number }>({ type: 'stats' }, 'stats')).cpuMs;
-  const clientCpu = (): number => {
-    const u = process.cpuUsage();
-    return (u.user + u.system) / 1000;
-  };
-  const reset = (): Promise<unknown> => ask({ type: 'reset' }, 'reset');
+  const stats = async (): Promise<EmulatorStats> => (await emu.stats<EmulatorStats>()).stats;
+  const emulatorCpu = async (): Promise<number> => (await emu.stats()).cpuMs;
+  const clientCpu = processCpuMs;
+  const reset = emu.reset;
   // One request per page: senders, exemptions, and the one page of domains.
   const pagesFor = (senders: number): number =>
     shape.tenants * (Math.ceil(senders / 1000) + Math.ceil(shape.exemptions / 1000) + 1);
@@ -189,7 +80,7 @@ try {
   // once. Timed runs then skip the emulator's response validation (about 10 ms of emulator
   // CPU per 1,000-entry page, which would be measuring the emulator, not the client).
   await planTenants(set.tenants, deps, planOpts);
-  await ask({ type: 'validate-responses', on: false }, 'validate-responses');
+  await emu.validateResponses(false);
   const planTimes: number[] = [];
   const planCpu: { client: number; emulator: number }[] = [];
   let planRequests = 0;
@@ -263,8 +154,8 @@ try {
       checks,
     });
   }
-  const { violations } = await ask<{ violations: number }>({ type: 'stats' }, 'stats');
-  await dispatcher.close();
+  const { violations } = await emu.stats();
+  await deps.dispatcher.close();
 
   // ---- report ----------------------------------------------------------------------------
   const planMedian = median(planTimes);
@@ -331,7 +222,7 @@ try {
   );
   if (violations > 0 || (!met && env['BENCH_STRICT'] === '1')) process.exitCode = 1;
 } finally {
-  await ask({ type: 'close' }, 'closed').catch(() => undefined);
+  await emu.close();
 }
 
 // ---- whole-process scenarios (bench/cloudflare-scale.ts; SCALE=none leaves them out) ------

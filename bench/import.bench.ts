@@ -1,12 +1,13 @@
-import { fork, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { accountOf, tenantId, tokenEnvOf, tokenOf, type BenchShape } from './cloudflare-data.js';
+import { accountOf, shapeFromEnv, tenantId, tokenEnvOf, tokensEnv } from './cloudflare-data.js';
 import type { Command } from './cloudflare-emulator-process.js';
-import { askChild, type Asker, envNumber, median } from './measure.js';
+import { forkEmulator } from './emulator-harness.js';
+import { envNumber, median } from './measure.js';
 
 /**
  * npm run bench:import — onboarding at scale: 125 acquired tenants x 2,500 live entries
@@ -21,11 +22,7 @@ const BIN = fileURLToPath(new URL('../bin/mxpolicy.js', import.meta.url));
 
 const env = process.env;
 const num = (name: string, dflt: number): number => envNumber(name, dflt, env);
-const shape: BenchShape = {
-  tenants: num('TENANTS', 125),
-  senders: num('SENDERS', 2000),
-  exemptions: num('EXEMPTIONS', 500),
-};
+const shape = shapeFromEnv(env);
 const latencyMs = num('LATENCY_MS', 20);
 const runs = num('RUNS', 3);
 const regexPerTenant = num('REGEX', 3);
@@ -38,27 +35,18 @@ async function startEmulator(): Promise<{
   stats: () => Promise<{ requests: number; byOperation: Record<string, number>; cpuMs: number }>;
   stop: () => Promise<void>;
 }> {
-  const child = fork(fileURLToPath(new URL('./cloudflare-emulator-process.ts', import.meta.url)), {
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  const ask: Asker<Command> = askChild(child);
-  const { url } = await ask<{ url: string }>(
+  const emu = await forkEmulator<Command>(
+    'cloudflare-emulator-process.ts',
     { type: 'start', shape, latencyMs, unmanaged: { regexPerTenant } },
-    'started',
+    { validateResponses: false },
   );
-  await ask({ type: 'validate-responses', on: false }, 'validate-responses');
   return {
-    url,
+    url: emu.started.url,
     stats: async () => {
-      const r = await ask<{
-        stats: { requests: number; byOperation: Record<string, number> };
-        cpuMs: number;
-      }>({ type: 'stats' }, 'stats');
+      const r = await emu.stats<{ requests: number; byOperation: Record<string, number> }>();
       return { ...r.stats, cpuMs: r.cpuMs };
     },
-    stop: async () => {
-      await ask({ type: 'close' }, 'closed');
-    },
+    stop: emu.close,
   };
 }
 
@@ -105,9 +93,7 @@ async function cli(
   return { code, stdout, stderr, ms, cpuMs: exitedChildrenCpuMs() - c0 };
 }
 
-const tokens = Object.fromEntries(
-  Array.from({ length: shape.tenants }, (_, t) => [tokenEnvOf(t), tokenOf(t)]),
-);
+const tokens = tokensEnv(shape.tenants);
 const imports: number[] = [];
 const importCpu: number[] = [];
 const plans: number[] = [];

@@ -1,4 +1,12 @@
 import type { BlockedSenderEntry, ExemptionEntry } from '../src/model/kinds.js';
+import {
+  FIRST_OCTETS,
+  ownOf,
+  splitEntries,
+  tenantId,
+  type BenchShape,
+  type Entries,
+} from './tenant-data.js';
 
 /**
  * Deterministic data for the Mimecast benchmark: 125 client accounts, each with blocked
@@ -7,43 +15,21 @@ import type { BlockedSenderEntry, ExemptionEntry } from '../src/model/kinds.js';
  * `disposable-email-domains` list (see cloudflare-data.ts for the filter).
  */
 
-export interface MimecastBenchShape {
-  tenants: number;
-  /** Blocked senders per tenant (baseline bundle + the tenant's own). */
-  senders: number;
-  /** Spoof exemptions per tenant (baseline bundle + the tenant's own). */
-  exemptions: number;
-}
+export type MimecastBenchShape = BenchShape;
 
-export const BASELINE_SHARE = 0.75;
-
-export const tenantId = (t: number): string => `t${String(t).padStart(3, '0')}`;
+export { tenantId };
 export const clientIdOf = (t: number): string => `mxpolicy-bench-${tenantId(t)}`;
 export const secretOf = (t: number): string => `bench-secret-${t}-${'s'.repeat(24)}`;
 export const secretEnvOf = (t: number): string => `MC_SECRET_T${String(t).padStart(3, '0')}`;
 
-export interface MimecastTenantData {
-  blockedSenders: BlockedSenderEntry[];
-  exemptions: ExemptionEntry[];
-}
+export type MimecastTenantData = Entries;
 
 export interface MimecastBenchData {
   baseline: MimecastTenantData;
   tenant(t: number): MimecastTenantData;
 }
 
-const FIRST_OCTETS = [23, 45, 62, 77, 89, 91, 146, 185, 193, 212];
-
 export function mimecastBenchData(shape: MimecastBenchShape, domains: string[]): MimecastBenchData {
-  const baseSenders = Math.round(shape.senders * BASELINE_SHARE);
-  const baseExempt = Math.round(shape.exemptions * 0.2);
-  const ownSenders = shape.senders - baseSenders;
-  const ownExempt = shape.exemptions - baseExempt;
-  const need = baseSenders + baseExempt + shape.tenants * (ownSenders + ownExempt);
-  if (domains.length < need) throw new Error(`need ${need} domains, have ${domains.length}`);
-  let next = 0;
-  const take = (n: number): string[] => domains.slice(next, (next += n));
-
   const sender = (d: string, i: number): BlockedSenderEntry => {
     const reason = `disposable mail source #${i}`;
     if (i % 20 === 7)
@@ -64,25 +50,10 @@ export function mimecastBenchData(shape: MimecastBenchShape, domains: string[]):
           verifySender: i % 4 !== 1,
           reason: 'partner sends in our name',
         };
-
-  const baseline: MimecastTenantData = {
-    blockedSenders: take(baseSenders).map((d, i) => sender(d, i)),
-    exemptions: take(baseExempt).map((d, i) => exemption(d, i)),
-  };
-  const own = Array.from({ length: shape.tenants }, () => ({
-    blockedSenders: take(ownSenders).map((d, i): BlockedSenderEntry =>
-      i % 4 === 0
-        ? { sender: `billing@${d}`, reason: `invoice fraud, tenant report #${i}` }
-        : { sender: d, reason: `disposable mail source, tenant report #${i}` },
-    ),
-    exemptions: take(ownExempt).map((d, i) => exemption(d, i + 1)),
-  }));
-  return {
-    baseline,
-    tenant: (t) => {
-      const mine = own[t];
-      if (mine === undefined) throw new Error(`no tenant ${t}`);
-      return mine;
-    },
-  };
+  const { baseline, own } = splitEntries(shape, domains, {
+    sender,
+    exemption,
+    ownExemption: (d, i) => exemption(d, i + 1),
+  });
+  return { baseline, tenant: (t) => ownOf(own, t) };
 }

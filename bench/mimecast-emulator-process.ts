@@ -2,65 +2,38 @@ import {
   startMimecastEmulator,
   type MimecastEmulator,
 } from '../test/emulators/mimecast/emulator.js';
+import { serveEmulator } from './emulator-child.js';
 import { clientIdOf, secretOf } from './mimecast-data.js';
 
 /**
- * The Mimecast benchmark's emulator, in its own process so that serving 275,000 policies
- * does not steal CPU from the client being measured. Driven over IPC.
+ * The Mimecast benchmark's emulator, in its own process (emulator-child.ts) so that serving
+ * 275,000 policies does not steal CPU from the client being measured.
  */
 
-export type Command =
-  | { type: 'start'; tenants: number; latencyMs: number }
-  | { type: 'stats' }
-  | { type: 'reset' }
-  /** Empty every account (for the next "full apply from empty" run). */
-  | { type: 'clear' }
-  | { type: 'validate-responses'; on: boolean }
-  | { type: 'close' };
+type Start = { type: 'start'; tenants: number; latencyMs: number };
+/** Empty every account (for the next "full apply from empty" run). */
+type Clear = { type: 'clear' };
+export type Command = Start | Clear;
 
-let emu: MimecastEmulator | undefined;
 let tenants = 0;
-
-function reply(message: unknown): void {
-  process.send?.(message);
-}
-
+// addAccount replaces an account with an empty one (tokens stay valid).
 const addAccounts = (e: MimecastEmulator): void => {
   for (let t = 0; t < tenants; t++) e.addAccount(clientIdOf(t), secretOf(t));
 };
 
-process.on('message', (cmd: Command) => {
-  void (async () => {
-    if (cmd.type === 'start') {
-      tenants = cmd.tenants;
-      emu = await startMimecastEmulator({ latencyMs: cmd.latencyMs });
+serveEmulator<MimecastEmulator, Start, Clear>({
+  start: async (cmd) => {
+    tenants = cmd.tenants;
+    const emu = await startMimecastEmulator({ latencyMs: cmd.latencyMs });
+    addAccounts(emu);
+    return { emu, reply: { url: emu.url } };
+  },
+  // The request log is for tests; the benchmark wants the counters only.
+  stats: ({ stats: { log: _log, ...stats } }) => stats,
+  commands: {
+    clear: (emu) => {
       addAccounts(emu);
-      reply({ type: 'started', url: emu.url });
-    } else if (cmd.type === 'stats') {
-      const { log: _log, ...stats } = emu?.stats ?? { log: [] };
-      reply({
-        type: 'stats',
-        stats,
-        violations: emu?.violations.length ?? 0,
-        firstViolation: emu?.violations[0],
-        cpuMs: (process.cpuUsage().user + process.cpuUsage().system) / 1000,
-      });
-    } else if (cmd.type === 'validate-responses') {
-      emu?.setValidateResponses(cmd.on);
-      reply({ type: 'validate-responses' });
-    } else if (cmd.type === 'reset') {
-      emu?.resetStats();
-      reply({ type: 'reset' });
-    } else if (cmd.type === 'clear') {
-      // addAccount replaces an account with an empty one (tokens stay valid).
-      if (emu !== undefined) addAccounts(emu);
-      reply({ type: 'clear' });
-    } else {
-      await emu?.close();
-      reply({ type: 'closed' });
-      process.exit(0);
-    }
-  })().catch((err: unknown) => {
-    reply({ type: 'error', message: err instanceof Error ? err.stack : String(err) });
-  });
+      return {};
+    },
+  },
 });

@@ -1,21 +1,12 @@
-import { fork } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
-import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import type { PolicySource } from '../src/config/policy-set.js';
-import type * as LoadPoliciesModule from '../src/config/load-policies.js';
-import type * as SchemaValidatorModule from '../src/config/schema-validator.js';
-import type * as HttpClientModule from '../src/providers/http/client.js';
-import type * as MimecastProviderModule from '../src/providers/mimecast/mimecast-provider.js';
-import type * as ProviderModule from '../src/providers/provider.js';
-import type * as RegistryModule from '../src/providers/registry.js';
-import type * as ReconcileModule from '../src/reconcile/reconcile.js';
-import type * as SchemasModule from '../src/sources/schemas.js';
 import type { ReconcileDeps } from '../src/reconcile/reconcile.js';
 import type { MimecastStats } from '../test/emulators/mimecast/emulator.js';
+import { forkEmulator } from './emulator-harness.js';
 import { DOMAINS } from './generate.js';
-import { machine, median, askChild, type Asker, envNumber } from './measure.js';
+import { machine, median, envNumber } from './measure.js';
 import {
   clientIdOf,
   mimecastBenchData,
@@ -25,6 +16,15 @@ import {
   type MimecastBenchShape,
 } from './mimecast-data.js';
 import type { Command } from './mimecast-emulator-process.js';
+import {
+  applyPlan,
+  createHttpDispatcher,
+  createMimecastProviderFactory,
+  planTenants,
+  policyLoader,
+  processCpuMs,
+  silentLogger,
+} from './product.js';
 
 /**
  * npm run bench:mimecast — issue 10 scope 8: 125 Mimecast client accounts x (2,000 blocked
@@ -37,21 +37,6 @@ import type { Command } from './mimecast-emulator-process.js';
  * rate numbers, so "allowed" is what this client lets out at once: its socket pool (one
  * origin, api.services.mimecast.com, for every account).
  */
-
-const dist = async <T>(path: string): Promise<T> => (await import(`../dist/${path}`)) as T;
-const { loadPolicies } = await dist<typeof LoadPoliciesModule>('config/load-policies.js');
-const { createSchemaValidator } = await dist<typeof SchemaValidatorModule>(
-  'config/schema-validator.js',
-);
-const { createMimecastProviderFactory } = await dist<typeof MimecastProviderModule>(
-  'providers/mimecast/mimecast-provider.js',
-);
-const { builtinProviders, capabilityTable } =
-  await dist<typeof RegistryModule>('providers/registry.js');
-const { createHttpDispatcher } = await dist<typeof HttpClientModule>('providers/http/client.js');
-const { silentLogger } = await dist<typeof ProviderModule>('providers/provider.js');
-const { applyPlan, planTenants } = await dist<typeof ReconcileModule>('reconcile/reconcile.js');
-const { readBundledSchemas } = await dist<typeof SchemasModule>('sources/schemas.js');
 
 const env = process.env;
 const num = (name: string, dflt: number): number => envNumber(name, dflt, env);
@@ -69,17 +54,15 @@ const TODAY = '2026-11-23';
 const PAGE = 500;
 const BATCH = 50;
 
-const child = fork(fileURLToPath(new URL('./mimecast-emulator-process.ts', import.meta.url)), {
-  stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-});
-const ask: Asker<Command> = askChild(child);
 const ms = (n: number): string => `${Math.round(n)} ms`;
 
+const emu = await forkEmulator<Command>('mimecast-emulator-process.ts', {
+  type: 'start',
+  tenants: shape.tenants,
+  latencyMs,
+});
+const { url } = emu.started;
 try {
-  const { url } = await ask<{ url: string }>(
-    { type: 'start', tenants: shape.tenants, latencyMs },
-    'started',
-  );
   const data = mimecastBenchData(shape, DOMAINS);
 
   // ---- policies --------------------------------------------------------------------------
@@ -123,23 +106,9 @@ try {
       exemptions: data.baseline.exemptions,
     }),
   });
-  const validator = createSchemaValidator(readBundledSchemas());
-  const load = (extra: string[]): ReturnType<typeof loadPolicies> => {
-    const set = loadPolicies([bundleSource(extra), ...tenantSources], {
-      validator,
-      capabilities: capabilityTable(builtinProviders),
-      today: TODAY,
-    });
-    const errors = set.diagnostics.filter((d) => d.severity === 'error');
-    if (errors.length > 0)
-      throw new Error(
-        `policy errors: ${errors
-          .slice(0, 3)
-          .map((e) => e.message)
-          .join('; ')}`,
-      );
-    return set;
-  };
+  const loadSet = policyLoader(TODAY);
+  const load = (extra: string[]): ReturnType<typeof loadSet> =>
+    loadSet([bundleSource(extra), ...tenantSources]);
 
   // ---- client ----------------------------------------------------------------------------
   const dispatcher = createHttpDispatcher({ connections: sockets });
@@ -155,9 +124,8 @@ try {
     concurrency,
   };
   const planOpts = { today: TODAY, allowLargeChanges: true, validationErrors: new Map() };
-  const stats = async (): Promise<MimecastStats> =>
-    (await ask<{ stats: MimecastStats }>({ type: 'stats' }, 'stats')).stats;
-  const reset = (): Promise<unknown> => ask({ type: 'reset' }, 'reset');
+  const stats = async (): Promise<MimecastStats> => (await emu.stats<MimecastStats>()).stats;
+  const reset = emu.reset;
   const bound = (requests: number): number => (requests * latencyMs) / sockets;
   const pages = (n: number): number => Math.max(1, Math.ceil(n / PAGE));
   const senders = shape.senders;
@@ -173,12 +141,11 @@ try {
     const run = await planTenants(few, deps, planOpts);
     await applyPlan(run.plan, run.sessions, deps);
     await planTenants(few, deps, planOpts);
-    await ask({ type: 'validate-responses', on: false }, 'validate-responses');
+    await emu.validateResponses(false);
   }
   const cpu = async (): Promise<{ client: number; emulator: number }> => {
-    const u = process.cpuUsage();
-    const { cpuMs } = await ask<{ cpuMs: number }>({ type: 'stats' }, 'stats');
-    return { client: (u.user + u.system) / 1000, emulator: cpuMs };
+    const client = processCpuMs();
+    return { client, emulator: (await emu.stats()).cpuMs };
   };
   const cpuSince = async (from: {
     client: number;
@@ -198,7 +165,7 @@ try {
     cpu: { client: number; emulator: number };
   }[] = [];
   for (let r = 0; r < applyRuns; r++) {
-    await ask({ type: 'clear' }, 'clear');
+    await emu.ask({ type: 'clear' }, 'clear');
     await reset();
     const cpu0 = await cpu();
     const start = performance.now();
@@ -274,10 +241,8 @@ try {
       requests: s.requests,
     });
   }
-  const { violations, firstViolation } = await ask<{ violations: number; firstViolation?: string }>(
-    { type: 'stats' },
-    'stats',
-  );
+  const { violations, firstViolations } = await emu.stats();
+  const firstViolation = firstViolations[0];
   await dispatcher.close();
 
   // ---- report ----------------------------------------------------------------------------
@@ -362,5 +327,5 @@ try {
   );
   if (violations > 0 || (!met && env['BENCH_STRICT'] === '1')) process.exitCode = 1;
 } finally {
-  await ask({ type: 'close' }, 'closed').catch(() => undefined);
+  await emu.close();
 }

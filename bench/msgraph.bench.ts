@@ -1,19 +1,10 @@
-import { fork } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
-import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
-import type * as LoadPoliciesModule from '../src/config/load-policies.js';
-import type * as SchemaValidatorModule from '../src/config/schema-validator.js';
-import type * as HttpClientModule from '../src/providers/http/client.js';
-import type * as MsGraphProviderModule from '../src/providers/msgraph/msgraph-provider.js';
-import type * as ProviderModule from '../src/providers/provider.js';
-import type * as RegistryModule from '../src/providers/registry.js';
-import type * as ReconcileModule from '../src/reconcile/reconcile.js';
-import type * as SchemasModule from '../src/sources/schemas.js';
 import type { ReconcileDeps } from '../src/reconcile/reconcile.js';
 import type { EmulatorStats } from '../test/emulators/msgraph/emulator.js';
-import { machine, median, askChild, type Asker, envNumber } from './measure.js';
+import { forkEmulator } from './emulator-harness.js';
+import { machine, median, envNumber } from './measure.js';
 import {
   BENCH_CASE,
   BENCH_CLIENT,
@@ -21,6 +12,15 @@ import {
   BENCH_TENANT,
   type Command,
 } from './msgraph-emulator-process.js';
+import {
+  applyPlan,
+  createHttpDispatcher,
+  createMsGraphProviderFactory,
+  planTenants,
+  policyLoader,
+  processCpuMs,
+  silentLogger,
+} from './product.js';
 
 /**
  * npm run bench:msgraph — one Microsoft 365 tenant whose directory has 50,000 mailboxes
@@ -37,21 +37,6 @@ import {
  * flight, plus the policy creates. Targets: apply < 60 s, the plan after it < 10 s.
  */
 
-const dist = async <T>(path: string): Promise<T> => (await import(`../dist/${path}`)) as T;
-const { loadPolicies } = await dist<typeof LoadPoliciesModule>('config/load-policies.js');
-const { createSchemaValidator } = await dist<typeof SchemaValidatorModule>(
-  'config/schema-validator.js',
-);
-const { createMsGraphProviderFactory } = await dist<typeof MsGraphProviderModule>(
-  'providers/msgraph/msgraph-provider.js',
-);
-const { builtinProviders, capabilityTable } =
-  await dist<typeof RegistryModule>('providers/registry.js');
-const { createHttpDispatcher } = await dist<typeof HttpClientModule>('providers/http/client.js');
-const { silentLogger } = await dist<typeof ProviderModule>('providers/provider.js');
-const { applyPlan, planTenants } = await dist<typeof ReconcileModule>('reconcile/reconcile.js');
-const { readBundledSchemas } = await dist<typeof SchemasModule>('sources/schemas.js');
-
 const env = process.env;
 const num = (name: string, dflt: number): number => envNumber(name, dflt, env);
 const mailboxes = num('MAILBOXES', 50_000);
@@ -64,17 +49,8 @@ const batchesInFlight = num('BATCHES_IN_FLIGHT', 12);
 const runs = num('RUNS', 3);
 const TODAY = '2026-12-01';
 
-const child = fork(fileURLToPath(new URL('./msgraph-emulator-process.ts', import.meta.url)), {
-  stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-});
-const ask: Asker<Command> = askChild(child);
 const ms = (n: number): string => `${(n / 1000).toFixed(2)} s`;
 
-interface StatsReply {
-  stats: EmulatorStats;
-  violations: string[];
-  cpuMs: number;
-}
 interface HoldsReply {
   policies: number;
   sources: number;
@@ -83,20 +59,14 @@ interface HoldsReply {
   statuses: string[];
 }
 
+const t0 = performance.now();
+const emu = await forkEmulator<Command, { graphUrl: string; authorityUrl: string }>(
+  'msgraph-emulator-process.ts',
+  { type: 'start', mailboxes, withoutMail, disabled, latencyMs, settleMs, sourceLimit },
+);
+const { ask } = emu;
+const { graphUrl, authorityUrl } = emu.started;
 try {
-  const t0 = performance.now();
-  const { graphUrl, authorityUrl } = await ask<{ graphUrl: string; authorityUrl: string }>(
-    {
-      type: 'start',
-      mailboxes,
-      withoutMail,
-      disabled,
-      latencyMs,
-      settleMs,
-      sourceLimit,
-    },
-    'started',
-  );
   console.log(
     `emulator ready: ${mailboxes} mailboxes + ${withoutMail} users without mail + ${disabled} disabled, ${latencyMs} ms per request (${ms(performance.now() - t0)})`,
   );
@@ -125,16 +95,9 @@ try {
       },
     ],
   });
-  const set = loadPolicies(
-    [{ path: 'policies/tenants/contoso.yaml', kind: 'tenant', name: 'contoso', text: tenantText }],
-    {
-      validator: createSchemaValidator(readBundledSchemas()),
-      capabilities: capabilityTable(builtinProviders),
-      today: TODAY,
-    },
-  );
-  const errors = set.diagnostics.filter((d) => d.severity === 'error');
-  if (errors.length > 0) throw new Error(`policy errors: ${errors[0]?.message ?? ''}`);
+  const set = policyLoader(TODAY)([
+    { path: 'policies/tenants/contoso.yaml', kind: 'tenant', name: 'contoso', text: tenantText },
+  ]);
 
   const dispatcher = createHttpDispatcher({ connections: 16 });
   const deps: ReconcileDeps = {
@@ -147,11 +110,8 @@ try {
     concurrency: 1,
   };
   const planOpts = { today: TODAY, allowLargeChanges: false, validationErrors: new Map() };
-  const stats = async (): Promise<StatsReply> => ask<StatsReply>({ type: 'stats' }, 'stats');
-  const clientCpu = (): number => {
-    const u = process.cpuUsage();
-    return (u.user + u.system) / 1000;
-  };
+  const stats = (): ReturnType<typeof emu.stats<EmulatorStats>> => emu.stats<EmulatorStats>();
+  const clientCpu = processCpuMs;
 
   const applies: {
     ms: number;
@@ -164,10 +124,10 @@ try {
   const plans: { ms: number; requests: number }[] = [];
   let holds: HoldsReply | undefined;
   let reason = '';
-  await ask({ type: 'validate-responses', on: false }, 'validate-responses');
+  await emu.validateResponses(false);
   for (let r = 0; r < runs; r++) {
     await ask({ type: 'clear-holds' }, 'clear-holds');
-    await ask({ type: 'reset' }, 'reset');
+    await emu.reset();
     const emu0 = (await stats()).cpuMs;
     const cpu0 = clientCpu();
     const start = performance.now();
@@ -203,7 +163,7 @@ try {
       emulatorCpu: s.cpuMs - emu0,
     });
 
-    await ask({ type: 'reset' }, 'reset');
+    await emu.reset();
     const pStart = performance.now();
     const after = await planTenants(set.tenants, deps, planOpts);
     const pElapsed = performance.now() - pStart;
@@ -255,7 +215,7 @@ try {
       runsMs: plans.map((x) => Math.round(x.ms)),
       requests: p.requests,
     },
-    contractViolations: final.violations.length,
+    contractViolations: final.violations,
   };
   console.log('');
   console.log(`machine: ${result.machine}; load average ${result.loadAverage.join(' ')}`);
@@ -271,15 +231,14 @@ try {
   );
   await mkdir('bench/out', { recursive: true });
   await writeFile('bench/out/msgraph.json', JSON.stringify(result, null, 2) + '\n');
-  const met = a.ms < 60_000 && p.ms < 10_000 && final.violations.length === 0;
+  const met = a.ms < 60_000 && p.ms < 10_000 && final.violations === 0;
   console.log(
     met
       ? 'targets met (apply < 60 s; plan after it < 10 s)'
       : 'targets MISSED (apply < 60 s; plan after it < 10 s)',
   );
-  if (final.violations.length > 0) console.log(final.violations.join('\n'));
+  if (final.violations > 0) console.log(final.firstViolations.join('\n'));
   if (!met && env['BENCH_STRICT'] === '1') process.exitCode = 1;
 } finally {
-  await ask({ type: 'close' }, 'closed').catch(() => undefined);
-  child.kill();
+  await emu.close();
 }

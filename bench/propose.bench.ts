@@ -1,21 +1,21 @@
-import { execFileSync, fork, spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { startFakeGithub } from '../test/fakes/github/server.js';
 import {
-  accountOf,
   benchData,
   benchDomains,
+  bundleDoc,
+  shapeFromEnv,
+  tenantDoc,
   tenantId,
-  tokenEnvOf,
-  tokenOf,
-  type BenchShape,
+  tokensEnv,
 } from './cloudflare-data.js';
 import type { Command } from './cloudflare-emulator-process.js';
-import { machine, median, askChild, type Asker, envNumber } from './measure.js';
+import { forkEmulator } from './emulator-harness.js';
+import { machine, median, envNumber } from './measure.js';
 
 /**
  * npm run bench:propose — the 3 a.m. path end to end on local fakes: a SOAR trigger
@@ -33,27 +33,23 @@ import { machine, median, askChild, type Asker, envNumber } from './measure.js';
 
 const env = process.env;
 const num = (name: string, dflt: number): number => envNumber(name, dflt, env);
-const shape: BenchShape = {
-  tenants: num('TENANTS', 125),
-  senders: num('SENDERS', 2000),
-  exemptions: num('EXEMPTIONS', 500),
-};
+const shape = shapeFromEnv(env);
 const latencyMs = num('LATENCY_MS', 20);
 const runs = num('RUNS', 3);
 const ROOT = path.resolve(import.meta.dirname, '..');
 const BIN = path.join(ROOT, 'bin', 'mxpolicy.js');
 
-const child = fork(fileURLToPath(new URL('./cloudflare-emulator-process.ts', import.meta.url)), {
-  stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-});
-const ask: Asker<Command> = askChild(child);
-
 const git = (cwd: string, ...args: string[]): string =>
   execFileSync('git', args, { cwd, encoding: 'utf8' }).trim();
 
+const emu = await forkEmulator<Command>('cloudflare-emulator-process.ts', {
+  type: 'start',
+  shape,
+  latencyMs,
+});
+const { url } = emu.started;
 const scratch = await mkdtemp(path.join(tmpdir(), 'mxpolicy-bench-propose-'));
 try {
-  const { url } = await ask<{ url: string }>({ type: 'start', shape, latencyMs }, 'started');
   const data = benchData(shape, benchDomains());
 
   // ---- origin (bare) and the runner's clone ----------------------------------------------
@@ -68,35 +64,13 @@ try {
   git(clone, 'config', 'user.email', 'bot@mxpolicy.invalid');
   await writeFile(
     path.join(clone, 'policies', 'bundles', 'baseline.yaml'),
-    '# The group-wide block list.\n' +
-      stringify({
-        bundle: 'baseline',
-        blockedSenders: data.baseline.blockedSenders,
-        exemptions: data.baseline.exemptions,
-      }),
+    '# The group-wide block list.\n' + stringify(bundleDoc(data.baseline)),
   );
-  for (let t = 0; t < shape.tenants; t++) {
-    const mine = data.tenant(t);
+  for (let t = 0; t < shape.tenants; t++)
     await writeFile(
       path.join(clone, 'policies', 'tenants', `${tenantId(t)}.yaml`),
-      stringify({
-        tenant: tenantId(t),
-        providers: {
-          gateway: {
-            type: 'cloudflare',
-            account: accountOf(t),
-            tokenEnv: tokenEnvOf(t),
-            baseUrl: url,
-          },
-        },
-        domains: [mine.route.domain],
-        include: ['baseline'],
-        blockedSenders: mine.blockedSenders,
-        exemptions: mine.exemptions,
-        routes: [{ domain: mine.route.domain, deliverTo: mine.route.deliverTo, requireTls: true }],
-      }),
+      stringify(tenantDoc(t, data.tenant(t), url)),
     );
-  }
   git(clone, 'add', '-A');
   git(clone, 'commit', '-qm', 'policies');
   git(clone, 'remote', 'add', 'origin', origin);
@@ -104,12 +78,9 @@ try {
   git(clone, 'branch', '-q', '--set-upstream-to=origin/main');
 
   const gh = await startFakeGithub({ gitRemote: origin, idleMs: 3_600_000 });
-  const tokens = Object.fromEntries(
-    Array.from({ length: shape.tenants }, (_, t) => [tokenEnvOf(t), tokenOf(t)]),
-  );
   const baseEnv = {
     ...process.env,
-    ...tokens,
+    ...tokensEnv(shape.tenants),
     GITHUB_ACTIONS: 'true',
     GITHUB_REPOSITORY: `${gh.owner}/${gh.repo}`,
     GITHUB_TOKEN: gh.token,
@@ -212,8 +183,8 @@ try {
   // Check: the block is live everywhere, nothing is left to do.
   await cli(['plan', '--detailed-exitcode', '--concurrency', '16'], {});
   if (gh.violations.length > 0) throw new Error(`fake GitHub: ${gh.violations.join('; ')}`);
-  const emu = await ask<{ violations: number }>({ type: 'stats' }, 'stats');
-  if (emu.violations > 0) throw new Error(`emulator: ${emu.violations} contract violations`);
+  const { violations } = await emu.stats();
+  if (violations > 0) throw new Error(`emulator: ${violations} contract violations`);
 
   const m = {
     propose: median(stages.propose),
@@ -237,6 +208,6 @@ try {
   );
   await gh.close();
 } finally {
-  await ask({ type: 'close' }, 'closed').catch(() => undefined);
+  await emu.close();
   await rm(scratch, { recursive: true, force: true });
 }

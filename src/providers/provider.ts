@@ -46,6 +46,16 @@ export interface ProviderContext {
   now: () => Date;
 }
 
+export interface ApplyOptions {
+  signal?: AbortSignal;
+  /**
+   * Call once every write has been answered when only a check remains before `apply`
+   * resolves (e.g. a re-read for copies a concurrent run created): the caller may then start
+   * other tenants' work. `apply` still resolves only when the check is done.
+   */
+  onWritesSent?: () => void;
+}
+
 /**
  * A live system that holds some kinds of entries for one tenant binding.
  *
@@ -88,11 +98,7 @@ export interface Provider {
     keys: readonly string[],
     opts?: { signal?: AbortSignal },
   ): Promise<LiveEntry[]>;
-  apply(
-    kind: Kind,
-    changes: readonly Change[],
-    opts?: { signal?: AbortSignal },
-  ): Promise<ChangeResult[]>;
+  apply(kind: Kind, changes: readonly Change[], opts?: ApplyOptions): Promise<ChangeResult[]>;
   /**
    * Where a status is pending now: one look at the vendor, returning a result for each
    * pending one given (still `pending`, or ended `applied`/`failed`). The caller polls, with

@@ -495,6 +495,73 @@ describe('streaming apply: no tenant waits for another', () => {
   });
 });
 
+describe('a tenant whose writes are sent leaves its place while its check runs', () => {
+  const two = loadFromTexts({
+    'tenants/a.yaml': tenantYaml(
+      'a',
+      'blockedSenders:\n  - sender: x.example\n    reason: r\nexemptions:\n  - sender: p.example\n    bypass: spam\n    reason: r\n',
+    ),
+    'tenants/b.yaml': tenantYaml('b', 'blockedSenders:\n  - sender: x.example\n    reason: r\n'),
+  });
+
+  it('starts the next kind and the next tenant, and reports the tenant only once its checks are done', async () => {
+    const events: string[] = [];
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((r) => (release = r));
+    const factory: ProviderFactory = {
+      ...scripted({}),
+      create: (ctx): Provider => ({
+        type: 'sandbox',
+        capabilities: SANDBOX_CAPABILITIES,
+        read: () => Promise.resolve([]),
+        apply: async (kind, changes, o) => {
+          events.push(`write ${ctx.tenant} ${kind}`);
+          o?.onWritesSent?.();
+          // Tenant a's checks wait (as a low-priority re-read waits for other tenants).
+          if (ctx.tenant === 'a') await gate;
+          events.push(`checked ${ctx.tenant} ${kind}`);
+          return changes.map((c) => ({
+            kind: c.kind,
+            key: c.key,
+            action: c.action,
+            status: 'applied' as const,
+            reason: `checked ${kind}`,
+          }));
+        },
+      }),
+    };
+    let finished = false;
+    const running = planAndApplyTenants(
+      two.tenants,
+      { ...deps(factory), concurrency: 1 },
+      opts,
+    ).then((r) => {
+      finished = true;
+      return r;
+    });
+    for (let i = 0; i < 50 && !events.includes('checked b blockedSenders'); i++)
+      await new Promise((r) => setImmediate(r));
+    expect(events).toEqual([
+      'write a blockedSenders',
+      'write a exemptions',
+      'write b blockedSenders',
+      'checked b blockedSenders',
+    ]);
+    expect(finished).toBe(false);
+    release();
+    const run = await running;
+    expect(run.report.tenants.map((t) => [t.tenant, t.status])).toEqual([
+      ['a', 'applied'],
+      ['b', 'applied'],
+    ]);
+    // Each kind's result is the one its check gave, in kind order.
+    expect(run.report.tenants[0]?.results.map((r) => [r.kind, r.reason])).toEqual([
+      ['blockedSenders', 'checked blockedSenders'],
+      ['exemptions', 'checked exemptions'],
+    ]);
+  });
+});
+
 describe('read-ahead: reads start while policy files still load', () => {
   it('a tenant read ahead is read once, planned and applied as usual, and its provider closed', async () => {
     const reads: string[] = [];

@@ -339,7 +339,7 @@ export async function planAndApplyTenants(
   const refused: Refusal[] = [];
   let done = 0;
   try {
-    const pairs = await mapConcurrent(tenants, deps.concurrency, async (tenant) => {
+    const pairs = await mapConcurrent(tenants, deps.concurrency, async (tenant, _i, leave) => {
       deps.onTenantStart?.(tenant.tenant, tenants.length);
       const early = await readAheadOf(tenant, opts);
       // A fresh deadline for planning and applying: a tenant read ahead may have waited for
@@ -365,7 +365,7 @@ export async function planAndApplyTenants(
             results: allResults(plan.changes, 'skipped', reason),
             reason,
           };
-        } else result = await applyTenant(plan, sessions.get(plan.tenant), own);
+        } else result = await applyTenant(plan, sessions.get(plan.tenant), own, leave);
         deps.onTenantDone?.(tenant.tenant, ++done, tenants.length, result);
         return { plan, result };
       } finally {
@@ -646,9 +646,9 @@ export async function applyPlan(
   const tenants = await mapConcurrent(
     plan.tenants,
     deps.concurrency,
-    async (t): Promise<TenantApplyResult> => {
+    async (t, _i, leave): Promise<TenantApplyResult> => {
       deps.onTenantStart?.(t.tenant, plan.tenants.length);
-      const result = await applyTenant(t, sessions.get(t.tenant), deps);
+      const result = await applyTenant(t, sessions.get(t.tenant), deps, leave);
       deps.onTenantDone?.(t.tenant, ++done, plan.tenants.length, result);
       return result;
     },
@@ -680,6 +680,8 @@ async function applyTenant(
   t: TenantPlan,
   session: TenantSession | undefined,
   deps: ReconcileDeps,
+  /** The tenant no longer holds a place among the `concurrency` tenants at once. */
+  leave?: () => void,
 ): Promise<TenantApplyResult> {
   if (t.status !== 'ok') {
     const reason = `tenant ${t.status}: ${t.errors.map((e) => e.message).join('; ')}`;
@@ -700,35 +702,56 @@ async function applyTenant(
       reason,
     };
   }
-  const results: ChangeResult[] = [];
+  // Kinds one after another; a kind whose writes are all sent lets the next start while its
+  // own check (a low-priority re-read) runs, and the tenant leaves its slot once only checks
+  // remain: other tenants' reads and writes go first. It ends when every check has.
+  const perKind: Promise<ChangeResult[]>[] = [];
   for (const kind of KINDS) {
     const changes = t.changes.filter((c) => c.kind === kind);
     if (changes.length === 0) continue;
     const provider = session.providers.get(kind);
     if (provider === undefined) {
-      results.push(...allResults(changes, 'failed', `no provider serves ${kind}`));
+      perKind.push(Promise.resolve(allResults(changes, 'failed', `no provider serves ${kind}`)));
       continue;
     }
     if (deps.signal?.aborted === true) {
-      results.push(...allResults(changes, 'failed', `not applied: ${deadlineReason(deps.signal)}`));
+      perKind.push(
+        Promise.resolve(
+          allResults(changes, 'failed', `not applied: ${deadlineReason(deps.signal)}`),
+        ),
+      );
       continue;
     }
     const signal = deps.signal !== undefined ? { signal: deps.signal } : {};
-    try {
-      const got = reconcileResults(changes, await provider.apply(kind, changes, signal));
-      const settled = await settlePending(provider, kind, got, {
-        ...DEFAULT_SETTLE,
-        ...deps.settle,
-        now: () => deps.now().getTime(),
-        sleep: deps.sleep ?? sleepFor,
-        ...signal,
-      });
-      // One by one: spreading a kind's results as arguments fails past ~100,000 of them.
-      for (const r of settled) results.push(r);
-    } catch (err) {
-      results.push(...allResults(changes, 'failed', describeError(err)));
-    }
+    let sent: () => void = () => undefined;
+    const writesSent = new Promise<void>((resolve) => (sent = resolve));
+    const done = (async (): Promise<ChangeResult[]> => {
+      try {
+        const got = reconcileResults(
+          changes,
+          await provider.apply(kind, changes, {
+            ...signal,
+            onWritesSent: () => {
+              sent();
+            },
+          }),
+        );
+        return await settlePending(provider, kind, got, {
+          ...DEFAULT_SETTLE,
+          ...deps.settle,
+          now: () => deps.now().getTime(),
+          sleep: deps.sleep ?? sleepFor,
+          ...signal,
+        });
+      } catch (err) {
+        return allResults(changes, 'failed', describeError(err));
+      }
+    })();
+    perKind.push(done);
+    await Promise.race([writesSent, done]);
   }
+  leave?.();
+  const results = (await Promise.all(perKind)).flat();
   const count = (s: ChangeResult['status']): number => results.filter((r) => r.status === s).length;
   const applied = count('applied');
   const pending = count('pending');

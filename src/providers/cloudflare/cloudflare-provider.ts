@@ -5,7 +5,12 @@ import type { Change, ChangeResult } from '../../plan/types.js';
 import { converge, outcomeOfError, type Write, type WriteOutcome } from '../converge.js';
 import { staticBearer } from '../http/auth.js';
 import type { RetryPolicy } from '../http/backoff.js';
-import { createHttpClient, createHttpDispatcher, type HttpClient } from '../http/client.js';
+import {
+  createHttpClient,
+  createHttpDispatcher,
+  withPriority,
+  type HttpClient,
+} from '../http/client.js';
 import { createSystemClock, type Clock } from '../http/clock.js';
 import { isHttpError } from '../http/errors.js';
 import {
@@ -88,6 +93,14 @@ export interface CloudflareProviderOptions {
   bodyTimeoutMs?: number;
   /** After a write whose outcome is unknown: rounds of "re-read, retry what is missing". */
   verifyRounds?: number;
+}
+
+/** A binding's clients: `verify*` send at low priority (the re-read after creates). */
+interface Session {
+  http: HttpClient;
+  api: CloudflareApi;
+  verifyHttp: HttpClient;
+  verifyApi: CloudflareApi;
 }
 
 /** Every update is a PATCH with the full body: the SDK has no single-item PUT (api.ts). */
@@ -333,7 +346,7 @@ export function createCloudflareProviderFactory(
       if (typeof tokenEnv !== 'string')
         throw new Error('cloudflare binding needs `tokenEnv`: the variable holding the API token');
       if (baseUrl !== undefined) requireSecureUrl(baseUrl, 'cloudflare binding: baseUrl');
-      let session: { http: HttpClient; api: CloudflareApi } | undefined;
+      let session: Session | undefined;
       // Stamped into the tag of what this run writes: concurrent runs keep one copy (dedupe.ts).
       const runId = newRunId();
       let budget: SharedBudget | undefined;
@@ -353,7 +366,7 @@ export function createCloudflareProviderFactory(
         'MXPOLICY_CLOUDFLARE_BUDGET',
       );
 
-      const connect = (): { http: HttpClient; api: CloudflareApi } => {
+      const connect = (): Session => {
         if (session !== undefined) return session;
         const token = ctx.env[tokenEnv];
         if (token === undefined || token.trim() === '')
@@ -382,10 +395,13 @@ export function createCloudflareProviderFactory(
             : {}),
           ...(opts.bodyTimeoutMs !== undefined ? { bodyTimeoutMs: opts.bodyTimeoutMs } : {}),
         });
-        const api = createCloudflareApi(http, account, {
-          ...(opts.pageSize !== undefined ? { pageSize: opts.pageSize } : {}),
-        });
-        session = { http, api };
+        const pageSize = opts.pageSize !== undefined ? { pageSize: opts.pageSize } : {};
+        const api = createCloudflareApi(http, account, pageSize);
+        // The re-read after a create (the concurrent-copy check) waits until no plan read
+        // or write of any tenant does: an emergency block lands everywhere first.
+        const verifyHttp = withPriority(http, 'low');
+        const verifyApi = createCloudflareApi(verifyHttp, account, pageSize);
+        session = { http, api, verifyHttp, verifyApi };
         return session;
       };
 
@@ -414,9 +430,10 @@ export function createCloudflareProviderFactory(
         kind: Kind,
         changes: readonly Change[],
         signal?: AbortSignal,
+        onWritesSent?: () => void,
       ): Promise<ChangeResult[]> => {
         const s = spec(kind);
-        const { api, http } = connect();
+        const { api, http, verifyApi, verifyHttp } = connect();
         const { writes, refused, created } = stampRunId(
           prepareWrites(kind, s, changes, account, patterns),
           runId,
@@ -452,11 +469,14 @@ export function createCloudflareProviderFactory(
             reason: http.redact(reason),
           };
         }
+        // Every write is answered: what remains is the check (low priority).
+        onWritesSent?.();
         // Another run may have created the same entries meanwhile: keep one copy of each.
         const path = `/accounts/${account}/email-security/settings/${s.resource}`;
         return keepOneCopyOnCloudflare(changes, results, {
           api,
-          http,
+          readApi: verifyApi,
+          readHttp: verifyHttp,
           resource: s.resource,
           path,
           kind,
@@ -485,7 +505,7 @@ export function createCloudflareProviderFactory(
             .map((raw) => s.fromVendor(raw, path, patterns))
             .filter((e) => wanted.has(e.key));
         },
-        apply: (kind, changes, o) => apply(kind, changes, o?.signal),
+        apply: (kind, changes, o) => apply(kind, changes, o?.signal, o?.onWritesSent),
         // The pool is the factory's (shared by every tenant); this binding's client only.
         close: async () => {
           await session?.http.close();

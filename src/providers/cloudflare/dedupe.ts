@@ -151,8 +151,14 @@ async function listPattern(
 }
 
 export interface CloudflareDedupe {
+  /** Removes this run's surplus copies (writes: at normal priority). */
   api: CloudflareApi;
-  http: HttpClient;
+  /**
+   * Reads the copies back. Give it `low` priority (`withPriority`): the check must not delay
+   * another tenant's plan reads or writes, only follow them.
+   */
+  readApi: CloudflareApi;
+  readHttp: HttpClient;
   resource: SettingsResource;
   /** The resource's path (`/accounts/{id}/email-security/settings/{resource}`). */
   path: string;
@@ -180,8 +186,10 @@ export async function keepOneCopyOnCloudflare(
   // A few creates (an emergency block): one filtered request each, not every page.
   const readAll = async (): Promise<unknown[]> =>
     patterns.length <= FILTERED_REREAD_MAX
-      ? (await Promise.all(patterns.map((p) => listPattern(o.http, o.path, p, o.signal)))).flat()
-      : o.api.listAll(o.resource, o.signal);
+      ? (
+          await Promise.all(patterns.map((p) => listPattern(o.readHttp, o.path, p, o.signal)))
+        ).flat()
+      : o.readApi.listAll(o.resource, o.signal);
   return keepOneCopy(changes, results, {
     kind: o.kind,
     run: o.run,

@@ -135,6 +135,33 @@ describe('createWindowBudget', () => {
     await b.acquire(undefined, { notAfter: clock.now() + 400_000 });
     expect(clock.sleeps).toEqual([300_000]);
   });
+  it('counts a request from when it went out when it waited at another limit after admission', async () => {
+    const clock = createVirtualClock();
+    const b = createWindowBudget({ limit: { requests: 2, windowMs: 3000 }, clock });
+    const admitted = clock.now();
+    await b.acquire();
+    await b.acquire();
+    // The second waited 2 s at the per-IP limit (a low-priority re-read) before it was sent.
+    clock.advance(2000);
+    b.sentLate?.(admitted);
+    // When the first leaves the window, the second is still in it, as the vendor counts it.
+    clock.advance(1100);
+    expect(b.remaining()).toBe(1);
+    clock.advance(2000);
+    expect(b.remaining()).toBe(2);
+  });
+
+  it('serves normal requests before low ones when the window is full', async () => {
+    const clock = createVirtualClock();
+    const b = createWindowBudget({ limit: { requests: 1, windowMs: 1000 }, clock });
+    await b.acquire();
+    const order: string[] = [];
+    await Promise.all([
+      b.acquire(undefined, { priority: 'low' }).then(() => void order.push('low')),
+      b.acquire().then(() => void order.push('normal')),
+    ]);
+    expect(order).toEqual(['normal', 'low']);
+  });
 });
 
 describe('the spending log beside the repository cache', () => {

@@ -4,9 +4,8 @@ import { join, resolve } from 'node:path';
 import type { Logger } from '../provider.js';
 import type { Clock } from './clock.js';
 import {
-  BudgetBlockedError,
+  createAdmissionQueue,
   parseBudget,
-  type AcquireOptions,
   type RateLimiter,
   type TokenBucketOptions,
   type VendorBudgetState,
@@ -219,7 +218,7 @@ export interface WindowBudgetOptions {
  * before it (a sliding window, the strictest reading of a vendor's "1,200 per 5 minutes":
  * it also keeps within a fixed window or a token bucket of the same numbers). Spending is
  * counted in slots of 1/300 of the window, ours and that of the other processes on this
- * machine; waiters are served in arrival order.
+ * machine; waiters are served by priority, then in arrival order (`createAdmissionQueue`).
  */
 export function createWindowBudget(opts: WindowBudgetOptions): SharedBudget {
   const { clock } = opts;
@@ -231,8 +230,6 @@ export function createWindowBudget(opts: WindowBudgetOptions): SharedBudget {
   let others: Slot[] = [];
   /** Spending the vendor reported that no log of ours explains (another machine or tool). */
   const unseen: Slot[] = [];
-  let pausedUntil = 0;
-  let queue: Promise<void> = Promise.resolve();
   let dirty = false;
   let lastSave = clock.now();
   let saving: Promise<void> = Promise.resolve();
@@ -287,38 +284,38 @@ export function createWindowBudget(opts: WindowBudgetOptions): SharedBudget {
     return saving;
   };
 
-  const take = async (signal?: AbortSignal, o?: AcquireOptions): Promise<void> => {
-    await loaded;
-    for (;;) {
-      signal?.throwIfAborted();
-      const now = clock.now();
-      if (pausedUntil > now) {
-        if (o?.notAfter !== undefined && pausedUntil > o.notAfter)
-          throw new BudgetBlockedError(pausedUntil);
-        await clock.sleep(pausedUntil - now, signal);
-        continue;
-      }
+  const queue = createAdmissionQueue({
+    clock,
+    ready: loaded,
+    admit(now) {
       if (spent(now) < limit) {
         add(own, now, 1);
         dirty = true;
         // Other processes on this machine see our spending within about a second.
         if (now - lastSave >= 1000) void save();
-        return;
+        return 0;
       }
-      await clock.sleep(Math.max(1, oldest() + slotMs + windowMs - now), signal);
-    }
-  };
+      return Math.max(1, oldest() + slotMs + windowMs - now);
+    },
+  });
 
   return {
-    acquire(signal, o) {
-      const mine = queue.then(() => take(signal, o));
-      queue = mine.catch(() => undefined);
-      return mine;
+    acquire: (signal, o) => queue.acquire(signal, o),
+    pauseUntil: (untilMs) => {
+      queue.pauseUntil(untilMs);
     },
-    pauseUntil(untilMs) {
-      pausedUntil = Math.max(pausedUntil, untilMs);
+    pausedUntil: () => queue.pausedUntil(),
+    sentLate(admittedAt) {
+      const now = clock.now();
+      const from = Math.floor(admittedAt / slotMs) * slotMs;
+      if (from === Math.floor(now / slotMs) * slotMs) return;
+      const slot = own.find((s) => s[0] === from);
+      // Gone from the window already: counting it again from now only errs on the safe side.
+      if (slot !== undefined && slot[1] > 1) slot[1] -= 1;
+      else if (slot !== undefined) own.splice(own.indexOf(slot), 1);
+      add(own, now, 1);
+      dirty = true;
     },
-    pausedUntil: () => pausedUntil,
     observe({ remaining, resetMs }) {
       const now = clock.now();
       const known = limit - spent(now);

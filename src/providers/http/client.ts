@@ -12,6 +12,7 @@ import {
   BudgetBlockedError,
   unlimited,
   type RateLimiter,
+  type RequestPriority,
   type VendorBudgetState,
 } from './rate-limiter.js';
 import type { TokenSource } from './auth.js';
@@ -68,6 +69,11 @@ export interface HttpRequest {
    * `mayHaveReachedServer` set. Reads sent as POST (Mimecast) should say `idempotent: true`.
    */
   idempotent?: boolean;
+  /**
+   * Default `normal`. `low`: it waits at the budgets until no `normal` request does (a
+   * verification re-read must not delay what a plan reads or a write), retries included.
+   */
+  priority?: RequestPriority;
   signal?: AbortSignal;
 }
 
@@ -367,11 +373,16 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
       let token: string | undefined;
       let res: HttpResponse;
       try {
-        await limiter.acquire(
-          signal,
-          opts.deadlineAt !== undefined ? { notAfter: opts.deadlineAt } : undefined,
-        );
-        await originLimiter.acquire(signal);
+        const priority = req.priority ?? 'normal';
+        await limiter.acquire(signal, {
+          priority,
+          ...(opts.deadlineAt !== undefined ? { notAfter: opts.deadlineAt } : {}),
+        });
+        const admittedAt = opts.clock.now();
+        await originLimiter.acquire(signal, { priority });
+        // A low-priority request may wait long at the per-IP limit: the token's budget
+        // counts it from when it goes out, as the vendor does.
+        if (opts.clock.now() > admittedAt) limiter.sentLate?.(admittedAt);
         if (opts.auth !== undefined) {
           token = await opts.auth.get(signal);
           redact.add(token);
@@ -566,6 +577,21 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
       if (!closer.signal.aborted) closer.abort(new Error('the HTTP client was closed'));
       return Promise.resolve();
     },
+  };
+}
+
+/** The same client, sending every request at `priority` unless the request says otherwise. */
+export function withPriority(http: HttpClient, priority: RequestPriority): HttpClient {
+  return {
+    request: (req) => http.request({ priority, ...req }),
+    get stats() {
+      return http.stats;
+    },
+    redact: http.redact,
+    pauseUntil: (untilMs) => {
+      http.pauseUntil(untilMs);
+    },
+    close: () => http.close(),
   };
 }
 

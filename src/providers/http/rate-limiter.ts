@@ -1,4 +1,4 @@
-import type { Clock } from './clock.js';
+import { abortReason, type Clock } from './clock.js';
 
 /** A client-side budget of requests, shared by every request to one account. */
 export interface RateLimiter {
@@ -10,6 +10,11 @@ export interface RateLimiter {
   pausedUntil?(): number;
   /** The vendor said this much remains (rate-limit headers): correct the estimate. */
   observe?(state: VendorBudgetState): void;
+  /**
+   * The request admitted at `admittedAt` (epoch ms) went out only now, after waiting at
+   * another limit (the per-IP one): count it from now, as the vendor does.
+   */
+  sentLate?(admittedAt: number): void;
 }
 
 /** A vendor's word on the budget, from its response headers. */
@@ -26,6 +31,8 @@ export interface AcquireOptions {
    * fail at once (`BudgetBlockedError`) instead of waiting for a deadline that comes first.
    */
   notAfter?: number;
+  /** Default `normal`; `low` goes once no `normal` request is waiting. */
+  priority?: RequestPriority;
 }
 
 /**
@@ -64,8 +71,138 @@ export const CLOUDFLARE_IP_RATE_LIMIT: TokenBucketOptions = {
 };
 
 /**
- * A token bucket that refills continuously at `requests / windowMs`. Waiters are served in
- * arrival order (a promise chain), so a storm of concurrent callers cannot starve one.
+ * How soon a request must go. `normal`: what a plan must read and every write. `low`: work
+ * that may wait until nothing more urgent does, e.g. the re-read after a create that looks
+ * for a concurrent run's copy: it goes out once no `normal` request is waiting.
+ */
+export type RequestPriority = 'normal' | 'low';
+const LEVELS: Record<RequestPriority, number> = { normal: 0, low: 1 };
+
+/**
+ * One place requests wait for a limit: served by priority, then in arrival order (so a storm
+ * of concurrent callers cannot starve one of its own level); a pause (the vendor said "slow
+ * down") holds everyone. `admit(now)` counts one request and returns 0 when the limit
+ * allows it now, else how many ms until it may.
+ */
+export interface AdmissionQueue {
+  acquire(signal?: AbortSignal, opts?: AcquireOptions): Promise<void>;
+  pauseUntil(untilMs: number): void;
+  pausedUntil(): number;
+}
+
+export function createAdmissionQueue(o: {
+  clock: Clock;
+  admit(now: number): number;
+  /** Settles before the first request is admitted (a budget loading what others spent). */
+  ready?: Promise<void>;
+}): AdmissionQueue {
+  const { clock } = o;
+  interface Waiter {
+    resolve(): void;
+    reject(err: unknown): void;
+    notAfter: number | undefined;
+    done(): void;
+  }
+  const levels: Waiter[][] = Object.values(LEVELS).map(() => []);
+  let pausedUntil = 0;
+  let running = false;
+  /** The low-priority waiter the queue last stepped aside for (once per admission). */
+  let yieldedFor: Waiter | undefined;
+  /** Ends the queue's own sleep early: set while it sleeps. */
+  let wake: AbortController | undefined;
+
+  const head = (): Waiter | undefined => levels.find((l) => l.length > 0)?.[0];
+  const remove = (w: Waiter): void => {
+    for (const l of levels) {
+      const i = l.indexOf(w);
+      if (i >= 0) l.splice(i, 1);
+    }
+  };
+  const nap = async (ms: number): Promise<void> => {
+    // Let those just admitted go first (a virtual clock moves time as soon as it is asked).
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    if (head() === undefined) return;
+    yieldedFor = undefined;
+    wake = new AbortController();
+    try {
+      await clock.sleep(Math.max(1, ms), wake.signal);
+    } catch {
+      // Woken: every waiter left.
+    } finally {
+      wake = undefined;
+    }
+  };
+
+  const serve = async (): Promise<void> => {
+    running = true;
+    try {
+      await o.ready;
+      for (let first = head(); first !== undefined; first = head()) {
+        const now = clock.now();
+        if (pausedUntil > now) {
+          // Held past a waiter's deadline: it fails now rather than wait for nothing.
+          for (const l of levels)
+            for (const w of [...l])
+              if (w.notAfter !== undefined && pausedUntil > w.notAfter) {
+                remove(w);
+                w.done();
+                w.reject(new BudgetBlockedError(pausedUntil));
+              }
+          if (head() !== undefined) await nap(pausedUntil - now);
+          continue;
+        }
+        // Before a low one goes, answers already received get their turn to queue the
+        // urgent requests that follow them (a busy event loop runs timers before I/O).
+        if (first !== yieldedFor && (levels[0]?.length ?? 0) === 0) {
+          yieldedFor = first;
+          await new Promise<void>((resolve) => setImmediate(resolve));
+          continue;
+        }
+        const wait = o.admit(now);
+        if (wait <= 0) {
+          remove(first);
+          first.done();
+          first.resolve();
+          continue;
+        }
+        await nap(wait);
+      }
+    } finally {
+      running = false;
+    }
+  };
+
+  return {
+    acquire(signal, opts) {
+      if (signal?.aborted === true) return Promise.reject(abortReason(signal));
+      return new Promise<void>((resolve, reject) => {
+        const onAbort = (): void => {
+          remove(waiter);
+          reject(abortReason(signal));
+          // Nobody left to serve: no timer may keep the process alive.
+          if (head() === undefined) wake?.abort();
+        };
+        const waiter: Waiter = {
+          resolve,
+          reject,
+          notAfter: opts?.notAfter,
+          done: () => signal?.removeEventListener('abort', onAbort),
+        };
+        signal?.addEventListener('abort', onAbort, { once: true });
+        (levels[LEVELS[opts?.priority ?? 'normal']] as Waiter[]).push(waiter);
+        if (!running) void serve();
+      });
+    },
+    pauseUntil(untilMs) {
+      pausedUntil = Math.max(pausedUntil, untilMs);
+    },
+    pausedUntil: () => pausedUntil,
+  };
+}
+
+/**
+ * A token bucket that refills continuously at `requests / windowMs`, served by priority
+ * then in arrival order (`createAdmissionQueue`).
  */
 export function createTokenBucket(opts: TokenBucketOptions, clock: Clock): RateLimiter {
   if (!(opts.requests > 0) || !(opts.windowMs > 0))
@@ -74,46 +211,19 @@ export function createTokenBucket(opts: TokenBucketOptions, clock: Clock): RateL
   const perMs = opts.requests / opts.windowMs;
   let tokens = capacity;
   let last = clock.now();
-  let pausedUntil = 0;
-  let queue: Promise<void> = Promise.resolve();
-
-  const refill = (): void => {
-    const now = clock.now();
-    tokens = Math.min(capacity, tokens + (now - last) * perMs);
-    last = now;
-  };
-
-  const take = async (signal?: AbortSignal, o?: AcquireOptions): Promise<void> => {
-    for (;;) {
-      signal?.throwIfAborted();
-      const now = clock.now();
-      if (pausedUntil > now) {
-        if (o?.notAfter !== undefined && pausedUntil > o.notAfter)
-          throw new BudgetBlockedError(pausedUntil);
-        await clock.sleep(pausedUntil - now, signal);
-        continue;
-      }
-      refill();
+  const queue = createAdmissionQueue({
+    clock,
+    admit(now) {
+      tokens = Math.min(capacity, tokens + (now - last) * perMs);
+      last = now;
       if (tokens >= 1) {
         tokens -= 1;
-        return;
+        return 0;
       }
-      await clock.sleep(Math.ceil((1 - tokens) / perMs), signal);
-    }
-  };
-
-  return {
-    acquire(signal, o) {
-      const mine = queue.then(() => take(signal, o));
-      // The chain must survive an aborted waiter.
-      queue = mine.catch(() => undefined);
-      return mine;
+      return Math.ceil((1 - tokens) / perMs);
     },
-    pauseUntil(untilMs) {
-      pausedUntil = Math.max(pausedUntil, untilMs);
-    },
-    pausedUntil: () => pausedUntil,
-  };
+  });
+  return queue;
 }
 
 /** The vendor holds every request of the token until after the command's deadline. */

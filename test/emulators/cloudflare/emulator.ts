@@ -1,7 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import ipaddr from 'ipaddr.js';
+import {
+  createFaults,
+  listen,
+  readBody,
+  type FaultControls,
+  type EmulatorBaseOptions,
+  type RuleMatch,
+} from '../harness.js';
 import { loadContract, type Contract, type Operation } from './contract.js';
 
 /**
@@ -30,15 +37,9 @@ export type FaultKind =
   | 'timeout' // never answer
   | 'short-page'; // a list page with its last item missing
 
-export interface FaultRule {
-  method?: string;
-  /** Matched against the path below `/client/v4`. */
-  path?: RegExp;
+/** `path` is matched against the path below `/client/v4`. */
+export interface FaultRule extends RuleMatch {
   fault: FaultKind;
-  /** How many matching requests it applies to (default 1). */
-  times?: number;
-  /** Matching requests to let through first (default 0). */
-  skip?: number;
 }
 
 /**
@@ -76,18 +77,15 @@ export const SDK_ABSENT_OPERATIONS: readonly string[] = [
   'email_security_replace_trusted_domain',
 ];
 
-export interface EmulatorOptions {
+export interface EmulatorOptions extends EmulatorBaseOptions<RandomFaults> {
   /**
    * Which operations are routed: `sdk` (default) those Cloudflare's SDK can call, so a
    * request to another answers 404 as Cloudflare answers an unroutable one; `openapi` every
    * operation of the OpenAPI file, including its newer single-item PUTs.
    */
   routes?: 'sdk' | 'openapi';
-  /** Delay before each answer, in ms (real time). */
-  latencyMs?: number;
   /** A further random delay of up to this many ms per request (seeded), so orders vary. */
   latencyJitterMs?: number;
-  faults?: RandomFaults;
   /**
    * Budget of every token without its own (`addAccount`'s `rateLimit`); absent: unlimited.
    * Cloudflare: 1,200 per 300,000 ms per user.
@@ -106,15 +104,9 @@ export interface EmulatorOptions {
   rateLimitHeaders?: boolean;
   /** Reject a create whose pattern already exists (the real behaviour is undocumented). */
   rejectDuplicatePatterns?: boolean;
-  /** Time source for timestamps and the rate limiter (share a virtual clock in tests). */
-  now?: () => number;
-  seed?: number;
   contract?: Contract;
   /** Leave `total_count` out of `result_info` (clients must then page until an empty page). */
   omitTotalCount?: boolean;
-  /** Skip validating responses (benchmarks only: the check costs CPU the client needs). */
-  validateResponses?: boolean;
-  onViolation?: (message: string) => void;
   /** Keep every request (method, path below /client/v4, query) in `log`, for tests that count them. */
   recordRequests?: boolean;
   /**
@@ -153,7 +145,7 @@ export interface AccountState {
   list(resource: Resource): Obj[];
 }
 
-export interface CloudflareEmulator {
+export interface CloudflareEmulator extends FaultControls<FaultRule, RandomFaults> {
   /** Base URL to give a binding: `http://127.0.0.1:<port>/client/v4`. */
   readonly url: string;
   readonly stats: EmulatorStats;
@@ -170,11 +162,6 @@ export interface CloudflareEmulator {
     opts?: { rateLimit?: { requests: number; windowMs: number } },
   ): AccountState;
   account(id: string): AccountState;
-  inject(rule: FaultRule): void;
-  setFaults(faults: RandomFaults): void;
-  /** Drop every injected rule and random fault. */
-  clearFaults(): void;
-  setLatency(ms: number, jitterMs?: number): void;
   /** Hold requests until several have arrived (see `BarrierRule`); used once. */
   barrier(rule: BarrierRule): void;
   /** Turn response validation off for timed benchmark runs (requests are always checked). */
@@ -199,17 +186,6 @@ const ALLOW_FLAGS = ['is_exempt_recipient', 'is_trusted_sender', 'is_acceptable_
 
 function sortText(v: unknown): string {
   return typeof v === 'string' || typeof v === 'number' ? String(v) : '';
-}
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const DOMAIN = /^(?=.{1,253}$)(?:(?!-)[a-z0-9-]{1,63}(?<!-)\.)+[a-z][a-z0-9-]{0,62}$/i;
@@ -274,10 +250,13 @@ export async function startCloudflareEmulator(
 ): Promise<CloudflareEmulator> {
   const contract = opts.contract ?? loadContract();
   const now = opts.now ?? (() => Date.now());
-  const random = mulberry32(opts.seed ?? 42);
+  const faults = createFaults<FaultRule, RandomFaults>({
+    seed: opts.seed ?? 42,
+    latencyMs: opts.latencyMs,
+    jitterMs: opts.latencyJitterMs,
+    faults: opts.faults,
+  });
   let validateResponses = opts.validateResponses ?? true;
-  let latencyMs = opts.latencyMs ?? 0;
-  let jitterMs = opts.latencyJitterMs ?? 0;
   const barriers: (BarrierRule & { waiting: (() => void)[]; done: boolean })[] = [];
   const passBarrier = (method: string, path: string): Promise<void> | undefined => {
     const b = barriers.find(
@@ -298,8 +277,6 @@ export async function startCloudflareEmulator(
       else if (b.waiting.length === 1) setTimeout(release, b.timeoutMs ?? 60_000).unref();
     });
   };
-  let faults: RandomFaults = opts.faults ?? {};
-  const rules: (FaultRule & { seen: number; used: number })[] = [];
   const accounts = new Map<string, Store>();
   const buckets = new Map<string, { tokens: number; last: number }>();
   const tokenLimits = new Map<string, { requests: number; windowMs: number }>();
@@ -307,8 +284,7 @@ export async function startCloudflareEmulator(
   const blockMs = opts.blockMs ?? 300_000;
   const violations: string[] = [];
   const log: RecordedRequest[] = [];
-  const hanging = new Set<ServerResponse>();
-  const stats: EmulatorStats = {
+  const zeroStats = (): EmulatorStats => ({
     requests: 0,
     byOperation: {},
     byStatus: {},
@@ -316,7 +292,8 @@ export async function startCloudflareEmulator(
     created: 0,
     blocked: 0,
     unroutable: [],
-  };
+  });
+  const stats = zeroStats();
   const absent = new Set(opts.routes === 'openapi' ? [] : SDK_ABSENT_OPERATIONS);
 
   const violation = (message: string): void => {
@@ -419,19 +396,6 @@ export async function startCloudflareEmulator(
       resetS: resetS(),
       retryAfterS: Math.max(1, Math.ceil((1 - b.tokens) / perMs / 1000)),
     };
-  };
-
-  const takeRule = (method: string, path: string): FaultKind | undefined => {
-    for (const r of rules) {
-      if (r.method !== undefined && r.method !== method) continue;
-      if (r.path !== undefined && !r.path.test(path)) continue;
-      if (r.used >= (r.times ?? 1)) continue;
-      r.seen++;
-      if (r.seen <= (r.skip ?? 0)) continue;
-      r.used++;
-      return r.fault;
-    }
-    return undefined;
   };
 
   // ---- resource semantics -------------------------------------------------------------
@@ -645,16 +609,6 @@ export async function startCloudflareEmulator(
     result: null,
   });
 
-  const readBody = (req: IncomingMessage): Promise<string> =>
-    new Promise((resolve, reject) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => {
-        resolve(Buffer.concat(chunks).toString('utf8'));
-      });
-      req.on('error', reject);
-    });
-
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     stats.requests++;
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
@@ -668,8 +622,7 @@ export async function startCloudflareEmulator(
     const text = await readBody(req);
     const held = passBarrier(method, url.pathname.slice('/client/v4'.length));
     if (held !== undefined) await held;
-    const delay = latencyMs + (jitterMs > 0 ? Math.floor(random() * jitterMs) : 0);
-    if (delay > 0) await new Promise((r) => setTimeout(r, delay));
+    await faults.delay();
     const headers: Record<string, string> = {};
     // Cloudflare's answer to a method and path it has no operation for (wording as seen in
     // the wild, contracts/VENDOR-NOTES.md §1.2): nothing is looked up, nothing changes.
@@ -753,11 +706,12 @@ export async function startCloudflareEmulator(
       headers['ratelimit-policy'] =
         `"default";q=${tokenLimit.requests};w=${Math.round(tokenLimit.windowMs / 1000)}`;
     }
-    let fault = takeRule(method, path);
+    const rates = faults.rates();
+    let fault = faults.take(method, path)?.fault;
     if (fault === undefined) {
-      if (random() < (faults.errorRate ?? 0)) fault = 'status-500';
-      else if (random() < (faults.resetRate ?? 0)) fault = 'reset';
-      else if (random() < (faults.timeoutRate ?? 0)) fault = 'timeout';
+      if (faults.chance(rates.errorRate)) fault = 'status-500';
+      else if (faults.chance(rates.resetRate)) fault = 'reset';
+      else if (faults.chance(rates.timeoutRate)) fault = 'timeout';
     }
     if (!rl.ok || fault === 'status-429') {
       if (fault === 'status-429') stats.faults++;
@@ -773,7 +727,7 @@ export async function startCloudflareEmulator(
     ) {
       stats.faults++;
       if (fault === 'reset') req.socket.destroy();
-      else if (fault === 'timeout') hanging.add(res);
+      else if (fault === 'timeout') http.hang(res);
       else send(res, 500, failure(1000, 'Internal server error (injected)'), headers);
       return;
     }
@@ -825,7 +779,7 @@ export async function startCloudflareEmulator(
     const [status, result, info] = outcome;
     let items = result;
     const shortPage =
-      fault === 'short-page' || (info !== undefined && random() < (faults.shortPageRate ?? 0));
+      fault === 'short-page' || (info !== undefined && faults.chance(rates.shortPageRate));
     if (
       info !== undefined &&
       shortPage &&
@@ -846,21 +800,13 @@ export async function startCloudflareEmulator(
     });
   };
 
-  const server: Server = createServer((req, res) => {
-    handle(req, res).catch((err: unknown) => {
-      violation(
-        `emulator crashed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`,
-      );
-      if (!res.headersSent) send(res, 500, failure(1000, 'emulator crashed'), {});
-    });
+  const http = await listen(handle, (message, res) => {
+    violation(message);
+    if (!res.headersSent) send(res, 500, failure(1000, 'emulator crashed'), {});
   });
-  server.keepAliveTimeout = 60_000;
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  server.unref();
-  const { port } = server.address() as AddressInfo;
 
   return {
-    url: `http://127.0.0.1:${port}/client/v4`,
+    url: `${http.origin}/client/v4`,
     stats,
     violations,
     log,
@@ -871,20 +817,7 @@ export async function startCloudflareEmulator(
       return accountState(id, s);
     },
     account: (id) => accountState(id, store(id)),
-    inject(rule) {
-      rules.push({ ...rule, seen: 0, used: 0 });
-    },
-    setFaults(f) {
-      faults = f;
-    },
-    clearFaults() {
-      faults = {};
-      rules.length = 0;
-    },
-    setLatency(ms, jitter = 0) {
-      latencyMs = ms;
-      jitterMs = jitter;
-    },
+    ...faults.controls,
     barrier(rule) {
       barriers.push({ ...rule, waiting: [], done: false });
     },
@@ -892,22 +825,9 @@ export async function startCloudflareEmulator(
       validateResponses = on;
     },
     resetStats() {
-      stats.requests = 0;
+      Object.assign(stats, zeroStats());
       log.length = 0;
-      stats.faults = 0;
-      stats.created = 0;
-      stats.blocked = 0;
-      stats.byOperation = {};
-      stats.byStatus = {};
-      stats.unroutable = [];
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const r of hanging) r.destroy();
-        server.closeAllConnections();
-        server.close(() => {
-          resolve();
-        });
-      }),
+    close: http.close,
   };
 }

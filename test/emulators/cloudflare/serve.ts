@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { envNumber, serveUntilStopped } from '../serve.js';
 import { startCloudflareEmulator } from './emulator.js';
 
 /**
@@ -10,10 +11,7 @@ import { startCloudflareEmulator } from './emulator.js';
 const env = process.env;
 const account = env['CF_EMULATOR_ACCOUNT'] ?? '023e105f4ecef8ad9ca31a8372d0c353';
 const token = env['CF_EMULATOR_TOKEN'] ?? randomBytes(20).toString('hex');
-const num = (name: string): number | undefined => {
-  const v = env[name];
-  return v === undefined || v === '' ? undefined : Number(v);
-};
+const num = (name: string): number | undefined => envNumber(env, name);
 const rate = num('CF_EMULATOR_RATE_LIMIT');
 
 const emu = await startCloudflareEmulator({
@@ -51,14 +49,4 @@ console.log(
 console.log('');
 console.log('Ctrl-C to stop.');
 
-// The emulator's server is unref'ed (tests must not hang on it); keep this process alive.
-const keepAlive = setInterval(() => undefined, 1 << 30);
-const stop = (): void => {
-  clearInterval(keepAlive);
-  console.log(
-    `\n${emu.stats.requests} requests served, ${emu.violations.length} contract violations`,
-  );
-  void emu.close().then(() => process.exit(emu.violations.length > 0 ? 1 : 0));
-};
-process.on('SIGINT', stop);
-process.on('SIGTERM', stop);
+serveUntilStopped(emu, () => `${emu.stats.requests} requests served`);

@@ -1,7 +1,14 @@
 import { randomBytes } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import ipaddr from 'ipaddr.js';
+import {
+  createFaults,
+  listen,
+  readBody,
+  type FaultControls,
+  type EmulatorBaseOptions,
+  type RuleMatch,
+} from '../harness.js';
 import {
   loadMimecastContract,
   type Endpoint,
@@ -40,14 +47,9 @@ export type FaultKind =
   | 'bad-page-token' // a paged read: answer as if the page token had expired (fail[], no data)
   | 'truncate-list'; // a paged read: the page comes back without `next` although more exist
 
-export interface FaultRule {
-  /** Matched against the path, e.g. /blockedsenders\/create/. */
-  path?: RegExp;
+/** `path` is matched against the path, e.g. /blockedsenders\/create/. */
+export interface FaultRule extends RuleMatch {
   fault: FaultKind;
-  /** How many matching requests it applies to (default 1). */
-  times?: number;
-  /** Matching requests to let through first (default 0). */
-  skip?: number;
   /** fail-item (and reset-after, when given): which data item(s) fail (default 0). */
   item?: number | number[];
   /** fail-item: the error code (default err_internal_error). */
@@ -69,10 +71,7 @@ export interface RandomFaults {
   throttleRate?: number;
 }
 
-export interface MimecastEmulatorOptions {
-  /** Delay before each answer, in ms (real time). */
-  latencyMs?: number;
-  faults?: RandomFaults;
+export interface MimecastEmulatorOptions extends EmulatorBaseOptions<RandomFaults> {
   /** Per-client bucket; absent: effectively unlimited (headers are still sent). */
   rateLimit?: { requests: number; windowMs: number };
   /** Access token lifetime in seconds (default 1800). */
@@ -81,12 +80,7 @@ export interface MimecastEmulatorOptions {
   bypassPolicyShape?: 'array' | 'object';
   /** Echo the failed request item as `fail[].key` (inferred by the contract; default true). */
   echoFailKey?: boolean;
-  now?: () => number;
-  seed?: number;
   contract?: MimecastContract;
-  /** Skip validating responses (benchmarks only). */
-  validateResponses?: boolean;
-  onViolation?: (message: string) => void;
 }
 
 export interface MimecastStats {
@@ -121,17 +115,13 @@ export interface MimecastAccount {
   list(family: Family): StoredPolicy[];
 }
 
-export interface MimecastEmulator {
+export interface MimecastEmulator extends FaultControls<FaultRule, RandomFaults> {
   /** Base URL to give a binding: `http://127.0.0.1:<port>`. */
   readonly url: string;
   readonly stats: MimecastStats;
   readonly violations: string[];
   addAccount(clientId: string, secret: string): MimecastAccount;
   account(clientId: string): MimecastAccount;
-  inject(rule: FaultRule): void;
-  setFaults(faults: RandomFaults): void;
-  clearFaults(): void;
-  setLatency(ms: number): void;
   setValidateResponses(on: boolean): void;
   /** Make every token issued so far (to one client, or all) expire now. */
   expireTokens(clientId?: string): void;
@@ -155,17 +145,6 @@ class ItemFailure extends Error {
 
 const fail = (code: string, message: string, retryable = false): ItemFailure =>
   new ItemFailure({ code, message, retryable });
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const DOMAIN = /^(?=.{1,253}$)(?:(?!-)[a-z0-9-]{1,63}(?<!-)\.)+[a-z][a-z0-9-]{0,62}$/i;
 const EMAIL = /^[^\s@]{1,64}@(?:(?!-)[a-z0-9-]{1,63}(?<!-)\.)+[a-z][a-z0-9-]{0,62}$/i;
@@ -243,20 +222,20 @@ export async function startMimecastEmulator(
 ): Promise<MimecastEmulator> {
   const contract = opts.contract ?? loadMimecastContract();
   const now = opts.now ?? (() => Date.now());
-  const random = mulberry32(opts.seed ?? 7);
+  const faults = createFaults<FaultRule, RandomFaults>({
+    seed: opts.seed ?? 7,
+    latencyMs: opts.latencyMs,
+    faults: opts.faults,
+  });
   const tokenTtlS = opts.tokenTtlS ?? 1800;
   const bypassShape = opts.bypassPolicyShape ?? 'array';
   const echoKey = opts.echoFailKey ?? true;
   let validateResponses = opts.validateResponses ?? true;
-  let latencyMs = opts.latencyMs ?? 0;
-  let faults: RandomFaults = opts.faults ?? {};
-  const rules: (FaultRule & { seen: number; used: number })[] = [];
   const accounts = new Map<string, Store>();
   const tokens = new Map<string, { clientId: string; expiresAt: number }>();
   const buckets = new Map<string, { tokens: number; last: number }>();
   const violations: string[] = [];
-  const hanging = new Set<ServerResponse>();
-  const stats: MimecastStats = {
+  const zeroStats = (): MimecastStats => ({
     requests: 0,
     tokenRequests: 0,
     byOperation: {},
@@ -268,7 +247,8 @@ export async function startMimecastEmulator(
     updated: 0,
     deleted: 0,
     log: [],
-  };
+  });
+  const stats = zeroStats();
   const violation = (message: string): void => {
     violations.push(message);
     opts.onViolation?.(message);
@@ -390,18 +370,6 @@ export async function startMimecastEmulator(
       return { ok: true, remaining: Math.floor(b.tokens), resetMs };
     }
     return { ok: false, remaining: 0, resetMs: Math.max(1, Math.ceil((1 - b.tokens) / perMs)) };
-  };
-
-  const takeRule = (path: string): (FaultRule & { seen: number; used: number }) | undefined => {
-    for (const r of rules) {
-      if (r.path !== undefined && !r.path.test(path)) continue;
-      if (r.used >= (r.times ?? 1)) continue;
-      r.seen++;
-      if (r.seen <= (r.skip ?? 0)) continue;
-      r.used++;
-      return r;
-    }
-    return undefined;
   };
 
   // ---- operations ---------------------------------------------------------------------
@@ -572,16 +540,6 @@ export async function startMimecastEmulator(
     fail: [{ errors: [{ code, message, retryable }] }],
   });
 
-  const readBody = (req: IncomingMessage): Promise<string> =>
-    new Promise((resolve, reject) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => {
-        resolve(Buffer.concat(chunks).toString('utf8'));
-      });
-      req.on('error', reject);
-    });
-
   const handleToken = (req: IncomingMessage, res: ServerResponse, text: string): void => {
     stats.tokenRequests++;
     const reply = (status: number, payload: Obj): void => {
@@ -631,7 +589,7 @@ export async function startMimecastEmulator(
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     const text = await readBody(req);
-    if (latencyMs > 0) await new Promise((r) => setTimeout(r, latencyMs));
+    await faults.delay();
     if (url.pathname === '/oauth/token') {
       handleToken(req, res, text);
       return;
@@ -697,11 +655,12 @@ export async function startMimecastEmulator(
       return;
     }
 
-    let rule = takeRule(url.pathname);
+    const rates = faults.rates();
+    let rule = faults.take(req.method ?? 'POST', url.pathname);
     let kind = rule?.fault;
     if (kind === undefined) {
-      if (random() < (faults.throttleRate ?? 0)) kind = 'status-429';
-      else if (random() < (faults.errorRate ?? 0)) kind = 'status-500';
+      if (faults.chance(rates.throttleRate)) kind = 'status-429';
+      else if (faults.chance(rates.errorRate)) kind = 'status-500';
     }
     if (!rl.ok || kind === 'status-429') {
       if (kind === 'status-429') {
@@ -735,7 +694,7 @@ export async function startMimecastEmulator(
     if (kind === 'status-500' || kind === 'reset' || kind === 'timeout') {
       stats.faults++;
       if (kind === 'reset') req.socket.destroy();
-      else if (kind === 'timeout') hanging.add(res);
+      else if (kind === 'timeout') http.hang(res);
       else
         reply(
           500,
@@ -787,7 +746,7 @@ export async function startMimecastEmulator(
           });
       }
       items.forEach((_, i) => {
-        if (!failAt.has(i) && random() < (faults.failItemRate ?? 0)) {
+        if (!failAt.has(i) && faults.chance(rates.failItemRate)) {
           stats.faults++;
           failAt.set(i, {
             code: 'err_internal_error',
@@ -797,7 +756,7 @@ export async function startMimecastEmulator(
         }
       });
       outcome = write(acct, endpoint, items, problems.items, failAt);
-      if (kind === undefined && random() < (faults.lostResponseRate ?? 0)) {
+      if (kind === undefined && faults.chance(rates.lostResponseRate)) {
         kind = 'reset-after';
         rule = undefined;
       }
@@ -822,22 +781,14 @@ export async function startMimecastEmulator(
     reply(200, { meta, data: outcome.data, fail: outcome.fail });
   };
 
-  const server: Server = createServer((req, res) => {
-    handle(req, res).catch((err: unknown) => {
-      violation(
-        `emulator crashed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`,
-      );
-      if (!res.headersSent)
-        send(res, 500, errorEnvelope(500, 'err_emulator_bug', 'emulator crashed'), {});
-    });
+  const http = await listen(handle, (message, res) => {
+    violation(message);
+    if (!res.headersSent)
+      send(res, 500, errorEnvelope(500, 'err_emulator_bug', 'emulator crashed'), {});
   });
-  server.keepAliveTimeout = 60_000;
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  server.unref();
-  const { port } = server.address() as AddressInfo;
 
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: http.origin,
     stats,
     violations,
     addAccount(clientId, secret) {
@@ -850,19 +801,7 @@ export async function startMimecastEmulator(
       return accountView(clientId, s);
     },
     account: (clientId) => accountView(clientId, store(clientId)),
-    inject(rule) {
-      rules.push({ ...rule, seen: 0, used: 0 });
-    },
-    setFaults(f) {
-      faults = f;
-    },
-    clearFaults() {
-      faults = {};
-      rules.length = 0;
-    },
-    setLatency(ms) {
-      latencyMs = ms;
-    },
+    ...faults.controls,
     setValidateResponses(on) {
       validateResponses = on;
     },
@@ -875,27 +814,8 @@ export async function startMimecastEmulator(
       store(clientId).bindingExpired = expired;
     },
     resetStats() {
-      Object.assign(stats, {
-        requests: 0,
-        tokenRequests: 0,
-        byOperation: {},
-        byStatus: {},
-        itemsByOperation: {},
-        maxItemsPerCall: 0,
-        faults: 0,
-        created: 0,
-        updated: 0,
-        deleted: 0,
-        log: [],
-      });
+      Object.assign(stats, zeroStats());
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const r of hanging) r.destroy();
-        server.closeAllConnections();
-        server.close(() => {
-          resolve();
-        });
-      }),
+    close: http.close,
   };
 }

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { envNumber, serveUntilStopped } from '../serve.js';
 import { startMimecastEmulator } from './emulator.js';
 
 /**
@@ -10,10 +11,7 @@ import { startMimecastEmulator } from './emulator.js';
 const env = process.env;
 const clientId = env['MC_EMULATOR_CLIENT_ID'] ?? 'mxpolicy-demo-client';
 const secret = env['MC_EMULATOR_SECRET'] ?? randomBytes(20).toString('hex');
-const num = (name: string): number | undefined => {
-  const v = env[name];
-  return v === undefined || v === '' ? undefined : Number(v);
-};
+const num = (name: string): number | undefined => envNumber(env, name);
 const rate = num('MC_EMULATOR_RATE_LIMIT');
 const ttl = num('MC_EMULATOR_TOKEN_TTL_S');
 
@@ -52,14 +50,7 @@ console.log(
 console.log('');
 console.log('Ctrl-C to stop.');
 
-// The emulator's server is unref'ed (tests must not hang on it); keep this process alive.
-const keepAlive = setInterval(() => undefined, 1 << 30);
-const stop = (): void => {
-  clearInterval(keepAlive);
-  console.log(
-    `\n${emu.stats.requests} API requests and ${emu.stats.tokenRequests} token requests served, ${emu.violations.length} contract violations`,
-  );
-  void emu.close().then(() => process.exit(emu.violations.length > 0 ? 1 : 0));
-};
-process.on('SIGINT', stop);
-process.on('SIGTERM', stop);
+serveUntilStopped(
+  emu,
+  () => `${emu.stats.requests} API requests and ${emu.stats.tokenRequests} token requests served`,
+);

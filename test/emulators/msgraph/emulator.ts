@@ -1,6 +1,13 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import {
+  createFaults,
+  listen,
+  readBody,
+  type FaultControls,
+  type EmulatorBaseOptions,
+  type RuleMatch,
+} from '../harness.js';
 import { loadGraphContract, type GraphContract, type GraphOperation } from './contract.js';
 
 /**
@@ -28,17 +35,11 @@ export type FaultKind =
   | 'reset-after' // do the work, then destroy the connection (the response is lost)
   | 'timeout'; // never answer
 
-export interface FaultRule {
-  method?: string;
-  /** Matched against the path below `/v1.0` (or the token path), without the query. */
-  path?: RegExp;
+/** `path` is matched against the path below `/v1.0` (or the token path), without the query. */
+export interface FaultRule extends RuleMatch {
   fault: FaultKind;
   /** Apply to inner requests of a `$batch` instead of HTTP requests (429/500 only). */
   inner?: boolean;
-  /** How many matching requests it applies to (default 1). */
-  times?: number;
-  /** Matching requests to let through first (default 0). */
-  skip?: number;
   /** Retry-After seconds for 429/503 (default 1). */
   retryAfterS?: number;
 }
@@ -54,10 +55,7 @@ export interface RandomFaults {
   lostResponseRate?: number;
 }
 
-export interface MsGraphEmulatorOptions {
-  /** Delay before each answer, in ms (real time). */
-  latencyMs?: number;
-  faults?: RandomFaults;
+export interface MsGraphEmulatorOptions extends EmulatorBaseOptions<RandomFaults> {
   /** Per app budget of requests (inner batch requests count one each). */
   rateLimit?: { requests: number; windowMs: number };
   /** Sources one hold policy may have (Purview limit; default 1,000). */
@@ -70,12 +68,7 @@ export interface MsGraphEmulatorOptions {
   defaultPageSize?: number;
   /** Answer the inner responses of a batch in a shuffled order (as Graph may; default true). */
   shuffleBatchResponses?: boolean;
-  now?: () => number;
-  seed?: number;
   contract?: GraphContract;
-  /** Skip validating responses (benchmarks only). Requests are always checked. */
-  validateResponses?: boolean;
-  onViolation?: (message: string) => void;
 }
 
 export interface EmulatorStats {
@@ -144,7 +137,7 @@ export interface TenantState {
   clearHolds(caseId: string): void;
 }
 
-export interface MsGraphEmulator {
+export interface MsGraphEmulator extends FaultControls<FaultRule, RandomFaults> {
   /** Origin, e.g. `http://127.0.0.1:5123` (the authority URL). */
   readonly url: string;
   /** Graph base URL: `${url}/v1.0`. */
@@ -154,10 +147,6 @@ export interface MsGraphEmulator {
   readonly violations: string[];
   addTenant(tenantId: string): TenantState;
   tenant(tenantId: string): TenantState;
-  inject(rule: FaultRule): void;
-  setFaults(faults: RandomFaults): void;
-  clearFaults(): void;
-  setLatency(ms: number): void;
   setValidateResponses(on: boolean): void;
   /** Make every issued token expired (the next Graph call answers 401). */
   expireTokens(): void;
@@ -233,17 +222,6 @@ interface TokenInfo {
   expiresAt: number;
 }
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const errorBody = (code: string, message: string, now: number): Obj => ({
   error: {
     code,
@@ -262,23 +240,24 @@ export async function startMsGraphEmulator(
 ): Promise<MsGraphEmulator> {
   const contract = opts.contract ?? loadGraphContract();
   const now = opts.now ?? (() => Date.now());
-  const random = mulberry32(opts.seed ?? 7);
+  const faults = createFaults<FaultRule, RandomFaults>({
+    seed: opts.seed ?? 7,
+    latencyMs: opts.latencyMs,
+    faults: opts.faults,
+  });
+  const { random } = faults;
   const sourceLimit = opts.sourceLimit ?? 1000;
   const settleMs = opts.settleMs ?? 30;
   const tokenLifetimeS = opts.tokenLifetimeS ?? 3599;
   const defaultPageSize = opts.defaultPageSize ?? 100;
   const shuffle = opts.shuffleBatchResponses ?? true;
   let validateResponses = opts.validateResponses ?? true;
-  let latencyMs = opts.latencyMs ?? 0;
-  let faults: RandomFaults = opts.faults ?? {};
-  const rules: (FaultRule & { seen: number; used: number })[] = [];
   const tenants = new Map<string, Tenant>();
   const tokens = new Map<string, TokenInfo>();
   const buckets = new Map<string, { tokens: number; last: number }>();
   const violations: string[] = [];
-  const hanging = new Set<ServerResponse>();
   let inFlight = 0;
-  const stats: EmulatorStats = {
+  const zeroStats = (): EmulatorStats => ({
     requests: 0,
     innerRequests: 0,
     tokenRequests: 0,
@@ -288,7 +267,8 @@ export async function startMsGraphEmulator(
     holdsCreated: 0,
     sourcesCreated: 0,
     maxInFlight: 0,
-  };
+  });
+  const stats = zeroStats();
   let origin = '';
   // Opaque 32-hex ids: a random prefix per emulator and a counter (cheap at 50,000 sources).
   const idPrefix = randomBytes(8).toString('hex');
@@ -663,19 +643,8 @@ export async function startMsGraphEmulator(
 
   // ---- faults and throttling ----------------------------------------------------------------
 
-  const takeRule = (method: string, path: string, inner: boolean): FaultRule | undefined => {
-    for (const r of rules) {
-      if ((r.inner ?? false) !== inner) continue;
-      if (r.method !== undefined && r.method !== method) continue;
-      if (r.path !== undefined && !r.path.test(path)) continue;
-      if (r.used >= (r.times ?? 1)) continue;
-      r.seen++;
-      if (r.seen <= (r.skip ?? 0)) continue;
-      r.used++;
-      return r;
-    }
-    return undefined;
-  };
+  const takeRule = (method: string, path: string, inner: boolean): FaultRule | undefined =>
+    faults.take(method, path, (r) => (r.inner ?? false) === inner);
 
   /** Take one request from the app's budget; returns the wait in seconds when it is empty. */
   const throttle = (clientId: string): number | undefined => {
@@ -716,16 +685,6 @@ export async function startMsGraphEmulator(
     });
     res.end(text);
   };
-
-  const readBody = (req: IncomingMessage): Promise<string> =>
-    new Promise((resolve, reject) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => {
-        resolve(Buffer.concat(chunks).toString('utf8'));
-      });
-      req.on('error', reject);
-    });
 
   const checked = (
     op: GraphOperation,
@@ -885,7 +844,7 @@ export async function startMsGraphEmulator(
       const path = new URL(url, 'http://x').pathname;
       const rule = takeRule(method, path, true);
       const waitS = throttle(auth.clientId);
-      const randomThrottle = random() < (faults.innerThrottleRate ?? 0);
+      const randomThrottle = faults.chance(faults.rates().innerThrottleRate);
       if (waitS !== undefined || rule?.fault === 'status-429' || randomThrottle) {
         if (waitS === undefined) stats.faults++;
         responses.push({
@@ -950,7 +909,7 @@ export async function startMsGraphEmulator(
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     const method = req.method ?? 'GET';
     const text = await readBody(req);
-    if (latencyMs > 0) await new Promise((r) => setTimeout(r, latencyMs));
+    await faults.delay();
     const contentType = req.headers['content-type'] ?? '';
     const headers: Record<string, string> = { 'request-id': randomUUID() };
 
@@ -959,9 +918,10 @@ export async function startMsGraphEmulator(
     const rule = takeRule(method, path, false);
     let fault = rule?.fault;
     if (fault === undefined) {
-      if (random() < (faults.errorRate ?? 0)) fault = 'status-500';
-      else if (random() < (faults.throttleRate ?? 0)) fault = 'status-429';
-      else if (random() < (faults.lostResponseRate ?? 0)) fault = 'reset-after';
+      const rates = faults.rates();
+      if (faults.chance(rates.errorRate)) fault = 'status-500';
+      else if (faults.chance(rates.throttleRate)) fault = 'status-429';
+      else if (faults.chance(rates.lostResponseRate)) fault = 'reset-after';
     }
     const retryAfter = String(rule?.retryAfterS ?? 1);
     if (
@@ -973,7 +933,7 @@ export async function startMsGraphEmulator(
     ) {
       stats.faults++;
       if (fault === 'reset') req.socket.destroy();
-      else if (fault === 'timeout') hanging.add(res);
+      else if (fault === 'timeout') http.hang(res);
       else if (fault === 'status-429')
         send(res, 429, errorBody('TooManyRequests', 'Too many requests.', now()), {
           ...headers,
@@ -1134,25 +1094,22 @@ export async function startMsGraphEmulator(
     send(res, out.status, out.body, { ...headers, ...out.headers });
   };
 
-  const server: Server = createServer((req, res) => {
-    inFlight++;
-    stats.maxInFlight = Math.max(stats.maxInFlight, inFlight);
-    res.on('close', () => {
-      inFlight--;
-    });
-    handle(req, res).catch((err: unknown) => {
-      violation(
-        `emulator crashed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`,
-      );
+  const http = await listen(
+    (req, res) => {
+      inFlight++;
+      stats.maxInFlight = Math.max(stats.maxInFlight, inFlight);
+      res.on('close', () => {
+        inFlight--;
+      });
+      return handle(req, res);
+    },
+    (message, res) => {
+      violation(message);
       if (!res.headersSent)
         send(res, 500, errorBody('InternalServerError', 'emulator crashed', now()), {});
-    });
-  });
-  server.keepAliveTimeout = 60_000;
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  server.unref();
-  const { port } = server.address() as AddressInfo;
-  origin = `http://127.0.0.1:${port}`;
+    },
+  );
+  origin = http.origin;
 
   const tenantState = (t: Tenant): TenantState => ({
     id: t.id,
@@ -1267,19 +1224,7 @@ export async function startMsGraphEmulator(
       return tenantState(t);
     },
     tenant: (id) => tenantState(tenantOf(id)),
-    inject(rule) {
-      rules.push({ ...rule, seen: 0, used: 0 });
-    },
-    setFaults(f) {
-      faults = f;
-    },
-    clearFaults() {
-      faults = {};
-      rules.length = 0;
-    },
-    setLatency(ms) {
-      latencyMs = ms;
-    },
+    ...faults.controls,
     setValidateResponses(on) {
       validateResponses = on;
     },
@@ -1287,25 +1232,8 @@ export async function startMsGraphEmulator(
       for (const info of tokens.values()) info.expiresAt = now() - 1;
     },
     resetStats() {
-      Object.assign(stats, {
-        requests: 0,
-        innerRequests: 0,
-        tokenRequests: 0,
-        byOperation: {},
-        byStatus: {},
-        faults: 0,
-        holdsCreated: 0,
-        sourcesCreated: 0,
-        maxInFlight: 0,
-      });
+      Object.assign(stats, zeroStats());
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const r of hanging) r.destroy();
-        server.closeAllConnections();
-        server.close(() => {
-          resolve();
-        });
-      }),
+    close: http.close,
   };
 }

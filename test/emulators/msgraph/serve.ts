@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { envNumber, serveUntilStopped } from '../serve.js';
 import { startMsGraphEmulator } from './emulator.js';
 
 /**
@@ -9,10 +10,7 @@ import { startMsGraphEmulator } from './emulator.js';
  * GRAPH_EMULATOR_ERROR_RATE, GRAPH_EMULATOR_SOURCE_LIMIT, GRAPH_EMULATOR_SETTLE_MS.
  */
 const env = process.env;
-const num = (name: string): number | undefined => {
-  const v = env[name];
-  return v === undefined || v === '' ? undefined : Number(v);
-};
+const num = (name: string): number | undefined => envNumber(env, name);
 const tenantId = env['GRAPH_EMULATOR_TENANT'] ?? '72f988bf-86f1-41af-91ab-2d7cd011db47';
 const clientId = env['GRAPH_EMULATOR_CLIENT_ID'] ?? '1950a258-227b-4e31-a9cf-717495945fc2';
 const secret = env['GRAPH_EMULATOR_SECRET'] ?? randomBytes(20).toString('base64url');
@@ -50,13 +48,7 @@ console.log(
 console.log('');
 console.log('Ctrl-C to stop.');
 
-const keepAlive = setInterval(() => undefined, 1 << 30);
-const stop = (): void => {
-  clearInterval(keepAlive);
-  console.log(
-    `\n${emu.stats.requests} requests served (${emu.stats.innerRequests} inside batches), ${emu.violations.length} contract violations`,
-  );
-  void emu.close().then(() => process.exit(emu.violations.length > 0 ? 1 : 0));
-};
-process.on('SIGINT', stop);
-process.on('SIGTERM', stop);
+serveUntilStopped(
+  emu,
+  () => `${emu.stats.requests} requests served (${emu.stats.innerRequests} inside batches)`,
+);
