@@ -3,7 +3,9 @@ import { describe, expect, it } from 'vitest';
 import {
   normalizeCidr,
   normalizeDomain,
+  normalizeDomainFully,
   normalizeEmail,
+  normalizeEmailFully,
   normalizeHost,
   normalizeIp,
   normalizeRecipient,
@@ -208,5 +210,46 @@ describe('normalizeDomain label limits', () => {
     expect(normalizeDomain(`example.${'a'.repeat(63)}`).ok).toBe(true);
     expect(normalizeDomain('example.x-1').ok).toBe(true);
     expect(normalizeDomain('example.-x').ok).toBe(false);
+  });
+});
+
+describe('the shortcut for input already in normal form', () => {
+  // Characters that make a difference to the rules: case, dots, hyphens, '@', spaces,
+  // control characters, non-ASCII, and the special characters a local part may hold.
+  const char = fc.constantFrom(
+    ...'abcxyz019-.@.-aZ _+!#~\t\u00fc\u0000'.split(''),
+    '\u0430',
+    '..',
+    '.com',
+    '@example.org',
+    'a'.repeat(63),
+  );
+  const text = fc.array(char, { maxLength: 24 }).map((cs) => cs.join(''));
+
+  it('gives exactly what the full rules give, for any text', () => {
+    fc.assert(
+      fc.property(text, fc.boolean(), (input, single) => {
+        expect(normalizeEmail(input)).toEqual(normalizeEmailFully(input));
+        expect(normalizeDomain(input, { allowSingleLabel: single })).toEqual(
+          normalizeDomainFully(input, { allowSingleLabel: single }),
+        );
+      }),
+      { numRuns: 5000 },
+    );
+  });
+
+  it('gives exactly what the full rules give at the length limits', () => {
+    const label = 'a'.repeat(63);
+    for (const input of [
+      `${'l'.repeat(64)}@example.com`,
+      `${'l'.repeat(65)}@example.com`,
+      `${'l'.repeat(64)}@${[label, label, label, 'b'.repeat(57)].join('.')}`,
+      `a@${[label, label, label, 'b'.repeat(59)].join('.')}`,
+      [label, label, label, 'b'.repeat(61)].join('.'),
+      [label, label, label, 'b'.repeat(62)].join('.'),
+    ]) {
+      expect(normalizeEmail(input)).toEqual(normalizeEmailFully(input));
+      expect(normalizeDomain(input)).toEqual(normalizeDomainFully(input));
+    }
   });
 });

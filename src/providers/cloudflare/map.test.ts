@@ -108,6 +108,19 @@ describe('cloudflare mapping', () => {
     });
     expect(parseComment('[mxpolicyx] nope').managed).toBe(false);
     expect(parseComment(null)).toEqual({ managed: false, reason: '', attrs: {} });
+    // The bare tag (read without the pattern's work) and a tag with attributes alike.
+    expect(parseComment('[mxpolicy]  spaced reason \n')).toEqual({
+      managed: true,
+      reason: 'spaced reason',
+      attrs: {},
+    });
+    expect(parseComment('[mxpolicy] ')).toEqual({ managed: true, reason: '', attrs: {} });
+    expect(parseComment('[mxpolicy]')).toEqual({ managed: true, reason: '', attrs: {} });
+    expect(parseComment('[mxpolicy ticket=INC%201] two\nlines')).toEqual({
+      managed: true,
+      reason: 'two\nlines',
+      attrs: { ticket: 'INC 1' },
+    });
     expect(formatComment('r', { expires: '2027-01-31', ticket: undefined })).toBe(
       '[mxpolicy expires=2027-01-31] r',
     );

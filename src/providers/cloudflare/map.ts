@@ -102,8 +102,13 @@ export function runAttrOf(comments: string | null): string | undefined {
   }
 }
 
+const BARE_TAG = `[${MARKER}] `;
+
 export function parseComment(comments: string | null): ParsedComment {
   const text = comments ?? '';
+  // The tag without attributes (most entries): what MARKER_RE would find, without its work.
+  if (text.startsWith(BARE_TAG))
+    return { managed: true, reason: text.slice(BARE_TAG.length).trim(), attrs: {} };
   const m = MARKER_RE.exec(text);
   if (m === null) return { managed: false, reason: text.trim(), attrs: {} };
   const attrs: Record<string, string> = {};
