@@ -138,6 +138,7 @@ export default tseslint.config(
       '.mxpolicy/',
       'bin/',
       'bench/*.mjs',
+      'src/config/validators.generated.ts',
       'eslint.config.js',
     ],
   },

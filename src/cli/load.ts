@@ -3,12 +3,12 @@ import path from 'node:path';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { loadPoliciesOneByOne, type LoadedTenant } from '../config/load-policies.js';
 import type { PolicySet, TenantConfig } from '../config/policy-set.js';
-import { createSchemaValidator, type SchemaValidator } from '../config/schema-validator.js';
+import { bundledSchemaValidator } from '../config/precompiled-validator.js';
+import type { SchemaValidator } from '../config/schema-validator.js';
 import { selectTenants, tenantGlob } from '../config/select-tenants.js';
 import type { CapabilityTable } from '../model/capabilities.js';
 import { builtinProviders, capabilityTable } from '../providers/registry.js';
 import { readPolicySources } from '../sources/policy-files.js';
-import { readBundledSchemas } from '../sources/schemas.js';
 import type { RepoConfig } from '../config/repo-config.js';
 import { today, type CliContext } from './context.js';
 import { readRepoConfig } from './repo-config.js';
@@ -19,9 +19,9 @@ export interface SelectionOptions {
 }
 
 let validator: SchemaValidator | undefined;
-/** One compiled validator per process (compiling the schemas takes a few milliseconds). */
+/** One validator per process: the shipped schemas, compiled ahead of time. */
 export function schemaValidator(): SchemaValidator {
-  validator ??= createSchemaValidator(readBundledSchemas());
+  validator ??= bundledSchemaValidator();
   return validator;
 }
 

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { affectedKeys, affectedTenants } from './affected-tenants.js';
 import { loadPolicies } from './load-policies.js';
 import type { PolicySource, TenantConfig } from './policy-set.js';
-import { createSchemaValidator } from './schema-validator.js';
+import { createSchemaValidator } from './schema-compile.js';
 import { readBundledSchemas } from '../sources/schemas.js';
 
 const validator = createSchemaValidator(readBundledSchemas());

@@ -4,7 +4,7 @@ import { builtinProviders, capabilityTable } from '../providers/registry.js';
 import { readBundledSchemas } from '../sources/schemas.js';
 import { loadPolicies, loadPoliciesOneByOne } from './load-policies.js';
 import type { PolicySource } from './policy-set.js';
-import { createSchemaValidator } from './schema-validator.js';
+import { createSchemaValidator } from './schema-compile.js';
 
 describe('loadPolicies', () => {
   it('resolves bundles into every including tenant, keeping the source of each entry', () => {

@@ -1,11 +1,6 @@
-import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
-import addFormatsModule from 'ajv-formats';
+import type { ErrorObject, ValidateFunction } from 'ajv/dist/2020.js';
 import type { Diagnostic, DiagnosticCode } from './diagnostics.js';
 import { diagnosticAt, type PathSegment, type YamlFile } from './yaml-document.js';
-
-// ajv-formats is CommonJS (`module.exports = plugin`, plus `exports.default = plugin`); its
-// types describe the namespace, so take `.default`, which exists at run time either way.
-const addFormats = addFormatsModule.default;
 
 export interface PolicySchemas {
   defs: object;
@@ -19,39 +14,45 @@ export interface SchemaValidator {
   validate(kind: FileKind, yaml: YamlFile): Diagnostic[];
 }
 
-/** Compile the policy JSON Schemas once; validation then reports every problem it finds. */
-export function createSchemaValidator(schemas: PolicySchemas): SchemaValidator {
-  const ajv = new Ajv2020({ allErrors: true, strict: false, verbose: true, discriminator: true });
-  addFormats(ajv, ['date', 'uri']);
-  ajv.addSchema(schemas.defs);
-  const compiled: Record<FileKind, ValidateFunction> = {
-    tenant: ajv.compile(schemas.tenant),
-    bundle: ajv.compile(schemas.bundle),
-  };
-  const lists: Record<FileKind, Map<string, ValidateFunction>> = {
-    tenant: listItemValidators(ajv, schemas.defs, schemas.tenant),
-    bundle: listItemValidators(ajv, schemas.defs, schemas.bundle),
-  };
+/** The ajv options the policy schemas are compiled with (at run time or ahead of it). */
+export const AJV_OPTIONS = {
+  allErrors: true,
+  strict: false,
+  verbose: true,
+  discriminator: true,
+} as const;
+/** The ajv-formats formats the schemas use. */
+export const FORMATS = ['date', 'uri'] as const;
+
+/**
+ * Compiled validators: each file kind's whole schema, and its list items' (see
+ * `listItemRefs`). Made by `createSchemaValidator` (schema-compile.ts) or ahead of time
+ * (`bundledSchemaValidator`, precompiled-validator.ts).
+ */
+export interface CompiledValidators {
+  whole: Record<FileKind, ValidateFunction>;
+  lists: Record<FileKind, ReadonlyMap<string, ValidateFunction>>;
+}
+
+/** Validation that reports every problem it finds, from compiled validators. */
+export function validatorOf(compiled: CompiledValidators): SchemaValidator {
   return {
     validate(kind, yaml) {
-      const errors = validateByItems(compiled[kind], lists[kind], yaml.data);
+      const errors = validateByItems(compiled.whole[kind], compiled.lists[kind], yaml.data);
       return errors.length === 0 ? [] : toDiagnostics(errors, yaml);
     },
   };
 }
 
 /**
- * Validators of the items of each top-level list property that is a plain
- * `{type: array, items: {$ref}}` in the shared definitions (blockedSenders, exemptions, ...).
- * ajv appends each failing item's errors to the list's errors with `concat`, which is
- * quadratic when thousands of items are wrong; validating items one at a time keeps it linear.
+ * The schema references of the items of each top-level list property that is a plain
+ * `{type: array, items: {$ref}}` in the shared definitions (blockedSenders, exemptions, ...),
+ * by property. ajv appends each failing item's errors to the list's errors with `concat`,
+ * which is quadratic when thousands of items are wrong; validating items one at a time keeps
+ * it linear.
  */
-function listItemValidators(
-  ajv: Ajv2020,
-  defs: object,
-  file: object,
-): Map<string, ValidateFunction> {
-  const out = new Map<string, ValidateFunction>();
+export function listItemRefs(defs: object, file: object): [string, string][] {
+  const out: [string, string][] = [];
   const id = (defs as { $id?: string }).$id ?? '';
   const defsOf = (defs as { $defs?: Record<string, unknown> }).$defs ?? {};
   const props = (file as { properties?: Record<string, { $ref?: unknown }> }).properties ?? {};
@@ -69,8 +70,7 @@ function listItemValidators(
       !items.$ref.startsWith('#/')
     )
       continue;
-    const fn = ajv.getSchema(`${id}${items.$ref}`);
-    if (fn !== undefined) out.set(key, fn);
+    out.push([key, `${id}${items.$ref}`]);
   }
   return out;
 }

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createSchemaValidator } from '../config/schema-validator.js';
+import { createSchemaValidator } from '../config/schema-compile.js';
 import { readBundledSchemas } from '../sources/schemas.js';
 import {
   buildAuditScenario,

@@ -1,7 +1,7 @@
 import { builtinProviders, capabilityTable } from '../../src/providers/registry.js';
 import { loadPolicies } from '../../src/config/load-policies.js';
 import type { PolicySet, PolicySource } from '../../src/config/policy-set.js';
-import { createSchemaValidator } from '../../src/config/schema-validator.js';
+import { createSchemaValidator } from '../../src/config/schema-compile.js';
 import { readBundledSchemas } from '../../src/sources/schemas.js';
 
 const validator = createSchemaValidator(readBundledSchemas());

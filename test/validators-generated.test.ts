@@ -1,0 +1,37 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { generateValidators, generatedValidatorsPath } from '../scripts/validators-source.js';
+import { bundledSchemaValidator } from '../src/config/precompiled-validator.js';
+import { createSchemaValidator } from '../src/config/schema-compile.js';
+import { parseYamlFile } from '../src/config/yaml-document.js';
+import { readBundledSchemas } from '../src/sources/schemas.js';
+
+describe('the validators compiled ahead of time', () => {
+  it('src/config/validators.generated.ts is what the schemas compile to (npm run gen:validators)', () => {
+    expect(readFileSync(generatedValidatorsPath, 'utf8')).toBe(generateValidators());
+  });
+
+  it('report what the run-time compiled validators report, at the same places', () => {
+    const ahead = bundledSchemaValidator();
+    const now = createSchemaValidator(readBundledSchemas());
+    const files: ['tenant' | 'bundle', string][] = [
+      ['tenant', 'tenant: acme\nproviders:\n  s: { type: sandbox }\ndomains: [acme.example]\n'],
+      [
+        'tenant',
+        'tenant: Acme!\nproviders: {}\ndomains: [1]\nblockedSenders:\n  - sender: x.example\n  - reason: no sender\n    colour: red\nexemptions:\n  - sender: a.example\n    bypass: everything\n    reason: r\n',
+      ],
+      [
+        'bundle',
+        'bundle: baseline\nblockedSenders:\n  - sender: spam.example\n    reason: r\n    expires: 2027-02-30\n',
+      ],
+      ['bundle', 'bundle: 3\nholds: {}\n'],
+    ];
+    for (const [kind, text] of files) {
+      const yaml = parseYamlFile('policies/x.yaml', text);
+      const expected = now.validate(kind, yaml);
+      expect(ahead.validate(kind, yaml)).toEqual(expected);
+      if (text.includes('Acme!') || text.includes('2027-02-30') || text.includes('bundle: 3'))
+        expect(expected.length).toBeGreaterThan(0);
+    }
+  });
+});
