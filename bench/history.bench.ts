@@ -21,7 +21,7 @@ import path from 'node:path';
 import { simpleGit } from 'simple-git';
 import type { CliContext } from '../src/cli/context.js';
 import { main } from '../src/cli/main.js';
-import { createSchemaValidator } from '../src/config/schema-validator.js';
+import { createSchemaValidator } from '../src/config/schema-compile.js';
 import { readSemanticHistory } from '../src/git/semantic-history.js';
 import { readBundledSchemas } from '../src/sources/schemas.js';
 import { machine, measureCli, median, type Run } from './measure.js';

@@ -3,7 +3,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { loadPolicies } from '../src/config/load-policies.js';
-import { createSchemaValidator } from '../src/config/schema-validator.js';
+import { createSchemaValidator } from '../src/config/schema-compile.js';
 import { KINDS } from '../src/model/kinds.js';
 import { readPolicySources } from '../src/sources/policy-files.js';
 import { readBundledSchemas } from '../src/sources/schemas.js';

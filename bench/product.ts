@@ -1,7 +1,7 @@
 import type { PolicySource } from '../src/config/policy-set.js';
 import type * as AffectedModule from '../src/config/affected-tenants.js';
 import type * as LoadPoliciesModule from '../src/config/load-policies.js';
-import type * as SchemaValidatorModule from '../src/config/schema-validator.js';
+import type * as SchemaValidatorModule from '../src/config/schema-compile.js';
 import type * as CloudflareProviderModule from '../src/providers/cloudflare/cloudflare-provider.js';
 import type * as HttpClientModule from '../src/providers/http/client.js';
 import type * as MimecastProviderModule from '../src/providers/mimecast/mimecast-provider.js';
@@ -22,7 +22,7 @@ const dist = async <T>(path: string): Promise<T> => (await import(`../dist/${pat
 export const { loadPolicies } = await dist<typeof LoadPoliciesModule>('config/load-policies.js');
 export const { affectedKeys } = await dist<typeof AffectedModule>('config/affected-tenants.js');
 export const { createSchemaValidator } = await dist<typeof SchemaValidatorModule>(
-  'config/schema-validator.js',
+  'config/schema-compile.js',
 );
 export const { createCloudflareProviderFactory } = await dist<typeof CloudflareProviderModule>(
   'providers/cloudflare/cloudflare-provider.js',
