@@ -39,7 +39,9 @@ export function generateValidators(): string {
   const lists: Record<FileKind, Record<string, string>> = { tenant: {}, bundle: {} };
   for (const kind of ['tenant', 'bundle'] as const)
     for (const [key, ref] of listItemRefs(schemas.defs, schemas[kind])) {
-      const name = `${kind}_${key}`;
+      // One export per schema: ajv's standalone code declares a function twice when two
+      // exports name the same one (tenant and bundle lists share their items' definitions).
+      const name = `item_${ref.replace(/^.*\//, '').replace(/\W/g, '_')}`;
       refs[name] = ref;
       lists[kind][key] = name;
     }

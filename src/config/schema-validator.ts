@@ -65,7 +65,9 @@ export function listItemRefs(defs: object, file: object): [string, string][] {
     if (
       def === undefined ||
       def['type'] !== 'array' ||
-      Object.keys(def).some((k) => !['type', 'items', 'title', 'description'].includes(k)) ||
+      Object.keys(def).some(
+        (k) => !['type', 'items', 'title', 'description', 'defaultSnippets'].includes(k),
+      ) ||
       typeof items?.$ref !== 'string' ||
       !items.$ref.startsWith('#/')
     )
