@@ -83,21 +83,29 @@ export function createProgress(
     return `mxpolicy ${phase}: ${done}/${total} tenants ${verb}${changes} (${seconds}s)${done < total ? slow(ctx.now().getTime()) : ''}`;
   };
 
-  /** Between tenants finishing: the line keeps coming (and names who is slow). */
-  const heartbeat = (): void => {
-    if (total === 0 || done >= total) return;
+  /**
+   * Write the line when it is due: on a terminal once the run is long (redrawn at most every
+   * `ttyGapMs`), in a log once per interval, and a log's closing line only if it got any.
+   */
+  const show = (final: boolean, ttyGapMs: number): void => {
     const now = ctx.now().getTime();
     if (tty) {
-      if (!drawn && total < TTY_MIN_TENANTS && now - started < TTY_MIN_MS) return;
-      drawn = true;
+      const long = total >= TTY_MIN_TENANTS || now - started >= TTY_MIN_MS;
+      if (!long || (!final && drawn && now - last < ttyGapMs)) return;
       last = now;
-      ctx.stderr.write(`\r\x1b[K${text(done, total)}`);
+      drawn = !final;
+      ctx.stderr.write(`\r\x1b[K${text(done, total)}${final ? '\n' : ''}`);
       return;
     }
-    if (now - last < PROGRESS_LOG_MS) return;
+    if (final ? !shown : now - last < PROGRESS_LOG_MS) return;
     last = now;
     shown = true;
     ctx.stderr.write(`${text(done, total)}\n`);
+  };
+
+  /** Between tenants finishing: the line keeps coming (and names who is slow). */
+  const heartbeat = (): void => {
+    if (total > 0 && done < total) show(false, 0);
   };
 
   return {
@@ -111,25 +119,12 @@ export function createProgress(
       total = totalNow;
       if (tenant !== undefined) working.delete(tenant);
       for (const r of result?.results ?? []) n[r.status]++;
-      const now = ctx.now().getTime();
       const final = done === total;
       if (final) {
         stop?.();
         stop = undefined;
       }
-      if (tty) {
-        const long = total >= TTY_MIN_TENANTS || now - started >= TTY_MIN_MS;
-        if (!long || (!final && now - last < PROGRESS_TTY_MS && drawn)) return;
-        last = now;
-        drawn = !final;
-        ctx.stderr.write(`\r\x1b[K${text(done, total)}${final ? '\n' : ''}`);
-        return;
-      }
-      // A log gets a line per interval, and a closing line only if it got any before.
-      if (final ? !shown : now - last < PROGRESS_LOG_MS) return;
-      last = now;
-      shown = true;
-      ctx.stderr.write(`${text(done, total)}\n`);
+      show(final, PROGRESS_TTY_MS);
     },
     interrupt() {
       if (!drawn) return;
