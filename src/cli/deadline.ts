@@ -1,3 +1,5 @@
+import { abortAfter } from '../reconcile/abort-after.js';
+
 /** `--timeout`: how long plan, apply and drift may talk to vendors before giving up. */
 export const DEFAULT_TIMEOUT = '30m';
 
@@ -26,17 +28,7 @@ export interface Deadline {
 
 /** A deadline `ms` from now (none when `ms` is 0). Its timer never keeps the process alive. */
 export function startDeadline(ms: number, spec: string): Deadline {
-  const ctl = new AbortController();
-  if (ms <= 0) return { signal: ctl.signal, dispose: () => undefined };
-  const timer = setTimeout(() => {
-    ctl.abort(new Error(`the --timeout of ${spec} passed`));
-  }, ms);
-  timer.unref();
-  return {
-    signal: ctl.signal,
-    at: Date.now() + ms,
-    dispose: () => {
-      clearTimeout(timer);
-    },
-  };
+  if (ms <= 0) return { signal: new AbortController().signal, dispose: () => undefined };
+  const timed = abortAfter(ms, () => new Error(`the --timeout of ${spec} passed`));
+  return { signal: timed.signal, at: Date.now() + ms, dispose: timed.dispose };
 }

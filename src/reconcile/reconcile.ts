@@ -18,6 +18,7 @@ import type {
 } from '../plan/types.js';
 import type { Logger, Provider } from '../providers/provider.js';
 import type { ProviderRegistry } from '../providers/registry.js';
+import { abortAfter } from './abort-after.js';
 import { mapConcurrent } from './concurrency.js';
 import { DEFAULT_SETTLE, settlePending, type SettleOptions } from './settle.js';
 
@@ -101,26 +102,21 @@ interface TenantDeadline {
 
 /**
  * A tenant's own deadline: the command's, and `tenantTimeoutMs` from now (the earlier of the
- * two is its `deadlineAt`).
- *
- * Built on a timer the deadline itself holds, not `AbortSignal.timeout`: Node 20's
- * `AbortSignal.any` keeps its sources only weakly, so a timeout signal nothing else
- * references can be garbage-collected before it fires, and the tenant then never times out
- * (a hung tenant kept a 125-tenant apply alive for 158 s instead of 20 s; see
- * `tenantDeadline` in reconcile.test.ts). The timer is unref'ed: it never keeps the process
- * alive by itself, only ends work that does.
+ * two is its `deadlineAt`). Its timer is `abortAfter`'s, not `AbortSignal.timeout`, which
+ * Node 20 could collect inside `AbortSignal.any` before it fired: a hung tenant then kept a
+ * 125-tenant apply alive for 158 s instead of 20 s (the hung-tenant tests in
+ * reconcile.test.ts force collections to show it).
  */
 export function tenantDeadline(
   deps: ReconcileDeps,
   tenantTimeoutMs: number | undefined,
 ): TenantDeadline {
   if (tenantTimeoutMs === undefined) return { deps, dispose: () => undefined };
-  const own = new AbortController();
   const limit = `${Math.round(tenantTimeoutMs / 100) / 10} s`;
-  const timer = setTimeout(() => {
-    own.abort(new Error(`the tenant's time limit (--tenant-timeout, ${limit}) passed`));
-  }, tenantTimeoutMs);
-  timer.unref();
+  const own = abortAfter(
+    tenantTimeoutMs,
+    () => new Error(`the tenant's time limit (--tenant-timeout, ${limit}) passed`),
+  );
   const signal =
     deps.signal !== undefined ? AbortSignal.any([deps.signal, own.signal]) : own.signal;
   const ends = deps.now().getTime() + tenantTimeoutMs;
@@ -130,9 +126,7 @@ export function tenantDeadline(
       signal,
       deadlineAt: deps.deadlineAt !== undefined ? Math.min(deps.deadlineAt, ends) : ends,
     },
-    dispose: () => {
-      clearTimeout(timer);
-    },
+    dispose: own.dispose,
   };
 }
 
