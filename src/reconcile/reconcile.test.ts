@@ -343,37 +343,51 @@ describe('deadlines and closing', () => {
   });
 });
 
+/**
+ * Tenant `a`'s API accepts the connection and never answers: only its deadline ends a read
+ * (`gaveUp` gets the deadline's reason). Every other tenant reads empty and applies all.
+ */
+function hangsForA(on: {
+  gaveUp: (reason: string) => unknown;
+  applied?: (tenant: string) => unknown;
+}): ProviderFactory {
+  return {
+    ...scripted({}),
+    create: (ctx): Provider => ({
+      type: 'sandbox',
+      capabilities: SANDBOX_CAPABILITIES,
+      read: (_kind, o) => {
+        if (ctx.tenant !== 'a') return Promise.resolve([]);
+        return new Promise((_resolve, reject) => {
+          o?.signal?.addEventListener('abort', () => {
+            const reason = o.signal?.reason instanceof Error ? o.signal.reason.message : 'aborted';
+            on.gaveUp(reason);
+            reject(new Error(`read aborted: ${reason}`));
+          });
+        });
+      },
+      apply: (_kind, changes) => {
+        on.applied?.(ctx.tenant);
+        return Promise.resolve(
+          changes.map((c) => ({
+            kind: c.kind,
+            key: c.key,
+            action: c.action,
+            status: 'applied' as const,
+          })),
+        );
+      },
+    }),
+  };
+}
+
 describe('streaming apply: no tenant waits for another', () => {
   it('applies healthy tenants while one hangs, and fails the hung one within its bound', async () => {
     const events: string[] = [];
-    const factory: ProviderFactory = {
-      ...scripted({}),
-      create: (ctx): Provider => ({
-        type: 'sandbox',
-        capabilities: SANDBOX_CAPABILITIES,
-        read: (_kind, o) => {
-          if (ctx.tenant !== 'a') return Promise.resolve([]);
-          // Accepts the connection and never answers: only its deadline ends it.
-          return new Promise((_resolve, reject) => {
-            o?.signal?.addEventListener('abort', () => {
-              events.push('a gave up');
-              reject(new Error('read aborted'));
-            });
-          });
-        },
-        apply: (_kind, changes) => {
-          events.push(`applied ${ctx.tenant}`);
-          return Promise.resolve(
-            changes.map((c) => ({
-              kind: c.kind,
-              key: c.key,
-              action: c.action,
-              status: 'applied' as const,
-            })),
-          );
-        },
-      }),
-    };
+    const factory = hangsForA({
+      gaveUp: () => events.push('a gave up'),
+      applied: (tenant) => events.push(`applied ${tenant}`),
+    });
     const started = Date.now();
     const run = await planAndApplyTenants(set.tenants, deps(factory), {
       ...opts,
@@ -401,31 +415,11 @@ describe('streaming apply: no tenant waits for another', () => {
     const gc = runInNewContext('gc') as () => void;
     const command = new AbortController(); // the --timeout deadline, far away
     let hung: string | undefined;
-    const factory: ProviderFactory = {
-      ...scripted({}),
-      create: (ctx): Provider => ({
-        type: 'sandbox',
-        capabilities: SANDBOX_CAPABILITIES,
-        read: (_kind, o) => {
-          if (ctx.tenant !== 'a') return Promise.resolve([]);
-          return new Promise((_resolve, reject) => {
-            o?.signal?.addEventListener('abort', () => {
-              hung = o.signal?.reason instanceof Error ? o.signal.reason.message : 'aborted';
-              reject(new Error(`read aborted: ${hung}`));
-            });
-          });
-        },
-        apply: (_kind, changes) =>
-          Promise.resolve(
-            changes.map((c) => ({
-              kind: c.kind,
-              key: c.key,
-              action: c.action,
-              status: 'applied' as const,
-            })),
-          ),
-      }),
-    };
+    const factory = hangsForA({
+      gaveUp: (reason) => {
+        hung = reason;
+      },
+    });
     const collect = setInterval(gc, 5);
     try {
       const started = Date.now();
