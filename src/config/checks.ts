@@ -1,5 +1,5 @@
 import { getPublicSuffix } from 'tldts';
-import { DEFAULT_MIN_PREFIX, describeIpRange } from '../model/ip-ranges.js';
+import { DEFAULT_MIN_PREFIX, describeIpRange, type IpRange } from '../model/ip-ranges.js';
 import type { Diagnostic, Location } from './diagnostics.js';
 import type { DesiredEntry, TenantConfig } from './policy-set.js';
 
@@ -35,17 +35,66 @@ export function isPublicSuffix(domain: string, includePrivate = false): boolean 
   return suffix === domain;
 }
 
-function patternOf(
-  entry: DesiredEntry,
-): { side: 'sender' | 'recipient'; value: string } | undefined {
-  if (entry.kind === 'blockedSenders') return { side: 'sender', value: entry.value.sender };
-  if (entry.kind === 'exemptions') {
-    const v = entry.value;
-    return v.sender !== undefined
-      ? { side: 'sender', value: v.sender }
-      : { side: 'recipient', value: v.recipient ?? '' };
+type SenderEntry = DesiredEntry<'blockedSenders'> | DesiredEntry<'exemptions'>;
+
+/**
+ * What the checks need to know of one blocked sender or exemption, whichever tenant it is
+ * checked for: a bundle's entries are checked once per including tenant, and these facts
+ * (the costly part: public suffix and IP range look-ups) are the same every time.
+ */
+export interface EntryFacts {
+  side: 'sender' | 'recipient';
+  /** The sender or recipient pattern. */
+  value: string;
+  /** An IP address or range: checked as such, never as a domain. */
+  ipLike: boolean;
+  /** Index of the '@' of an address pattern, or -1 (always -1 for an IP). */
+  at: number;
+  /** The domain of an address, or the pattern itself. */
+  domain: string;
+  /** A bare public suffix (never true for an address or an IP). */
+  publicSuffix: boolean;
+  /** The range of an IP sender (undefined for anything else, or a malformed IP). */
+  range: IpRange | undefined;
+}
+
+export function entryFacts(entry: SenderEntry): EntryFacts {
+  let side: 'sender' | 'recipient' = 'sender';
+  let value: string;
+  if (entry.kind === 'blockedSenders') value = entry.value.sender;
+  else if (entry.value.sender !== undefined) value = entry.value.sender;
+  else {
+    side = 'recipient';
+    value = entry.value.recipient ?? '';
   }
-  return undefined;
+  const ipLike = isIpLike(value);
+  const at = ipLike ? -1 : value.lastIndexOf('@');
+  const domain = at >= 0 ? value.slice(at + 1) : value;
+  return {
+    side,
+    value,
+    ipLike,
+    at,
+    domain,
+    publicSuffix: !ipLike && at < 0 && isPublicSuffix(domain, entry.kind === 'exemptions'),
+    range: ipLike && side === 'sender' ? describeIpRange(value) : undefined,
+  };
+}
+
+export type EntryFactsOf = (entry: SenderEntry) => EntryFacts;
+
+/**
+ * `entryFacts`, worked out once per bundle entry: the same entry objects of a bundle are in
+ * every tenant that includes it (a tenant's own entries are checked once and not kept).
+ */
+export function createEntryFacts(): EntryFactsOf {
+  const known = new Map<SenderEntry, EntryFacts>();
+  return (entry) => {
+    if (entry.source.bundle === undefined) return entryFacts(entry);
+    let facts = known.get(entry);
+    if (facts === undefined) known.set(entry, (facts = entryFacts(entry)));
+    return facts;
+  };
 }
 
 const isIpLike = (value: string): boolean => value.includes(':') || /^[0-9./]+$/.test(value);
@@ -59,6 +108,7 @@ export function checkTenantEntries(
   tenant: TenantConfig,
   today: string,
   locate: (file: string, pointer: string, field: string) => Location,
+  factsOf: EntryFactsOf = entryFacts,
 ): Diagnostic[] {
   const out: Diagnostic[] = [];
   const own = new Set(tenant.domains);
@@ -81,27 +131,32 @@ export function checkTenantEntries(
       ...d,
     });
   };
+  const { blockedSenders, exemptions } = tenant.entries;
 
-  for (const entry of [...tenant.entries.blockedSenders, ...tenant.entries.exemptions]) {
-    const pattern = patternOf(entry);
-    if (pattern === undefined || isIpLike(pattern.value)) continue;
-    const at_ = pattern.value.lastIndexOf('@');
-    const domain = at_ >= 0 ? pattern.value.slice(at_ + 1) : pattern.value;
-    if (at_ < 0 && isPublicSuffix(domain, entry.kind === 'exemptions')) {
-      at(entry, pattern.side, {
+  // IP senders, checked after every domain and address (below), in the same order.
+  const ipSenders: { entry: SenderEntry; range: IpRange }[] = [];
+  const checkPattern = (entry: SenderEntry): void => {
+    const facts = factsOf(entry);
+    if (facts.ipLike) {
+      if (facts.range !== undefined) ipSenders.push({ entry, range: facts.range });
+      return;
+    }
+    const { domain } = facts;
+    if (facts.publicSuffix) {
+      at(entry, facts.side, {
         code: 'PUBLIC_SUFFIX',
         message: `'${domain}' is a public suffix: ${entry.kind === 'blockedSenders' ? 'blocking' : 'exempting'} it would cover every domain under it${where(entry)}`,
         severity: 'error',
       });
-      continue;
+      return;
     }
-    if (entry.kind !== 'blockedSenders') continue;
-    if (at_ >= 0) {
+    if (entry.kind !== 'blockedSenders') return;
+    if (facts.at >= 0) {
       const ownHit = firstSuffixIn(domain, own);
       if (ownHit !== undefined)
         at(entry, 'sender', {
           code: 'BLOCKS_OWN_DOMAIN',
-          message: `'${pattern.value}' is an address in the tenant's own domain '${ownHit}'${where(entry)}`,
+          message: `'${facts.value}' is an address in the tenant's own domain '${ownHit}'${where(entry)}`,
           severity: 'error',
         });
     } else {
@@ -116,21 +171,20 @@ export function checkTenantEntries(
           severity: 'error',
         });
     }
-  }
+  };
+  for (const entry of blockedSenders) checkPattern(entry);
+  for (const entry of exemptions) checkPattern(entry);
 
   // IP ranges no one means: the whole internet (or most of it), and special-purpose ranges
   // no inbound mail comes from.
   const minPrefix = { ...DEFAULT_MIN_PREFIX, ...tenant.safety.minPrefix };
-  for (const entry of [...tenant.entries.blockedSenders, ...tenant.entries.exemptions]) {
-    const pattern = patternOf(entry);
-    if (pattern === undefined || pattern.side !== 'sender' || !isIpLike(pattern.value)) continue;
-    const range = describeIpRange(pattern.value);
-    if (range === undefined) continue;
+  for (const { entry, range } of ipSenders) {
+    const value = factsOf(entry).value;
     const verb = entry.kind === 'blockedSenders' ? 'blocking' : 'exempting';
     if (range.special !== undefined)
       at(entry, 'sender', {
         code: 'IP_NOT_PUBLIC',
-        message: `'${pattern.value}' is in a special-purpose range (${range.special}): no inbound mail comes from it, ${verb} it is a mistake${where(entry)}`,
+        message: `'${value}' is in a special-purpose range (${range.special}): no inbound mail comes from it, ${verb} it is a mistake${where(entry)}`,
         severity: 'error',
       });
     else {
@@ -138,16 +192,16 @@ export function checkTenantEntries(
       if (range.prefix < min)
         at(entry, 'sender', {
           code: 'CIDR_TOO_BROAD',
-          message: `'${pattern.value}' is broader than a /${min}: ${verb} it would cover ${range.prefix === 0 ? 'the whole internet' : `2^${(range.version === 4 ? 32 : 128) - range.prefix} addresses`} (safety.minPrefix.ipv${range.version} sets the limit)${where(entry)}`,
+          message: `'${value}' is broader than a /${min}: ${verb} it would cover ${range.prefix === 0 ? 'the whole internet' : `2^${(range.version === 4 ? 32 : 128) - range.prefix} addresses`} (safety.minPrefix.ipv${range.version} sets the limit)${where(entry)}`,
           severity: 'error',
         });
     }
   }
 
   const exemptSenders = new Map<string, DesiredEntry>();
-  for (const e of tenant.entries.exemptions)
+  for (const e of exemptions)
     if (e.value.sender !== undefined) exemptSenders.set(e.value.sender, e);
-  for (const b of tenant.entries.blockedSenders) {
+  for (const b of blockedSenders) {
     const ex = exemptSenders.get(b.value.sender);
     if (ex === undefined) continue;
     at(b, 'sender', {
@@ -167,7 +221,7 @@ export function checkTenantEntries(
       });
   }
 
-  for (const e of [...tenant.entries.blockedSenders, ...tenant.entries.exemptions]) {
+  const checkExpiry = (e: SenderEntry): void => {
     const expires = e.value.expires;
     if (expires !== undefined && expires < today)
       at(e, 'expires', {
@@ -175,6 +229,8 @@ export function checkTenantEntries(
         message: `${e.key} expired on ${expires}; plan will remove it${where(e)}`,
         severity: 'warning',
       });
-  }
+  };
+  for (const e of blockedSenders) checkExpiry(e);
+  for (const e of exemptions) checkExpiry(e);
   return out;
 }

@@ -1,9 +1,15 @@
 import { KINDS, isKind, type Kind, type ProviderBinding } from '../model/kinds.js';
 import { normalizeDomain } from '../model/normalize.js';
 import { normalizeEntry, type RawEntryOf } from '../model/entries.js';
-import { checkEntryValues, servedKinds, type CapabilityTable } from '../model/capabilities.js';
+import {
+  checkEntryValues,
+  servedKinds,
+  type CapabilityTable,
+  type ValueRule,
+  type ValueViolation,
+} from '../model/capabilities.js';
 import { checkBindingTrust, type TrustPolicy } from '../model/trust.js';
-import { checkTenantEntries } from './checks.js';
+import { checkTenantEntries, createEntryFacts, type EntryFactsOf } from './checks.js';
 import { compareDiagnostics, hasErrors, type Diagnostic, type Location } from './diagnostics.js';
 import {
   emptyDesiredEntries,
@@ -150,6 +156,8 @@ export function* loadPoliciesOneByOne(
 
   const bundles = new Map<string, BundleConfig>();
   const pointerOf = createPointers();
+  const factsOf = createEntryFacts();
+  const valuesOf = createValueChecks();
   for (const file of bundleFiles) {
     const bundle = loadBundle(file, diagnostics, pointerOf);
     if (bundle === undefined) continue;
@@ -178,7 +186,12 @@ export function* loadPoliciesOneByOne(
       continue;
     }
     files.set(file.source.path, file.yaml);
-    const tenant = loadTenant(file, { bundles, bundleNames, locate, pointerOf }, opts, diagnostics);
+    const tenant = loadTenant(
+      file,
+      { bundles, bundleNames, locate, pointerOf, factsOf, valuesOf },
+      opts,
+      diagnostics,
+    );
     if (tenant === undefined) {
       unloaded.push(source);
       continue;
@@ -323,6 +336,8 @@ interface TenantContext {
   bundleNames: ReadonlySet<string>;
   locate: (file: string, pointer: string, field: string) => Location;
   pointerOf: PointerOf;
+  factsOf: EntryFactsOf;
+  valuesOf: ValueChecks;
 }
 
 function loadTenant(
@@ -446,9 +461,27 @@ function loadTenant(
       );
     }
   }
-  diagnostics.push(...checkTenantEntries(tenant, opts.today, ctx.locate));
-  diagnostics.push(...checkProviderValues(tenant, opts.capabilities, ctx.locate));
+  diagnostics.push(...checkTenantEntries(tenant, opts.today, ctx.locate, ctx.factsOf));
+  diagnostics.push(...checkProviderValues(tenant, opts.capabilities, ctx.locate, ctx.valuesOf));
   return tenant;
+}
+
+type ValueChecks = (entry: DesiredEntry, rules: readonly ValueRule[]) => ValueViolation[];
+
+/**
+ * `checkEntryValues`, worked out once per bundle entry and rule list: a bundle's entries are
+ * checked for every tenant that includes it, against the same few rule lists.
+ */
+function createValueChecks(): ValueChecks {
+  const known = new Map<readonly ValueRule[], Map<DesiredEntry, ValueViolation[]>>();
+  return (entry, rules) => {
+    if (entry.source.bundle === undefined) return checkEntryValues(entry.value, rules);
+    let byEntry = known.get(rules);
+    if (byEntry === undefined) known.set(rules, (byEntry = new Map()));
+    let found = byEntry.get(entry);
+    if (found === undefined) byEntry.set(entry, (found = checkEntryValues(entry.value, rules)));
+    return found;
+  };
 }
 
 /**
@@ -460,15 +493,18 @@ function checkProviderValues(
   tenant: TenantConfig,
   capabilities: CapabilityTable,
   locate: (file: string, pointer: string, field: string) => Location,
+  valuesOf: ValueChecks,
 ): Diagnostic[] {
   const out: Diagnostic[] = [];
   for (const binding of tenant.bindings) {
     const caps = capabilities[binding.type];
     for (const kind of binding.kinds) {
       const rules = caps?.kinds[kind]?.values;
-      if (rules === undefined) continue;
+      if (rules === undefined || rules.length === 0) continue;
       for (const entry of tenant.entries[kind] as DesiredEntry[]) {
-        for (const v of checkEntryValues(entry.value, rules)) {
+        const violations = valuesOf(entry, rules);
+        if (violations.length === 0) continue;
+        for (const v of violations) {
           const via =
             entry.source.bundle !== undefined
               ? ` (bundle '${entry.source.bundle}', included by tenant '${tenant.tenant}')`
