@@ -429,8 +429,9 @@ function loadTenant(
     }
   });
 
-  const own = readEntries(file, undefined, diagnostics, ctx.pointerOf);
-  const entries = mergeBundles(own, include, bundles, diagnostics);
+  const ownKeys: EntryKeys = new Map();
+  const own = readEntries(file, undefined, diagnostics, ctx.pointerOf, ownKeys);
+  const entries = mergeBundles(own, ownKeys, include, bundles, diagnostics);
   const tenant: TenantConfig = {
     tenant: id,
     file: file.source.path,
@@ -624,24 +625,32 @@ function createPointers(): PointerOf {
   };
 }
 
-/** Normalize the entries of each kind in one file; report invalid ones and duplicates. */
+/** Each kind's entries by key. */
+type EntryKeys = Map<Kind, Map<string, DesiredEntry>>;
+
+/**
+ * Normalize the entries of each kind in one file; report invalid ones and duplicates. With
+ * `keys`, leaves there each kind's entries by key.
+ */
 function readEntries(
   file: ParsedFile,
   bundle: string | undefined,
   diagnostics: Diagnostic[],
   pointerOf: PointerOf,
+  keys?: EntryKeys,
 ): DesiredEntries {
   const entries = emptyDesiredEntries();
   for (const kind of KINDS) {
     const list = file.data[kind];
     if (!Array.isArray(list)) continue;
-    const byKey = new Map<string, DesiredEntry>();
     const broken = brokenItems(file.broken, kind);
     if (broken === 'all') continue;
-    list.forEach((raw: unknown, index) => {
-      const pointer = pointerOf(kind, index);
-      if (broken.has(index)) return;
-      const result = normalizeEntry(kind, raw as RawEntryOf[typeof kind]);
+    const byKey = new Map<string, DesiredEntry>();
+    keys?.set(kind, byKey);
+    const target = entries[kind] as DesiredEntry[];
+    for (let index = 0; index < list.length; index++) {
+      if (broken.size > 0 && broken.has(index)) continue;
+      const result = normalizeEntry(kind, list[index] as RawEntryOf[typeof kind]);
       if (!result.ok) {
         for (const problem of result.problems)
           diagnostics.push(
@@ -651,10 +660,11 @@ function readEntries(
               severity: 'error',
             }),
           );
-        return;
+        continue;
       }
       // Each object built whole (no property added later, which costs V8 an extra backing
       // store per object): this runs once per entry, a million times in a large estate.
+      const pointer = pointerOf(kind, index);
       const at = file.yaml.locateItem(kind, index);
       const source: SourceRef =
         bundle !== undefined
@@ -680,11 +690,11 @@ function readEntries(
             column: previous.source.column,
           },
         });
-        return;
+        continue;
       }
       byKey.set(entry.key, entry);
-      (entries[kind] as DesiredEntry[]).push(entry);
-    });
+      target.push(entry);
+    }
   }
   return entries;
 }
@@ -707,22 +717,26 @@ function brokenItems(pointers: readonly string[], kind: string): Set<number> | '
   return items;
 }
 
+/**
+ * The tenant's own entries followed by those of each bundle it includes, in order, leaving
+ * out (and reporting) a key already there. Builds on `own` and its keys (`ownKeys`, from
+ * `readEntries`), which the caller no longer needs apart.
+ */
 function mergeBundles(
   own: DesiredEntries,
+  ownKeys: EntryKeys,
   include: readonly string[],
   bundles: ReadonlyMap<string, BundleConfig>,
   diagnostics: Diagnostic[],
 ): DesiredEntries {
   if (include.length === 0) return own;
-  const merged = emptyDesiredEntries();
   for (const kind of KINDS) {
-    const byKey = new Map<string, DesiredEntry>();
-    const target = merged[kind] as DesiredEntry[];
-    for (const entry of own[kind]) {
-      byKey.set(entry.key, entry);
-      target.push(entry);
-    }
-    for (const name of include) {
+    let byKey = ownKeys.get(kind);
+    if (byKey === undefined) ownKeys.set(kind, (byKey = new Map()));
+    const target = own[kind] as DesiredEntry[];
+    include.forEach((name, i) => {
+      // A bundle's own keys are unique: they need remembering only for a later bundle.
+      const remember = i < include.length - 1;
       for (const entry of bundles.get(name)?.entries[kind] ?? []) {
         const previous = byKey.get(entry.key);
         if (previous !== undefined) {
@@ -742,12 +756,12 @@ function mergeBundles(
           });
           continue;
         }
-        byKey.set(entry.key, entry);
+        if (remember) byKey.set(entry.key, entry);
         target.push(entry);
       }
-    }
+    });
   }
-  return merged;
+  return own;
 }
 
 function describeSource(entry: DesiredEntry): string {

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   checkBindingTrust,
@@ -101,5 +102,40 @@ describe('checkBindingTrust', () => {
     );
     expect(v.map((x) => x.field)).toEqual(['clientSecretEnv', 'tokenUrl']);
     expect(secretNamesOf({ clientSecretEnv: 'X', other: 'Y' }, undefined)).toEqual(['X']);
+  });
+});
+
+describe('globMatch', () => {
+  // What a glob has always meant: the regular expression `^p0.*p1...$`, each part literal.
+  const asRegExp = (glob: string, value: string): boolean =>
+    new RegExp(
+      '^' +
+        glob
+          .split('*')
+          .map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+          .join('.*') +
+        '$',
+    ).test(value);
+
+  it('matches exactly what the regular expression of the glob matches', () => {
+    // A small alphabet, so that parts repeat, overlap and meet at the edges.
+    const text = fc.stringMatching(/^[ab*.\n_\u2028$]{0,10}$/);
+    fc.assert(
+      fc.property(text, text, (glob, value) => {
+        expect(globMatch(glob, value)).toBe(asRegExp(glob, value));
+      }),
+      { numRuns: 20_000 },
+    );
+    for (const [glob, value] of [
+      ['a*a', 'a'],
+      ['a*a', 'aa'],
+      ['*ab*ab*', 'abab'],
+      ['*ab*ab*', 'aba'],
+      ['A_*', 'A_\nB'],
+      ['*', ''],
+      ['', ''],
+      ['a.b', 'axb'],
+    ] as const)
+      expect(globMatch(glob, value), `${glob} ~ ${value}`).toBe(asRegExp(glob, value));
   });
 });

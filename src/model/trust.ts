@@ -97,7 +97,29 @@ export function defaultBindingTrust(settings: Readonly<Record<string, unknown>>)
 
 /** `*` matches any run of characters; everything else literally (case-sensitive). */
 export function globMatch(glob: string, value: string): boolean {
-  const re = new RegExp(
+  // The pattern once meant a regular expression, `^p0.*p1...$`, whose `.` stops at line
+  // terminators: such a value still takes that road. Otherwise, the parts in order, each
+  // at its leftmost place (which finds a match whenever there is one).
+  if (/[\n\r\u2028\u2029]/.test(value)) return globRegExp(glob).test(value);
+  const parts = glob.split('*');
+  const first = parts[0] ?? '';
+  if (parts.length === 1) return value === first;
+  const last = parts[parts.length - 1] ?? '';
+  if (value.length < first.length + last.length) return false;
+  if (!value.startsWith(first) || !value.endsWith(last)) return false;
+  let from = first.length;
+  const end = value.length - last.length;
+  for (let i = 1; i < parts.length - 1; i++) {
+    const part = parts[i] ?? '';
+    const found = value.indexOf(part, from);
+    if (found < 0 || found + part.length > end) return false;
+    from = found + part.length;
+  }
+  return true;
+}
+
+function globRegExp(glob: string): RegExp {
+  return new RegExp(
     '^' +
       glob
         .split('*')
@@ -105,7 +127,6 @@ export function globMatch(glob: string, value: string): boolean {
         .join('.*') +
       '$',
   );
-  return re.test(value);
 }
 
 /** Why a variable name may not be read as a secret, or undefined when it may. */
