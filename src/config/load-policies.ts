@@ -478,7 +478,8 @@ function createValueChecks(): ValueChecks {
   return (entry, rules) => {
     if (entry.source.bundle === undefined) return checkEntryValues(entry.value, rules);
     let byEntry = known.get(rules);
-    if (byEntry === undefined) known.set(rules, (byEntry = new Map()));
+    if (byEntry === undefined)
+      known.set(rules, (byEntry = new Map<DesiredEntry, ValueViolation[]>()));
     let found = byEntry.get(entry);
     if (found === undefined) byEntry.set(entry, (found = checkEntryValues(entry.value, rules)));
     return found;
@@ -732,7 +733,7 @@ function mergeBundles(
   if (include.length === 0) return own;
   for (const kind of KINDS) {
     let byKey = ownKeys.get(kind);
-    if (byKey === undefined) ownKeys.set(kind, (byKey = new Map()));
+    if (byKey === undefined) ownKeys.set(kind, (byKey = new Map<string, DesiredEntry>()));
     const target = own[kind] as DesiredEntry[];
     include.forEach((name, i) => {
       // A bundle's own keys are unique: they need remembering only for a later bundle.

@@ -57,11 +57,15 @@ export function parseYamlFile(file: string, text: string): YamlFile {
   let data: unknown;
   let diagnostics: Diagnostic[] = [];
   try {
-    data = jsyaml.load(text, {
-      schema: jsyaml.CORE_SCHEMA,
-      filename: file,
-      listener: recordItems(items, text),
-    });
+    const simple = readSimpleYaml(text, items);
+    data =
+      simple !== NOT_SIMPLE
+        ? simple
+        : jsyaml.load(text, {
+            schema: jsyaml.CORE_SCHEMA,
+            filename: file,
+            listener: recordItems(items, text),
+          });
   } catch (err) {
     const { doc, diagnostics: found } = preciseDocument();
     diagnostics = found;
@@ -174,7 +178,7 @@ function aliasExpansion(data: unknown): { unique: number; limit: number } | unde
 }
 
 /** js-yaml listener: the start offset of each item of each top-level list. */
-function recordItems(
+export function recordItems(
   items: Map<string, number[]>,
   text: string,
 ): (event: jsyaml.EventType, state: jsyaml.State) => void {
@@ -252,4 +256,219 @@ export function diagnosticAt(
 
 function firstLine(message: string): string {
   return (message.split('\n')[0] ?? message).replace(/ at line \d+, column \d+:?$/, '');
+}
+
+/** `readSimpleYaml`'s answer for a text outside the subset it reads. */
+export const NOT_SIMPLE: unique symbol = Symbol('not simple YAML');
+
+/** js-yaml's implicit scalar types of the core schema (null, bool, int, float), in its order. */
+const IMPLICIT_TYPES = (
+  jsyaml.CORE_SCHEMA as unknown as {
+    compiledImplicit: { resolve(data: string): boolean; construct(data: string): unknown }[];
+  }
+).compiledImplicit;
+
+/** Characters the simple reader leaves to js-yaml: controls, tabs, CR, Unicode spaces, surrogates. */
+const UNUSUAL_CHARACTER =
+  // eslint-disable-next-line no-control-regex -- finding control characters is the point
+  /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ud800-\udfff\ufeff\ufffe\uffff]/;
+const KEY = /^[A-Za-z_][A-Za-z0-9_-]*$/;
+const FLOW_ITEM = /^[A-Za-z0-9_.@][A-Za-z0-9_.@+-]*$/;
+
+/**
+ * The data of a policy file written in the plain block style that people and `yaml`'s
+ * stringify write (mappings of simple keys, `- ` lists, one-line plain or quoted scalars
+ * without escapes, one-line lists of plain words, whole-line comments), several times
+ * faster than js-yaml; NOT_SIMPLE for anything else (anchors, tags, escapes, block or
+ * multi-line scalars, flow mappings, documents, unusual characters, a duplicate key...),
+ * which js-yaml then reads. Within the subset, the data is js-yaml's with the core schema
+ * (its own implicit types resolve plain scalars) and `items` gets the offsets `recordItems`
+ * records for the items of each top-level list (a property test compares both).
+ */
+export function readSimpleYaml(
+  text: string,
+  items: Map<string, number[]>,
+): Record<string, unknown> | typeof NOT_SIMPLE {
+  if (UNUSUAL_CHARACTER.test(text)) return NOT_SIMPLE;
+  const length = text.length;
+  // The current content line: where it starts, its indentation, where its text ends.
+  let lineStart = 0;
+  let indent = 0;
+  let content = 0;
+  let end = 0;
+  let next = 0; // start of the line after the current one
+  let atEnd = false;
+  const found = new Map<string, number[]>();
+  // js-yaml refuses nesting beyond 100 nodes: far deeper than any policy file.
+  let depth = 0;
+
+  /** Move to the next line that is neither blank nor a comment (atEnd when none is left). */
+  const advance = (): boolean => {
+    for (;;) {
+      if (next >= length) {
+        atEnd = true;
+        return true;
+      }
+      lineStart = next;
+      const nl = text.indexOf('\n', lineStart);
+      end = nl < 0 ? length : nl;
+      next = nl < 0 ? length : nl + 1;
+      let p = lineStart;
+      while (p < end && text.charCodeAt(p) === 32) p++;
+      if (p === end) continue;
+      const ch = text.charCodeAt(p);
+      if (ch === 35 /* # */) continue;
+      // A document marker or directive at the start of a line: js-yaml's business.
+      if (
+        p === lineStart &&
+        (ch === 37 /* % */ || text.startsWith('---', p) || text.startsWith('...', p))
+      )
+        return false;
+      indent = p - lineStart;
+      content = p;
+      return true;
+    }
+  };
+
+  /** The end of the key at `p` when the line there reads `key:` or `key: ...`, else -1. */
+  const keyEnd = (p: number): number => {
+    const colon = text.indexOf(':', p);
+    if (colon < 0 || colon >= end) return -1;
+    const after = colon + 1;
+    if (after < end && text.charCodeAt(after) !== 32) return -1;
+    return colon;
+  };
+
+  const plain = (value: string): unknown => {
+    for (const type of IMPLICIT_TYPES) if (type.resolve(value)) return type.construct(value);
+    return value;
+  };
+
+  /** A scalar or one-line list from `p` to the end of the line; NOT_SIMPLE otherwise. */
+  const inlineValue = (p: number, record: number[] | undefined): unknown => {
+    const ch = text.charCodeAt(p);
+    if (ch === 34 /* " */ || ch === 39 /* ' */) {
+      const close = text.indexOf(ch === 34 ? '"' : "'", p + 1);
+      if (close < 0 || close >= end) return NOT_SIMPLE;
+      const value = text.slice(p + 1, close);
+      if (ch === 34 && value.includes('\\')) return NOT_SIMPLE;
+      for (let q = close + 1; q < end; q++) if (text.charCodeAt(q) !== 32) return NOT_SIMPLE;
+      return value;
+    }
+    if (ch === 91 /* [ */) return flowList(p, record);
+    // Indicators: what they start is not a plain scalar, or not a simple one.
+    if ('-?:,]{}#&*!|>%@`'.includes(text[p] ?? '')) return NOT_SIMPLE;
+    let last = end;
+    while (text.charCodeAt(last - 1) === 32) last--;
+    const value = text.slice(p, last);
+    if (value.includes(': ') || value.endsWith(':') || value.includes(' #')) return NOT_SIMPLE;
+    return plain(value);
+  };
+
+  /** `[a, b]` of plain words on one line. */
+  const flowList = (p: number, record: number[] | undefined): unknown => {
+    let last = end;
+    while (text.charCodeAt(last - 1) === 32) last--;
+    if (text.charCodeAt(last - 1) !== 93 /* ] */) return NOT_SIMPLE;
+    const list: unknown[] = [];
+    let q = p + 1;
+    while (text.charCodeAt(q) === 32) q++;
+    if (q === last - 1) return list;
+    for (;;) {
+      let stop = q;
+      while (stop < last - 1 && !' ,'.includes(text[stop] ?? '')) stop++;
+      const word = text.slice(q, stop);
+      if (!FLOW_ITEM.test(word)) return NOT_SIMPLE;
+      record?.push(q);
+      list.push(plain(word));
+      q = stop;
+      while (text.charCodeAt(q) === 32) q++;
+      if (q === last - 1) return list;
+      if (text.charCodeAt(q) !== 44 /* , */) return NOT_SIMPLE;
+      q++;
+      while (text.charCodeAt(q) === 32) q++;
+      if (q >= last - 1) return NOT_SIMPLE;
+    }
+  };
+
+  /** The value after `key:` at the end of a line: a nested block, or null. */
+  const nestedValue = (parent: number, record: number[] | undefined): unknown => {
+    if (!advance()) return NOT_SIMPLE;
+    if (atEnd || indent < parent) return null;
+    const dash = text.charCodeAt(content) === 45; /* - */
+    if (indent === parent) return dash ? sequence(indent, record) : null;
+    return dash ? sequence(indent, record) : mapping(indent, false);
+  };
+
+  /** A block mapping whose keys are at column `at` (the current line holds its first key). */
+  const mapping = (at: number, root: boolean): unknown => {
+    if (++depth > 32) return NOT_SIMPLE;
+    const object: Record<string, unknown> = {};
+    for (;;) {
+      if (atEnd || indent < at) {
+        depth--;
+        return object;
+      }
+      if (indent > at) return NOT_SIMPLE;
+      const colon = keyEnd(content);
+      if (colon < 0) return NOT_SIMPLE;
+      const key = text.slice(content, colon);
+      if (!KEY.test(key) || key === '__proto__' || plain(key) !== key || Object.hasOwn(object, key))
+        return NOT_SIMPLE;
+      let p = colon + 1;
+      while (p < end && text.charCodeAt(p) === 32) p++;
+      let record: number[] | undefined;
+      if (root) found.set(key, (record = []));
+      let value: unknown;
+      if (p === end) value = nestedValue(at, record);
+      else {
+        value = inlineValue(p, record);
+        if (value !== NOT_SIMPLE && !advance()) return NOT_SIMPLE;
+      }
+      if (value === NOT_SIMPLE) return NOT_SIMPLE;
+      if (root && !Array.isArray(value)) found.delete(key);
+      object[key] = value;
+    }
+  };
+
+  /** A block sequence whose dashes are at column `at` (the current line holds the first). */
+  const sequence = (at: number, record: number[] | undefined): unknown => {
+    if (++depth > 32) return NOT_SIMPLE;
+    const list: unknown[] = [];
+    for (;;) {
+      if (atEnd || indent < at) {
+        depth--;
+        return list;
+      }
+      if (indent > at) return NOT_SIMPLE;
+      // Not an item: the next key of a mapping whose list sits at the key's own column.
+      if (text.charCodeAt(content) !== 45 /* - */) {
+        depth--;
+        return list;
+      }
+      const item = content + 2;
+      if (text.charCodeAt(content + 1) !== 32 || item >= end || text.charCodeAt(item) === 32)
+        return NOT_SIMPLE;
+      record?.push(item);
+      let value: unknown;
+      if (keyEnd(item) >= 0) {
+        // `- key: ...`: a mapping whose keys are at the item's column.
+        indent = item - lineStart;
+        content = item;
+        value = mapping(indent, false);
+      } else {
+        value = inlineValue(item, undefined);
+        if (value !== NOT_SIMPLE && !advance()) return NOT_SIMPLE;
+      }
+      if (value === NOT_SIMPLE) return NOT_SIMPLE;
+      list.push(value);
+    }
+  };
+
+  const empty = (): boolean => atEnd;
+  if (!advance() || empty() || indent !== 0) return NOT_SIMPLE;
+  const data = mapping(0, true);
+  if (data === NOT_SIMPLE) return NOT_SIMPLE;
+  for (const [key, offsets] of found) items.set(key, offsets);
+  return data as Record<string, unknown>;
 }
