@@ -2,7 +2,13 @@ import fc from 'fast-check';
 import jsyaml from 'js-yaml';
 import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { NOT_SIMPLE, parseYamlFile, readSimpleYaml, recordItems } from './yaml-document.js';
+import {
+  mayBeTyped,
+  NOT_SIMPLE,
+  parseYamlFile,
+  readSimpleYaml,
+  recordItems,
+} from './yaml-document.js';
 
 /** Every detail of a value: types, key order, -0, NaN (JSON.stringify would blur some). */
 function show(value: unknown): string {
@@ -159,7 +165,16 @@ const scalarText = fc.oneof(
   { arbitrary: tameScalar, weight: 8 },
   { arbitrary: wildScalar, weight: 1 },
 );
-const tameKey = fc.constantFrom('tenant', 'sender', 'reason', 'blockedSenders', 'a-b', '_x');
+const tameKey = fc.constantFrom(
+  'tenant',
+  'sender',
+  'reason',
+  'reasons',
+  'blockedSenders',
+  'a',
+  'a-b',
+  '_x',
+);
 const wildKey = fc.constantFrom(
   'tenant',
   'sender',
@@ -244,6 +259,35 @@ function render(n: Node, indent: number, style: Style, r: () => number): string[
 }
 
 describe('readSimpleYaml', () => {
+  it('leaves as a string only what no implicit type of the core schema resolves', () => {
+    const types = (
+      jsyaml.CORE_SCHEMA as unknown as { compiledImplicit: { resolve(s: string): boolean }[] }
+    ).compiledImplicit;
+    expect(types).toHaveLength(4);
+    const text = fc.oneof(
+      fc.string({ maxLength: 6 }),
+      fc.stringMatching(/^[-+.~0-9a-zA-Z_]{0,6}$/),
+      fc.constantFrom(
+        '~',
+        'null',
+        'NULL',
+        'true',
+        'False',
+        '.inf',
+        '-.Inf',
+        '.NaN',
+        '0x1f',
+        '+0o7',
+      ),
+    );
+    fc.assert(
+      fc.property(text, (s) => {
+        if (!mayBeTyped(s)) for (const t of types) expect(t.resolve(s), s).toBe(false);
+      }),
+      { numRuns: 20_000 },
+    );
+  });
+
   it('reads what js-yaml reads, item offsets included, or leaves the text to js-yaml', () => {
     let simple = 0;
     let total = 0;

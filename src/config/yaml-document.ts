@@ -273,6 +273,28 @@ const UNUSUAL_CHARACTER =
   // eslint-disable-next-line no-control-regex -- finding control characters is the point
   /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ud800-\udfff\ufeff\ufffe\uffff]/;
 const KEY = /^[A-Za-z_][A-Za-z0-9_-]*$/;
+
+/**
+ * Whether a plain scalar may be other than a string: each implicit type of the core schema
+ * starts with one of `~nN` (null), `tTfF` (bool), a sign, a digit or `.` (int, float).
+ */
+export function mayBeTyped(value: string): boolean {
+  const c = value.charCodeAt(0);
+  return (
+    value.length === 0 ||
+    (c >= 48 && c <= 57) || // 0-9
+    c === 43 || // +
+    c === 45 || // -
+    c === 46 || // .
+    c === 126 || // ~
+    c === 110 || // n
+    c === 78 || // N
+    c === 116 || // t
+    c === 84 || // T
+    c === 102 || // f
+    c === 70 // F
+  );
+}
 const FLOW_ITEM = /^[A-Za-z0-9_.@][A-Za-z0-9_.@+-]*$/;
 
 /**
@@ -340,8 +362,20 @@ export function readSimpleYaml(
   };
 
   const plain = (value: string): unknown => {
+    if (!mayBeTyped(value)) return value;
     for (const type of IMPLICIT_TYPES) if (type.resolve(value)) return type.construct(value);
     return value;
+  };
+
+  // The keys met so far (checked once each): a file repeats a few keys thousands of times.
+  const keys: string[] = [];
+  const keyAt = (from: number, to: number): string | undefined => {
+    for (const known of keys)
+      if (known.length === to - from && text.startsWith(known, from)) return known;
+    const key = text.slice(from, to);
+    if (!KEY.test(key) || key === '__proto__' || plain(key) !== key) return undefined;
+    if (keys.length < 32) keys.push(key);
+    return key;
   };
 
   /** A scalar or one-line list from `p` to the end of the line; NOT_SIMPLE otherwise. */
@@ -412,9 +446,8 @@ export function readSimpleYaml(
       if (indent > at) return NOT_SIMPLE;
       const colon = keyEnd(content);
       if (colon < 0) return NOT_SIMPLE;
-      const key = text.slice(content, colon);
-      if (!KEY.test(key) || key === '__proto__' || plain(key) !== key || Object.hasOwn(object, key))
-        return NOT_SIMPLE;
+      const key = keyAt(content, colon);
+      if (key === undefined || Object.hasOwn(object, key)) return NOT_SIMPLE;
       let p = colon + 1;
       while (p < end && text.charCodeAt(p) === 32) p++;
       let record: number[] | undefined;
