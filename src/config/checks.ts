@@ -97,7 +97,16 @@ export function createEntryFacts(): EntryFactsOf {
   };
 }
 
-const isIpLike = (value: string): boolean => value.includes(':') || /^[0-9./]+$/.test(value);
+/** Has a ':' (IPv6), or is made of digits, dots and slashes only (`/^[0-9./]+$/`). */
+export function isIpLike(value: string): boolean {
+  if (value.includes(':')) return true;
+  if (value.length === 0) return false;
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (!((c >= 48 && c <= 57) || c === 46 || c === 47)) return false;
+  }
+  return true;
+}
 
 /**
  * Semantic rules on a tenant's effective entries (its own and its bundles'): never block
@@ -134,11 +143,12 @@ export function checkTenantEntries(
   const { blockedSenders, exemptions } = tenant.entries;
 
   // IP senders, checked after every domain and address (below), in the same order.
-  const ipSenders: { entry: SenderEntry; range: IpRange }[] = [];
+  const ipSenders: { entry: SenderEntry; value: string; range: IpRange }[] = [];
   const checkPattern = (entry: SenderEntry): void => {
     const facts = factsOf(entry);
     if (facts.ipLike) {
-      if (facts.range !== undefined) ipSenders.push({ entry, range: facts.range });
+      if (facts.range !== undefined)
+        ipSenders.push({ entry, value: facts.value, range: facts.range });
       return;
     }
     const { domain } = facts;
@@ -178,8 +188,7 @@ export function checkTenantEntries(
   // IP ranges no one means: the whole internet (or most of it), and special-purpose ranges
   // no inbound mail comes from.
   const minPrefix = { ...DEFAULT_MIN_PREFIX, ...tenant.safety.minPrefix };
-  for (const { entry, range } of ipSenders) {
-    const value = factsOf(entry).value;
+  for (const { entry, value, range } of ipSenders) {
     const verb = entry.kind === 'blockedSenders' ? 'blocking' : 'exempting';
     if (range.special !== undefined)
       at(entry, 'sender', {
