@@ -5,7 +5,6 @@ import type { BlockedSenderEntry, ExemptionEntry } from '../../model/kinds.js';
 import {
   blockedSenderFromVendor,
   blockedSenderToVendor,
-  createPatternCache,
   exemptionFromVendor,
   exemptionToVendor,
   formatComment,
@@ -48,7 +47,7 @@ describe('cloudflare mapping', () => {
         if (t !== undefined) entry.ticket = t;
         const vendor = blockedSenderToVendor(entry);
         if (!vendor.ok) return;
-        const live = blockedSenderFromVendor({ id: 'x', ...vendor.body }, createPatternCache());
+        const live = blockedSenderFromVendor({ id: 'x', ...vendor.body });
         expect(live.managed).toBe(true);
         expect(live.key).toBe(s);
         expect(live.value).toEqual(entry);
