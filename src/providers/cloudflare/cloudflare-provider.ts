@@ -411,10 +411,10 @@ export function createCloudflareProviderFactory(
         const s = spec(kind);
         const { api } = connect();
         const path = `/accounts/${account}/email-security/settings/${s.resource}`;
-        const items = await api.listAll(s.resource, signal);
-        const out: LiveEntry[] = new Array<LiveEntry>(items.length);
-        for (let i = 0; i < items.length; i++) out[i] = s.fromVendor(items[i], path);
-        return out;
+        return api.listAll(s.resource, signal, undefined, {
+          map: (raw) => s.fromVendor(raw, path),
+          idOf: (l: LiveEntry) => l.id ?? '',
+        });
       };
 
       /**
