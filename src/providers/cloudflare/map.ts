@@ -102,12 +102,31 @@ export function runAttrOf(comments: string | null): string | undefined {
 }
 
 const BARE_TAG = `[${MARKER}] `;
+const RUN_TAG = `[${MARKER} ${RUN_ATTR}=`;
+const RUN_ID = /^[0-9a-f]{12}$/;
 
 export function parseComment(comments: string | null): ParsedComment {
   const text = comments ?? '';
-  // The tag without attributes (most entries): what MARKER_RE would find, without its work.
+  // The tag without attributes (most entries), and the tag with the run alone (what an
+  // apply writes): what MARKER_RE would find, without its work.
   if (text.startsWith(BARE_TAG))
     return { managed: true, reason: text.slice(BARE_TAG.length).trim(), attrs: {} };
+  const end = RUN_TAG.length + 12;
+  if (
+    text.startsWith(RUN_TAG) &&
+    text.charCodeAt(end) === 0x5d /* ] */ &&
+    text.charCodeAt(end + 1) === 0x20 /* space */
+  ) {
+    const run = text.slice(RUN_TAG.length, end);
+    if (RUN_ID.test(run))
+      return { managed: true, reason: text.slice(end + 2).trim(), attrs: { [RUN_ATTR]: run } };
+  }
+  return parseCommentFully(text);
+}
+
+/** `parseComment` without its shortcuts (for tests). */
+export function parseCommentFully(comments: string | null): ParsedComment {
+  const text = comments ?? '';
   const m = MARKER_RE.exec(text);
   if (m === null) return { managed: false, reason: text.trim(), attrs: {} };
   const attrs: Record<string, string> = {};
