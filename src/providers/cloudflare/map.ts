@@ -43,10 +43,12 @@ export interface ParsedComment {
 }
 
 export function formatComment(reason: string, attrs: Record<string, string | undefined>): string {
-  const parts = Object.entries(attrs)
-    .filter((e): e is [string, string] => e[1] !== undefined)
-    .map(([k, v]) => ` ${k}=${encodeURIComponent(v)}`);
-  return `[${MARKER}${parts.join('')}] ${reason}`;
+  let tag = `[${MARKER}`;
+  for (const k in attrs) {
+    const v = attrs[k];
+    if (v !== undefined) tag += ` ${k}=${encodeURIComponent(v)}`;
+  }
+  return `${tag}] ${reason}`;
 }
 
 /** The tag attribute naming the apply run that wrote the entry. */
