@@ -300,7 +300,7 @@ const FLOW_ITEM = /^[A-Za-z0-9_.@][A-Za-z0-9_.@+-]*$/;
 /**
  * The data of a policy file written in the plain block style that people and `yaml`'s
  * stringify write (mappings of simple keys, `- ` lists, one-line plain or quoted scalars
- * without escapes, one-line lists of plain words, whole-line comments), several times
+ * without escapes, one-line lists and mappings of plain words, whole-line comments), several times
  * faster than js-yaml; NOT_SIMPLE for anything else (anchors, tags, escapes, block or
  * multi-line scalars, flow mappings, documents, unusual characters, a duplicate key...),
  * which js-yaml then reads. Within the subset, the data is js-yaml's with the core schema
@@ -390,6 +390,7 @@ export function readSimpleYaml(
       return value;
     }
     if (ch === 91 /* [ */) return flowList(p, record);
+    if (ch === 123 /* { */) return flowMapping(p);
     // Indicators: what they start is not a plain scalar, or not a simple one.
     if ('-?:,]{}#&*!|>%@`'.includes(text[p] ?? '')) return NOT_SIMPLE;
     let last = end;
@@ -418,6 +419,37 @@ export function readSimpleYaml(
       q = stop;
       while (text.charCodeAt(q) === 32) q++;
       if (q === last - 1) return list;
+      if (text.charCodeAt(q) !== 44 /* , */) return NOT_SIMPLE;
+      q++;
+      while (text.charCodeAt(q) === 32) q++;
+      if (q >= last - 1) return NOT_SIMPLE;
+    }
+  };
+
+  /** `{ key: word, ... }` on one line (`{ type: sandbox }`). */
+  const flowMapping = (p: number): unknown => {
+    let last = end;
+    while (text.charCodeAt(last - 1) === 32) last--;
+    if (text.charCodeAt(last - 1) !== 125 /* } */) return NOT_SIMPLE;
+    const object: Record<string, unknown> = {};
+    let q = p + 1;
+    while (text.charCodeAt(q) === 32) q++;
+    if (q === last - 1) return object;
+    for (;;) {
+      const colon = text.indexOf(':', q);
+      if (colon < 0 || colon >= last - 1 || text.charCodeAt(colon + 1) !== 32) return NOT_SIMPLE;
+      const key = keyAt(q, colon);
+      if (key === undefined || Object.hasOwn(object, key)) return NOT_SIMPLE;
+      q = colon + 1;
+      while (text.charCodeAt(q) === 32) q++;
+      let stop = q;
+      while (stop < last - 1 && !' ,'.includes(text[stop] ?? '')) stop++;
+      const word = text.slice(q, stop);
+      if (!FLOW_ITEM.test(word)) return NOT_SIMPLE;
+      object[key] = plain(word);
+      q = stop;
+      while (text.charCodeAt(q) === 32) q++;
+      if (q === last - 1) return object;
       if (text.charCodeAt(q) !== 44 /* , */) return NOT_SIMPLE;
       q++;
       while (text.charCodeAt(q) === 32) q++;
