@@ -267,6 +267,7 @@ const HIDDEN_CHARACTER =
 function findControlCharacters(yaml: YamlFile, text: string): Diagnostic[] {
   // A value can only hold such a character if the text does, or writes it as an escape
   // (which needs a backslash): most files skip the walk over every value.
+  if (yaml.noHiddenCharacters === true) return [];
   if (!HIDDEN_CHARACTER.test(text) && !text.includes('\\')) return [];
   const out: Diagnostic[] = [];
   const path: (string | number)[] = [];

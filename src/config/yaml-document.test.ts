@@ -404,6 +404,18 @@ describe('readSimpleYaml', () => {
       expect(readSimpleYaml(text, new Map()), text).toBe(NOT_SIMPLE);
   });
 
+  it('leaves every text with a control or bidirectional character to js-yaml', () => {
+    const hidden = ['\u0001', '\u001b', '\u007f', '\u0085', '\u061c', '\u200e', '\u200f'];
+    hidden.push('\u202a', '\u202e', '\u2066', '\u2069');
+    for (const c of hidden) {
+      for (const text of [`a: x${c}y\n`, `a: "x${c}y"\n`, `a:\n  - x${c}\n`]) {
+        expect(readSimpleYaml(text, new Map()), JSON.stringify(text)).toBe(NOT_SIMPLE);
+        expect(parseYamlFile('t.yaml', text).noHiddenCharacters).toBeUndefined();
+      }
+    }
+    expect(parseYamlFile('t.yaml', 'a: x\\y\n').noHiddenCharacters).toBe(true);
+  });
+
   it('gives the same file, positions and problems as before through parseYamlFile', () => {
     const text =
       'tenant: t\nblockedSenders:\n  - sender: a.com\n    reason: x\n  - sender: b.com\n';

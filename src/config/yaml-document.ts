@@ -24,6 +24,11 @@ export interface YamlFile {
   locate(path: readonly PathSegment[], opts?: { key?: boolean }): Location;
   /** Position of item `index` of the top-level list `key` (cheap: recorded while parsing). */
   locateItem(key: string, index: number): Location;
+  /**
+   * Set when no value can hold a control or bidirectional character: the text has none and
+   * was read without escapes (the simple reader).
+   */
+  noHiddenCharacters?: true;
 }
 
 /**
@@ -54,10 +59,12 @@ export function parseYamlFile(file: string, text: string): YamlFile {
   };
 
   const items = new Map<string, number[]>();
+  let noHiddenCharacters = false;
   let data: unknown;
   let diagnostics: Diagnostic[] = [];
   try {
     const simple = readSimpleYaml(text, items);
+    noHiddenCharacters = simple !== NOT_SIMPLE;
     data =
       simple !== NOT_SIMPLE
         ? simple
@@ -143,7 +150,9 @@ export function parseYamlFile(file: string, text: string): YamlFile {
     return offset !== undefined ? at(offset) : locate([key, index]);
   };
 
-  return { file, data, diagnostics, locate, locateItem };
+  return noHiddenCharacters
+    ? { file, data, diagnostics, locate, locateItem, noHiddenCharacters }
+    : { file, data, diagnostics, locate, locateItem };
 }
 
 const tooManyAliases = Symbol('too many aliases');
@@ -268,10 +277,13 @@ const IMPLICIT_TYPES = (
   }
 ).compiledImplicit;
 
-/** Characters the simple reader leaves to js-yaml: controls, tabs, CR, Unicode spaces, surrogates. */
+/**
+ * Characters the simple reader leaves to js-yaml: controls, tabs, CR, Unicode spaces,
+ * surrogates, and the bidirectional controls that `TEXT_CONTROL_CHARACTER` is about.
+ */
 const UNUSUAL_CHARACTER =
   // eslint-disable-next-line no-control-regex -- finding control characters is the point
-  /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ud800-\udfff\ufeff\ufffe\uffff]/;
+  /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ud800-\udfff\ufeff\ufffe\uffff\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/;
 const KEY = /^[A-Za-z_][A-Za-z0-9_-]*$/;
 
 /**
