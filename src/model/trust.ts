@@ -82,6 +82,9 @@ export const RESERVED_ENV_NAMES: readonly string[] = [
   'DYLD_*',
 ];
 
+/** The reserved names split at their `*`s, once (every binding is checked against all). */
+const RESERVED_PARTS: readonly (readonly string[])[] = RESERVED_ENV_NAMES.map((g) => g.split('*'));
+
 /** Hosts every provider may dial: a local emulator on the loopback address. */
 export const LOOPBACK_HOSTS: readonly string[] = ['127.0.0.1'];
 
@@ -98,10 +101,19 @@ export function defaultBindingTrust(settings: Readonly<Record<string, unknown>>)
 /** `*` matches any run of characters; everything else literally (case-sensitive). */
 export function globMatch(glob: string, value: string): boolean {
   // The pattern once meant a regular expression, `^p0.*p1...$`, whose `.` stops at line
-  // terminators: such a value still takes that road. Otherwise, the parts in order, each
-  // at its leftmost place (which finds a match whenever there is one).
-  if (/[\n\r\u2028\u2029]/.test(value)) return globRegExp(glob).test(value);
-  const parts = glob.split('*');
+  // terminators: such a value still takes that road.
+  if (LINE_TERMINATOR.test(value)) return globRegExp(glob).test(value);
+  return partsMatch(glob.split('*'), value);
+}
+
+const LINE_TERMINATOR = /[\n\r\u2028\u2029]/;
+
+/**
+ * Whether `value` (without line terminators) matches the glob whose parts between `*`s are
+ * `parts`: the parts in order, each at its leftmost place (which finds a match whenever
+ * there is one).
+ */
+function partsMatch(parts: readonly string[], value: string): boolean {
   const first = parts[0] ?? '';
   if (parts.length === 1) return value === first;
   const last = parts[parts.length - 1] ?? '';
@@ -131,7 +143,10 @@ function globRegExp(glob: string): RegExp {
 
 /** Why a variable name may not be read as a secret, or undefined when it may. */
 export function refuseSecretName(name: string, policy: TrustPolicy): string | undefined {
-  const reserved = RESERVED_ENV_NAMES.find((g) => globMatch(g, name));
+  const plain = !LINE_TERMINATOR.test(name);
+  const reserved = RESERVED_ENV_NAMES.find((g, i) =>
+    plain ? partsMatch(RESERVED_PARTS[i] ?? [g], name) : globMatch(g, name),
+  );
   if (reserved !== undefined)
     return `'${name}' is reserved for the CI system, the shell or mxpolicy itself (${reserved}) and is never read as a provider secret`;
   if (policy.secretNames !== undefined && !policy.secretNames.some((g) => globMatch(g, name)))
