@@ -15,7 +15,8 @@ import { REPO_ROOT } from './support/cli.js';
 /**
  * What the installed binary loads before it talks to a vendor: a plan, an apply or a drift
  * check loads neither git (simple-git), nor GitHub (octokit), nor the `yaml` library (needed
- * only to place an error precisely): each one would delay the first request. Run as a user runs it (bin/mxpolicy.js in a process of
+ * only to place an error precisely), nor undici's whole index (fetch, WebSocket, mocks) —
+ * each one delays the first request. Run as a user runs it (bin/mxpolicy.js in a process of
  * its own), against the Cloudflare emulator, with a preload that lists the CommonJS
  * packages the process loaded.
  */
@@ -99,7 +100,7 @@ const packagesOf = (loaded: string[]): Set<string> =>
   );
 
 describe('start-up: a command loads only what it uses before its first request', () => {
-  it('plan reads live state without loading git, GitHub or yaml', async () => {
+  it('plan reads live state through undici without its index, git, GitHub or yaml', async () => {
     emu.resetStats();
     const r = await mxpolicy(['plan', '--format', 'json']);
     expect(r.stderr).not.toMatch(/error/i);
@@ -109,6 +110,9 @@ describe('start-up: a command loads only what it uses before its first request',
       ['acme', 'ok', ['evil.example']],
     ]);
     expect(emu.log.filter((q) => q.method === 'GET').length).toBeGreaterThan(0);
+    // The requests went through undici's Agent, loaded by itself.
+    expect(r.loaded).toContain('undici/lib/dispatcher/agent.js');
+    expect(r.loaded).not.toContain('undici/index.js');
     const packages = packagesOf(r.loaded);
     for (const unused of ['yaml', 'simple-git', '@simple-git/args-pathspec', 'octokit'])
       expect(packages).not.toContain(unused);
@@ -118,11 +122,13 @@ describe('start-up: a command loads only what it uses before its first request',
     const apply = await mxpolicy(['apply', '--format', 'json']);
     expect(apply.code).toBe(0);
     expect(emu.log.some((q) => q.method === 'POST')).toBe(true);
+    expect(apply.loaded).not.toContain('undici/index.js');
     expect(packagesOf(apply.loaded)).not.toContain('yaml');
     expect(packagesOf(apply.loaded)).not.toContain('simple-git');
 
     const drift = await mxpolicy(['drift', '--format', 'json']);
     expect(drift.code).toBe(0);
+    expect(drift.loaded).not.toContain('undici/index.js');
     for (const unused of ['yaml', 'simple-git', 'octokit', 'bottleneck'])
       expect(packagesOf(drift.loaded)).not.toContain(unused);
   });
