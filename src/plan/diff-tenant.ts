@@ -91,7 +91,8 @@ export function diffTenant(tenant: TenantConfig, live: LiveState, opts: DiffOpti
       const d = desired.get(l.key);
       const duplicate = seen.has(l.key);
       seen.add(l.key);
-      if (!duplicate) firstId.set(l.key, l.id);
+      // Only a protected kind names the first copy's id (below).
+      if (!duplicate && protectedBy !== undefined) firstId.set(l.key, l.id);
       if (duplicate && protectedBy !== undefined) {
         if (outside) continue;
         // Two live objects for one protected entry: neither may be dropped implicitly, and

@@ -300,6 +300,7 @@ export function tickMsOf(text: string | undefined): number {
 }
 /** By the number of digits of the fraction: `ceil(10^(9 - digits) ns / 1 ms)`. */
 const TICK_MS = [1000, 100, 10, 1, 1, 1, 1, 1, 1, 1];
+const MAX_TICK_MS = Math.max(...TICK_MS);
 
 /** Earliest first: creation time (a copy without one after every copy with one), then id. */
 export function compareCopies(a: LiveCopy, b: LiveCopy): number {
@@ -395,13 +396,16 @@ export async function keepOneCopy(
     view = await readCopies();
     // Where this run keeps its copy, a copy created later in the same tick (and with a
     // smaller id) must be visible too: read again once the tick is over.
-    let tickMs = 0;
-    for (const copies of view.byKey.values()) {
-      const keeper = keeperOf(copies);
-      if (keeper === undefined || keeper.run !== opts.run) continue;
-      tickMs = Math.max(tickMs, tickMsOf(keeper.createdAt));
-    }
     const waited = view.at - opts.createdBy;
+    let tickMs = 0;
+    // No tick is longer than a second: a view read that long after the last create needs
+    // no second look (a full apply's re-read usually is, and skips a parse per entry).
+    if (waited < MAX_TICK_MS)
+      for (const copies of view.byKey.values()) {
+        const keeper = keeperOf(copies);
+        if (keeper === undefined || keeper.run !== opts.run) continue;
+        tickMs = Math.max(tickMs, tickMsOf(keeper.createdAt));
+      }
     if (tickMs > 0 && waited < tickMs) {
       await opts.clock.sleep(tickMs - waited, opts.signal);
       view = await readCopies();

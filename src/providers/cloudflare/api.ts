@@ -32,12 +32,29 @@ export interface ListPage {
   total: number | undefined;
 }
 
+/** How `listAll` maps each item of a page as it arrives. */
+export interface EachItem<T> {
+  map(raw: unknown): T;
+  idOf(item: T): string;
+}
+
 /** Thin typed calls on `/accounts/{account}/email-security/settings/...`. */
 export interface CloudflareApi {
   /** The page size listings use (`per_page`). */
   readonly pageSize: number;
-  /** Every entry; `first`: page 1 already fetched (unfiltered), not fetched again. */
+  /**
+   * Every entry; `first`: page 1 already fetched (unfiltered), not fetched again. With
+   * `each`, every page's items are mapped as the page arrives (the raw objects then die
+   * young instead of waiting for the last page, which is most of a large read's garbage
+   * collection) and `each.idOf` names a mapped item's id for the listing's count check.
+   */
   listAll(resource: SettingsResource, signal?: AbortSignal, first?: ListPage): Promise<unknown[]>;
+  listAll<T>(
+    resource: SettingsResource,
+    signal: AbortSignal | undefined,
+    first: ListPage | undefined,
+    each: EachItem<T>,
+  ): Promise<T[]>;
   /** One page of the listing, with filters. */
   listPage(
     resource: SettingsResource,
@@ -110,26 +127,34 @@ export function createCloudflareApi(
         if (items.length < perPage) return out;
       }
     },
-    listAll(resource, signal, first) {
+    listAll<T>(
+      resource: SettingsResource,
+      signal?: AbortSignal,
+      first?: ListPage,
+      each?: EachItem<T>,
+    ): Promise<T[]> {
       const path = `${base}/${resource}`;
       let given = first;
+      const mapped = (items: unknown[]): T[] =>
+        each === undefined ? (items as T[]) : items.map((raw) => each.map(raw));
       // Page 1 tells `total_count`; the other pages are then fetched concurrently, and the
       // result must hold exactly that many distinct ids (else it is read once more, then throws).
-      return listByPageNumber({
+      return listByPageNumber<T>({
         what: path,
         pageSize: perPage,
         concurrency: 16,
         ...(signal !== undefined ? { signal } : {}),
+        ...(each !== undefined ? { idOf: (item: T) => each.idOf(item) } : {}),
         fetch: async (n, s) => {
           // Page 1 fetched already (to learn the listing's size) is used once, not re-read;
           // a second attempt, after a listing that did not add up, reads it again.
           if (n === 1 && given !== undefined) {
             const p = given;
             given = undefined;
-            return p;
+            return { items: mapped(p.items), total: p.total };
           }
           const { items, info } = await page(path, n, s);
-          return { items, total: info?.total_count };
+          return { items: mapped(items), total: info?.total_count };
         },
       });
     },

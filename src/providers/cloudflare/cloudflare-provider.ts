@@ -46,9 +46,7 @@ import {
   exemptionToVendor,
   routeFromVendor,
   routeToVendor,
-  createPatternCache,
   type Mapped,
-  type PatternCache,
 } from './map.js';
 import {
   cloudflareErrorText,
@@ -115,8 +113,8 @@ interface CfWrite extends Write {
 
 interface KindSpec {
   resource: SettingsResource;
-  fromVendor(raw: unknown, path: string, cache: PatternCache): LiveEntry;
-  toVendor(change: Change, cache: PatternCache): Mapped<object>;
+  fromVendor(raw: unknown, path: string): LiveEntry;
+  toVendor(change: Change): Mapped<object>;
   /** Whether entries may be created and deleted (domains may not). */
   createDelete: boolean;
 }
@@ -124,19 +122,19 @@ interface KindSpec {
 const SPECS: Partial<Record<Kind, KindSpec>> = {
   blockedSenders: {
     resource: 'block_senders',
-    fromVendor: (raw, path, cache) => blockedSenderFromVendor(parseBlockedSender(raw, path), cache),
-    toVendor: (c, cache) =>
+    fromVendor: (raw, path) => blockedSenderFromVendor(parseBlockedSender(raw, path)),
+    toVendor: (c) =>
       c.kind === 'blockedSenders' && c.after !== undefined
-        ? blockedSenderToVendor(c.after, cache)
+        ? blockedSenderToVendor(c.after)
         : { ok: false, reason: 'change has no desired value' },
     createDelete: true,
   },
   exemptions: {
     resource: 'allow_policies',
-    fromVendor: (raw, path, cache) => exemptionFromVendor(parseAllowPolicy(raw, path), cache),
-    toVendor: (c, cache) =>
+    fromVendor: (raw, path) => exemptionFromVendor(parseAllowPolicy(raw, path)),
+    toVendor: (c) =>
       c.kind === 'exemptions' && c.after !== undefined
-        ? exemptionToVendor(c.after, { clearDeprecated: c.action === 'update' }, cache)
+        ? exemptionToVendor(c.after, { clearDeprecated: c.action === 'update' })
         : { ok: false, reason: 'change has no desired value' },
     createDelete: true,
   },
@@ -164,7 +162,6 @@ function prepareWrites(
   s: KindSpec,
   changes: readonly Change[],
   account: string,
-  patterns: PatternCache,
 ): { writes: { index: number; write: CfWrite }[]; refused: Map<number, string> } {
   const writes: { index: number; write: CfWrite }[] = [];
   const refused = new Map<number, string>();
@@ -188,7 +185,7 @@ function prepareWrites(
       writes.push({ index, write: { change, op: 'delete', id: change.liveId ?? '' } });
       return;
     }
-    const mapped = s.toVendor(change, patterns);
+    const mapped = s.toVendor(change);
     if (!mapped.ok) {
       refused.set(index, mapped.reason);
       return;
@@ -312,7 +309,6 @@ export function createCloudflareProviderFactory(
     clock,
     ...(opts.budgetStateDir !== undefined ? { stateDir: opts.budgetStateDir } : {}),
   });
-  const patterns = createPatternCache();
   const originLimiters = new Map<string, RateLimiter>();
   const originLimiterFor = (baseUrl: string): RateLimiter | undefined => {
     if (opts.originRateLimit === false) return undefined;
@@ -415,10 +411,10 @@ export function createCloudflareProviderFactory(
         const s = spec(kind);
         const { api } = connect();
         const path = `/accounts/${account}/email-security/settings/${s.resource}`;
-        const items = await api.listAll(s.resource, signal);
-        const out: LiveEntry[] = new Array<LiveEntry>(items.length);
-        for (let i = 0; i < items.length; i++) out[i] = s.fromVendor(items[i], path, patterns);
-        return out;
+        return api.listAll(s.resource, signal, undefined, {
+          map: (raw) => s.fromVendor(raw, path),
+          idOf: (l: LiveEntry) => l.id ?? '',
+        });
       };
 
       /**
@@ -435,7 +431,7 @@ export function createCloudflareProviderFactory(
         const s = spec(kind);
         const { api, http, verifyApi, verifyHttp } = connect();
         const { writes, refused, created } = stampRunId(
-          prepareWrites(kind, s, changes, account, patterns),
+          prepareWrites(kind, s, changes, account),
           runId,
         );
         const size = Math.min(MAX_BATCH_ITEMS, Math.max(1, opts.batchSize ?? MAX_BATCH_ITEMS));
@@ -481,7 +477,7 @@ export function createCloudflareProviderFactory(
           path,
           kind,
           run: runId,
-          entry: (raw) => s.fromVendor(raw, path, patterns),
+          entry: (raw) => s.fromVendor(raw, path),
           created,
           clock,
           logger: ctx.logger,
@@ -501,9 +497,7 @@ export function createCloudflareProviderFactory(
           const path = `/accounts/${account}/email-security/settings/${s.resource}`;
           const items = await listForKeys(connect().api, s.resource, keys, o?.signal);
           const wanted = new Set(keys);
-          return items
-            .map((raw) => s.fromVendor(raw, path, patterns))
-            .filter((e) => wanted.has(e.key));
+          return items.map((raw) => s.fromVendor(raw, path)).filter((e) => wanted.has(e.key));
         },
         apply: (kind, changes, o) => apply(kind, changes, o?.signal, o?.onWritesSent),
         // The pool is the factory's (shared by every tenant); this binding's client only.

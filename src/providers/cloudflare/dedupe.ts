@@ -184,18 +184,20 @@ export async function keepOneCopyOnCloudflare(
   if (o.created.size === 0) return [...results];
   const patterns = [...new Set(o.created.values())];
   // A few creates (an emergency block): one filtered request each, not every page.
-  const readAll = async (): Promise<unknown[]> =>
+  const copy = (raw: unknown): LiveCopy => copyOf(raw, o.entry(raw));
+  // The whole kind is mapped page by page, as it arrives (its raw objects die young).
+  const readAll = async (): Promise<LiveCopy[]> =>
     patterns.length <= FILTERED_REREAD_MAX
-      ? (
-          await Promise.all(patterns.map((p) => listPattern(o.readHttp, o.path, p, o.signal)))
-        ).flat()
-      : o.readApi.listAll(o.resource, o.signal);
+      ? (await Promise.all(patterns.map((p) => listPattern(o.readHttp, o.path, p, o.signal))))
+          .flat()
+          .map(copy)
+      : o.readApi.listAll(o.resource, o.signal, undefined, { map: copy, idOf: (c) => c.id });
   return keepOneCopy(changes, results, {
     kind: o.kind,
     run: o.run,
     consider: (i) => o.created.has(i),
     createdBy: o.clock.now(),
-    read: async () => (await readAll()).map((raw) => copyOf(raw, o.entry(raw))),
+    read: readAll,
     remove: (ids) => removeCopies(o.api, o.resource, ids, o.signal),
     clock: o.clock,
     ...(o.signal !== undefined ? { signal: o.signal } : {}),

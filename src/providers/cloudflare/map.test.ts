@@ -5,11 +5,11 @@ import type { BlockedSenderEntry, ExemptionEntry } from '../../model/kinds.js';
 import {
   blockedSenderFromVendor,
   blockedSenderToVendor,
-  createPatternCache,
   exemptionFromVendor,
   exemptionToVendor,
   formatComment,
   parseComment,
+  parseCommentFully,
   routeFromVendor,
   routeToVendor,
   runAttrOf,
@@ -48,7 +48,7 @@ describe('cloudflare mapping', () => {
         if (t !== undefined) entry.ticket = t;
         const vendor = blockedSenderToVendor(entry);
         if (!vendor.ok) return;
-        const live = blockedSenderFromVendor({ id: 'x', ...vendor.body }, createPatternCache());
+        const live = blockedSenderFromVendor({ id: 'x', ...vendor.body });
         expect(live.managed).toBe(true);
         expect(live.key).toBe(s);
         expect(live.value).toEqual(entry);
@@ -145,6 +145,51 @@ describe('cloudflare mapping', () => {
       deliverTo: 'mx.acme.eu',
       port: 25,
       requireTls: false,
+    });
+  });
+});
+
+describe('parseComment', () => {
+  it('reads every comment as the full rules do (its shortcuts change nothing)', () => {
+    const piece = fc.constantFrom(
+      '[mxpolicy] ',
+      '[mxpolicy]',
+      '[mxpolicy run=',
+      '[mxpolicy ',
+      'run=',
+      'expires=2027-01-31',
+      '0123456789ab',
+      'abcdef012345',
+      'ABCDEF012345',
+      '0123456789a',
+      '%20',
+      ']',
+      ' ',
+      '  ',
+      '\n',
+      'reason',
+      'x',
+    );
+    fc.assert(
+      fc.property(fc.array(piece, { maxLength: 8 }), fc.option(fc.string()), (parts, tail) => {
+        const c = parts.join('') + (tail ?? '');
+        expect(parseComment(c), c).toEqual(parseCommentFully(c));
+      }),
+      { numRuns: 3000 },
+    );
+    for (const c of [
+      '[mxpolicy run=0123456789ab] reason ',
+      '[mxpolicy run=0123456789ab]  ',
+      '[mxpolicy run=0123456789ab]',
+      '[mxpolicy run=0123456789ab]x',
+      '[mxpolicy run=0123456789AB] upper',
+      '[mxpolicy run=0123456789ab ticket=x] more',
+    ])
+      expect(parseComment(c), c).toEqual(parseCommentFully(c));
+    expect(parseComment('[mxpolicy run=0123456789ab] two\nlines')).toEqual({
+      managed: true,
+      reason: 'two\nlines',
+      attrs: { run: '0123456789ab' },
     });
   });
 });

@@ -9,7 +9,6 @@ import {
   type Pattern,
 } from '../../model/normalize.js';
 import type { LiveEntry } from '../provider.js';
-import type { Normalized } from '../../model/normalize.js';
 import type { CfAllowPolicy, CfBlockedSender, CfDomain, PatternType } from './wire.js';
 
 /**
@@ -44,10 +43,12 @@ export interface ParsedComment {
 }
 
 export function formatComment(reason: string, attrs: Record<string, string | undefined>): string {
-  const parts = Object.entries(attrs)
-    .filter((e): e is [string, string] => e[1] !== undefined)
-    .map(([k, v]) => ` ${k}=${encodeURIComponent(v)}`);
-  return `[${MARKER}${parts.join('')}] ${reason}`;
+  let tag = `[${MARKER}`;
+  for (const k in attrs) {
+    const v = attrs[k];
+    if (v !== undefined) tag += ` ${k}=${encodeURIComponent(v)}`;
+  }
+  return `${tag}] ${reason}`;
 }
 
 /** The tag attribute naming the apply run that wrote the entry. */
@@ -103,12 +104,31 @@ export function runAttrOf(comments: string | null): string | undefined {
 }
 
 const BARE_TAG = `[${MARKER}] `;
+const RUN_TAG = `[${MARKER} ${RUN_ATTR}=`;
+const RUN_ID = /^[0-9a-f]{12}$/;
 
 export function parseComment(comments: string | null): ParsedComment {
   const text = comments ?? '';
-  // The tag without attributes (most entries): what MARKER_RE would find, without its work.
+  // The tag without attributes (most entries), and the tag with the run alone (what an
+  // apply writes): what MARKER_RE would find, without its work.
   if (text.startsWith(BARE_TAG))
     return { managed: true, reason: text.slice(BARE_TAG.length).trim(), attrs: {} };
+  const end = RUN_TAG.length + 12;
+  if (
+    text.startsWith(RUN_TAG) &&
+    text.charCodeAt(end) === 0x5d /* ] */ &&
+    text.charCodeAt(end + 1) === 0x20 /* space */
+  ) {
+    const run = text.slice(RUN_TAG.length, end);
+    if (RUN_ID.test(run))
+      return { managed: true, reason: text.slice(end + 2).trim(), attrs: { [RUN_ATTR]: run } };
+  }
+  return parseCommentFully(text);
+}
+
+/** `parseComment` without its shortcuts (for tests). */
+export function parseCommentFully(comments: string | null): ParsedComment {
+  const text = comments ?? '';
   const m = MARKER_RE.exec(text);
   if (m === null) return { managed: false, reason: text.trim(), attrs: {} };
   const attrs: Record<string, string> = {};
@@ -123,39 +143,6 @@ export function parseComment(comments: string | null): ParsedComment {
   }
   return { managed: true, reason: (m[2] ?? '').trim(), attrs };
 }
-
-/**
- * Normalizing live patterns is most of the CPU of a read. Bundles put the same patterns in
- * every tenant, so a factory keeps one cache for all its tenants (bounded: cleared when full).
- */
-export interface PatternCache {
-  sender(pattern: string): Normalized<Pattern>;
-  recipient(pattern: string): Normalized<Pattern>;
-}
-
-export function createPatternCache(max = 250_000): PatternCache {
-  const senders = new Map<string, Normalized<Pattern>>();
-  const recipients = new Map<string, Normalized<Pattern>>();
-  const lookup = (
-    cache: Map<string, Normalized<Pattern>>,
-    normalize: (p: string) => Normalized<Pattern>,
-    pattern: string,
-  ): Normalized<Pattern> => {
-    let hit = cache.get(pattern);
-    if (hit === undefined) {
-      if (cache.size >= max) cache.clear();
-      hit = normalize(pattern);
-      cache.set(pattern, hit);
-    }
-    return hit;
-  };
-  return {
-    sender: (p) => lookup(senders, normalizeSender, p),
-    recipient: (p) => lookup(recipients, normalizeRecipient, p),
-  };
-}
-
-const uncached: PatternCache = { sender: normalizeSender, recipient: normalizeRecipient };
 
 const PATTERN_TYPES: Record<Pattern['type'], Exclude<PatternType, 'UNKNOWN'>> = {
   email: 'EMAIL',
@@ -202,11 +189,8 @@ function withComment<T extends { comments: string }>(body: T): Mapped<T> {
     : { ok: true, body };
 }
 
-export function blockedSenderToVendor(
-  e: BlockedSenderEntry,
-  cache: PatternCache = uncached,
-): Mapped<PatternBody> {
-  const p = cache.sender(e.sender);
+export function blockedSenderToVendor(e: BlockedSenderEntry): Mapped<PatternBody> {
+  const p = normalizeSender(e.sender);
   if (!p.ok) return { ok: false, reason: p.reason };
   return withComment({
     pattern: p.value.value,
@@ -225,12 +209,9 @@ function patternKey(
   return p.ok ? p.value.value : o.pattern.trim().toLowerCase();
 }
 
-export function blockedSenderFromVendor(
-  o: CfBlockedSender,
-  cache: PatternCache = uncached,
-): LiveEntry<'blockedSenders'> {
+export function blockedSenderFromVendor(o: CfBlockedSender): LiveEntry<'blockedSenders'> {
   const c = parseComment(o.comments);
-  const p = cache.sender(o.pattern);
+  const p = normalizeSender(o.pattern);
   const key = patternKey(o, p);
   const value: BlockedSenderEntry = { sender: key, reason: c.reason };
   if (c.managed && c.attrs['expires'] !== undefined) value.expires = c.attrs['expires'];
@@ -249,12 +230,11 @@ export function blockedSenderFromVendor(
 export function exemptionToVendor(
   e: ExemptionEntry,
   opts: { clearDeprecated?: boolean } = {},
-  cache: PatternCache = uncached,
 ): Mapped<AllowPolicyBody> {
   const recipient = e.recipient !== undefined;
   if (e.bypass === 'none')
     return { ok: false, reason: 'an exemption that bypasses nothing cannot be written' };
-  const p = recipient ? cache.recipient(e.recipient ?? '') : cache.sender(e.sender ?? '');
+  const p = recipient ? normalizeRecipient(e.recipient ?? '') : normalizeSender(e.sender ?? '');
   if (!p.ok) return { ok: false, reason: p.reason };
   if (recipient && e.bypass !== 'all')
     return {
@@ -277,13 +257,10 @@ export function exemptionToVendor(
   });
 }
 
-export function exemptionFromVendor(
-  o: CfAllowPolicy,
-  cache: PatternCache = uncached,
-): LiveEntry<'exemptions'> {
+export function exemptionFromVendor(o: CfAllowPolicy): LiveEntry<'exemptions'> {
   const c = parseComment(o.comments);
   const recipient = o.is_exempt_recipient;
-  const p = recipient ? cache.recipient(o.pattern) : cache.sender(o.pattern);
+  const p = recipient ? normalizeRecipient(o.pattern) : normalizeSender(o.pattern);
   const pattern = o.is_regex
     ? `regex:${o.pattern}`
     : p.ok

@@ -247,6 +247,21 @@ describe('the spending log beside the repository cache', () => {
     expect(await readdir(join(dir, 'k'))).toEqual([]);
   });
 
+  it('makes its folder once, and again when the cache was cleared meanwhile', async () => {
+    const dir = await tempDir();
+    const store = createFileSpendStore(dir);
+    const record = { windowMs: 1000, slotMs: 10, slots: [[0, 1]] as [number, number][] };
+    await store.save('k', record);
+    await rm(dir, { recursive: true, force: true });
+    await store.save('k', { ...record, slots: [[0, 2]] });
+    const files = await readdir(join(dir, 'k'));
+    expect(files).toHaveLength(1);
+    const saved = JSON.parse(await readFile(join(dir, 'k', files[0] ?? ''), 'utf8')) as {
+      slots: unknown;
+    };
+    expect(saved.slots).toEqual([[0, 2]]);
+  });
+
   it('names files by a hash of the token identity and never stores the token', async () => {
     const dir = await tempDir();
     const clock = createVirtualClock();

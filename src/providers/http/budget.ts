@@ -159,6 +159,8 @@ function isSlot(v: unknown): v is Slot {
  */
 export function createFileSpendStore(dir: string, logger?: Logger): SpendStore {
   const writer = `${process.pid}-${randomBytes(4).toString('hex')}`;
+  /** Folders this store made (or found): a save makes each once, not every second. */
+  const made = new Set<string>();
   return {
     async load(key, sinceMs) {
       const folder = join(dir, key);
@@ -196,10 +198,21 @@ export function createFileSpendStore(dir: string, logger?: Logger): SpendStore {
     },
     async save(key, record) {
       const folder = join(dir, key);
-      await mkdir(folder, { recursive: true });
+      if (!made.has(folder)) {
+        await mkdir(folder, { recursive: true });
+        made.add(folder);
+      }
       const file = join(folder, `${writer}.json`);
       const temp = `${file}.${randomBytes(4).toString('hex')}.tmp`;
-      await writeFile(temp, JSON.stringify({ version: 1, ...record }) + '\n', { mode: 0o600 });
+      const text = JSON.stringify({ version: 1, ...record }) + '\n';
+      try {
+        await writeFile(temp, text, { mode: 0o600 });
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+        // The folder went away meanwhile (someone cleared the cache): make it again.
+        await mkdir(folder, { recursive: true });
+        await writeFile(temp, text, { mode: 0o600 });
+      }
       await rename(temp, file);
     },
   };

@@ -80,10 +80,11 @@ async function pageNumbersOnce<T>(opts: PageNumberListing<T>): Promise<T[]> {
       pages.push(r.items);
     }
   }
-  const items = pages.flat();
+  const items = pages.length === 1 ? (pages[0] as T[]) : pages.flat();
   if (total !== undefined) {
     const idOf = opts.idOf ?? defaultId;
-    const ids = new Set(items.map(idOf));
+    const ids = new Set<string>();
+    for (const item of items) ids.add(idOf(item));
     if (ids.size !== total || items.length !== total)
       throw incompleteListing(
         opts.what,
@@ -94,7 +95,9 @@ async function pageNumbersOnce<T>(opts: PageNumberListing<T>): Promise<T[]> {
 }
 
 function defaultId(item: unknown): string {
-  return item !== null && typeof item === 'object' && 'id' in item ? String(item.id) : '';
+  if (item === null || typeof item !== 'object' || !('id' in item)) return '';
+  const id = item.id;
+  return typeof id === 'string' ? id : String(id);
 }
 
 async function mapLimited<A, B>(
