@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Plan } from '../src/plan/types.js';
@@ -13,12 +14,13 @@ import {
 import { REPO_ROOT } from './support/cli.js';
 
 /**
- * What the installed binary loads before it talks to a vendor: a plan, an apply or a drift
- * check loads neither git (simple-git), nor GitHub (octokit), nor the `yaml` library (needed
- * only to place an error precisely), nor undici's whole index (fetch, WebSocket, mocks) —
- * each one delays the first request. Run as a user runs it (bin/mxpolicy.js in a process of
- * its own), against the Cloudflare emulator, with a preload that lists the CommonJS
- * packages the process loaded.
+ * What the CLI loads before it talks to a vendor: a plan, an apply or a drift check loads
+ * neither git (simple-git), nor GitHub (octokit), nor the `yaml` library (needed only to
+ * place an error precisely), nor undici's whole index (fetch, WebSocket, mocks): each one
+ * delays the first request. Run in a process of its own against the Cloudflare emulator:
+ * the modules of dist/cli/ with a preload that lists the CommonJS packages the process
+ * loaded (the bundle bin/mxpolicy.js runs splits where these modules import dynamically),
+ * and the bundle itself, as a user runs it.
  */
 
 const run = promisify(execFile);
@@ -29,6 +31,7 @@ const ACCOUNT = 'd'.repeat(32);
 let emu: CloudflareEmulator;
 let dir: string;
 let preload: string;
+let modulesEntry: string;
 
 beforeAll(async () => {
   emu = await startCloudflareEmulator({ contract: loadContract(), recordRequests: true });
@@ -48,6 +51,11 @@ beforeAll(async () => {
       '',
     ].join('\n'),
   );
+  modulesEntry = path.join(dir, 'modules-entry.mjs');
+  await writeFile(
+    modulesEntry,
+    `import { main } from ${JSON.stringify(pathToFileURL(path.join(REPO_ROOT, 'dist/cli/main.js')).href)};\nprocess.exitCode = await main(process.argv);\n`,
+  );
   preload = path.join(dir, 'list-loaded.cjs');
   await writeFile(
     preload,
@@ -60,10 +68,14 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-/** Run the binary; `loaded`: the package files (below node_modules/) the process loaded. */
+/**
+ * Run the CLI from the modules of dist/cli/ (`loaded`: the package files below node_modules/
+ * the process loaded), or with `bin`, the binary (the bundle) as a user runs it.
+ */
 async function mxpolicy(
   args: string[],
   cwd = dir,
+  bin = false,
 ): Promise<{ code: number; stdout: string; stderr: string; loaded: string[] }> {
   const list = path.join(dir, `loaded-${args[0] ?? ''}.json`);
   const env = {
@@ -74,7 +86,8 @@ async function mxpolicy(
   };
   let out: { code: number; stdout: string; stderr: string };
   try {
-    const { stdout, stderr } = await run(process.execPath, ['--require', preload, BIN, ...args], {
+    const entry = bin ? BIN : modulesEntry;
+    const { stdout, stderr } = await run(process.execPath, ['--require', preload, entry, ...args], {
       cwd,
       env,
     });
@@ -148,5 +161,26 @@ describe('start-up: a command loads only what it uses before its first request',
     expect(bad.code).toBe(1);
     expect(bad.stdout).toContain('policies/tenants/acme.yaml:3:1: error YAML_DUPLICATE_KEY');
     expect(packagesOf(bad.loaded)).toContain('yaml');
+    // The bundle loads the same library lazily, from itself (no node_modules needed).
+    const bundled = await mxpolicy(['validate'], broken, true);
+    expect(bundled.code).toBe(1);
+    expect(bundled.stdout).toBe(bad.stdout);
+    expect(packagesOf(bundled.loaded)).not.toContain('yaml');
+  });
+
+  it('the binary (the bundle) plans through the same HTTP client as the modules', async () => {
+    emu.resetStats();
+    const bundled = await mxpolicy(['plan', '--format', 'json'], dir, true);
+    expect(bundled.code).toBe(0);
+    const requests = emu.log.length;
+    expect(requests).toBeGreaterThan(0);
+    emu.resetStats();
+    const modules = await mxpolicy(['plan', '--format', 'json']);
+    expect(modules.code).toBe(0);
+    expect(emu.log.length).toBe(requests);
+    const strip = (text: string): unknown => ({ ...(JSON.parse(text) as Plan), generatedAt: '' });
+    expect(strip(bundled.stdout)).toEqual(strip(modules.stdout));
+    // Nothing of the bundle comes from node_modules: it stands alone.
+    expect(bundled.loaded).toEqual([]);
   });
 });
