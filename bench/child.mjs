@@ -1,6 +1,7 @@
 // Runs the built CLI in this process and reports its wall time and peak RSS on stderr as
 // JSON (the bench parent spawns one child per run so each run has its own peak).
-import { main } from '../dist/cli/main.js';
+// The bundled CLI, as bin/mxpolicy.js runs it (scripts/bundle-cli.ts): what users wait for.
+import { main } from '../dist/bin/main.js';
 
 const started = performance.now();
 const code = await main(['node', 'mxpolicy', ...process.argv.slice(2)], {

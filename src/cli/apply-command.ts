@@ -1,8 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { explainPlanDifference, tenantChecksum } from '../plan/build-plan.js';
-import { parsePlanJson } from '../plan/render-json.js';
-import { renderApplyReportText } from '../plan/render-apply.js';
 import type { ApplyReport, Plan } from '../plan/types.js';
 import {
   applyPlan,
@@ -10,8 +8,6 @@ import {
   planAndApplyTenants,
   type StreamedRun,
 } from '../reconcile/reconcile.js';
-import { applyEvents, applyRefusedEvent } from '../plan/events.js';
-import { eventContext, writeEvents } from './events-output.js';
 import { changedSinceOption } from './changed-since.js';
 import { EXIT, useColour, type CliContext, type ExitCode } from './context.js';
 import { emit } from './plan-command.js';
@@ -48,6 +44,13 @@ export interface ApplyCommandOptions extends PlanRunOptions {
   reviewedTenants?: ReadonlyMap<string, string>;
 }
 
+/**
+ * What `--events` needs, loaded only then (and the report renderer only once there is a
+ * report): an apply without them starts talking to the vendors sooner.
+ */
+const eventsModules = () =>
+  Promise.all([import('../plan/events.js'), import('./events-output.js')]);
+
 const eventExtra = (opts: ApplyCommandOptions): { pr?: number } =>
   opts.pr !== undefined ? { pr: opts.pr } : {};
 
@@ -75,7 +78,9 @@ export async function executeApply(
 ): Promise<ApplyOutcome> {
   const reviewed =
     opts.plan !== undefined
-      ? parsePlanJson(await readFile(path.resolve(ctx.cwd, opts.plan), 'utf8'))
+      ? (await import('../plan/render-json.js')).parsePlanJson(
+          await readFile(path.resolve(ctx.cwd, opts.plan), 'utf8'),
+        )
       : undefined;
   // Without a whole-plan checksum, each tenant is applied as soon as its own plan is ready
   // (checked against its part of the reviewed plan, when one is given).
@@ -108,13 +113,15 @@ export async function executeApply(
               'Re-run plan, review it, and apply with the new checksum.',
             ]),
       ];
-      if (opts.events !== undefined)
+      if (opts.events !== undefined) {
+        const [{ applyRefusedEvent }, { eventContext, writeEvents }] = await eventsModules();
         await writeEvents(ctx, opts.events, [
           applyRefusedEvent(
             mismatch[0] ?? 'plan changed',
             await eventContext(ctx, eventExtra(opts)),
           ),
         ]);
+      }
       return { exitCode: EXIT.error, plan, mismatch };
     }
     report = await applyPlan(
@@ -135,12 +142,14 @@ async function finishApply(
   report: ApplyReport,
   mismatch?: string[],
 ): Promise<ApplyOutcome> {
-  if (opts.events !== undefined)
+  if (opts.events !== undefined) {
+    const [{ applyEvents }, { eventContext, writeEvents }] = await eventsModules();
     await writeEvents(
       ctx,
       opts.events,
       applyEvents(plan, report, await eventContext(ctx, eventExtra(opts))),
     );
+  }
   // Here rather than in runApplyCommand so every way of applying leaves a receipt.
   const inCi = ctx.env['CI'] === 'true' || ctx.env['GITHUB_ACTIONS'] === 'true';
   const receipt =
@@ -234,6 +243,7 @@ export async function runApplyCommand(
   const { exitCode, report, mismatch } = await executeApply(ctx, opts);
   if (mismatch !== undefined) ctx.stderr.write(mismatch.join('\n') + '\n');
   if (report === undefined) return exitCode;
+  const { renderApplyReportText } = await import('../plan/render-apply.js');
   const text =
     opts.format === 'json'
       ? JSON.stringify(report, null, 2) + '\n'

@@ -1,6 +1,4 @@
-import { affectedKeysSince, resolveChangedSinceBase } from '../git/changed-since.js';
 import { today, type CliContext } from './context.js';
-import { openRepository, policiesInRepository } from './git-repo.js';
 import { builtinCapabilities, schemaValidator } from './load.js';
 import type { TenantFilter } from './run-plan.js';
 
@@ -15,6 +13,10 @@ export async function changedSinceFilter(
   ctx: CliContext,
   opts: { policies: string; changedSince: string; narrowed: boolean; fullRead?: boolean },
 ): Promise<TenantFilter> {
+  // Loaded here, not with the module: plan, apply and drift without --changed-since never
+  // need git (simple-git), and loading it would delay their first request.
+  const [{ affectedKeysSince, resolveChangedSinceBase }, { openRepository, policiesInRepository }] =
+    await Promise.all([import('../git/changed-since.js'), import('./git-repo.js')]);
   const repo = await openRepository(ctx, '--changed-since');
   const base = await resolveChangedSinceBase(repo.git, opts.changedSince);
   const dir = await policiesInRepository(repo, ctx, opts.policies);

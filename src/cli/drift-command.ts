@@ -1,12 +1,6 @@
-import { renderPlanJson } from '../plan/render-json.js';
-import { renderPlanMarkdown } from '../plan/render-markdown.js';
-import { renderPlanText } from '../plan/render-text.js';
 import { driftOf } from '../plan/drift.js';
 import { EXIT, useColour, type CliContext, type ExitCode } from './context.js';
-import { publishDriftIssues } from './drift-github.js';
-import { driftEvents } from '../plan/events.js';
-import { eventContext, writeEvents } from './events-output.js';
-import { emit } from './plan-command.js';
+import { emit, renderPlan } from './plan-command.js';
 import { runPlan, type PlanRunOptions } from './run-plan.js';
 
 export interface DriftCommandOptions extends PlanRunOptions {
@@ -28,20 +22,26 @@ export async function runDriftCommand(
   await run.close();
   const { plan } = run;
   const drift = driftOf(plan);
-  const text =
-    opts.format === 'json'
-      ? renderPlanJson(drift)
-      : opts.format === 'markdown'
-        ? renderPlanMarkdown(drift)
-        : renderPlanText(drift, {
-            colour: opts.out === undefined && useColour(ctx),
-            verbose: opts.verbose === true,
-          }).replace(/^No changes\./m, 'No drift.');
+  const rendered = await renderPlan(
+    drift,
+    opts.format,
+    opts.out === undefined && useColour(ctx),
+    opts.verbose === true,
+  );
+  const text = opts.format === 'text' ? rendered.replace(/^No changes\./m, 'No drift.') : rendered;
   await emit(ctx, text, opts.out);
-  if (opts.events !== undefined)
+  // Loaded only when asked for (octokit, simple-git): a drift check starts reading sooner.
+  if (opts.events !== undefined) {
+    const [{ driftEvents }, { eventContext, writeEvents }] = await Promise.all([
+      import('../plan/events.js'),
+      import('./events-output.js'),
+    ]);
     await writeEvents(ctx, opts.events, driftEvents(drift, await eventContext(ctx)));
+  }
   if (opts.githubIssues === true)
-    await publishDriftIssues(ctx, drift, {
+    await (
+      await import('./drift-github.js')
+    ).publishDriftIssues(ctx, drift, {
       complete: opts.tenant.length === 0 && opts.shard === undefined,
     });
   if (drift.tenants.some((t) => t.status === 'error')) return EXIT.error;

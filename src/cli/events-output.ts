@@ -2,7 +2,6 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { renderNdjson, type EventContext, type MxpolicyEvent } from '../plan/events.js';
 import type { CliContext } from './context.js';
-import { findRepository } from './git-repo.js';
 
 /**
  * Who, when and on which commit, for the events of one run: the user from `--user`, else
@@ -16,7 +15,8 @@ export async function eventContext(
   const user = extra.user ?? ctx.env['GITHUB_ACTOR'] ?? ctx.env['USER'];
   let commit = extra.commit ?? ctx.env['GITHUB_SHA'];
   if (commit === undefined || commit === '') {
-    const repo = await findRepository(ctx);
+    // simple-git is loaded only when the commit must be asked of git.
+    const repo = await (await import('./git-repo.js')).findRepository(ctx);
     commit = repo !== undefined ? (await repo.git.revparse(['HEAD']).catch(() => '')).trim() : '';
   }
   return {

@@ -1,8 +1,7 @@
 import v8 from 'node:v8';
-import path from 'node:path';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { loadPoliciesOneByOne, type LoadedTenant } from '../config/load-policies.js';
-import type { PolicySet, TenantConfig } from '../config/policy-set.js';
+import type { PolicySet, PolicySource, TenantConfig } from '../config/policy-set.js';
 import { bundledSchemaValidator } from '../config/precompiled-validator.js';
 import type { SchemaValidator } from '../config/schema-validator.js';
 import { selectTenants, tenantGlob } from '../config/select-tenants.js';
@@ -11,11 +10,14 @@ import { builtinProviders, capabilityTable } from '../providers/registry.js';
 import { readPolicySources } from '../sources/policy-files.js';
 import type { RepoConfig } from '../config/repo-config.js';
 import { today, type CliContext } from './context.js';
+import { policiesFolder } from './read-early.js';
 import { readRepoConfig } from './repo-config.js';
 
 export interface SelectionOptions {
   policies: string;
   tenant: string[];
+  /** The policy files, already being read (`readPoliciesEarly`, started by `main`). */
+  readEarly?: Promise<PolicySource[]>;
 }
 
 let validator: SchemaValidator | undefined;
@@ -67,8 +69,8 @@ export async function loadSelectedPolicies(
   onTenant?: (loaded: LoadedTenant, config: RepoConfig) => void,
 ): Promise<LoadedPolicies> {
   const root = ctx.cwd;
-  const dir = path.relative(root, path.resolve(root, opts.policies)) || '.';
-  const sources = await readPolicySources(root, dir);
+  const dir = policiesFolder(ctx, opts.policies);
+  const sources = await (opts.readEarly ?? readPolicySources(root, dir));
   favourMemoryForLargeEstates(sources);
   if (sources.length === 0)
     throw new Error(

@@ -9,10 +9,13 @@ import type { DriftCommandOptions } from './drift-command.js';
 import { collect } from './collect.js';
 import type { PlanCommandOptions } from './plan-command.js';
 import type { ProposeCommandOptions } from './propose-command.js';
+import { readPoliciesEarly } from './read-early.js';
 import type { ValidateOptions } from './validate-command.js';
 
 // Each command's module is imported when the command runs: a plan does not pay for loading
-// what only propose, import, history or the GitHub flows use (octokit, simple-git).
+// what only propose, import, history or the GitHub flows use (octokit, simple-git). validate,
+// plan, apply and drift start reading the policy files before that import (readPoliciesEarly):
+// the files are read while the modules load.
 const VERSION = '0.1.0';
 
 function selection(cmd: Command): Command {
@@ -62,7 +65,10 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
     .description('check policy files against the schemas and the safety rules; reads nothing live')
     .addOption(format(['text', 'json'], 'text'))
     .action(async (opts: ValidateOptions) => {
-      setExit(await (await import('./validate-command.js')).runValidate(ctx, opts));
+      const readEarly = readPoliciesEarly(ctx, opts.policies);
+      setExit(
+        await (await import('./validate-command.js')).runValidate(ctx, { ...opts, readEarly }),
+      );
     });
 
   reconciling(program.command('plan'))
@@ -81,7 +87,10 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
     .option('--github-comment', 'in GitHub Actions: upsert the plan comment on the pull request')
     .option('--verbose', VERBOSE_HELP)
     .action(async (opts: PlanCommandOptions) => {
-      setExit(await (await import('./plan-command.js')).runPlanCommand(ctx, opts));
+      const readEarly = readPoliciesEarly(ctx, opts.policies);
+      setExit(
+        await (await import('./plan-command.js')).runPlanCommand(ctx, { ...opts, readEarly }),
+      );
     });
 
   reconciling(program.command('apply'))
@@ -126,10 +135,13 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
       'in GitHub Actions (push to main): apply the plan reviewed on the merged pull request, then comment the result',
     )
     .action(async (opts: ApplyCommandOptions & { github?: boolean }) => {
+      if (opts.github === true) {
+        setExit(await (await import('./apply-github-command.js')).runApplyFromGithub(ctx, opts));
+        return;
+      }
+      const readEarly = readPoliciesEarly(ctx, opts.policies);
       setExit(
-        opts.github === true
-          ? await (await import('./apply-github-command.js')).runApplyFromGithub(ctx, opts)
-          : await (await import('./apply-command.js')).runApplyCommand(ctx, opts),
+        await (await import('./apply-command.js')).runApplyCommand(ctx, { ...opts, readEarly }),
       );
     });
 
@@ -144,7 +156,10 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
       'write one ECS event per drift finding as NDJSON to FILE (- for stdout), for a SIEM',
     )
     .action(async (opts: DriftCommandOptions) => {
-      setExit(await (await import('./drift-command.js')).runDriftCommand(ctx, opts));
+      const readEarly = readPoliciesEarly(ctx, opts.policies);
+      setExit(
+        await (await import('./drift-command.js')).runDriftCommand(ctx, { ...opts, readEarly }),
+      );
     });
 
   selection(program.command('import'))

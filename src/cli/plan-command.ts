@@ -1,9 +1,6 @@
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { hasChanges } from '../plan/build-plan.js';
-import { renderPlanJson } from '../plan/render-json.js';
-import { renderPlanMarkdown } from '../plan/render-markdown.js';
-import { renderPlanText } from '../plan/render-text.js';
 import type { Plan } from '../plan/types.js';
 import { changedSinceOption } from './changed-since.js';
 import { EXIT, useColour, type CliContext, type ExitCode } from './context.js';
@@ -24,15 +21,21 @@ export interface PlanCommandOptions extends PlanRunOptions {
   verbose?: boolean;
 }
 
-export function renderPlan(
+/**
+ * Render a plan (or a drift report) in `format`. Each renderer is loaded when it is used, once
+ * the plan is made: loading them up front would delay the first request to a vendor, and a
+ * text plan never needs the markdown one.
+ */
+export async function renderPlan(
   plan: Plan,
   format: PlanFormat,
   colour: boolean,
   verbose = false,
-): string {
-  if (format === 'json') return renderPlanJson(plan);
-  if (format === 'markdown') return renderPlanMarkdown(plan);
-  return renderPlanText(plan, { colour, verbose });
+): Promise<string> {
+  if (format === 'json') return (await import('../plan/render-json.js')).renderPlanJson(plan);
+  if (format === 'markdown')
+    return (await import('../plan/render-markdown.js')).renderPlanMarkdown(plan);
+  return (await import('../plan/render-text.js')).renderPlanText(plan, { colour, verbose });
 }
 
 /** Exit code of a plan: errors beat safety blocks beat changes (DESIGN §8). */
@@ -59,7 +62,12 @@ export async function runPlanCommand(ctx: CliContext, opts: PlanCommandOptions):
   const { plan, config } = run;
   await emit(
     ctx,
-    renderPlan(plan, opts.format, opts.out === undefined && useColour(ctx), opts.verbose === true),
+    await renderPlan(
+      plan,
+      opts.format,
+      opts.out === undefined && useColour(ctx),
+      opts.verbose === true,
+    ),
     opts.out,
   );
   if (opts.out !== undefined) {

@@ -1,16 +1,24 @@
 import jsyaml from 'js-yaml';
-import {
-  isMap,
-  isPair,
-  isScalar,
-  isSeq,
-  LineCounter,
-  parseDocument,
-  type Document,
-  type Node,
-} from 'yaml';
+import { createRequire } from 'node:module';
+import type { Document, Node } from 'yaml';
+import type * as YamlLibrary from 'yaml';
 import type { Diagnostic, Location } from './diagnostics.js';
 import { toPointer } from './diagnostics.js';
+
+/**
+ * The `yaml` library, loaded the first time a precise position or a refused file needs it:
+ * a run whose files are all correct never loads it (about 30 ms of start-up that would delay
+ * a plan's first request). Loaded synchronously, so that parsing stays synchronous. In the
+ * action bundle `require` exists and esbuild bundles `require('yaml')`; in the compiled
+ * ESM, Node's own require of this module's folder finds the same package.
+ */
+const requireHere = createRequire(import.meta.url);
+function yamlLibrary(): typeof YamlLibrary {
+  return typeof require === 'function'
+    ? // eslint-disable-next-line @typescript-eslint/no-require-imports -- lazy and bundlable (above)
+      (require('yaml') as typeof YamlLibrary)
+    : (requireHere('yaml') as typeof YamlLibrary);
+}
 
 export type PathSegment = string | number;
 
@@ -125,6 +133,7 @@ export function parseYamlFile(file: string, text: string): YamlFile {
 
   const locate = (path: readonly PathSegment[], opts: { key?: boolean } = {}): Location => {
     let node: unknown = preciseDocument().doc.contents;
+    const { isMap, isPair, isScalar, isSeq } = yamlLibrary();
     let keyNode: unknown;
     for (const seg of path) {
       if (isMap(node)) {
@@ -218,6 +227,7 @@ function parsePrecisely(
   text: string,
   at: (offset: number) => Location,
 ): { doc: Document; diagnostics: Diagnostic[] } {
+  const { LineCounter, parseDocument } = yamlLibrary();
   const doc = parseDocument(text, {
     lineCounter: new LineCounter(),
     uniqueKeys: true,

@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Logger } from '../provider.js';
 import type { Clock } from './clock.js';
@@ -162,39 +163,43 @@ export function createFileSpendStore(dir: string, logger?: Logger): SpendStore {
   /** Folders this store made (or found): a save makes each once, not every second. */
   const made = new Set<string>();
   return {
-    async load(key, sinceMs) {
+    load(key, sinceMs) {
       const folder = join(dir, key);
+      // Read synchronously: a few small files, and a token's first request waits for them.
+      // Each await here would be a turn of the event loop in which the CLI parses another
+      // tenant's policy file (tens of ms) before that first request goes out.
       let names: string[];
       try {
-        names = await readdir(folder);
+        names = readdirSync(folder);
       } catch {
-        return [];
+        return Promise.resolve([]);
       }
       const out: Slot[] = [];
-      await Promise.all(
-        names
-          .filter((n) => n.endsWith('.json') && n !== `${writer}.json`)
-          .map(async (name) => {
-            const file = join(folder, name);
-            let slots: unknown;
-            try {
-              const parsed = JSON.parse(await readFile(file, 'utf8')) as { slots?: unknown };
-              slots = parsed.slots;
-            } catch {
-              // Half-written by a crashed tool, or not ours: no spending known from it.
-              logger?.debug('budget: skipping an unreadable spending file', { file });
-              return;
-            }
-            if (!Array.isArray(slots)) return;
-            const live = slots.filter(isSlot).filter((s) => s[0] >= sinceMs);
-            if (live.length === 0) {
-              await rm(file, { force: true }).catch(() => undefined);
-              return;
-            }
-            out.push(...live);
-          }),
-      );
-      return out.sort((a, b) => a[0] - b[0]);
+      for (const name of names) {
+        if (!name.endsWith('.json') || name === `${writer}.json`) continue;
+        const file = join(folder, name);
+        let slots: unknown;
+        try {
+          const parsed = JSON.parse(readFileSync(file, 'utf8')) as { slots?: unknown };
+          slots = parsed.slots;
+        } catch {
+          // Half-written by a crashed tool, or not ours: no spending known from it.
+          logger?.debug('budget: skipping an unreadable spending file', { file });
+          continue;
+        }
+        if (!Array.isArray(slots)) continue;
+        const live = slots.filter(isSlot).filter((s) => s[0] >= sinceMs);
+        if (live.length === 0) {
+          try {
+            rmSync(file, { force: true });
+          } catch {
+            // Someone else's to remove, then.
+          }
+          continue;
+        }
+        out.push(...live);
+      }
+      return Promise.resolve(out.sort((a, b) => a[0] - b[0]));
     },
     async save(key, record) {
       const folder = join(dir, key);

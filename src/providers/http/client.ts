@@ -1,4 +1,4 @@
-import { Agent, type Dispatcher } from 'undici';
+import type { Agent, Dispatcher } from 'undici';
 import type { Logger } from '../provider.js';
 import { abortReason, type Clock } from './clock.js';
 import {
@@ -17,6 +17,7 @@ import {
 } from './rate-limiter.js';
 import type { TokenSource } from './auth.js';
 import { createRedactor, redactValue, type Redactor } from './redact.js';
+import { AgentClass } from './undici-agent.js';
 
 export interface DispatcherOptions {
   /** Sockets per origin (the pool size). */
@@ -32,7 +33,7 @@ export interface DispatcherOptions {
  * tenant talking to the same vendor reuses the same warm sockets. Share one per process.
  */
 export function createHttpDispatcher(opts: DispatcherOptions = {}): Agent {
-  return new Agent({
+  return new AgentClass({
     connections: opts.connections ?? 32,
     keepAliveTimeout: opts.keepAliveTimeoutMs ?? 30_000,
     keepAliveMaxTimeout: 600_000,
