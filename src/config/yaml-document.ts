@@ -280,10 +280,13 @@ function firstLine(message: string): string {
 /** `readSimpleYaml`'s answer for a text outside the subset it reads. */
 export const NOT_SIMPLE: unique symbol = Symbol('not simple YAML');
 
-/** js-yaml's implicit scalar types of the core schema (null, bool, int, float), in its order. */
+/**
+ * js-yaml's implicit scalar types of the core schema (null, bool, int, float), in its order
+ * (an internal of js-yaml: if a version no longer has it, every text goes to js-yaml).
+ */
 const IMPLICIT_TYPES = (
   jsyaml.CORE_SCHEMA as unknown as {
-    compiledImplicit: { resolve(data: string): boolean; construct(data: string): unknown }[];
+    compiledImplicit?: { resolve(data: string): boolean; construct(data: string): unknown }[];
   }
 ).compiledImplicit;
 
@@ -333,7 +336,7 @@ export function readSimpleYaml(
   text: string,
   items: Map<string, number[]>,
 ): Record<string, unknown> | typeof NOT_SIMPLE {
-  if (UNUSUAL_CHARACTER.test(text)) return NOT_SIMPLE;
+  if (IMPLICIT_TYPES?.length !== 4 || UNUSUAL_CHARACTER.test(text)) return NOT_SIMPLE;
   const length = text.length;
   // The current content line: where it starts, its indentation, where its text ends.
   let lineStart = 0;
