@@ -9,6 +9,7 @@ import {
   createReadAhead,
   planTenants,
   type PlanOptions,
+  type AheadDiff,
   type ReadAhead,
   type PlanRun,
   type ReconcileDeps,
@@ -202,6 +203,11 @@ export async function preparePlan(
   }
 }
 
+/** The options a read ahead is diffed with as it arrives: the ones `preparePlan` plans with. */
+export function aheadDiff(ctx: CliContext, opts: PlanRunOptions): AheadDiff {
+  return { today: today(ctx), allowLargeChanges: opts.allowLargeChanges === true };
+}
+
 /**
  * Load the selected tenants and plan them against live state. The caller must `close()` the
  * run (in a `finally`) once it no longer needs the providers in `sessions`.
@@ -220,7 +226,7 @@ export async function runPlan(
       deadlineAt,
     );
   const prepared = await preparePlan(ctx, opts, filter, (config, signal, deadlineAt) =>
-    createReadAhead(deps(config, signal, deadlineAt)),
+    createReadAhead(deps(config, signal, deadlineAt), { diff: aheadDiff(ctx, opts) }),
   );
   let run: PlanRun;
   try {

@@ -618,6 +618,43 @@ describe('read-ahead: reads start while policy files still load', () => {
     expect(applied).toEqual(['b']);
   });
 
+  it('diffs a read ahead as it arrives: the same plan, its live state let go, read again if the day changed', async () => {
+    const reads: string[] = [];
+    const factory = scripted({
+      read: (tenant, kind) => {
+        reads.push(`${tenant}/${kind}`);
+        return [];
+      },
+    });
+    const plain = await planTenants(set.tenants, deps(factory), opts);
+    const plainReads = reads.length;
+    reads.length = 0;
+    const diff = { today: opts.today, allowLargeChanges: opts.allowLargeChanges };
+    const ahead = createReadAhead(deps(factory), { diff });
+    for (const t of set.tenants) ahead.start(t);
+    const [a, b] = set.tenants;
+    if (a === undefined || b === undefined) throw new Error('fixture');
+    const early = await ahead.take(a);
+    expect(early?.status).toBe('ok');
+    if (early?.status !== 'ok') throw new Error('read ahead failed');
+    // Nothing kept of the live state once the tenant's plan is made.
+    expect(early.live).toEqual({});
+    expect(early.planned?.plan).toEqual(plain.plan.tenants.find((t) => t.tenant === 'a'));
+    // `a` was taken above: it is read again; `b` comes planned from its read ahead.
+    const run = await planTenants(set.tenants, deps(factory), { ...opts, readAhead: ahead });
+    expect(run.plan).toEqual(plain.plan);
+    expect(reads.length).toBe(plainReads + plainReads / 2);
+
+    // Midnight passed between the read ahead and the plan: the tenant is read again.
+    reads.length = 0;
+    const stale = createReadAhead(deps(factory), { diff: { ...diff, today: '2026-11-22' } });
+    for (const t of set.tenants) stale.start(t);
+    const again = await planTenants(set.tenants, deps(factory), { ...opts, readAhead: stale });
+    expect(again.plan).toEqual(plain.plan);
+    expect(reads.length).toBe(2 * plainReads);
+    await Promise.all([plain.close(), run.close(), again.close()]);
+  });
+
   it('never reads ahead a tenant already known to be invalid', async () => {
     const reads: string[] = [];
     const factory = scripted({

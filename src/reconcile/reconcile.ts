@@ -130,9 +130,15 @@ export function tenantDeadline(
   };
 }
 
+/** The options a read ahead is diffed with as soon as it arrives (the command's own). */
+export interface AheadDiff {
+  today: string;
+  allowLargeChanges: boolean;
+}
+
 export function createReadAhead(
   deps: ReconcileDeps,
-  opts: { tenantTimeoutMs?: number } = {},
+  opts: { tenantTimeoutMs?: number; diff?: AheadDiff } = {},
 ): ReadAhead {
   const created: Provider[] = [];
   // A read is handed over once (`take`) and then forgotten here: the tenant's live state is
@@ -161,9 +167,19 @@ export function createReadAhead(
           try {
             // A read ahead is a full read (targeted plans wait for the whole list): the kinds
             // the plan cannot change are skipped as in any full plan.
-            return await readOneTenant(tenant, own.deps, new Map(), created, (caps) =>
+            const read = await readOneTenant(tenant, own.deps, new Map(), created, (caps) =>
               planTenantReads(tenant, caps, { today: '', allowLargeChanges: false }),
             );
+            // Diffed now (pure: the tenant's file and bundles are loaded), so that its live
+            // state is let go at once instead of waiting, with every other tenant's, for the
+            // last file to load: at 125 x 2,500 that was the whole live estate held for
+            // seconds. Used only if the tenant is still valid once every file is loaded.
+            if (read.status !== 'ok' || opts.diff === undefined) return read;
+            return {
+              ...read,
+              live: {},
+              planned: { plan: diffRead(tenant, read, opts.diff), options: opts.diff },
+            };
           } finally {
             own.dispose();
           }
@@ -389,8 +405,18 @@ async function planOneTenant(
   created: Provider[],
   early?: TenantRead,
 ): Promise<TenantPlan> {
+  // A read ahead was diffed as it arrived, with the options of this run (anything else, e.g.
+  // a day that ended meanwhile, reads again: its live state is gone).
+  const usable =
+    early?.status === 'ok' &&
+    early.planned !== undefined &&
+    (early.planned.options.today !== opts.today ||
+      early.planned.options.allowLargeChanges !== opts.allowLargeChanges ||
+      opts.targets?.get(tenant.tenant) !== undefined)
+      ? undefined
+      : early;
   const read =
-    early ??
+    usable ??
     (await readOneTenant(tenant, deps, opts.validationErrors, created, (caps) =>
       planTenantReads(tenant, caps, {
         targets: opts.targets?.get(tenant.tenant),
@@ -398,6 +424,10 @@ async function planOneTenant(
         allowLargeChanges: opts.allowLargeChanges,
       }),
     ));
+  if (read.status === 'ok' && read.planned !== undefined) {
+    sessions.set(tenant.tenant, read.session);
+    return read.planned.plan;
+  }
   if (read.status === 'error')
     return {
       tenant: tenant.tenant,
@@ -407,6 +437,15 @@ async function planOneTenant(
       unmanaged: [],
     };
   sessions.set(tenant.tenant, read.session);
+  return diffRead(tenant, read, opts);
+}
+
+/** The plan of a tenant from what was read of it. */
+function diffRead(
+  tenant: TenantConfig,
+  read: Extract<TenantRead, { status: 'ok' }>,
+  opts: AheadDiff,
+): TenantPlan {
   const targets = read.readPlan?.targets;
   const plan = diffTenant(tenant, read.live, {
     today: opts.today,
@@ -429,6 +468,11 @@ export type TenantRead =
       session: TenantSession;
       /** What was read, when the caller limited it (plans); absent: every served kind in full. */
       readPlan?: TenantReadPlan;
+      /**
+       * A read ahead diffed as soon as it arrived (`createReadAhead`'s `diff`): the tenant's
+       * plan under those options, and `live` is then empty (let go once the plan was made).
+       */
+      planned?: { plan: TenantPlan; options: AheadDiff };
     }
   | { tenant: string; status: 'error'; errors: PlanError[] };
 
