@@ -298,6 +298,17 @@ export function tickMsOf(text: string | undefined): number {
   if (m === null || !Number.isFinite(Date.parse(`${m[1] ?? ''}${m[3] ?? 'Z'}`))) return 0;
   return TICK_MS[(m[2] ?? '').length] ?? 0;
 }
+/** Whether `text` has a '.' followed by three digits (a fraction of ms or finer, if it is a time). */
+export function hasMsOrFiner(text: string | undefined): boolean {
+  if (text === undefined) return false;
+  const dot = text.indexOf('.');
+  if (dot < 0) return false;
+  for (let i = dot + 1; i <= dot + 3; i++) {
+    const c = text.charCodeAt(i);
+    if (!(c >= 48 && c <= 57)) return false;
+  }
+  return true;
+}
 /** By the number of digits of the fraction: `ceil(10^(9 - digits) ns / 1 ms)`. */
 const TICK_MS = [1000, 100, 10, 1, 1, 1, 1, 1, 1, 1];
 const MAX_TICK_MS = Math.max(...TICK_MS);
@@ -404,6 +415,9 @@ export async function keepOneCopy(
       for (const copies of view.byKey.values()) {
         const keeper = keeperOf(copies);
         if (keeper === undefined || keeper.run !== opts.run) continue;
+        // A time with milliseconds or finer has a tick of 1 ms at most (0 if it is no time):
+        // once a millisecond has passed it cannot ask for a wait, so it is not parsed.
+        if (waited >= 1 && hasMsOrFiner(keeper.createdAt)) continue;
         tickMs = Math.max(tickMs, tickMsOf(keeper.createdAt));
       }
     if (tickMs > 0 && waited < tickMs) {

@@ -7,6 +7,7 @@ import {
   keepOneCopy,
   parseCreatedAt,
   tickMsOf,
+  hasMsOrFiner,
   type DedupeOptions,
   type LiveCopy,
 } from './converge.js';
@@ -83,6 +84,31 @@ describe('the keeper rule', () => {
     ])
       expect(tickMsOf(t), t).toBe(Math.ceil(Number(parseCreatedAt(t)?.tickNs ?? 0n) / 1e6));
     expect(tickMsOf(undefined)).toBe(0);
+    // What the scan may skip once a millisecond passed: never a tick over 1 ms.
+    fc.assert(
+      fc.property(
+        fc.constantFrom('2026-12-01T17:00:05', ' 2026-02-30T00:00:00', 'x', '2026-13-01T00:00:00'),
+        fc.constantFrom(
+          '',
+          '.',
+          '.1',
+          '.12',
+          '.123',
+          '.1234567',
+          '.123456789',
+          '.1234567890',
+          '.12a',
+        ),
+        fc.constantFrom('Z', 'z ', '+01:00', '-0130', '', 'Zx'),
+        (time, fraction, zone) => {
+          const t = `${time}${fraction}${zone}`;
+          if (hasMsOrFiner(t)) expect(tickMsOf(t), t).toBeLessThanOrEqual(1);
+        },
+      ),
+    );
+    expect(hasMsOrFiner('2026-12-01T18:00:05.123Z')).toBe(true);
+    expect(hasMsOrFiner('2026-12-01T18:00:05.12Z')).toBe(false);
+    expect(hasMsOrFiner('2026-12-01T18:00:05Z')).toBe(false);
     const a = copy('b', '2026-12-01T17:00:05.000001Z');
     const b = copy('a', '2026-12-01T17:00:05.00001Z');
     const c = copy('0', '2026-12-01T18:00:05.00001+01:00'); // the same instant as b
