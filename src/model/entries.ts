@@ -141,17 +141,20 @@ export function normalizeEntry<K extends Kind>(kind: K, raw: RawEntryOf[K]): Nor
 export function entryFingerprint(kind: Kind, value: AnyEntry): string {
   const fields: readonly string[] = ENTRY_FIELDS[kind];
   const v = value as unknown as Record<string, unknown>;
-  const parts: unknown[] = [];
+  // The JSON of the array of field values (null for an absent one, an object's canonical
+  // JSON as a string), written out without building the array.
+  let out = '[';
   let present = 0;
-  for (const field of fields) {
-    const x = v[field];
-    if (x === undefined) parts.push(null);
+  for (let i = 0; i < fields.length; i++) {
+    if (i > 0) out += ',';
+    const x = v[fields[i] as string];
+    if (x === undefined) out += 'null';
     else {
       present++;
-      parts.push(x !== null && typeof x === 'object' ? canonicalJson(x) : x);
+      out += JSON.stringify(x !== null && typeof x === 'object' ? canonicalJson(x) : x);
     }
   }
-  let out = JSON.stringify(parts);
+  out += ']';
   let count = 0;
   for (const k in v) if (v[k] !== undefined) count++;
   if (count !== present) {
