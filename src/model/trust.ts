@@ -130,7 +130,8 @@ function partsMatch(parts: readonly string[], value: string): boolean {
   return true;
 }
 
-function globRegExp(glob: string): RegExp {
+/** A glob as the regular expression it has always meant: `^p0.*p1...$`, each part literal. */
+export function globRegExp(glob: string): RegExp {
   return new RegExp(
     '^' +
       glob
