@@ -12,7 +12,7 @@ import { changedSinceOption } from './changed-since.js';
 import { EXIT, useColour, type CliContext, type ExitCode } from './context.js';
 import { emit } from './plan-command.js';
 import { DEFAULT_TENANT_TIMEOUT, parseDuration } from './deadline.js';
-import { aheadDiff, preparePlan, reconcileDeps, runPlan, type PlanRunOptions } from './run-plan.js';
+import { preparePlan, reconcileDeps, runPlan, type PlanRunOptions } from './run-plan.js';
 
 export interface ApplyCommandOptions extends PlanRunOptions {
   checksum?: string;
@@ -180,7 +180,7 @@ async function streamApply(
     ctx,
     opts,
     await changedSinceOption(ctx, opts),
-    (config, signal, deadlineAt) =>
+    (config, signal, deadlineAt, diff) =>
       createReadAhead(
         reconcileDeps(
           ctx,
@@ -189,7 +189,7 @@ async function streamApply(
           signal,
           deadlineAt,
         ),
-        { tenantTimeoutMs, diff: aheadDiff(ctx, opts) },
+        { tenantTimeoutMs, diff },
       ),
   );
   let run: StreamedRun;

@@ -154,8 +154,19 @@ export async function preparePlan(
   ctx: CliContext,
   opts: PlanRunOptions,
   filter?: TenantFilter,
-  readAhead?: (config: RepoConfig, signal: AbortSignal, deadlineAt?: number) => ReadAhead,
+  readAhead?: (
+    config: RepoConfig,
+    signal: AbortSignal,
+    deadlineAt: number | undefined,
+    diff: AheadDiff,
+  ) => ReadAhead,
 ): Promise<PreparedPlan> {
+  // The options every tenant is planned with, a read ahead included (decided once: a run
+  // that crosses midnight plans all its tenants for the same day).
+  const diff: AheadDiff = {
+    today: today(ctx),
+    allowLargeChanges: opts.allowLargeChanges === true,
+  };
   const spec = opts.timeout ?? DEFAULT_TIMEOUT;
   const timeoutMs = parseDuration(spec);
   const shard = opts.shard !== undefined ? parseShard(opts.shard) : undefined;
@@ -170,7 +181,7 @@ export async function preparePlan(
         : (t, config) => {
             if (!t.clean || (shard !== undefined && shardOf(t.tenant.tenant, shard.n) !== shard.k))
               return;
-            ahead ??= readAhead(config, deadline.signal, deadline.at);
+            ahead ??= readAhead(config, deadline.signal, deadline.at, diff);
             ahead.start(t.tenant);
           },
     );
@@ -184,8 +195,7 @@ export async function preparePlan(
       set: loaded.set,
       selected,
       planOptions: {
-        today: today(ctx),
-        allowLargeChanges: opts.allowLargeChanges === true,
+        ...diff,
         validationErrors: validationErrorsByTenant(loaded.set, selected),
         ...(targets !== undefined ? { targets } : {}),
         ...(ahead !== undefined ? { readAhead: ahead } : {}),
@@ -201,11 +211,6 @@ export async function preparePlan(
     deadline.dispose();
     throw err;
   }
-}
-
-/** The options a read ahead is diffed with as it arrives: the ones `preparePlan` plans with. */
-export function aheadDiff(ctx: CliContext, opts: PlanRunOptions): AheadDiff {
-  return { today: today(ctx), allowLargeChanges: opts.allowLargeChanges === true };
 }
 
 /**
@@ -225,8 +230,8 @@ export async function runPlan(
       signal,
       deadlineAt,
     );
-  const prepared = await preparePlan(ctx, opts, filter, (config, signal, deadlineAt) =>
-    createReadAhead(deps(config, signal, deadlineAt), { diff: aheadDiff(ctx, opts) }),
+  const prepared = await preparePlan(ctx, opts, filter, (config, signal, deadlineAt, diff) =>
+    createReadAhead(deps(config, signal, deadlineAt), { diff }),
   );
   let run: PlanRun;
   try {

@@ -405,18 +405,8 @@ async function planOneTenant(
   created: Provider[],
   early?: TenantRead,
 ): Promise<TenantPlan> {
-  // A read ahead was diffed as it arrived, with the options of this run (anything else, e.g.
-  // a day that ended meanwhile, reads again: its live state is gone).
-  const usable =
-    early?.status === 'ok' &&
-    early.planned !== undefined &&
-    (early.planned.options.today !== opts.today ||
-      early.planned.options.allowLargeChanges !== opts.allowLargeChanges ||
-      opts.targets?.get(tenant.tenant) !== undefined)
-      ? undefined
-      : early;
   const read =
-    usable ??
+    (early !== undefined && plannedAs(early, tenant, opts) ? early : undefined) ??
     (await readOneTenant(tenant, deps, opts.validationErrors, created, (caps) =>
       planTenantReads(tenant, caps, {
         targets: opts.targets?.get(tenant.tenant),
@@ -438,6 +428,21 @@ async function planOneTenant(
     };
   sessions.set(tenant.tenant, read.session);
   return diffRead(tenant, read, opts);
+}
+
+/**
+ * Whether a read ahead can stand for this run's read of the tenant: a read not yet diffed
+ * can; one diffed as it arrived only with this run's options (otherwise it is read again:
+ * its live state is gone).
+ */
+function plannedAs(read: TenantRead, tenant: TenantConfig, opts: PlanOptions): boolean {
+  if (read.status !== 'ok' || read.planned === undefined) return true;
+  const { options } = read.planned;
+  return (
+    options.today === opts.today &&
+    options.allowLargeChanges === opts.allowLargeChanges &&
+    opts.targets?.get(tenant.tenant) === undefined
+  );
 }
 
 /** The plan of a tenant from what was read of it. */
