@@ -275,16 +275,22 @@ export interface LiveCopy {
 
 const STAMP = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:?\d\d)$/i;
 
-/** An RFC 3339 time as nanoseconds since the epoch, and its precision (ns); or undefined. */
-export function parseCreatedAt(
-  text: string | undefined,
-): { ns: bigint; tickNs: bigint } | undefined {
+/** An RFC 3339 time: its whole milliseconds since the epoch and its fraction's digits. */
+function readStamp(text: string | undefined): { ms: number; fraction: string } | undefined {
   if (text === undefined) return undefined;
   const m = STAMP.exec(text.trim());
   if (m === null) return undefined;
   const ms = Date.parse(`${m[1] ?? ''}${m[3] ?? 'Z'}`);
-  if (!Number.isFinite(ms)) return undefined;
-  const fraction = m[2] ?? '';
+  return Number.isFinite(ms) ? { ms, fraction: m[2] ?? '' } : undefined;
+}
+
+/** An RFC 3339 time as nanoseconds since the epoch, and its precision (ns); or undefined. */
+export function parseCreatedAt(
+  text: string | undefined,
+): { ns: bigint; tickNs: bigint } | undefined {
+  const stamp = readStamp(text);
+  if (stamp === undefined) return undefined;
+  const { ms, fraction } = stamp;
   return {
     ns: BigInt(ms) * 1_000_000n + BigInt(fraction.padEnd(9, '0') || '0'),
     tickNs: 10n ** BigInt(9 - fraction.length),
@@ -293,10 +299,8 @@ export function parseCreatedAt(
 
 /** The precision of an RFC 3339 time in ms, rounded up (`parseCreatedAt(...).tickNs`); 0: none. */
 export function tickMsOf(text: string | undefined): number {
-  if (text === undefined) return 0;
-  const m = STAMP.exec(text.trim());
-  if (m === null || !Number.isFinite(Date.parse(`${m[1] ?? ''}${m[3] ?? 'Z'}`))) return 0;
-  return TICK_MS[(m[2] ?? '').length] ?? 0;
+  const stamp = readStamp(text);
+  return stamp === undefined ? 0 : (TICK_MS[stamp.fraction.length] ?? 0);
 }
 /** Whether `text` has a '.' followed by three digits (a fraction of ms or finer, if it is a time). */
 export function hasMsOrFiner(text: string | undefined): boolean {
