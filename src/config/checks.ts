@@ -84,17 +84,24 @@ export function entryFacts(entry: SenderEntry): EntryFacts {
 export type EntryFactsOf = (entry: SenderEntry) => EntryFacts;
 
 /**
- * `entryFacts`, worked out once per bundle entry: the same entry objects of a bundle are in
+ * `compute`, worked out once per bundle entry: the same entry objects of a bundle are in
  * every tenant that includes it (a tenant's own entries are checked once and not kept).
  */
-export function createEntryFacts(): EntryFactsOf {
-  const known = new Map<SenderEntry, EntryFacts>();
+export function oncePerBundleEntry<E extends DesiredEntry, R>(
+  compute: (entry: E) => R,
+): (entry: E) => R {
+  const known = new Map<E, R>();
   return (entry) => {
-    if (entry.source.bundle === undefined) return entryFacts(entry);
-    let facts = known.get(entry);
-    if (facts === undefined) known.set(entry, (facts = entryFacts(entry)));
-    return facts;
+    if (entry.source.bundle === undefined) return compute(entry);
+    let found = known.get(entry);
+    if (found === undefined) known.set(entry, (found = compute(entry)));
+    return found;
   };
+}
+
+/** `entryFacts`, worked out once per bundle entry. */
+export function createEntryFacts(): EntryFactsOf {
+  return oncePerBundleEntry(entryFacts);
 }
 
 /** Has a ':' (IPv6), or is made of digits, dots and slashes only (`/^[0-9./]+$/`). */

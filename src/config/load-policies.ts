@@ -9,7 +9,12 @@ import {
   type ValueViolation,
 } from '../model/capabilities.js';
 import { checkBindingTrust, type TrustPolicy } from '../model/trust.js';
-import { checkTenantEntries, createEntryFacts, type EntryFactsOf } from './checks.js';
+import {
+  checkTenantEntries,
+  createEntryFacts,
+  oncePerBundleEntry,
+  type EntryFactsOf,
+} from './checks.js';
 import { compareDiagnostics, hasErrors, type Diagnostic, type Location } from './diagnostics.js';
 import {
   emptyDesiredEntries,
@@ -475,15 +480,15 @@ type ValueChecks = (entry: DesiredEntry, rules: readonly ValueRule[]) => ValueVi
  * checked for every tenant that includes it, against the same few rule lists.
  */
 function createValueChecks(): ValueChecks {
-  const known = new Map<readonly ValueRule[], Map<DesiredEntry, ValueViolation[]>>();
+  const byRules = new Map<readonly ValueRule[], (entry: DesiredEntry) => ValueViolation[]>();
   return (entry, rules) => {
-    if (entry.source.bundle === undefined) return checkEntryValues(entry.value, rules);
-    let byEntry = known.get(rules);
-    if (byEntry === undefined)
-      known.set(rules, (byEntry = new Map<DesiredEntry, ValueViolation[]>()));
-    let found = byEntry.get(entry);
-    if (found === undefined) byEntry.set(entry, (found = checkEntryValues(entry.value, rules)));
-    return found;
+    let check = byRules.get(rules);
+    if (check === undefined)
+      byRules.set(
+        rules,
+        (check = oncePerBundleEntry((e: DesiredEntry) => checkEntryValues(e.value, rules))),
+      );
+    return check(entry);
   };
 }
 
