@@ -425,61 +425,70 @@ export function readSimpleYaml(
     return plain(value);
   };
 
-  /** `[a, b]` of plain words on one line. */
-  const flowList = (p: number, record: number[] | undefined): unknown => {
+  /**
+   * The items of `[...]` or `{...}` on one line, from `p` (the opening bracket) to `close`:
+   * `item(q, last)` reads the item at `q` and gives where it ends, or -1 when it is not
+   * simple; between items, only `,` and spaces. False when anything else is there.
+   */
+  const flowItems = (
+    p: number,
+    close: number,
+    item: (q: number, last: number) => number,
+  ): boolean => {
     let last = end;
     while (text.charCodeAt(last - 1) === 32) last--;
-    if (text.charCodeAt(last - 1) !== 93 /* ] */) return NOT_SIMPLE;
-    const list: unknown[] = [];
+    if (text.charCodeAt(last - 1) !== close) return false;
     let q = p + 1;
     while (text.charCodeAt(q) === 32) q++;
-    if (q === last - 1) return list;
+    if (q === last - 1) return true;
     for (;;) {
-      let stop = q;
-      while (stop < last - 1 && !' ,'.includes(text[stop] ?? '')) stop++;
-      const word = text.slice(q, stop);
-      if (!FLOW_ITEM.test(word)) return NOT_SIMPLE;
-      record?.push(q);
-      list.push(plain(word));
-      q = stop;
+      q = item(q, last);
+      if (q < 0) return false;
       while (text.charCodeAt(q) === 32) q++;
-      if (q === last - 1) return list;
-      if (text.charCodeAt(q) !== 44 /* , */) return NOT_SIMPLE;
+      if (q === last - 1) return true;
+      if (text.charCodeAt(q) !== 44 /* , */) return false;
       q++;
       while (text.charCodeAt(q) === 32) q++;
-      if (q >= last - 1) return NOT_SIMPLE;
+      if (q >= last - 1) return false;
     }
+  };
+
+  /** The end of the plain word at `q` (up to a space or ','), or -1 when it is not one. */
+  const wordEnd = (q: number, last: number): number => {
+    let stop = q;
+    while (stop < last - 1 && !' ,'.includes(text[stop] ?? '')) stop++;
+    return FLOW_ITEM.test(text.slice(q, stop)) ? stop : -1;
+  };
+
+  /** `[a, b]` of plain words on one line. */
+  const flowList = (p: number, record: number[] | undefined): unknown => {
+    const list: unknown[] = [];
+    const simple = flowItems(p, 93 /* ] */, (q, last) => {
+      const stop = wordEnd(q, last);
+      if (stop < 0) return -1;
+      record?.push(q);
+      list.push(plain(text.slice(q, stop)));
+      return stop;
+    });
+    return simple ? list : NOT_SIMPLE;
   };
 
   /** `{ key: word, ... }` on one line (`{ type: sandbox }`). */
   const flowMapping = (p: number): unknown => {
-    let last = end;
-    while (text.charCodeAt(last - 1) === 32) last--;
-    if (text.charCodeAt(last - 1) !== 125 /* } */) return NOT_SIMPLE;
     const object: Record<string, unknown> = {};
-    let q = p + 1;
-    while (text.charCodeAt(q) === 32) q++;
-    if (q === last - 1) return object;
-    for (;;) {
+    const simple = flowItems(p, 125 /* } */, (q, last) => {
       const colon = text.indexOf(':', q);
-      if (colon < 0 || colon >= last - 1 || text.charCodeAt(colon + 1) !== 32) return NOT_SIMPLE;
+      if (colon < 0 || colon >= last - 1 || text.charCodeAt(colon + 1) !== 32) return -1;
       const key = keyAt(q, colon);
-      if (key === undefined || Object.hasOwn(object, key)) return NOT_SIMPLE;
-      q = colon + 1;
-      while (text.charCodeAt(q) === 32) q++;
-      let stop = q;
-      while (stop < last - 1 && !' ,'.includes(text[stop] ?? '')) stop++;
-      const word = text.slice(q, stop);
-      if (!FLOW_ITEM.test(word)) return NOT_SIMPLE;
-      object[key] = plain(word);
-      q = stop;
-      while (text.charCodeAt(q) === 32) q++;
-      if (q === last - 1) return object;
-      if (text.charCodeAt(q) !== 44 /* , */) return NOT_SIMPLE;
-      q++;
-      while (text.charCodeAt(q) === 32) q++;
-      if (q >= last - 1) return NOT_SIMPLE;
-    }
+      if (key === undefined || Object.hasOwn(object, key)) return -1;
+      let w = colon + 1;
+      while (text.charCodeAt(w) === 32) w++;
+      const stop = wordEnd(w, last);
+      if (stop < 0) return -1;
+      object[key] = plain(text.slice(w, stop));
+      return stop;
+    });
+    return simple ? object : NOT_SIMPLE;
   };
 
   /** The value after `key:` at the end of a line: a nested block, or null. */
