@@ -21,6 +21,11 @@ import {
   type ReconcileDeps,
 } from './reconcile.js';
 
+/** Every change reported applied: what a healthy provider answers. */
+function appliedAll(changes: readonly Change[]): ChangeResult[] {
+  return changes.map((c) => ({ kind: c.kind, key: c.key, action: c.action, status: 'applied' }));
+}
+
 /** A provider that behaves as told: the contract's failure modes, without a vendor. */
 function scripted(behaviour: {
   read?: (tenant: string, kind: Kind) => LiveEntry[];
@@ -37,15 +42,7 @@ function scripted(behaviour: {
       capabilities: SANDBOX_CAPABILITIES,
       read: (kind) => Promise.resolve(behaviour.read?.(ctx.tenant, kind) ?? []),
       apply: (_kind, changes) =>
-        Promise.resolve(
-          behaviour.apply?.(ctx.tenant, changes) ??
-            changes.map((c) => ({
-              kind: c.kind,
-              key: c.key,
-              action: c.action,
-              status: 'applied' as const,
-            })),
-        ),
+        Promise.resolve(behaviour.apply?.(ctx.tenant, changes) ?? appliedAll(changes)),
       ...(behaviour.settle !== undefined
         ? {
             settle: (_kind: Kind, pending: readonly ChangeResult[]) =>
@@ -119,12 +116,7 @@ describe('reconcile', () => {
     const factory = scripted({
       apply: (tenant, changes) => {
         if (tenant === 'a') throw new Error('connection reset');
-        return changes.map((c) => ({
-          kind: c.kind,
-          key: c.key,
-          action: c.action,
-          status: 'applied',
-        }));
+        return appliedAll(changes);
       },
     });
     const { plan, sessions } = await planTenants(set.tenants, deps(factory), opts);
@@ -143,10 +135,7 @@ describe('reconcile', () => {
 
   it('never loses a change a provider forgot to report', async () => {
     const factory = scripted({
-      apply: (_t, changes) =>
-        changes
-          .slice(1)
-          .map((c) => ({ kind: c.kind, key: c.key, action: c.action, status: 'applied' })),
+      apply: (_t, changes) => appliedAll(changes.slice(1)),
     });
     const { plan, sessions } = await planTenants(set.tenants.slice(0, 1), deps(factory), opts);
     const report = await applyPlan(plan, sessions, deps(factory));
@@ -277,14 +266,7 @@ describe('deadlines and closing', () => {
         },
         apply: (_kind, changes, o) => {
           seen.push({ op: `apply ${ctx.tenant}`, signal: o?.signal });
-          return Promise.resolve(
-            changes.map((c) => ({
-              kind: c.kind,
-              key: c.key,
-              action: c.action,
-              status: 'applied' as const,
-            })),
-          );
+          return Promise.resolve(appliedAll(changes));
         },
         close: () => {
           closed.push(ctx.tenant);
@@ -368,14 +350,7 @@ function hangsForA(on: {
       },
       apply: (_kind, changes) => {
         on.applied?.(ctx.tenant);
-        return Promise.resolve(
-          changes.map((c) => ({
-            kind: c.kind,
-            key: c.key,
-            action: c.action,
-            status: 'applied' as const,
-          })),
-        );
+        return Promise.resolve(appliedAll(changes));
       },
     }),
   };
@@ -590,12 +565,7 @@ describe('read-ahead: reads start while policy files still load', () => {
     const factory = scripted({
       apply: (tenant, changes) => {
         applied.push(tenant);
-        return changes.map((c) => ({
-          kind: c.kind,
-          key: c.key,
-          action: c.action,
-          status: 'applied',
-        }));
+        return appliedAll(changes);
       },
     });
     const ahead = createReadAhead(deps(factory));
