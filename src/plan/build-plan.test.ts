@@ -1,7 +1,14 @@
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { canonicalJson, entryFingerprint, sameJson } from '../model/entries.js';
 import { ENTRY_FIELDS } from '../model/schema-types.generated.js';
-import { buildPlan, explainPlanDifference, planChecksum } from './build-plan.js';
+import {
+  buildPlan,
+  EMPTY_TENANT_CHECKSUM,
+  explainPlanDifference,
+  planChecksum,
+  tenantChecksum,
+} from './build-plan.js';
 import type { TenantPlan } from './types.js';
 
 const tenant = (name: string, reason = 'r'): TenantPlan => ({
@@ -68,6 +75,61 @@ describe('buildPlan', () => {
     expect(plan.checksum).toMatch(/^[0-9a-f]{64}$/);
     expect(buildPlan([tenant('a'), tenant('b')]).checksum).toBe(plan.checksum);
     expect(buildPlan([tenant('a'), tenant('b', 'other')]).checksum).not.toBe(plan.checksum);
+  });
+
+  it("builds the whole checksum from the tenants' own, which keep their bytes", () => {
+    // The per-tenant checksum as defined (and as PR comments carry it): sha256 of the header,
+    // then one JSON line per tenant and per change with the entries' fingerprints.
+    const reference = (t: TenantPlan): string => {
+      const hash = createHash('sha256').update('mxpolicy-plan/2\n');
+      if (t.status === 'ok' && t.changes.length === 0) return hash.digest('hex');
+      hash.update(
+        JSON.stringify([t.tenant, t.status, t.errors.map((e) => [e.code, e.message])]) + '\n',
+      );
+      for (const c of t.changes)
+        hash.update(
+          JSON.stringify([c.kind, c.key, c.action, c.cause, c.liveId ?? null]) +
+            (c.before !== undefined ? entryFingerprint(c.kind, c.before) : 'null') +
+            (c.after !== undefined ? entryFingerprint(c.kind, c.after) : 'null') +
+            '\n',
+        );
+      return hash.digest('hex');
+    };
+    const odd = tenant('b "quoted"\u2028');
+    const first = odd.changes[0];
+    if (first === undefined) throw new Error('no change');
+    // Words the planner never makes (a plan file read back) are still quoted as JSON.
+    const { after: _after, ...noValue } = first;
+    odd.changes.push(
+      {
+        ...first,
+        key: 'y"\\.example',
+        action: 'update',
+        liveId: 'id-"1"',
+        before: { sender: 'y.example', reason: 'old' },
+      } as typeof first,
+      // (An unknown kind has no fingerprint: a change without values.)
+      { ...noValue, kind: 'block_Senders"', cause: 'réleased' } as unknown as typeof first,
+    );
+    odd.errors.push({ code: 'READ_FAILED', message: 'x' } as TenantPlan['errors'][number]);
+    // Many changes: the hash is fed in chunks.
+    const big = tenant('c');
+    for (let i = 0; i < 3000; i++)
+      big.changes.push({ ...(big.changes[0] as typeof first), key: `k${i}.example` });
+    const quiet: TenantPlan = { tenant: 'd', status: 'ok', changes: [], errors: [], unmanaged: [] };
+    for (const t of [tenant('a'), odd, big, quiet]) expect(tenantChecksum(t)).toBe(reference(t));
+    expect(tenantChecksum(quiet)).toBe(EMPTY_TENANT_CHECKSUM);
+
+    const plan = buildPlan([big, quiet, tenant('a'), odd]);
+    const whole = createHash('sha256').update('mxpolicy-plan/3\n');
+    for (const t of [tenant('a'), odd, big])
+      whole.update(`${JSON.stringify(t.tenant)} ${reference(t)}\n`);
+    expect(plan.checksum).toBe(whole.digest('hex'));
+    // Checksums already computed (by a run that applies tenant by tenant) are used as given.
+    const known = new Map(plan.tenants.map((t) => [t.tenant, tenantChecksum(t)]));
+    expect(buildPlan([big, quiet, tenant('a'), odd], known).checksum).toBe(plan.checksum);
+    known.set('a', EMPTY_TENANT_CHECKSUM);
+    expect(buildPlan([big, quiet, tenant('a'), odd], known).checksum).not.toBe(plan.checksum);
   });
 
   it('ignores the key order of entry values, which comes from YAML or a vendor', () => {

@@ -5,50 +5,67 @@ import { summarizeReadScopes } from './read-scope.js';
 import type { Change, Plan, PlanSummary, TenantPlan } from './types.js';
 
 /**
- * sha256 over what apply would do: equal effects, equal checksums.
+ * sha256 over what one tenant's part of a plan would do: equal effects, equal checksums.
  * Entry values (before/after), whose key order comes from YAML or a vendor, are serialized
  * field by field (`entryFingerprint`); the patch is a function of them; the rest is built
  * by the planner in a fixed order. (Canonical JSON of a 250,000-change plan costs seconds.)
+ * A reviewed plan can be checked, and applied, tenant by tenant with it. A tenant with
+ * nothing to do has `EMPTY_TENANT_CHECKSUM`.
  */
-export function planChecksum(tenants: readonly TenantPlan[]): string {
+export function tenantChecksum(t: TenantPlan): string {
   const hash = createHash('sha256').update('mxpolicy-plan/2\n');
+  // Only what apply would do, or refuse to do, counts. A tenant with nothing to change,
+  // the informational list of unmanaged entries and where in the YAML an entry is written
+  // can all change after review without making the reviewed plan wrong.
+  if (!hasWork(t)) return hash.digest('hex');
   // The hash is fed in chunks of about 64 KB: the same bytes as one update per line, without
   // a call into the hash per change (a quarter of the cost on a 300,000-change apply).
-  let chunk = '';
-  const add = (line: string): void => {
-    chunk += line;
+  let chunk = JSON.stringify([t.tenant, t.status, t.errors.map((e) => [e.code, e.message])]) + '\n';
+  for (const c of t.changes) {
+    // JSON.stringify([c.kind, c.key, c.action, c.cause, c.liveId ?? null]), without the array.
+    chunk +=
+      `[${quoted(c.kind)},${JSON.stringify(c.key)},${quoted(c.action)},${quoted(c.cause)},${c.liveId === undefined ? 'null' : JSON.stringify(c.liveId)}]` +
+      (c.before !== undefined ? entryFingerprint(c.kind, c.before) : 'null') +
+      (c.after !== undefined ? entryFingerprint(c.kind, c.after) : 'null') +
+      '\n';
     if (chunk.length >= 65_536) {
       hash.update(chunk);
       chunk = '';
-    }
-  };
-  for (const t of tenants) {
-    // Only what apply would do, or refuse to do, counts. A tenant with nothing to change,
-    // the informational list of unmanaged entries and where in the YAML an entry is written
-    // can all change after review without making the reviewed plan wrong.
-    if (t.status === 'ok' && t.changes.length === 0) continue;
-    add(JSON.stringify([t.tenant, t.status, t.errors.map((e) => [e.code, e.message])]) + '\n');
-    for (const c of t.changes) {
-      add(
-        JSON.stringify([c.kind, c.key, c.action, c.cause, c.liveId ?? null]) +
-          (c.before !== undefined ? entryFingerprint(c.kind, c.before) : 'null') +
-          (c.after !== undefined ? entryFingerprint(c.kind, c.after) : 'null') +
-          '\n',
-      );
     }
   }
   if (chunk !== '') hash.update(chunk);
   return hash.digest('hex');
 }
+export const EMPTY_TENANT_CHECKSUM = createHash('sha256').update('mxpolicy-plan/2\n').digest('hex');
+
+/** `JSON.stringify(word)` for the planner's words (kinds, actions, causes): letters need no escape. */
+function quoted(word: string): string {
+  for (let i = 0; i < word.length; i++) {
+    const c = word.charCodeAt(i) | 0x20;
+    if (c < 0x61 || c > 0x7a) return JSON.stringify(word);
+  }
+  return `"${word}"`;
+}
+
+/** Whether a tenant's part of a plan does, or refuses to do, anything (and so is checksummed). */
+const hasWork = (t: TenantPlan): boolean => !(t.status === 'ok' && t.changes.length === 0);
 
 /**
- * The checksum of one tenant's part of a plan: a reviewed plan can be checked, and applied,
- * tenant by tenant. A tenant with nothing to do has `EMPTY_TENANT_CHECKSUM`.
+ * The checksum of a whole plan: sha256 over the `tenantChecksum` of each tenant with
+ * something to do, in the given order (a plan's, sorted by tenant id). Built from the
+ * tenants' own checksums, so a run that applies tenant by tenant checksums each as it is
+ * planned (`known`, by tenant id) instead of all of them once the last tenant is done.
  */
-export function tenantChecksum(tenant: TenantPlan): string {
-  return planChecksum([tenant]);
+export function planChecksum(
+  tenants: readonly TenantPlan[],
+  known?: ReadonlyMap<string, string>,
+): string {
+  const hash = createHash('sha256').update('mxpolicy-plan/3\n');
+  for (const t of tenants)
+    if (hasWork(t))
+      hash.update(`${JSON.stringify(t.tenant)} ${known?.get(t.tenant) ?? tenantChecksum(t)}\n`);
+  return hash.digest('hex');
 }
-export const EMPTY_TENANT_CHECKSUM = planChecksum([]);
 
 export function summarize(tenants: readonly TenantPlan[]): PlanSummary {
   const summary: PlanSummary = {
@@ -74,8 +91,14 @@ function withEffect(c: Change): Change {
   return { tenant, kind, key, action, cause, effect: classifyChangeEffect(c), ...rest } as Change;
 }
 
-/** Assemble the plan value from per-tenant plans (sorted by tenant id); each change gets its effect. */
-export function buildPlan(tenantPlans: readonly TenantPlan[]): Plan {
+/**
+ * Assemble the plan value from per-tenant plans (sorted by tenant id); each change gets its
+ * effect. `checksums`: the `tenantChecksum` of tenants already computed, by tenant id.
+ */
+export function buildPlan(
+  tenantPlans: readonly TenantPlan[],
+  checksums?: ReadonlyMap<string, string>,
+): Plan {
   const tenants = tenantPlans
     // Changes made by diffTenant carry their effect already: their list is kept as it is.
     .map((t) => ({
@@ -89,7 +112,7 @@ export function buildPlan(tenantPlans: readonly TenantPlan[]): Plan {
   const scopes = tenants.map((t) => t.read);
   return {
     formatVersion: 1,
-    checksum: planChecksum(tenants),
+    checksum: planChecksum(tenants, checksums),
     ...(scopes.some((r) => r !== undefined) ? { read: summarizeReadScopes(scopes) } : {}),
     tenants,
     summary: summarize(tenants),

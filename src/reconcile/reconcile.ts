@@ -347,6 +347,8 @@ export async function planAndApplyTenants(
   const created: Provider[] = [];
   const close = withReadAhead(closer(created, deps.logger), opts.readAhead);
   const refused: Refusal[] = [];
+  // Each tenant's checksum, as it is planned: the whole plan's is built from them.
+  const checksums = new Map<string, string>();
   let done = 0;
   try {
     const pairs = await mapConcurrent(tenants, deps.concurrency, async (tenant, _i, leave) => {
@@ -363,11 +365,16 @@ export async function planAndApplyTenants(
           opts.reviewed === undefined
             ? undefined
             : (opts.reviewed.get(plan.tenant) ?? EMPTY_TENANT_CHECKSUM);
-        // The fresh checksum only when there is a reviewed one to check it against.
-        const fresh = reviewed !== undefined ? tenantChecksum(plan) : '';
+        // Checked before writing when there is a reviewed one to check it against.
+        const fresh = reviewed !== undefined ? tenantChecksum(plan) : undefined;
         // A reviewed checksum may be a prefix (the PR comment keeps 16 hex digits per tenant).
-        if (reviewed !== undefined && (reviewed.length < 16 || !fresh.startsWith(reviewed))) {
+        if (
+          reviewed !== undefined &&
+          fresh !== undefined &&
+          (reviewed.length < 16 || !fresh.startsWith(reviewed))
+        ) {
           refused.push({ tenant: plan.tenant, reviewed, fresh });
+          checksums.set(plan.tenant, fresh);
           const reason = `refused: this tenant's plan changed since it was reviewed (reviewed ${reviewed.slice(0, 12)}, fresh ${fresh.slice(0, 12)}); re-run plan and review it`;
           result = {
             tenant: plan.tenant,
@@ -375,14 +382,23 @@ export async function planAndApplyTenants(
             results: allResults(plan.changes, 'skipped', reason),
             reason,
           };
-        } else result = await applyTenant(plan, sessions.get(plan.tenant), own, leave);
+        } else {
+          const applying = applyTenant(plan, sessions.get(plan.tenant), own, leave);
+          // Its checksum while its first writes are on the wire (the whole plan's is made of
+          // the tenants' own: none is left to compute once the last tenant is done).
+          checksums.set(plan.tenant, fresh ?? tenantChecksum(plan));
+          result = await applying;
+        }
         deps.onTenantDone?.(tenant.tenant, ++done, tenants.length, result);
         return { plan, result };
       } finally {
         deadline.dispose();
       }
     });
-    const plan = buildPlan(pairs.map((p) => p.plan));
+    const plan = buildPlan(
+      pairs.map((p) => p.plan),
+      checksums,
+    );
     const order = new Map(plan.tenants.map((t, i) => [t.tenant, i]));
     const results = pairs
       .map((p) => p.result)
