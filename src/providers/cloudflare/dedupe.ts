@@ -42,10 +42,10 @@ interface Prepared<W extends { body?: object }> {
 export function stampRunId<W extends { body?: object; op: string }>(
   prepared: Prepared<W>,
   run: string,
-): Prepared<W> & { created: Map<number, string> } {
+): Prepared<W> & { created: Map<number, SentCreate> } {
   const writes: { index: number; write: W }[] = [];
   const refused = new Map(prepared.refused);
-  const created = new Map<number, string>();
+  const created = new Map<number, SentCreate>();
   for (const w of prepared.writes) {
     const body = w.write.body as { comments?: unknown; pattern?: unknown } | undefined;
     if (body === undefined || typeof body.comments !== 'string') {
@@ -60,9 +60,15 @@ export function stampRunId<W extends { body?: object; op: string }>(
     body.comments = stamped.body;
     writes.push(w);
     if (w.write.op === 'post' && typeof body.pattern === 'string')
-      created.set(w.index, body.pattern);
+      created.set(w.index, { pattern: body.pattern, comments: stamped.body });
   }
   return { writes, refused, created };
+}
+
+/** A create as it was sent: its pattern, and its comments with the run id. */
+export interface SentCreate {
+  pattern: string;
+  comments: string;
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {
@@ -70,7 +76,7 @@ function isObject(v: unknown): v is Record<string, unknown> {
 }
 
 /** A listed object as a copy of its entry (the listing's objects passed the provider's parsing). */
-function copyOf(raw: unknown, entry: LiveEntry): LiveCopy {
+export function copyOf(raw: unknown, entry: LiveEntry): LiveCopy {
   const o = isObject(raw) ? raw : {};
   const created = o['created_at'];
   const comments = typeof o['comments'] === 'string' ? o['comments'] : null;
@@ -82,6 +88,44 @@ function copyOf(raw: unknown, entry: LiveEntry): LiveCopy {
     ...(run !== undefined ? { run } : {}),
     managed: entry.managed && entry.id !== undefined,
     value: entry.value,
+  };
+}
+
+/**
+ * The copies this run created, recognized without the provider's mapping (the re-read after
+ * a full apply lists every entry it wrote): an object with the pattern and the very comments
+ * (run id included) of a create this run sent, not a regex, is that create's copy, of its
+ * change's key and value. Anything else (another run's copy, an edited one, a pattern sent
+ * for two keys) is undefined: it goes through the mapping.
+ */
+export function ownCopies(
+  changes: readonly Change[],
+  created: ReadonlyMap<number, SentCreate>,
+  run: string,
+): (raw: unknown) => LiveCopy | undefined {
+  const sent = new Map<string, { comments: string; change: Change } | null>();
+  for (const [index, c] of created) {
+    const change = changes[index];
+    // Only a tag that carries this run marks a copy as this run's.
+    if (change === undefined || runAttrOf(c.comments) !== run) continue;
+    // One pattern created for two keys (a sender and a recipient exemption): mapped.
+    sent.set(c.pattern, sent.has(c.pattern) ? null : { comments: c.comments, change });
+  }
+  return (raw) => {
+    if (!isObject(raw)) return undefined;
+    const { pattern, comments, id, created_at: createdAt } = raw;
+    if (typeof pattern !== 'string' || typeof id !== 'string' || raw['is_regex'] !== false)
+      return undefined;
+    const mine = sent.get(pattern);
+    if (mine === undefined || mine === null || comments !== mine.comments) return undefined;
+    return {
+      key: mine.change.key,
+      id,
+      ...(typeof createdAt === 'string' ? { createdAt } : {}),
+      run,
+      managed: true,
+      value: mine.change.after,
+    };
   };
 }
 
@@ -166,8 +210,8 @@ export interface CloudflareDedupe {
   run: string;
   /** A listed object as the provider reads it. */
   entry(raw: unknown): LiveEntry;
-  /** The pattern of each create that was sent, by change index (`stampRunId`). */
-  created: ReadonlyMap<number, string>;
+  /** Each create that was sent, by change index (`stampRunId`). */
+  created: ReadonlyMap<number, SentCreate>;
   clock: Clock;
   signal?: AbortSignal;
   logger?: Logger;
@@ -182,9 +226,10 @@ export async function keepOneCopyOnCloudflare(
   o: CloudflareDedupe,
 ): Promise<ChangeResult[]> {
   if (o.created.size === 0) return [...results];
-  const patterns = [...new Set(o.created.values())];
+  const patterns = [...new Set([...o.created.values()].map((c) => c.pattern))];
+  const own = ownCopies(changes, o.created, o.run);
   // A few creates (an emergency block): one filtered request each, not every page.
-  const copy = (raw: unknown): LiveCopy => copyOf(raw, o.entry(raw));
+  const copy = (raw: unknown): LiveCopy => own(raw) ?? copyOf(raw, o.entry(raw));
   // The whole kind is mapped page by page, as it arrives (its raw objects die young).
   const readAll = async (): Promise<LiveCopy[]> =>
     patterns.length <= FILTERED_REREAD_MAX
