@@ -100,14 +100,55 @@ export const SAME_CHANGE = [
 
 /**
  * Loosening changes first (they are what a reviewer must look at), then the most shared;
- * stable, so equal groups keep plan order.
+ * stable, so equal groups keep plan order. With `listed`, only that many are put first in
+ * that order and the others follow in no particular order (`firstSorted`).
  */
 export function sortGroups<T, G extends TenantGroup<T>>(
   groups: G[],
   changeOf: (item: T) => Pick<Change, 'effect'> | undefined,
+  listed?: number,
 ): G[] {
   const loosens = (g: G): number => (changeOf(g.item)?.effect === 'loosen' ? 0 : 1);
-  return groups.sort((a, b) => loosens(a) - loosens(b) || b.tenants.length - a.tenants.length);
+  const compare = (a: G, b: G): number =>
+    loosens(a) - loosens(b) || b.tenants.length - a.tenants.length;
+  if (listed === undefined) return groups.sort(compare);
+  const { first, rest } = firstSorted(groups, listed, compare);
+  return [...first, ...rest];
+}
+
+/**
+ * The first `k` of `items` as a stable sort by `compare` would order them, and the others in
+ * their own order: a fleet's output lists its first groups and only counts the rest, so the
+ * hundreds of thousands of groups of a full apply are not all sorted. One comparison per item
+ * that does not make the first `k`.
+ */
+export function firstSorted<T>(
+  items: readonly T[],
+  k: number,
+  compare: (a: T, b: T) => number,
+): { first: T[]; rest: T[] } {
+  if (items.length <= k) return { first: [...items].sort(compare), rest: [] };
+  const first: T[] = [];
+  const rest: T[] = [];
+  for (const item of items) {
+    const worst = first[k - 1];
+    // A later item loses a tie (a stable sort keeps it after).
+    if (worst !== undefined && compare(item, worst) >= 0) {
+      rest.push(item);
+      continue;
+    }
+    // After every item it does not sort before (ties included).
+    let lo = 0;
+    let hi = first.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (compare(item, first[mid] as T) < 0) hi = mid;
+      else lo = mid + 1;
+    }
+    first.splice(lo, 0, item);
+    if (first.length > k) rest.push(first.pop() as T);
+  }
+  return { first, rest };
 }
 
 export interface ChangeGroup extends TenantGroup<Change> {
@@ -119,6 +160,8 @@ export interface ChangeGroup extends TenantGroup<Change> {
 export function groupPlanChanges(
   tenants: readonly TenantPlan[],
   include: (c: Change) => boolean = () => true,
+  /** Only this many need to come first in order (`sortGroups`); default all. */
+  listed?: number,
 ): ChangeGroup[] {
   // The bundle a group names must be every member's.
   const mixed = new Set<TenantGroup<Change>>();
@@ -131,7 +174,7 @@ export function groupPlanChanges(
       if (c.source?.bundle !== g.item.source?.bundle) mixed.add(g);
     },
   ).map((g): ChangeGroup => ({ ...g, bundle: mixed.has(g) ? undefined : g.item.source?.bundle }));
-  return sortGroups(groups, (c: Change) => c);
+  return sortGroups(groups, (c: Change) => c, listed);
 }
 
 /** `block`, `remove blocked sender`, `update exemption`: the verb of a grouped line. */

@@ -1,6 +1,6 @@
 import { KIND_LABELS } from '../model/kinds.js';
 import { ACTION_SYMBOL, describeKindCounts } from './describe.js';
-import { groupAcrossTenants, type TenantGroup } from './group-changes.js';
+import { firstSorted, groupAcrossTenants, type TenantGroup } from './group-changes.js';
 import { LISTED_GROUPS, foldedText, tenantsOf, whereText } from './render-text.js';
 import type { ApplyReport, ChangeResult, ChangeStatus } from './types.js';
 
@@ -105,12 +105,13 @@ function groupedResults(report: ApplyReport, paint: Paint): string[] {
     (r: ChangeResult): string => r.action,
     (r: ChangeResult): string => r.key,
   ] as const;
+  const order = (a: TenantGroup<ChangeResult>, b: TenantGroup<ChangeResult>): number =>
+    STATUS_ORDER[a.item.status] - STATUS_ORDER[b.item.status] ||
+    b.tenants.length - a.tenants.length;
+  const grouped = (keep: (r: ChangeResult) => boolean): TenantGroup<ChangeResult>[] =>
+    groupAcrossTenants(rows, keep, same, (r) => r.reason ?? '');
   const group = (keep: (r: ChangeResult) => boolean): TenantGroup<ChangeResult>[] =>
-    groupAcrossTenants(rows, keep, same, (r) => r.reason ?? '').sort(
-      (a, b) =>
-        STATUS_ORDER[a.item.status] - STATUS_ORDER[b.item.status] ||
-        b.tenants.length - a.tenants.length,
-    );
+    grouped(keep).sort(order);
   const line = (g: TenantGroup<ChangeResult>, all: boolean): string => {
     const r = g.item;
     const reason = shown(r, g.tenants[0] ?? '');
@@ -146,16 +147,21 @@ function groupedResults(report: ApplyReport, paint: Paint): string[] {
     'Deletes',
     group((r) => r.action === 'delete' && r.status !== 'failed' && r.status !== 'pending'),
   );
-  const rest = group(
-    (r) => r.action !== 'delete' && (r.status === 'applied' || r.status === 'skipped'),
+  // Only the first groups are listed (the others are counted): only they are sorted.
+  const { first: listed, rest: folded } = firstSorted(
+    grouped((r) => r.action !== 'delete' && (r.status === 'applied' || r.status === 'skipped')),
+    LISTED_GROUPS,
+    order,
   );
-  if (rest.length > 0) {
+  if (listed.length > 0) {
     out.push(
       '',
-      paint('bold', `Changes (${count(rest)}; identical ones across tenants on one line):`),
+      paint(
+        'bold',
+        `Changes (${count(listed) + count(folded)}; identical ones across tenants on one line):`,
+      ),
     );
-    for (const g of rest.slice(0, LISTED_GROUPS)) out.push(line(g, false));
-    const folded = rest.slice(LISTED_GROUPS);
+    for (const g of listed) out.push(line(g, false));
     if (folded.length > 0)
       out.push(
         paint('dim', `  ${foldedText(count(folded), folded.length, tenantsOf(folded).size)}`),

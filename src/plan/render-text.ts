@@ -154,7 +154,7 @@ function groupedSections(plan: Plan, paint: Paint): string[] {
     for (const g of deletes) out.push(line(g, ''));
     for (const g of blockedDeletes) out.push(line(g, ' (tenant blocked: not applied)'));
   }
-  const rest = groupPlanChanges(ok, (c) => !isDelete(c));
+  const rest = groupPlanChanges(ok, (c) => !isDelete(c), LISTED_GROUPS);
   if (rest.length > 0) {
     out.push(
       '',
