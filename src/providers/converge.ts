@@ -335,12 +335,23 @@ export function keeperOf(copies: readonly LiveCopy[]): LiveCopy | undefined {
   return keeper;
 }
 
+/** A read of copies that leaves out this run's copies that are alone (`DedupeOptions.read`). */
+export interface CopiesRead {
+  copies: readonly LiveCopy[];
+  /** The largest tick (ms) among the creation times of this run's copies left out. */
+  aloneTickMs: number;
+}
+
 export interface DedupeOptions {
   kind: Kind;
   /** This run's id, as stamped into the marker of everything it wrote. */
   run: string;
-  /** Read the kind completely, as copies (it throws rather than return part). */
-  read(): Promise<readonly LiveCopy[]>;
+  /**
+   * Read the kind completely, as copies (it throws rather than return part). It may leave
+   * out this run's copies that are the only managed copy of their key (nothing to do for
+   * them), saying how many and the largest tick (ms, `tickMsOf`) of their creation times.
+   */
+  read(): Promise<readonly LiveCopy[] | CopiesRead>;
   /** Remove these copies; one result each: gone (removed, or already gone) or why not. */
   remove(ids: readonly string[]): Promise<({ ok: true } | { ok: false; reason: string })[]>;
   /** Which changes to check (default all): a create refused before sending made no copy. */
@@ -390,19 +401,25 @@ export async function keepOneCopy(
     kind: opts.kind,
   };
 
-  const readCopies = async (): Promise<{ at: number; byKey: Map<string, LiveCopy[]> }> => {
+  const readCopies = async (): Promise<{
+    at: number;
+    byKey: Map<string, LiveCopy[]>;
+    aloneTickMs: number;
+  }> => {
     const at = opts.clock.now();
     const byKey = new Map<string, LiveCopy[]>();
-    for (const c of await opts.read()) {
+    const read = await opts.read();
+    const copies = 'copies' in read ? read.copies : read;
+    for (const c of copies) {
       if (!creates.has(c.key) || !c.managed) continue;
       const list = byKey.get(c.key);
       if (list === undefined) byKey.set(c.key, [c]);
       else list.push(c);
     }
-    return { at, byKey };
+    return { at, byKey, aloneTickMs: 'copies' in read ? read.aloneTickMs : 0 };
   };
 
-  let view: { at: number; byKey: Map<string, LiveCopy[]> };
+  let view: Awaited<ReturnType<typeof readCopies>>;
   try {
     // A copy created in the same tick of the vendor's clock as this run's may not be visible
     // yet; waiting covers vendors that stamp ms or finer (Cloudflare: µs). 2 ms, so that the
@@ -412,7 +429,8 @@ export async function keepOneCopy(
     // Where this run keeps its copy, a copy created later in the same tick (and with a
     // smaller id) must be visible too: read again once the tick is over.
     const waited = view.at - opts.createdBy;
-    let tickMs = 0;
+    // This run's copies left out of the read are their keys' keepers.
+    let tickMs = view.aloneTickMs;
     // No tick is longer than a second: a view read that long after the last create needs
     // no second look (a full apply's re-read usually is, and skips a parse per entry).
     if (waited < MAX_TICK_MS)

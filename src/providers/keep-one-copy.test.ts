@@ -8,6 +8,7 @@ import {
   parseCreatedAt,
   tickMsOf,
   hasMsOrFiner,
+  type CopiesRead,
   type DedupeOptions,
   type LiveCopy,
 } from './converge.js';
@@ -41,7 +42,7 @@ const copy = (id: string, createdAt: string, run?: string, v = value('x.example'
 
 /** keepOneCopy over reads answered in turn, recording what it removes. */
 async function dedupe(
-  reads: LiveCopy[][],
+  reads: (LiveCopy[] | CopiesRead)[],
   opts: Partial<DedupeOptions> = {},
   changes = [create('x.example')],
 ) {
@@ -151,6 +152,21 @@ describe('keepOneCopy', () => {
     expect(r.reads).toBe(2);
     expect(r.removed).toEqual(['z']);
     expect(r.results[0]?.reason).toMatch(/^a concurrent run created x\.example first/);
+  });
+
+  it("waits out the tick of this run's copies a read left out as alone, and reads again", async () => {
+    // The first read said only: every key has this run's one copy, stamped to the second.
+    const theirs = copy('a', '2026-12-01T17:00:05Z', 'other');
+    const mine = copy('z', '2026-12-01T17:00:05Z', 'me');
+    const r = await dedupe([{ copies: [], aloneTickMs: 1000 }, [mine, theirs]]);
+    expect(r.sleeps).toEqual([2, 998]);
+    expect(r.reads).toBe(2);
+    expect(r.removed).toEqual(['z']);
+    // With a millisecond clock the tick is over by the time of the read: one read.
+    const fine = await dedupe([{ copies: [], aloneTickMs: 1 }, [mine, theirs]]);
+    expect(fine.reads).toBe(1);
+    expect(fine.removed).toEqual([]);
+    expect(fine.results).toEqual([applied(create('x.example'))]);
   });
 
   it('defers to a copy without a run id (an older mxpolicy, or another tool using the tag)', async () => {

@@ -58,6 +58,66 @@ const DESIRED: Raw = {
 };
 
 describe('cloudflare provider', () => {
+  it("re-reads a large create once when every created key has only this run's copy, and again copy by copy when another run's copy shows up", async () => {
+    cf = await setupCloudflare({ provider: { pageSize: 10 } });
+    const p = cf.provider();
+    const senders = (n: number): Raw => ({
+      blockedSenders: Array.from({ length: n }, (_, i) => ({
+        sender: `wave${i}.example`,
+        reason: 'campaign',
+      })),
+    });
+    // 25 creates: more than the few re-read one pattern at a time, so the kind is listed.
+    const first = await plan(p, senders(25));
+    cf.emu.resetStats();
+    const results = await applyAll(p, first);
+    expect(results.filter((r) => r.status !== 'applied' || r.reason !== undefined)).toEqual([]);
+    // One batch, then one pass over the kind's 3 pages: no copy was anyone else's.
+    expect(cf.emu.stats.byOperation).toEqual({
+      email_security_batch_blocked_senders: 1,
+      email_security_list_blocked_senders: 3,
+    });
+
+    // Planned before another run writes one of the same entries (created earlier: its copy
+    // is the one every run keeps): the quick pass sees two copies of a key, so the kind is
+    // read again copy by copy, and this run removes its own copy.
+    const second = await plan(p, senders(50));
+    cf.clock.advance(1000);
+    cf.account.seed('block_senders', [
+      {
+        pattern: 'wave30.example',
+        pattern_type: 'DOMAIN',
+        is_regex: false,
+        comments: '[mxpolicy run=0123456789ab] campaign',
+      },
+    ]);
+    cf.clock.advance(1000);
+    cf.emu.resetStats();
+    const raced = await applyAll(p, second);
+    expect(raced.filter((r) => r.reason !== undefined)).toEqual([
+      {
+        kind: 'blockedSenders',
+        key: 'wave30.example',
+        action: 'create',
+        status: 'applied',
+        reason: expect.stringMatching(
+          /^a concurrent run created wave30\.example first \(its copy, id \S+, is kept\); this run's copy was removed$/,
+        ) as string,
+      },
+    ]);
+    expect(raced.every((r) => r.status === 'applied')).toBe(true);
+    // 51 objects before the removal: two passes of 6 pages, then one delete of this run's copy.
+    expect(cf.emu.stats.byOperation).toEqual({
+      email_security_batch_blocked_senders: 1,
+      email_security_list_blocked_senders: 12,
+      email_security_delete_blocked_sender: 1,
+    });
+    const copies = cf.account
+      .list('block_senders')
+      .filter((o) => o['pattern'] === 'wave30.example');
+    expect(copies.map((o) => o['comments'])).toEqual(['[mxpolicy run=0123456789ab] campaign']);
+  });
+
   it('creates everything in one batch per kind, reads it back equal, and then plans nothing', async () => {
     cf = await setupCloudflare();
     const p = cf.provider();

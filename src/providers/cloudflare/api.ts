@@ -36,6 +36,8 @@ export interface ListPage {
 export interface EachItem<T> {
   map(raw: unknown): T;
   idOf(item: T): string;
+  /** Called before page 1 of each attempt (a listing that did not add up is read again). */
+  restart?(): void;
 }
 
 /** Thin typed calls on `/accounts/{account}/email-security/settings/...`. */
@@ -146,6 +148,7 @@ export function createCloudflareApi(
         ...(signal !== undefined ? { signal } : {}),
         ...(each !== undefined ? { idOf: (item: T) => each.idOf(item) } : {}),
         fetch: async (n, s) => {
+          if (n === 1) each?.restart?.();
           // Page 1 fetched already (to learn the listing's size) is used once, not re-read;
           // a second attempt, after a listing that did not add up, reads it again.
           if (n === 1 && given !== undefined) {

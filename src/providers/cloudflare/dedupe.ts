@@ -1,7 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import type { Kind } from '../../model/kinds.js';
 import type { Change, ChangeResult } from '../../plan/types.js';
-import { keepOneCopy, type LiveCopy } from '../converge.js';
+import {
+  hasMsOrFiner,
+  keepOneCopy,
+  tickMsOf,
+  type CopiesRead,
+  type LiveCopy,
+} from '../converge.js';
 import type { Clock } from '../http/clock.js';
 import type { HttpClient } from '../http/client.js';
 import { isHttpError } from '../http/errors.js';
@@ -103,6 +109,27 @@ export function ownCopies(
   created: ReadonlyMap<number, SentCreate>,
   run: string,
 ): (raw: unknown) => LiveCopy | undefined {
+  const match = ownMatcher(changes, created, run);
+  return (raw) => {
+    const mine = match(raw);
+    if (mine === undefined) return undefined;
+    return {
+      key: mine.change.key,
+      id: mine.id,
+      ...(mine.createdAt !== undefined ? { createdAt: mine.createdAt } : {}),
+      run,
+      managed: true,
+      value: mine.change.after,
+    };
+  };
+}
+
+/** `ownCopies` without building the copy: the create's change, the object's id and time. */
+function ownMatcher(
+  changes: readonly Change[],
+  created: ReadonlyMap<number, SentCreate>,
+  run: string,
+): (raw: unknown) => { change: Change; id: string; createdAt: string | undefined } | undefined {
   const sent = new Map<string, { comments: string; change: Change } | null>();
   for (const [index, c] of created) {
     const change = changes[index];
@@ -119,14 +146,56 @@ export function ownCopies(
     const mine = sent.get(pattern);
     if (mine === undefined || mine === null || comments !== mine.comments) return undefined;
     return {
-      key: mine.change.key,
+      change: mine.change,
       id,
-      ...(typeof createdAt === 'string' ? { createdAt } : {}),
-      run,
-      managed: true,
-      value: mine.change.after,
+      createdAt: typeof createdAt === 'string' ? createdAt : undefined,
     };
   };
+}
+
+/**
+ * The whole kind read once without building a copy per object (a full apply's re-read
+ * lists every entry it wrote): when every managed object of a created key is this run's
+ * one copy of it (nothing to keep or remove), the read says so and how long their clock's
+ * tick is (`CopiesRead`). Anything else (two copies of a key, another run's copy): undefined,
+ * and the caller reads the copies.
+ */
+async function readOwnAlone(
+  o: CloudflareDedupe,
+  changes: readonly Change[],
+  match: ReturnType<typeof ownMatcher>,
+): Promise<CopiesRead | undefined> {
+  const createdKeys = new Set<string>();
+  for (const i of o.created.keys()) {
+    const c = changes[i];
+    if (c !== undefined) createdKeys.add(c.key);
+  }
+  let ownKeys = new Set<string>();
+  let alone = true;
+  let tickMs = 0;
+  await o.readApi.listAll(o.resource, o.signal, undefined, {
+    restart: () => {
+      ownKeys = new Set();
+      alone = true;
+      tickMs = 0;
+    },
+    map: (raw): string => {
+      const mine = match(raw);
+      if (mine !== undefined) {
+        if (ownKeys.has(mine.change.key)) alone = false;
+        ownKeys.add(mine.change.key);
+        // A time with ms or finer has a tick of 1 ms at most: not parsed.
+        const t = mine.createdAt;
+        if (t !== undefined) tickMs = Math.max(tickMs, hasMsOrFiner(t) ? 1 : tickMsOf(t));
+        return mine.id;
+      }
+      const c = copyOf(raw, o.entry(raw));
+      if (c.managed && createdKeys.has(c.key)) alone = false;
+      return c.id;
+    },
+    idOf: (id) => id,
+  });
+  return alone ? { copies: [], aloneTickMs: tickMs } : undefined;
 }
 
 /** Remove copies: atomic batches of deletes; when one is refused, one by one (404: gone). */
@@ -228,15 +297,22 @@ export async function keepOneCopyOnCloudflare(
   if (o.created.size === 0) return [...results];
   const patterns = [...new Set([...o.created.values()].map((c) => c.pattern))];
   const own = ownCopies(changes, o.created, o.run);
-  // A few creates (an emergency block): one filtered request each, not every page.
+  const match = ownMatcher(changes, o.created, o.run);
   const copy = (raw: unknown): LiveCopy => own(raw) ?? copyOf(raw, o.entry(raw));
-  // The whole kind is mapped page by page, as it arrives (its raw objects die young).
-  const readAll = async (): Promise<LiveCopy[]> =>
-    patterns.length <= FILTERED_REREAD_MAX
-      ? (await Promise.all(patterns.map((p) => listPattern(o.readHttp, o.path, p, o.signal))))
-          .flat()
-          .map(copy)
-      : o.readApi.listAll(o.resource, o.signal, undefined, { map: copy, idOf: (c) => c.id });
+  const readAll = async (): Promise<readonly LiveCopy[] | CopiesRead> => {
+    // A few creates (an emergency block): one filtered request each, not every page.
+    if (patterns.length <= FILTERED_REREAD_MAX)
+      return (await Promise.all(patterns.map((p) => listPattern(o.readHttp, o.path, p, o.signal))))
+        .flat()
+        .map(copy);
+    // The usual outcome first (each created key has this run's one copy), without a copy
+    // object per entry; only when that is not so is the kind read again, copy by copy,
+    // mapped page by page as it arrives (its raw objects die young).
+    return (
+      (await readOwnAlone(o, changes, match)) ??
+      o.readApi.listAll(o.resource, o.signal, undefined, { map: copy, idOf: (c) => c.id })
+    );
+  };
   return keepOneCopy(changes, results, {
     kind: o.kind,
     run: o.run,
