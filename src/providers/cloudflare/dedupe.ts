@@ -170,32 +170,29 @@ async function readOwnAlone(
     const c = changes[i];
     if (c !== undefined) createdKeys.add(c.key);
   }
-  let ownKeys = new Set<string>();
-  let alone = true;
-  let tickMs = 0;
+  // Per attempt (a listing that does not add up is read again from page 1).
+  let seen = { ownKeys: new Set<string>(), alone: true, tickMs: 0 };
   await o.readApi.listAll(o.resource, o.signal, undefined, {
     restart: () => {
-      ownKeys = new Set();
-      alone = true;
-      tickMs = 0;
+      seen = { ownKeys: new Set<string>(), alone: true, tickMs: 0 };
     },
     map: (raw): string => {
       const mine = match(raw);
       if (mine !== undefined) {
-        if (ownKeys.has(mine.change.key)) alone = false;
-        ownKeys.add(mine.change.key);
+        if (seen.ownKeys.has(mine.change.key)) seen.alone = false;
+        seen.ownKeys.add(mine.change.key);
         // A time with ms or finer has a tick of 1 ms at most: not parsed.
         const t = mine.createdAt;
-        if (t !== undefined) tickMs = Math.max(tickMs, hasMsOrFiner(t) ? 1 : tickMsOf(t));
+        if (t !== undefined) seen.tickMs = Math.max(seen.tickMs, hasMsOrFiner(t) ? 1 : tickMsOf(t));
         return mine.id;
       }
       const c = copyOf(raw, o.entry(raw));
-      if (c.managed && createdKeys.has(c.key)) alone = false;
+      if (c.managed && createdKeys.has(c.key)) seen.alone = false;
       return c.id;
     },
     idOf: (id) => id,
   });
-  return alone ? { copies: [], aloneTickMs: tickMs } : undefined;
+  return seen.alone ? { copies: [], aloneTickMs: seen.tickMs } : undefined;
 }
 
 /** Remove copies: atomic batches of deletes; when one is refused, one by one (404: gone). */
