@@ -12,12 +12,47 @@ export interface BatchBody {
   posts: Record<string, unknown>[];
 }
 
-export interface BatchResult {
-  deletes: unknown[];
-  patches: unknown[];
-  puts: unknown[];
-  posts: unknown[];
+/**
+ * A `/batch` answer's body without its `result`: the objects written, which mxpolicy does
+ * not use (a create is checked by re-reading the kind, dedupe.ts), and which are most of a
+ * full apply's answers (312,500 objects echoed). When `result` is the envelope's first or
+ * last member, the other members are parsed alone and `result` is `null`, not checked
+ * beyond that (the 2xx answer's envelope says whether the batch was applied; HTTP's framing,
+ * checked by undici, that it arrived whole); anything else is parsed whole. The boundary is found by text: a member name with its quotes (`,"success":`,
+ * `,"result":`) cannot occur inside a JSON string, whose quotes are escaped; found inside a
+ * nested value instead of at the top, the members around it do not parse as one object,
+ * and the whole answer is parsed.
+ */
+export function parseBatchAnswer(text: string): unknown {
+  const others = (json: string): Record<string, unknown> | undefined => {
+    try {
+      const v = JSON.parse(json) as unknown;
+      return v !== null && typeof v === 'object' && !Array.isArray(v)
+        ? (v as Record<string, unknown>)
+        : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  let rest: Record<string, unknown> | undefined;
+  if (text.startsWith('{"result":')) {
+    // `{"result":…,"success":…}`: the envelope's next member starts the rest.
+    let at = -1;
+    for (const name of ENVELOPE_MEMBERS) {
+      const i = text.lastIndexOf(`,"${name}":`);
+      if (i > 0 && (at < 0 || i < at)) at = i;
+    }
+    if (at > 0) rest = others(`{${text.slice(at + 1)}`);
+  } else if (text.endsWith('}')) {
+    // `{"success":…,"result":…}`: everything before `result` is the rest, when no member of
+    // the envelope follows it.
+    const at = text.indexOf(',"result":');
+    if (at > 0 && ENVELOPE_MEMBERS.every((name) => !text.includes(`,"${name}":`, at)))
+      rest = others(`${text.slice(0, at)}}`);
+  }
+  return rest !== undefined ? { ...rest, result: null } : (JSON.parse(text) as unknown);
 }
+const ENVELOPE_MEMBERS = ['success', 'errors', 'messages', 'result_info'];
 
 /** Cloudflare allows per_page up to 1000 and up to 1000 items per batch array. */
 export const MAX_PAGE_SIZE = 1000;
@@ -73,7 +108,8 @@ export interface CloudflareApi {
     query: ListQuery,
     signal?: AbortSignal,
   ): Promise<unknown[]>;
-  batch(resource: SettingsResource, body: BatchBody, signal?: AbortSignal): Promise<BatchResult>;
+  /** One atomic `/batch` call; its answer's `result` is not read (`parseBatchAnswer`). */
+  batch(resource: SettingsResource, body: BatchBody, signal?: AbortSignal): Promise<void>;
   create(resource: SettingsResource, body: object, signal?: AbortSignal): Promise<unknown>;
   /**
    * An update of one entry. Cloudflare's SDK (`cloudflare` 7.3.0) offers `edit` (PATCH) and
@@ -163,16 +199,14 @@ export function createCloudflareApi(
     },
     async batch(resource, body, signal) {
       const path = `${base}/${resource}/batch`;
-      const res = await http.request({ method: 'POST', path, body, ...(signal ? { signal } : {}) });
-      const { result } = parseEnvelope(res.body, path);
-      const r = (result ?? {}) as Partial<Record<keyof BatchResult, unknown>>;
-      const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
-      return {
-        deletes: arr(r.deletes),
-        patches: arr(r.patches),
-        puts: arr(r.puts),
-        posts: arr(r.posts),
-      };
+      const res = await http.request({
+        method: 'POST',
+        path,
+        body,
+        parse: parseBatchAnswer,
+        ...(signal ? { signal } : {}),
+      });
+      parseEnvelope(res.body, path);
     },
     async create(resource, body, signal) {
       const path = `${base}/${resource}`;

@@ -75,6 +75,11 @@ export interface HttpRequest {
    * verification re-read must not delay what a plan reads or a write), retries included.
    */
   priority?: RequestPriority;
+  /**
+   * How a successful (2xx) answer's text becomes its `body` (default `JSON.parse`); when it
+   * throws, the body is the text's first 200 characters, as for an answer that is not JSON.
+   */
+  parse?: (text: string) => unknown;
   signal?: AbortSignal;
 }
 
@@ -317,7 +322,10 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
     let parsed: unknown = undefined;
     if (text !== '') {
       try {
-        parsed = JSON.parse(text) as unknown;
+        parsed =
+          req.parse !== undefined && res.statusCode >= 200 && res.statusCode < 300
+            ? req.parse(text)
+            : (JSON.parse(text) as unknown);
       } catch {
         parsed = text.slice(0, 200);
       }
