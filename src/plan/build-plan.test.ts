@@ -8,6 +8,7 @@ import {
   explainPlanDifference,
   planChecksum,
   tenantChecksum,
+  type SharedLines,
 } from './build-plan.js';
 import type { TenantPlan } from './types.js';
 
@@ -130,6 +131,28 @@ describe('buildPlan', () => {
     expect(buildPlan([big, quiet, tenant('a'), odd], known).checksum).toBe(plan.checksum);
     known.set('a', EMPTY_TENANT_CHECKSUM);
     expect(buildPlan([big, quiet, tenant('a'), odd], known).checksum).not.toBe(plan.checksum);
+  });
+
+  it("makes a bundle entry's create line once for all tenants, with the same checksums", () => {
+    const shared = { sender: 'bundle.example', reason: 'baseline' };
+    const fromBundle = (tenantId: string, key = 'bundle.example'): TenantPlan => {
+      const t = tenant(tenantId);
+      const own = t.changes[0];
+      if (own === undefined) throw new Error('no change');
+      t.changes.push({
+        ...own,
+        key,
+        after: shared,
+        source: { file: 'bundles/baseline.yaml', line: 3, bundle: 'baseline' },
+      } as typeof own);
+      return t;
+    };
+    const lines: SharedLines = new Map();
+    const tenants = [fromBundle('a'), fromBundle('b'), fromBundle('c', 'other.example')];
+    for (const t of tenants) expect(tenantChecksum(t, lines)).toBe(tenantChecksum(t));
+    // One line kept: the bundle entry's (tenant c's change names another key: not reused).
+    expect(lines.size).toBe(1);
+    expect(planChecksum(tenants)).toBe(buildPlan(tenants).checksum);
   });
 
   it('ignores the key order of entry values, which comes from YAML or a vendor', () => {

@@ -12,7 +12,7 @@ import type { Change, Plan, PlanSummary, TenantPlan } from './types.js';
  * A reviewed plan can be checked, and applied, tenant by tenant with it. A tenant with
  * nothing to do has `EMPTY_TENANT_CHECKSUM`.
  */
-export function tenantChecksum(t: TenantPlan): string {
+export function tenantChecksum(t: TenantPlan, shared?: SharedLines): string {
   const hash = createHash('sha256').update('mxpolicy-plan/2\n');
   // Only what apply would do, or refuse to do, counts. A tenant with nothing to change,
   // the informational list of unmanaged entries and where in the YAML an entry is written
@@ -22,12 +22,27 @@ export function tenantChecksum(t: TenantPlan): string {
   // a call into the hash per change (a quarter of the cost on a 300,000-change apply).
   let chunk = JSON.stringify([t.tenant, t.status, t.errors.map((e) => [e.code, e.message])]) + '\n';
   for (const c of t.changes) {
-    // JSON.stringify([c.kind, c.key, c.action, c.cause, c.liveId ?? null]), without the array.
-    chunk +=
-      `[${quoted(c.kind)},${JSON.stringify(c.key)},${quoted(c.action)},${quoted(c.cause)},${c.liveId === undefined ? 'null' : JSON.stringify(c.liveId)}]` +
-      (c.before !== undefined ? entryFingerprint(c.kind, c.before) : 'null') +
-      (c.after !== undefined ? entryFingerprint(c.kind, c.after) : 'null') +
-      '\n';
+    // A bundle's entry is the same object in every tenant that includes it, and so is the
+    // line of its create: made once per run.
+    const memo =
+      shared !== undefined &&
+      shared.size < SHARED_LINES_MAX &&
+      c.action === 'create' &&
+      c.cause === 'desired' &&
+      c.source?.bundle !== undefined &&
+      c.before === undefined &&
+      c.liveId === undefined
+        ? shared
+        : undefined;
+    const value = c.after;
+    const known = memo !== undefined && value !== undefined ? memo.get(value) : undefined;
+    if (known !== undefined && known.key === c.key && known.kind === c.kind) chunk += known.line;
+    else {
+      const line = changeLine(c);
+      if (memo !== undefined && value !== undefined)
+        memo.set(value, { kind: c.kind, key: c.key, line });
+      chunk += line;
+    }
     if (chunk.length >= 65_536) {
       hash.update(chunk);
       chunk = '';
@@ -36,6 +51,26 @@ export function tenantChecksum(t: TenantPlan): string {
   if (chunk !== '') hash.update(chunk);
   return hash.digest('hex');
 }
+
+/** One change's line of `tenantChecksum`. */
+function changeLine(c: TenantPlan['changes'][number]): string {
+  // JSON.stringify([c.kind, c.key, c.action, c.cause, c.liveId ?? null]), without the array.
+  return (
+    `[${quoted(c.kind)},${JSON.stringify(c.key)},${quoted(c.action)},${quoted(c.cause)},${c.liveId === undefined ? 'null' : JSON.stringify(c.liveId)}]` +
+    (c.before !== undefined ? entryFingerprint(c.kind, c.before) : 'null') +
+    (c.after !== undefined ? entryFingerprint(c.kind, c.after) : 'null') +
+    '\n'
+  );
+}
+
+/**
+ * The checksum lines of bundle entries' creates, by entry value, shared by the tenants of
+ * one run (`tenantChecksum`): one per bundle entry, however many tenants include it.
+ */
+export type SharedLines = Map<object, { kind: string; key: string; line: string }>;
+/** Bundles hold hundreds or thousands of entries; values that are not shared stop here. */
+const SHARED_LINES_MAX = 20_000;
+
 export const EMPTY_TENANT_CHECKSUM = createHash('sha256').update('mxpolicy-plan/2\n').digest('hex');
 
 /** `JSON.stringify(word)` for the planner's words (kinds, actions, causes): letters need no escape. */
@@ -61,9 +96,12 @@ export function planChecksum(
   known?: ReadonlyMap<string, string>,
 ): string {
   const hash = createHash('sha256').update('mxpolicy-plan/3\n');
+  const shared: SharedLines = new Map();
   for (const t of tenants)
     if (hasWork(t))
-      hash.update(`${JSON.stringify(t.tenant)} ${known?.get(t.tenant) ?? tenantChecksum(t)}\n`);
+      hash.update(
+        `${JSON.stringify(t.tenant)} ${known?.get(t.tenant) ?? tenantChecksum(t, shared)}\n`,
+      );
   return hash.digest('hex');
 }
 

@@ -4,7 +4,12 @@ import type { KindCapability } from '../model/capabilities.js';
 import type { TenantConfig } from '../config/policy-set.js';
 import { KINDS, type Kind, type LiveEntry } from '../model/kinds.js';
 import { checkBindingTrust, secretNamesOf, type TrustPolicy } from '../model/trust.js';
-import { buildPlan, EMPTY_TENANT_CHECKSUM, tenantChecksum } from '../plan/build-plan.js';
+import {
+  buildPlan,
+  EMPTY_TENANT_CHECKSUM,
+  tenantChecksum,
+  type SharedLines,
+} from '../plan/build-plan.js';
 import { diffTenant, type LiveState } from '../plan/diff-tenant.js';
 import { planTenantReads, type PlanTargets, type TenantReadPlan } from '../plan/read-scope.js';
 import type {
@@ -349,6 +354,7 @@ export async function planAndApplyTenants(
   const refused: Refusal[] = [];
   // Each tenant's checksum, as it is planned: the whole plan's is built from them.
   const checksums = new Map<string, string>();
+  const lines: SharedLines = new Map();
   let done = 0;
   try {
     const pairs = await mapConcurrent(tenants, deps.concurrency, async (tenant, _i, leave) => {
@@ -366,7 +372,7 @@ export async function planAndApplyTenants(
             ? undefined
             : (opts.reviewed.get(plan.tenant) ?? EMPTY_TENANT_CHECKSUM);
         // Checked before writing when there is a reviewed one to check it against.
-        const fresh = reviewed !== undefined ? tenantChecksum(plan) : undefined;
+        const fresh = reviewed !== undefined ? tenantChecksum(plan, lines) : undefined;
         // A reviewed checksum may be a prefix (the PR comment keeps 16 hex digits per tenant).
         if (
           reviewed !== undefined &&
@@ -386,7 +392,7 @@ export async function planAndApplyTenants(
           const applying = applyTenant(plan, sessions.get(plan.tenant), own, leave);
           // Its checksum while its first writes are on the wire (the whole plan's is made of
           // the tenants' own: none is left to compute once the last tenant is done).
-          checksums.set(plan.tenant, fresh ?? tenantChecksum(plan));
+          checksums.set(plan.tenant, fresh ?? tenantChecksum(plan, lines));
           result = await applying;
         }
         deps.onTenantDone?.(tenant.tenant, ++done, tenants.length, result);

@@ -7,7 +7,7 @@ import { diffTenant, type DiffOptions, type LiveState } from '../../src/plan/dif
 import type { ChangeResult, TenantPlan } from '../../src/plan/types.js';
 import type { Provider } from '../../src/providers/provider.js';
 import { tenantConfig } from '../support/tenants.js';
-import { setupCloudflare, TOKEN, type CloudflareSetup } from './cloudflare-harness.js';
+import { ACCOUNT, setupCloudflare, TOKEN, type CloudflareSetup } from './cloudflare-harness.js';
 
 let cf: CloudflareSetup;
 afterEach(async () => {
@@ -58,6 +58,66 @@ const DESIRED: Raw = {
 };
 
 describe('cloudflare provider', () => {
+  it("maps a bundle entry once for every tenant that includes it, each write stamped with its own run's id", async () => {
+    cf = await setupCloudflare();
+    const other = '9'.repeat(32);
+    const otherAccount = cf.emu.addAccount(other, TOKEN);
+    const tenantOn = (account: string, tenant: string): Provider =>
+      cf.factory.create({
+        tenant,
+        binding: {
+          ...cf.binding,
+          settings: { ...(cf.binding.settings as CloudflareBinding), account },
+        },
+        rootDir: '.',
+        env: cf.env,
+        dispatcher: cf.dispatcher,
+        logger: cf.logger,
+        now: () => new Date(cf.clock.now()),
+      });
+    // The same entry value in both tenants' changes, as the loader shares a bundle's.
+    const value = { sender: 'baseline.example', reason: 'baseline block', ticket: 'SEC-9' };
+    const change = (tenant: string): TenantPlan['changes'][number] => ({
+      tenant,
+      kind: 'blockedSenders',
+      key: 'baseline.example',
+      action: 'create',
+      cause: 'desired',
+      patch: [],
+      after: value,
+      source: { file: 'policies/bundles/baseline.yaml', line: 4, bundle: 'baseline' },
+    });
+    // Both tenants at once: each prepares its writes before either is sent.
+    const tenants = [
+      [ACCOUNT, 'acme', cf.account],
+      [other, 'globex', otherAccount],
+    ] as const;
+    const applied = await Promise.all(
+      tenants.map(([account, tenant]) =>
+        tenantOn(account, tenant).apply('blockedSenders', [change(tenant)]),
+      ),
+    );
+    const runs: string[] = [];
+    for (const [n, [, , acct]] of tenants.entries()) {
+      // Applied as this run's own copy (another run's id would read as a concurrent copy).
+      expect(applied[n]).toEqual([
+        { kind: 'blockedSenders', key: 'baseline.example', action: 'create', status: 'applied' },
+      ]);
+      const live = acct.list('block_senders');
+      expect(live.map((o) => o['pattern'])).toEqual(['baseline.example']);
+      const comments = String(live[0]?.['comments']);
+      expect(comments).toMatch(/^\[mxpolicy ticket=SEC-9 run=[0-9a-f]{12}\] baseline block$/);
+      runs.push(comments);
+    }
+    // Each tenant's own run id (a body shared between tenants would carry the last's).
+    expect(new Set(runs).size).toBe(2);
+    expect(value).toEqual({
+      sender: 'baseline.example',
+      reason: 'baseline block',
+      ticket: 'SEC-9',
+    });
+  });
+
   it("re-reads a large create once when every created key has only this run's copy, and again copy by copy when another run's copy shows up", async () => {
     cf = await setupCloudflare({ provider: { pageSize: 10 } });
     const p = cf.provider();
