@@ -9,6 +9,7 @@ import {
   blockedSenderToVendor,
   exemptionFromVendor,
   exemptionToVendor,
+  runAttrOf,
   type Mapped,
 } from './map.js';
 import { parseAllowPolicy, parseBlockedSender } from './wire.js';
@@ -66,6 +67,8 @@ function sent(kind: 'blockedSenders' | 'exemptions', run: string) {
     refused: new Map<number, string>(),
   };
   const { created, writes } = stampRunId(prepared, run);
+  // Stamped with this run's id, and said so.
+  for (const c of created.values()) expect(c.own && runAttrOf(c.comments) === run).toBe(true);
   const listed = writes.map((w, n) => ({
     ...w.write.body,
     id: `0000000000000000000000000000000${n}`,
@@ -119,6 +122,23 @@ describe("ownCopies: this run's copies recognized without the mapping", () => {
     for (const o of theirs.listed) expect(mine(o)).toBeUndefined();
   });
 
+  it('does not count as its own a create whose comments carry no tag', () => {
+    const { created } = stampRunId(
+      {
+        writes: [
+          { index: 0, write: { op: 'post', body: { pattern: 'x.example', comments: 'hand' } } },
+        ],
+        refused: new Map<number, string>(),
+      },
+      RUN,
+    );
+    expect(created.get(0)).toEqual({ pattern: 'x.example', comments: 'hand', own: false });
+    const own = ownCopies([create('blockedSenders', 'x.example', {})], created, RUN);
+    expect(
+      own({ pattern: 'x.example', comments: 'hand', id: 'a', is_regex: false }),
+    ).toBeUndefined();
+  });
+
   it('maps a pattern this run created for two keys (sender and recipient exemption)', () => {
     const both: ExemptionEntry[] = [
       { sender: 'x@corp.example', bypass: 'all', verifySender: false, reason: 'a' },
@@ -128,7 +148,7 @@ describe("ownCopies: this run's copies recognized without the mapping", () => {
     const created = new Map<number, SentCreate>(
       both.map((e, i) => {
         const b = body(exemptionToVendor(e));
-        return [i, { pattern: b.pattern, comments: `[mxpolicy run=${RUN}] a` }];
+        return [i, { pattern: b.pattern, comments: `[mxpolicy run=${RUN}] a`, own: true }];
       }),
     );
     const own = ownCopies(changes, created, RUN);

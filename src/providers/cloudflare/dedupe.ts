@@ -63,10 +63,12 @@ export function stampRunId<W extends { body?: object; op: string }>(
       refused.set(w.index, stamped.reason);
       continue;
     }
+    // A new string exactly when the tag was there and now carries this run's id.
+    const own = stamped.body !== body.comments;
     body.comments = stamped.body;
     writes.push(w);
     if (w.write.op === 'post' && typeof body.pattern === 'string')
-      created.set(w.index, { pattern: body.pattern, comments: stamped.body });
+      created.set(w.index, { pattern: body.pattern, comments: stamped.body, own });
   }
   return { writes, refused, created };
 }
@@ -75,6 +77,8 @@ export function stampRunId<W extends { body?: object; op: string }>(
 export interface SentCreate {
   pattern: string;
   comments: string;
+  /** Whether the comments carry mxpolicy's tag with this run's id (`runAttrOf` gives it). */
+  own: boolean;
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {
@@ -109,7 +113,7 @@ export function ownCopies(
   created: ReadonlyMap<number, SentCreate>,
   run: string,
 ): (raw: unknown) => LiveCopy | undefined {
-  const match = ownMatcher(changes, created, run);
+  const match = ownMatcher(changes, created);
   return (raw) => {
     const mine = match(raw);
     if (mine === undefined) return undefined;
@@ -127,14 +131,14 @@ export function ownCopies(
 /** `ownCopies` without building the copy: the create's change, the object's id and time. */
 function ownMatcher(
   changes: readonly Change[],
+  /** This run's creates (`stampRunId`). */
   created: ReadonlyMap<number, SentCreate>,
-  run: string,
 ): (raw: unknown) => { change: Change; id: string; createdAt: string | undefined } | undefined {
   const sent = new Map<string, { comments: string; change: Change } | null>();
   for (const [index, c] of created) {
     const change = changes[index];
     // Only a tag that carries this run marks a copy as this run's.
-    if (change === undefined || runAttrOf(c.comments) !== run) continue;
+    if (change === undefined || !c.own) continue;
     // One pattern created for two keys (a sender and a recipient exemption): mapped.
     sent.set(c.pattern, sent.has(c.pattern) ? null : { comments: c.comments, change });
   }
@@ -294,7 +298,7 @@ export async function keepOneCopyOnCloudflare(
   if (o.created.size === 0) return [...results];
   const patterns = [...new Set([...o.created.values()].map((c) => c.pattern))];
   const own = ownCopies(changes, o.created, o.run);
-  const match = ownMatcher(changes, o.created, o.run);
+  const match = ownMatcher(changes, o.created);
   const copy = (raw: unknown): LiveCopy => own(raw) ?? copyOf(raw, o.entry(raw));
   const readAll = async (): Promise<readonly LiveCopy[] | CopiesRead> => {
     // A few creates (an emergency block): one filtered request each, not every page.
