@@ -113,7 +113,13 @@ export function ownCopies(
   created: ReadonlyMap<number, SentCreate>,
   run: string,
 ): (raw: unknown) => LiveCopy | undefined {
-  const match = ownMatcher(changes, created);
+  return ownCopiesOf(ownMatcher(changes, created), run);
+}
+
+function ownCopiesOf(
+  match: ReturnType<typeof ownMatcher>,
+  run: string,
+): (raw: unknown) => LiveCopy | undefined {
   return (raw) => {
     const mine = match(raw);
     if (mine === undefined) return undefined;
@@ -297,8 +303,8 @@ export async function keepOneCopyOnCloudflare(
 ): Promise<ChangeResult[]> {
   if (o.created.size === 0) return [...results];
   const patterns = [...new Set([...o.created.values()].map((c) => c.pattern))];
-  const own = ownCopies(changes, o.created, o.run);
   const match = ownMatcher(changes, o.created);
+  const own = ownCopiesOf(match, o.run);
   const copy = (raw: unknown): LiveCopy => own(raw) ?? copyOf(raw, o.entry(raw));
   const readAll = async (): Promise<readonly LiveCopy[] | CopiesRead> => {
     // A few creates (an emergency block): one filtered request each, not every page.
