@@ -12,7 +12,7 @@ import {
 } from './cloudflare-data.js';
 import type { Command } from './cloudflare-emulator-process.js';
 import { forkEmulator } from './emulator-harness.js';
-import { envNumber, median } from './measure.js';
+import { calibrate, envNumber, machine, median } from './measure.js';
 import { cloudflareDeps, planAndApplyTenants, policyLoader } from './product.js';
 
 /**
@@ -210,6 +210,10 @@ async function scenario(name: 'own tokens' | 'shared token'): Promise<ScenarioRe
   }
 }
 
+const speedBefore = calibrate();
+console.log(
+  `${machine()}; calibration ${speedBefore} ms (bench/measure.ts calibrate: lower is faster)`,
+);
 console.log(
   `fleet: ${shape.tenants} tenants x (${shape.senders} senders + ${shape.exemptions} exemptions), ${latencyMs} ms per request, ${perIpRate} req/s per IP, median of ${runs} runs`,
 );
@@ -231,12 +235,25 @@ for (const r of results)
     ].join('\n'),
   );
 const loads = loadavg().map((x) => +x.toFixed(2));
-console.log(`machine load average ${loads.join(' ')}`);
+const calibration = { before: speedBefore, after: calibrate() };
+console.log(
+  `machine load average ${loads.join(' ')}; calibration after: ${calibration.after} ms (before: ${calibration.before} ms)`,
+);
 await mkdir('bench/out', { recursive: true });
 await writeFile(
   'bench/out/cloudflare-fleet.json',
   JSON.stringify(
-    { shape, latencyMs, perIpRate, runs, sharedBudget, results, loadAverage: loads },
+    {
+      machine: machine(),
+      calibration,
+      shape,
+      latencyMs,
+      perIpRate,
+      runs,
+      sharedBudget,
+      results,
+      loadAverage: loads,
+    },
     null,
     2,
   ) + '\n',

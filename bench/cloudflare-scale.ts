@@ -17,7 +17,7 @@ import {
 } from './cloudflare-data.js';
 import type { Command, Start } from './cloudflare-emulator-process.js';
 import { forkEmulator, type ForkedEmulator } from './emulator-harness.js';
-import { measureCliAsync, median, type Run, envNumber } from './measure.js';
+import { calibrate, envNumber, machine, measureCliAsync, median, type Run } from './measure.js';
 
 /**
  * Whole-process scenarios of `bench:cloudflare`: the built CLI in a fresh process per run
@@ -325,7 +325,10 @@ export async function runScaleBench(env: NodeJS.ProcessEnv = process.env): Promi
       `\n${t.name}\n  measured: ${t.measured}\n  bound:    ${t.bound}  ${t.met ? 'met' : 'MISSED'}`,
     );
   };
-  console.log(`\nwhole-process scenarios (median of ${runs} runs; latency ${latencyMs} ms)`);
+  const speedBefore = calibrate();
+  console.log(
+    `\nwhole-process scenarios (median of ${runs} runs; latency ${latencyMs} ms)\n${machine()}; calibration ${speedBefore} ms (bench/measure.ts calibrate: lower is faster)`,
+  );
   if (which.has('plan')) report(await benchWholePlan(shape, latencyMs, runs));
   if (which.has('apply')) report(await benchFullApply(shape, latencyMs, runs));
   if (which.has('hung')) report(await benchHungTenant(shape, latencyMs, runs));
@@ -337,10 +340,12 @@ export async function runScaleBench(env: NodeJS.ProcessEnv = process.env): Promi
         name: `full apply from empty of ${(million.tenants * perTenant).toLocaleString('en-US')} entries (${million.tenants} x ${perTenant.toLocaleString('en-US')}), then its plan`,
       }),
     );
+  const calibration = { before: speedBefore, after: calibrate() };
+  console.log(`\ncalibration after: ${calibration.after} ms (before: ${calibration.before} ms)`);
   await mkdir('bench/out', { recursive: true });
   await writeFile(
     'bench/out/cloudflare-scale.json',
-    JSON.stringify({ runs, latencyMs, targets }, null, 2) + '\n',
+    JSON.stringify({ machine: machine(), calibration, runs, latencyMs, targets }, null, 2) + '\n',
   );
   return targets.every((t) => t.met);
 }
