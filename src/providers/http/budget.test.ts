@@ -247,7 +247,7 @@ describe('the spending log beside the repository cache', () => {
     expect(await readdir(join(dir, 'k'))).toEqual([]);
   });
 
-  it('makes its folder once, and again when the cache was cleared meanwhile', async () => {
+  it('makes its folder when it is missing: at the first save, and again when the cache was cleared meanwhile', async () => {
     const dir = await tempDir();
     const store = createFileSpendStore(dir);
     const record = { windowMs: 1000, slotMs: 10, slots: [[0, 1]] as [number, number][] };

@@ -159,8 +159,6 @@ function isSlot(v: unknown): v is Slot {
  */
 export function createFileSpendStore(dir: string, logger?: Logger): SpendStore {
   const writer = `${process.pid}-${randomBytes(4).toString('hex')}`;
-  /** Folders this store made (or found): a save makes each once, not every second. */
-  const made = new Set<string>();
   return {
     load(key, sinceMs) {
       const folder = join(dir, key);
@@ -206,10 +204,6 @@ export function createFileSpendStore(dir: string, logger?: Logger): SpendStore {
       // system calls themselves (a 125-token apply saves a few hundred times).
       const folder = join(dir, key);
       try {
-        if (!made.has(folder)) {
-          mkdirSync(folder, { recursive: true });
-          made.add(folder);
-        }
         const file = join(folder, `${writer}.json`);
         const temp = `${file}.${randomBytes(4).toString('hex')}.tmp`;
         const text = JSON.stringify({ version: 1, ...record }) + '\n';
@@ -217,7 +211,8 @@ export function createFileSpendStore(dir: string, logger?: Logger): SpendStore {
           writeFileSync(temp, text, { mode: 0o600 });
         } catch (err) {
           if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-          // The folder went away meanwhile (someone cleared the cache): make it again.
+          // No folder yet (the token's first save on this machine), or it went away
+          // meanwhile (someone cleared the cache): made then, not tried on every save.
           mkdirSync(folder, { recursive: true });
           writeFileSync(temp, text, { mode: 0o600 });
         }
