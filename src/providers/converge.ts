@@ -313,6 +313,13 @@ export function hasMsOrFiner(text: string | undefined): boolean {
   }
   return true;
 }
+/**
+ * `tickMsOf`, or 1 for a time with milliseconds or finer without parsing it (its tick is
+ * 1 ms at most, 0 if it is no time): enough for a wait that is over once 1 ms has passed.
+ */
+export function tickMsAtMost(text: string | undefined): number {
+  return hasMsOrFiner(text) ? 1 : tickMsOf(text);
+}
 /** By the number of digits of the fraction: `ceil(10^(9 - digits) ns / 1 ms)`. */
 const TICK_MS = [1000, 100, 10, 1, 1, 1, 1, 1, 1, 1];
 const MAX_TICK_MS = Math.max(...TICK_MS);
@@ -437,10 +444,12 @@ export async function keepOneCopy(
       for (const copies of view.byKey.values()) {
         const keeper = keeperOf(copies);
         if (keeper === undefined || keeper.run !== opts.run) continue;
-        // A time with milliseconds or finer has a tick of 1 ms at most (0 if it is no time):
-        // once a millisecond has passed it cannot ask for a wait, so it is not parsed.
-        if (waited >= 1 && hasMsOrFiner(keeper.createdAt)) continue;
-        tickMs = Math.max(tickMs, tickMsOf(keeper.createdAt));
+        // Once a millisecond has passed, a time with ms or finer cannot ask for a wait: it
+        // is not parsed.
+        tickMs = Math.max(
+          tickMs,
+          waited >= 1 ? tickMsAtMost(keeper.createdAt) : tickMsOf(keeper.createdAt),
+        );
       }
     if (tickMs > 0 && waited < tickMs) {
       await opts.clock.sleep(tickMs - waited, opts.signal);

@@ -16,12 +16,14 @@ export interface BatchBody {
  * A `/batch` answer's body without its `result`: the objects written, which mxpolicy does
  * not use (a create is checked by re-reading the kind, dedupe.ts), and which are most of a
  * full apply's answers (312,500 objects echoed). When `result` is the envelope's first or
- * last member, the other members are parsed alone and `result` is `null`, not checked
- * beyond that (the 2xx answer's envelope says whether the batch was applied; HTTP's framing,
- * checked by undici, that it arrived whole); anything else is parsed whole. The boundary is found by text: a member name with its quotes (`,"success":`,
- * `,"result":`) cannot occur inside a JSON string, whose quotes are escaped; found inside a
- * nested value instead of at the top, the members around it do not parse as one object,
- * and the whole answer is parsed.
+ * last member, the other members are parsed alone and `result` is `null`, not checked beyond
+ * that (the 2xx answer's envelope says whether the batch was applied; HTTP's framing, checked
+ * by undici, that it arrived whole); anything else is parsed whole.
+ *
+ * The boundary is found by text: a member name with its quotes (`,"success":`, `,"result":`)
+ * cannot occur inside a JSON string, whose quotes are escaped; found inside a nested value
+ * instead of at the top, the members around it do not parse as one object, and the whole
+ * answer is parsed.
  */
 export function parseBatchAnswer(text: string): unknown {
   const others = (json: string): Record<string, unknown> | undefined => {

@@ -167,7 +167,7 @@ function prepareWrites(
    * that includes the bundle, so it is mapped once per run (each write gets its own copy:
    * `stampRunId` stamps bodies in place).
    */
-  bundleBodies?: WeakMap<object, Mapped<object>>,
+  bundleBodies: WeakMap<object, Mapped<object>>,
 ): { writes: { index: number; write: CfWrite }[]; refused: Map<number, string> } {
   const writes: { index: number; write: CfWrite }[] = [];
   const refused = new Map<number, string>();
@@ -192,16 +192,11 @@ function prepareWrites(
       return;
     }
     const shared =
-      bundleBodies !== undefined &&
-      change.action === 'create' &&
-      change.source?.bundle !== undefined &&
-      change.after !== undefined
-        ? change.after
-        : undefined;
-    let mapped = shared !== undefined ? bundleBodies?.get(shared) : undefined;
+      change.action === 'create' && change.source?.bundle !== undefined ? change.after : undefined;
+    let mapped = shared !== undefined ? bundleBodies.get(shared) : undefined;
     if (mapped === undefined) {
       mapped = s.toVendor(change);
-      if (shared !== undefined) bundleBodies?.set(shared, mapped);
+      if (shared !== undefined) bundleBodies.set(shared, mapped);
     }
     // The kept body stays as mapped: this write gets a copy.
     if (shared !== undefined && mapped.ok) mapped = { ok: true, body: { ...mapped.body } };
@@ -329,11 +324,9 @@ export function createCloudflareProviderFactory(
     ...(opts.budgetStateDir !== undefined ? { stateDir: opts.budgetStateDir } : {}),
   });
   const originLimiters = new Map<string, RateLimiter>();
-  // A bundle entry's create maps to the same body in every tenant (per kind: an entry value
-  // is one kind's).
-  const bundleBodies = new Map<Kind, WeakMap<object, Mapped<object>>>(
-    (['blockedSenders', 'exemptions', 'routes'] as const).map((k) => [k, new WeakMap()]),
-  );
+  // A bundle entry's create maps to the same body in every tenant (an entry value is one
+  // kind's, so one map serves them all).
+  const bundleBodies = new WeakMap<object, Mapped<object>>();
   const originLimiterFor = (baseUrl: string): RateLimiter | undefined => {
     if (opts.originRateLimit === false) return undefined;
     const origin = new URL(baseUrl).origin;
@@ -455,7 +448,7 @@ export function createCloudflareProviderFactory(
         const s = spec(kind);
         const { api, http, verifyApi, verifyHttp } = connect();
         const { writes, refused, created } = stampRunId(
-          prepareWrites(kind, s, changes, account, bundleBodies.get(kind)),
+          prepareWrites(kind, s, changes, account, bundleBodies),
           runId,
         );
         const size = Math.min(MAX_BATCH_ITEMS, Math.max(1, opts.batchSize ?? MAX_BATCH_ITEMS));

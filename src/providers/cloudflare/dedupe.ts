@@ -1,13 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Kind } from '../../model/kinds.js';
 import type { Change, ChangeResult } from '../../plan/types.js';
-import {
-  hasMsOrFiner,
-  keepOneCopy,
-  tickMsOf,
-  type CopiesRead,
-  type LiveCopy,
-} from '../converge.js';
+import { keepOneCopy, tickMsAtMost, type CopiesRead, type LiveCopy } from '../converge.js';
 import type { Clock } from '../http/clock.js';
 import type { HttpClient } from '../http/client.js';
 import { isHttpError } from '../http/errors.js';
@@ -191,9 +185,7 @@ async function readOwnAlone(
       if (mine !== undefined) {
         if (seen.ownKeys.has(mine.change.key)) seen.alone = false;
         seen.ownKeys.add(mine.change.key);
-        // A time with ms or finer has a tick of 1 ms at most: not parsed.
-        const t = mine.createdAt;
-        if (t !== undefined) seen.tickMs = Math.max(seen.tickMs, hasMsOrFiner(t) ? 1 : tickMsOf(t));
+        seen.tickMs = Math.max(seen.tickMs, tickMsAtMost(mine.createdAt));
         return mine.id;
       }
       const c = copyOf(raw, o.entry(raw));
